@@ -1,0 +1,7 @@
+"""Data: readers for real formats, standard splits, feature encoding, batching."""
+
+from mlpzoo.data.datasets import SplitDataset, load_dataset
+from mlpzoo.data.schema import CategoricalField, FeatureSchema, NumericField, SequenceField
+from mlpzoo.data.tensors import TensorTable
+
+__all__ = ["CategoricalField", "FeatureSchema", "NumericField", "SequenceField", "SplitDataset", "TensorTable", "load_dataset"]

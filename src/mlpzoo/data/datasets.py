@@ -1,0 +1,135 @@
+"""Named data sets with their standard splits (see the project's data README).
+
+- ``frappe``: the NFM libfm encoding; validation + test parts in that order (86,582 rows),
+  permuted with ``numpy.random.default_rng(2023)``, split 70/20/10.
+- ``movielens-100k-ctr``: ratings >= 4 are clicks; user and item side features; same permutation
+  rule over the 100,000 ratings in file order, 70/20/10.
+- ``movielens-100k-din``: every rating is an impression of a movie, ordered by time; its
+  behaviour history is the user's previously rated movies (most recent 50) with their genres;
+  label rating >= 4; chronological split 70/20/10 so the model never sees the future.
+
+Vocabularies and statistics are always fitted on the training split only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from mlpzoo.data.paths import require_file
+from mlpzoo.data.readers import read_atomic, read_libfm_frame
+from mlpzoo.data.schema import CategoricalField, FeatureSchema, SequenceField
+from mlpzoo.data.tensors import TensorTable
+from mlpzoo.errors import ConfigError
+
+FRAPPE_FIELDS = ["user", "item", "daytime", "weekday", "isweekend", "homework", "cost", "weather", "country", "city"]
+SPLIT_SEED = 2023
+
+
+@dataclass
+class SplitDataset:
+    """A data set encoded for training: the fitted schema and the train/valid/test tables."""
+
+    name: str
+    schema: FeatureSchema
+    train: TensorTable
+    valid: TensorTable
+    test: TensorTable
+    info: dict = field(default_factory=dict)
+
+
+def standard_split(num_rows: int, seed: int = SPLIT_SEED, fractions=(0.7, 0.2)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The project's standard random split: first 70 % train, next 20 % valid, rest test."""
+    order = np.random.default_rng(seed).permutation(num_rows)
+    n_train = int(num_rows * fractions[0])
+    n_valid = int(num_rows * fractions[1])
+    return order[:n_train], order[n_train:n_train + n_valid], order[n_train + n_valid:]
+
+
+def encode_splits(name: str, schema: FeatureSchema, frame: pd.DataFrame, splits, info: dict | None = None) -> SplitDataset:
+    train_idx, valid_idx, test_idx = splits
+    fitted = schema.fit(frame.iloc[train_idx])
+    tables = [fitted.encode(frame.iloc[idx], where=f"{name} {part}") for idx, part in zip(splits, ("train", "valid", "test"))]
+    return SplitDataset(name, fitted, *tables, info=info or {})
+
+
+def load_frappe(data_dir=None) -> SplitDataset:
+    paths = [require_file("frappe", f, data_dir) for f in ("frappe.validation.libfm", "frappe.test.libfm")]
+    frame = read_libfm_frame(paths, FRAPPE_FIELDS)
+    schema = FeatureSchema(
+        categorical=[CategoricalField(n, source="user" if n == "user" else "item" if n == "item" else "context") for n in FRAPPE_FIELDS]
+    )
+    return encode_splits("frappe", schema, frame, standard_split(len(frame)), {"rows": len(frame), "files": [str(p) for p in paths]})
+
+
+def _movielens_frames(data_dir=None) -> pd.DataFrame:
+    inter = read_atomic(require_file("movielens-100k", "ml-100k.inter", data_dir))
+    users = read_atomic(require_file("movielens-100k", "ml-100k.user", data_dir))
+    items = read_atomic(require_file("movielens-100k", "ml-100k.item", data_dir))
+    items = items.assign(genre=items["class"].fillna("").str.split(" ").str[0].replace("", "unknown"))
+    frame = inter.merge(users, on="user_id", how="left").merge(items[["item_id", "release_year", "genre"]], on="item_id", how="left")
+    frame["label"] = (frame["rating"] >= 4).astype(np.float32)
+    return frame
+
+
+def load_movielens_ctr(data_dir=None) -> SplitDataset:
+    frame = _movielens_frames(data_dir)
+    user = ["user_id", "age", "gender", "occupation", "zip_code"]
+    item = ["item_id", "release_year", "genre"]
+    schema = FeatureSchema(categorical=[CategoricalField(n, source="user") for n in user] + [CategoricalField(n, source="item") for n in item])
+    return encode_splits("movielens-100k-ctr", schema, frame, standard_split(len(frame)), {"rows": len(frame)})
+
+
+def load_movielens_din(data_dir=None, max_len: int = 50) -> SplitDataset:
+    frame = _movielens_frames(data_dir).rename(columns={"genre": "cate_id"})
+    frame["order"] = np.arange(len(frame))
+    # Chronological order (ties by file order) defines both the split and each user's history.
+    frame = frame.sort_values(["timestamp", "order"], kind="stable").reset_index(drop=True)
+    n = len(frame)
+    n_train, n_valid = int(n * 0.7), int(n * 0.2)
+    splits = (np.arange(n_train), np.arange(n_train, n_train + n_valid), np.arange(n_train + n_valid, n))
+    schema = FeatureSchema(
+        categorical=[CategoricalField(c, source="user") for c in ("user_id", "age", "gender", "occupation")]
+        + [CategoricalField("item_id", source="item"), CategoricalField("cate_id", source="item")],
+        sequence=[SequenceField("hist_item", shares="item_id", max_len=max_len), SequenceField("hist_cate", shares="cate_id", max_len=max_len)],
+        group="user_id",
+    )
+    fitted = schema.fit(frame.iloc[splits[0]])
+    histories = {
+        "hist_item": _history(frame, fitted.categorical[fitted.categorical_index("item_id")].encode(frame["item_id"]), max_len),
+        "hist_cate": _history(frame, fitted.categorical[fitted.categorical_index("cate_id")].encode(frame["cate_id"]), max_len),
+    }
+    tables = [fitted.encode(frame.iloc[idx], f"movielens-100k-din {part}", {k: v[idx] for k, v in histories.items()})
+              for idx, part in zip(splits, ("train", "valid", "test"))]
+    return SplitDataset("movielens-100k-din", fitted, *tables, info={"rows": n, "max_len": max_len})
+
+
+def _history(frame: pd.DataFrame, codes: np.ndarray, max_len: int) -> np.ndarray:
+    """``(N, max_len)`` ids of each event's previous events by the same user, oldest first, padded in front."""
+    by_user = np.lexsort((np.arange(len(frame)), frame["user_id"].to_numpy()))  # time order within user kept
+    users = frame["user_id"].to_numpy()[by_user]
+    start = np.r_[0, np.flatnonzero(users[1:] != users[:-1]) + 1]
+    first = np.repeat(start, np.diff(np.r_[start, len(users)]))
+    position = np.arange(len(users))
+    window = position[:, None] - max_len + np.arange(max_len)[None, :]
+    valid = window >= first[:, None]
+    history_sorted = np.where(valid, codes[by_user][np.clip(window, 0, None)], 0)
+    out = np.empty_like(history_sorted)
+    out[by_user] = history_sorted
+    return out
+
+
+LOADERS = {
+    "frappe": load_frappe,
+    "movielens-100k-ctr": load_movielens_ctr,
+    "movielens-100k-din": load_movielens_din,
+}
+
+
+def load_dataset(name: str, data_dir=None, **kwargs) -> SplitDataset:
+    """Load a named data set with its standard split, encoded with a schema fitted on train."""
+    if name not in LOADERS:
+        raise ConfigError(f"unknown data set {name!r}; choose one of {', '.join(LOADERS)}")
+    return LOADERS[name](data_dir, **kwargs)

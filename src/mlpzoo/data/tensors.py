@@ -1,0 +1,56 @@
+"""Encoded data held as tensors, served in batches by slicing (no DataLoader, no per-row Python)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import torch
+
+Batch = dict[str, torch.Tensor | dict[str, torch.Tensor]]
+
+
+@dataclass
+class TensorTable:
+    """Rows of encoded features: categorical ids ``(N, Fc)``, numerics ``(N, Fn)``, sequences ``(N, L)``."""
+
+    categorical: torch.Tensor
+    numeric: torch.Tensor
+    sequences: dict[str, torch.Tensor] = field(default_factory=dict)
+    label: torch.Tensor | None = None
+    group: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return self.categorical.shape[0]
+
+    def select(self, index: torch.Tensor | slice) -> "TensorTable":
+        return TensorTable(
+            self.categorical[index],
+            self.numeric[index],
+            {k: v[index] for k, v in self.sequences.items()},
+            None if self.label is None else self.label[index],
+            None if self.group is None else self.group[index],
+        )
+
+    def as_batch(self) -> Batch:
+        batch: Batch = {"categorical": self.categorical, "numeric": self.numeric, "sequences": self.sequences}
+        if self.label is not None:
+            batch["label"] = self.label
+        if self.group is not None:
+            batch["group"] = self.group
+        return batch
+
+    def iter_batches(self, batch_size: int, shuffle: bool = False, seed: int = 0, epoch: int = 0) -> Iterator[Batch]:
+        """Batches in order, or in a permutation fixed by ``(seed, epoch)`` so a resumed run sees the same order."""
+        n = len(self)
+        if shuffle:
+            generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
+            order = torch.randperm(n, generator=generator)
+            table = self.select(order)
+        else:
+            table = self
+        for start in range(0, n, batch_size):
+            yield table.select(slice(start, start + batch_size)).as_batch()
+
+    def num_batches(self, batch_size: int) -> int:
+        return -(-len(self) // batch_size)

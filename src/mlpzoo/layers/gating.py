@@ -1,0 +1,41 @@
+"""Context-conditioned feature gating (FinalMLP's stream-specific feature selection).
+
+Mao et al., "FinalMLP: An Enhanced Two-Stream MLP Model for CTR Prediction", AAAI 2023,
+https://arxiv.org/abs/2304.00902 (section 3.2).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from mlpzoo.layers.mlp import MLP
+
+
+class FeatureGating(nn.Module):
+    """``2 * sigmoid(gate(context)) * e``: an element-wise gate over the flattened embeddings.
+
+    The gate is an MLP over the context embeddings; a stream without context fields feeds it one
+    learnable vector (zeros at start, as in the reference) instead, so its gate is input-independent.
+    The factor 2 makes the gate start at the identity (``sigmoid(0) = 0.5``).
+
+    Args:
+        feature_dim: width of the flattened embeddings being gated.
+        context_dim: width of the flattened context embeddings, 0 for "no context fields".
+        hidden_units: hidden widths of the gate MLP.
+        bias_dim: width of the learnable context vector used when ``context_dim == 0``.
+    """
+
+    def __init__(self, feature_dim: int, context_dim: int, hidden_units: Sequence[int] = (400,), bias_dim: int = 10):
+        super().__init__()
+        self.context_bias = nn.Parameter(torch.zeros(1, bias_dim)) if context_dim == 0 else None
+        self.gate = MLP(context_dim or bias_dim, hidden_units, output_dim=feature_dim, activation="relu")
+
+    def forward(self, features: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        if self.context_bias is not None:
+            context = self.context_bias.expand(features.shape[0], -1)
+        elif context is None:
+            raise ValueError("FeatureGating built with context fields needs a context tensor")
+        return 2.0 * torch.sigmoid(self.gate(context)) * features

@@ -1,0 +1,49 @@
+"""Attention over a user's behaviour history (DIN's local activation unit).
+
+Zhou et al., "Deep Interest Network for Click-Through Rate Prediction", KDD 2018,
+https://arxiv.org/abs/1706.06978 (section 4.2, figure 2).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from mlpzoo.layers.mlp import MLP
+
+
+class LocalActivationUnit(nn.Module):
+    """Scores each behaviour ``h`` against the target with an MLP over ``[t, h, t - h, t * h]``.
+
+    Scores are used unnormalised by default, as in the paper ("the sum of weights is not
+    normalised, to keep the intensity of user interests"); ``use_softmax=True`` normalises them.
+    Padded positions (mask False) get weight 0.
+    """
+
+    def __init__(self, dim: int, hidden_units: Sequence[int] = (80, 40), activation: str = "dice", use_softmax: bool = False):
+        super().__init__()
+        self.scorer = MLP(4 * dim, hidden_units, output_dim=1, activation=activation)
+        self.use_softmax = use_softmax
+
+    def forward(self, target: torch.Tensor, history: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """target ``(B, D)``, history ``(B, L, D)``, mask ``(B, L)`` -> pooled interest ``(B, D)``."""
+        t = target.unsqueeze(1).expand_as(history)
+        features = torch.cat([t, history, t - history, t * history], dim=-1)
+        scores = self.scorer(features.reshape(-1, features.shape[-1])).view(mask.shape)
+        if self.use_softmax:
+            scores = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1).nan_to_num(0.0)
+        else:
+            scores = scores * mask
+        return torch.bmm(scores.unsqueeze(1), history).squeeze(1)
+
+
+def masked_sum_pool(history: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Sum pooling of ``(B, L, D)`` over valid positions: the base model's user representation."""
+    return (history * mask.unsqueeze(-1)).sum(dim=1)
+
+
+def masked_mean_pool(history: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    counts = mask.sum(dim=1, keepdim=True).clamp(min=1)
+    return masked_sum_pool(history, mask) / counts

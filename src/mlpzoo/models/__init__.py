@@ -1,0 +1,3 @@
+"""Whole models, one module per family. Importing this package registers them all."""
+
+from mlpzoo.models import ctr  # noqa: F401

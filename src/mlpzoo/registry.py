@@ -1,0 +1,70 @@
+"""Model registry in the style of timm: models register by name, users build them by name."""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from dataclasses import dataclass
+from typing import Callable
+
+from torch import nn
+
+from mlpzoo.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    builder: Callable[..., nn.Module]
+    family: str
+    paper: str | None
+
+
+_MODELS: dict[str, ModelEntry] = {}
+
+
+def register_model(name: str, family: str, paper: str | None = None):
+    """Decorator registering a builder (a class or a function returning an nn.Module)."""
+
+    def wrap(builder):
+        if name in _MODELS:
+            raise ValueError(f"model {name!r} is registered twice")
+        _MODELS[name] = ModelEntry(name, builder, family, paper)
+        return builder
+
+    return wrap
+
+
+def _ensure_loaded() -> None:
+    # Importing the model package runs every @register_model decorator.
+    import mlpzoo.models  # noqa: F401
+
+
+def list_models(pattern: str = "*", family: str | None = None) -> list[str]:
+    """Registered model names matching a shell-style pattern, sorted."""
+    _ensure_loaded()
+    return sorted(
+        name
+        for name, entry in _MODELS.items()
+        if fnmatch.fnmatch(name, pattern) and (family is None or entry.family == family)
+    )
+
+
+def model_entry(name: str) -> ModelEntry:
+    _ensure_loaded()
+    if name not in _MODELS:
+        close = difflib.get_close_matches(name, _MODELS, n=3)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise ConfigError(f"unknown model {name!r}; {hint}list_models() shows the {len(_MODELS)} registered models")
+    return _MODELS[name]
+
+
+def create_model(name: str, **kwargs) -> nn.Module:
+    """Build a registered model; keyword arguments override its published defaults."""
+    entry = model_entry(name)
+    try:
+        return entry.builder(**kwargs)
+    except TypeError as err:
+        if "unexpected keyword argument" in str(err):
+            raise ConfigError(f"create_model({name!r}): {err}") from err
+        raise

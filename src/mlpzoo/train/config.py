@@ -1,0 +1,66 @@
+"""The Trainer's configuration: one flat, typed block (YAML ``train:``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from mlpzoo.errors import ConfigError
+
+
+@dataclass
+class TrainConfig:
+    """Training settings; defaults follow FuxiCTR's published CTR protocol.
+
+    epochs: maximum epochs. batch_size / eval_batch_size: rows per step.
+    lr: Adam learning rate. optimizer: adam | adamw | sgd. weight_decay: decoupled for adamw, L2 otherwise.
+    monitor / monitor_mode: validation metric for early stopping (task default when None).
+    patience: epochs without improvement before stopping. lr_decay_factor: learning rate factor on a
+    plateau (1.0 disables), floored at min_lr. grad_clip_norm: max gradient norm (None disables).
+    seed: seeds weights, dropout and shuffling. deterministic: ask torch for deterministic kernels.
+    num_threads: intra-op CPU threads (None keeps torch's). run_dir / run_name: where the run lives;
+    a run with the same name and an unfinished checkpoint resumes when resume is true.
+    max_batches_per_epoch: cap steps per epoch (quick budgets). progress: rich progress bar.
+    save_checkpoints: write last/best checkpoints and the report (off for throw-away fits).
+    """
+
+    epochs: int = 100
+    batch_size: int = 4096
+    eval_batch_size: int = 32768
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    monitor: str | None = None
+    monitor_mode: str | None = None
+    patience: int = 2
+    lr_decay_factor: float = 0.1
+    min_lr: float = 1e-6
+    min_delta: float = 1e-6
+    grad_clip_norm: float | None = 10.0
+    seed: int = 2021
+    deterministic: bool = False
+    num_threads: int | None = None
+    run_dir: str = "runs"
+    run_name: str | None = None
+    resume: bool = True
+    max_batches_per_epoch: int | None = None
+    progress: bool = True
+    save_checkpoints: bool = True
+
+    def validate(self, where: str = "train") -> None:
+        positive = ["epochs", "batch_size", "eval_batch_size", "patience"]
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{where}.{name} = {getattr(self, name)} must be at least 1")
+        if self.lr <= 0:
+            raise ConfigError(f"{where}.lr = {self.lr} must be positive")
+        if self.optimizer not in ("adam", "adamw", "sgd"):
+            raise ConfigError(f"{where}.optimizer = {self.optimizer!r}; use adam, adamw or sgd")
+        if self.monitor_mode not in (None, "max", "min"):
+            raise ConfigError(f"{where}.monitor_mode = {self.monitor_mode!r}; use max or min")
+        if not 0 < self.lr_decay_factor <= 1:
+            raise ConfigError(f"{where}.lr_decay_factor = {self.lr_decay_factor} must be in (0, 1]")
+        if self.max_batches_per_epoch is not None and self.max_batches_per_epoch < 1:
+            raise ConfigError(f"{where}.max_batches_per_epoch must be at least 1 or null")
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,26 @@
+"""Shared test fixtures: the real-data guard and an offline default."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Tests never reach the network: a missing data file skips (or fails) instead of downloading.
+os.environ.setdefault("MLPZOO_OFFLINE", "1")
+
+from mlpzoo.data.paths import data_available, data_dir  # noqa: E402
+
+
+def require_dataset(name: str) -> Path:
+    """The data directory if data set ``name`` is in it; else skip (or fail when required)."""
+    if data_available(name):
+        return data_dir()
+    if os.environ.get("MLPZOO_REQUIRE_DATA") == "1":
+        pytest.fail(f"data set {name!r} missing from {data_dir()} while MLPZOO_REQUIRE_DATA=1")
+    pytest.skip(f"data set {name!r} not in {data_dir()}; set MLPZOO_DATA")
+
+
+@pytest.fixture
+def need_data():
+    """Use as ``root = need_data("frappe")`` in tests that read a real data set."""
+    return require_dataset
