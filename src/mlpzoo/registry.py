@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import inspect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -62,6 +63,11 @@ def model_entry(name: str) -> ModelEntry:
 def create_model(name: str, **kwargs) -> nn.Module:
     """Build a registered model; keyword arguments override its published defaults."""
     entry = model_entry(name)
+    params = inspect.signature(entry.builder).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(kwargs) - set(params))
+        if unknown:
+            raise ConfigError(f"model {name!r}: unknown argument(s) {', '.join(unknown)}; valid arguments are {', '.join(params)}")
     try:
         return entry.builder(**kwargs)
     except TypeError as err:

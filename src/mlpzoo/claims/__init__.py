@@ -1,0 +1,19 @@
+"""Claims: one module per paper that checks its headline claim and prints an honest verdict."""
+
+from __future__ import annotations
+
+import importlib
+
+from mlpzoo.errors import ConfigError
+
+# Paper id -> module implementing ``run(budget, data_dir, runs_dir, log)`` and ``verdict(table)``.
+CLAIM_MODULES = {"finalmlp": "mlpzoo.claims.finalmlp", "din": "mlpzoo.claims.din"}
+
+
+def get_claim(paper_id: str):
+    if paper_id not in CLAIM_MODULES:
+        from mlpzoo.claims.catalog import get_paper
+
+        get_paper(paper_id)  # an unknown id gets the catalog's "did you mean" error
+        raise ConfigError(f"paper {paper_id!r} has no claim module yet; implemented: {', '.join(CLAIM_MODULES)}")
+    return importlib.import_module(CLAIM_MODULES[paper_id])

@@ -133,3 +133,16 @@ def load_dataset(name: str, data_dir=None, **kwargs) -> SplitDataset:
     if name not in LOADERS:
         raise ConfigError(f"unknown data set {name!r}; choose one of {', '.join(LOADERS)}")
     return LOADERS[name](data_dir, **kwargs)
+
+
+def load_files(train: str, valid: str, schema: FeatureSchema | dict, test: str | None = None, name: str = "files") -> SplitDataset:
+    """Your own CSV/parquet files: fit ``schema`` on ``train``, encode all three."""
+    from mlpzoo.data.readers import read_table
+
+    schema = FeatureSchema.from_dict(schema) if isinstance(schema, dict) else schema
+    wanted = schema.columns + [schema.label] + ([schema.group] if schema.group else [])
+    frames = {part: read_table(path, columns=wanted) for part, path in (("train", train), ("valid", valid), ("test", test)) if path}
+    fitted = schema.fit(frames["train"])
+    tables = {part: fitted.encode(frame, where=f"{path_of} ({part})") for (part, frame), path_of in zip(frames.items(), (train, valid, test))}
+    empty = tables["valid"].select(slice(0, 0))
+    return SplitDataset(name, fitted, tables["train"], tables["valid"], tables.get("test", empty), info={"files": [train, valid, test]})

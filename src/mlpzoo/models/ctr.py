@@ -243,7 +243,8 @@ class DIN(CTRModel):
             self.pairs.append((seq_name, schema.categorical_index(target)))
         self.pooling = pooling
         self.attention = nn.ModuleList(
-            LocalActivationUnit(embedding_dim, attention_hidden_units, attention_activation or activation, use_softmax) for _ in self.pairs
+            LocalActivationUnit(embedding_dim, attention_hidden_units, attention_activation or activation, use_softmax)
+            for _ in (self.pairs if pooling == "attention" else ())
         )
         other = len(schema.sequence) - len(self.pairs)
         width = (len(schema.categorical) + len(schema.numeric) + len(self.pairs) + other) * embedding_dim
@@ -255,12 +256,14 @@ class DIN(CTRModel):
         parts = [cat.flatten(1)]
         if self.schema.numeric:
             parts.append((batch["numeric"].unsqueeze(-1) * self.numeric_vectors).flatten(1))
-        for unit, (seq_name, target_field) in zip(self.attention, self.pairs):
+        for i, (seq_name, target_field) in enumerate(self.pairs):
             ids = batch["sequences"][seq_name]
             history = self.embedding.lookup(target_field, ids)
             mask = ids > 0
-            pooled = unit(cat[:, target_field], history, mask) if self.pooling == "attention" else masked_sum_pool(history, mask)
-            parts.append(pooled)
+            if self.pooling == "attention":
+                parts.append(self.attention[i](cat[:, target_field], history, mask))
+            else:
+                parts.append(masked_sum_pool(history, mask))
         for name, field in self.sequence_fields:
             if name not in self.paired:
                 ids = batch["sequences"][name]

@@ -1,0 +1,160 @@
+"""The ``mlpzoo`` command: the paper catalog, claim reproduction, training from YAML, benchmarks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from mlpzoo.errors import ConfigError, MlpzooError
+
+console = Console()
+
+
+def _fail(err: Exception) -> None:
+    console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+    sys.exit(2)
+
+
+class _Group(click.Group):
+    """Turns mlpzoo's own errors into one red line instead of a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except MlpzooError as err:
+            _fail(err)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="mlpzoo")
+def main() -> None:
+    """MLP-family models behind one API, and runnable checks of 43 papers' claims."""
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown"]), default="table", help="Terminal table or Markdown.")
+@click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True, help="Where claim results are looked up.")
+def papers(fmt: str, runs_dir: Path) -> None:
+    """The catalog: one row a paper, its models, its claim module and the last verdict."""
+    from mlpzoo.claims import CLAIM_MODULES
+    from mlpzoo.claims.catalog import catalog_rows, render_markdown, render_rich
+    from mlpzoo.registry import _MODELS, list_models
+
+    list_models()
+    rows = catalog_rows(runs_dir, set(_MODELS), set(CLAIM_MODULES))
+    for row in rows:
+        row["models"] = sorted(name for name, entry in _MODELS.items() if entry.paper == row["id"])
+    if fmt == "markdown":
+        click.echo(render_markdown(rows))
+    else:
+        console.print(render_rich(rows))
+
+
+@main.command()
+@click.argument("paper_id")
+@click.option("--budget", type=click.Choice(["quick", "full"]), default="full", show_default=True,
+              help="quick: about a minute, a smoke test; full: the real check (many minutes).")
+@click.option("--seeds", type=int, default=None, help="Number of seeds (default: the budget's).")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Data directory (default: $MLPZOO_DATA or the user cache).")
+@click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True)
+@click.option("--threads", type=int, default=None, help="CPU threads for torch.")
+def reproduce(paper_id: str, budget: str, seeds: int | None, data_dir: Path | None, runs_dir: Path, threads: int | None) -> None:
+    """Run a paper's experiment and print the evidence and the verdict."""
+    import torch
+
+    from mlpzoo.claims import get_claim
+    from mlpzoo.claims.base import get_budget
+
+    if threads:
+        torch.set_num_threads(threads)
+    claim = get_claim(paper_id)
+    chosen = get_budget(budget, seeds)
+    console.print(f"[bold]{claim.TITLE}[/]\nclaim: {claim.CLAIM}\nbudget: {chosen.name}, {chosen.seeds} seed(s), up to {chosen.max_epochs} epochs")
+    result = claim.run(chosen, data_dir=data_dir, runs_dir=runs_dir, log=lambda line: console.print(line, highlight=False))
+    folder = result.save(runs_dir)
+    console.print(_table(result.table))
+    colour = {"reproduced": "green", "partly reproduced": "yellow"}.get(result.verdict, "red")
+    console.print(f"[bold {colour}]verdict: {result.verdict}[/] — {result.reason}", highlight=False)
+    for note in result.notes:
+        console.print(f"  note: {note}", highlight=False)
+    console.print(f"report: {folder / 'report.md'}")
+
+
+@main.command()
+@click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", help="Override a config value (YAML syntax), e.g. train.epochs=3.")
+def train(config: Path, overrides: tuple[str, ...]) -> None:
+    """Train a model from a YAML file with sections data, model and train."""
+    from mlpzoo.train.from_config import run_config
+
+    try:
+        spec = yaml.safe_load(config.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{config}: not valid YAML ({str(err).splitlines()[0]}); check indentation and colons") from err
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{config}: expected a mapping with sections data, model, train")
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        section, dot, field = key.partition(".")
+        if not sep or not dot:
+            raise ConfigError(f"--set {item!r}: use SECTION.KEY=VALUE, e.g. train.epochs=3")
+        spec.setdefault(section, {})[field] = yaml.safe_load(value)
+    result = run_config(spec, source=str(config))
+    console.print(_table([{"split": split, **scores} for split, scores in result.metrics.items()]))
+    console.print(f"best epoch {result.best_epoch} of {result.epochs_run}; {result.train_samples_per_second:,.0f} training samples/s; run: {result.run_dir}")
+
+
+@main.group()
+def bench() -> None:
+    """Speed benchmarks (ratios against baselines measured in the same run)."""
+
+
+@bench.command("ctr")
+@click.option("--epochs", type=int, default=5, show_default=True, help="Timed epochs per implementation.")
+@click.option("--threads", type=int, default=2, show_default=True)
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None)
+@click.option("--full-reproduce/--no-full-reproduce", default=False, help="Also time 'reproduce finalmlp --budget full'.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("benchmarks/out/ctr.json"), show_default=True)
+def bench_ctr(epochs: int, threads: int, data_dir: Path | None, full_reproduce: bool, out: Path) -> None:
+    """FinalMLP training throughput on Frappe: mlpzoo vs a conventional DataLoader loop."""
+    from mlpzoo.bench.ctr import run_ctr_benchmark
+
+    report = run_ctr_benchmark(epochs=epochs, threads=threads, data_dir=data_dir, full_reproduce=full_reproduce, log=console.print)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    console.print(_table(report["rows"]))
+    for line in report["summary"]:
+        console.print(line, highlight=False)
+
+
+@main.command()
+@click.option("--epochs", type=int, default=15, show_default=True)
+def tour(epochs: int) -> None:
+    """A one-minute tour on data shipped with scikit-learn (no data directory needed)."""
+    from mlpzoo.tour import run_tour
+
+    rows = run_tour(epochs=epochs, log=console.print)
+    console.print(_table(rows))
+
+
+def _table(rows: list[dict]) -> Table:
+    table = Table(show_header=True, header_style="bold")
+    if not rows:
+        return table
+    columns = [c for c in rows[0] if c != "run_dir"]
+    for column in columns:
+        table.add_column(str(column))
+    for row in rows:
+        table.add_row(*(f"{row[c]:.4f}" if isinstance(row.get(c), float) and abs(row[c]) < 1000 else
+                        f"{row[c]:,.0f}" if isinstance(row.get(c), float) else str(row.get(c, "")) for c in columns))
+    return table
+
+
+if __name__ == "__main__":
+    main()
