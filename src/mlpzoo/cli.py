@@ -44,12 +44,12 @@ def papers(fmt: str, runs_dir: Path) -> None:
     """The catalog: one row a paper, its models, its claim module and the last verdict."""
     from mlpzoo.claims import CLAIM_MODULES
     from mlpzoo.claims.catalog import catalog_rows, render_markdown, render_rich
-    from mlpzoo.registry import _MODELS, list_models
+    from mlpzoo.registry import list_models, model_entry
 
-    list_models()
-    rows = catalog_rows(runs_dir, set(_MODELS), set(CLAIM_MODULES))
-    for row in rows:
-        row["models"] = sorted(name for name, entry in _MODELS.items() if entry.paper == row["id"])
+    models_by_paper: dict[str, list[str]] = {}
+    for name in list_models():
+        models_by_paper.setdefault(model_entry(name).paper, []).append(name)
+    rows = catalog_rows(runs_dir, models_by_paper, set(CLAIM_MODULES))
     if fmt == "markdown":
         click.echo(render_markdown(rows))
     else:

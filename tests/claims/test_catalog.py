@@ -85,18 +85,19 @@ def test_latest_verdicts_without_runs(tmp_path: Path) -> None:
 
 def test_catalog_rows_and_rendering(tmp_path: Path) -> None:
     _write_result(tmp_path, "din", "a", verdict="reproduced", finished_at=OLD, budget="quick")
-    rows = catalog_rows(tmp_path, implemented_models={"din"}, claim_ids={"din", "scaling-mlps"})
+    rows = catalog_rows(tmp_path, models_by_paper={"din": ["din_base", "din"]}, claim_ids={"din", "scaling-mlps"})
     assert [r["id"] for r in rows] == EXPECTED_IDS
     by_id = {r["id"]: r for r in rows}
     assert by_id["din"]["verdict"] == "reproduced" and by_id["din"]["verdict_budget"] == "quick"
     assert by_id["din"]["has_claim"] and not by_id["mvp"]["has_claim"]
     assert by_id["mvp"]["verdict"] == "-" and by_id["mvp"]["models"] == []
+    assert by_id["din"]["models"] == ["din", "din_base"]
 
     lines = render_markdown(rows).strip().splitlines()
-    assert lines[0] == "| id | paper | claim module | last verdict |"
+    assert lines[0] == "| id | paper | models built | claim module | last verdict |"
     data_lines = lines[2:]
     assert len(data_lines) == 43
-    assert data_lines[1].startswith("| din |") and "reproduced (quick)" in data_lines[1]
+    assert data_lines[1].startswith("| din |") and "reproduced (quick)" in data_lines[1] and "din, din_base" in data_lines[1]
     assert "claims.scaling_mlps" in data_lines[3]
 
     table = render_rich(rows)

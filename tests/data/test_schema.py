@@ -61,7 +61,6 @@ def test_integer_categories_are_matched_as_text():
     assert schema.encode(pd.DataFrame({"c": ["20", "10"], "label": 0})).categorical[:, 0].tolist() == [2, 3]
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: an int column that became float64 because of a NaN encodes '1.0', not '1'")
 def test_integer_categories_with_missing_values():
     schema = _cat_schema().fit(pd.DataFrame({"c": [1, 2, 2], "label": 0}))
     codes = schema.encode(pd.DataFrame({"c": [1, np.nan, 2], "label": 0})).categorical[:, 0].tolist()

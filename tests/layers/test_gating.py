@@ -53,29 +53,22 @@ def test_context_gate_requires_context():
         raise AssertionError("FeatureGating with context fields accepted a missing context")
 
 
-def test_no_context_gate_is_input_independent_and_identity_at_init():
+def test_no_context_gate_is_input_independent():
     torch.manual_seed(2)
     gating = FeatureGating(feature_dim=4, context_dim=0, hidden_units=(6,), bias_dim=3)
     assert gating.context_bias is not None and tuple(gating.context_bias.shape) == (1, 3)
-    assert torch.equal(gating.context_bias, torch.zeros(1, 3))
+    # Started away from zero so the ReLU layer is not dead (see the class docstring).
+    assert gating.context_bias.abs().sum() > 0
     features = torch.tensor([[1.0, -2.0, 3.0, 0.5], [-4.0, 0.25, 2.0, 7.0]])
     out = gating(features)
-    # Expected from the module's own weights: gate(zeros) through relu and the output layer.
+    # Expected from the module's own weights: gate(context_bias) through relu and the output layer.
     linears = [m for m in gating.gate if isinstance(m, nn.Linear)]
-    hidden = torch.relu(linears[0](torch.zeros(1, 3)))
+    hidden = torch.relu(linears[0](gating.context_bias))
     gate = 2.0 * torch.sigmoid(linears[1](hidden))
     torch.testing.assert_close(out, gate * features)
-    # Xavier init with zero biases: gate(0) = 0, sigmoid(0) = 0.5, so the gate starts at identity.
-    torch.testing.assert_close(out, features)
-
-    # Move away from identity; the gate must still be the same vector for every row.
-    with torch.no_grad():
-        gating.context_bias.copy_(torch.tensor([[0.5, -1.0, 2.0]]))
-        linears[0].bias.fill_(0.3)
-    out = gating(features)
+    # The gate is the same vector for every row.
     ratio = out / features
     torch.testing.assert_close(ratio[0], ratio[1])
-    assert not torch.allclose(ratio[0], torch.ones(4))
 
 
 def test_gradient_reaches_context_bias():
@@ -87,10 +80,9 @@ def test_gradient_reaches_context_bias():
     assert gating.context_bias.grad is not None
     assert gating.context_bias.grad.abs().sum() > 0
 
-    # With a ReLU hidden layer the gradient reaches it once the hidden units are active.
+    # With a ReLU hidden layer the gradient reaches it, and the hidden layer, from the start.
     gating = FeatureGating(feature_dim=4, context_dim=0, hidden_units=(6,), bias_dim=3)
-    with torch.no_grad():
-        gating.gate[0].bias.fill_(0.5)
     gating(features).pow(2).sum().backward()
     assert gating.context_bias.grad is not None
     assert gating.context_bias.grad.abs().sum() > 0
+    assert gating.gate[0].weight.grad.abs().sum() > 0

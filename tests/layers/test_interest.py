@@ -15,7 +15,7 @@ def _inputs(seed=0, dim=4):
     return target, history, mask
 
 
-@pytest.mark.parametrize("activation,train", [("dice", False), ("prelu", True), ("relu", True)])
+@pytest.mark.parametrize("activation,train", [("dice", False), ("dice", True), ("prelu", True), ("relu", True)])
 @pytest.mark.parametrize("use_softmax", [False, True])
 def test_padding_does_not_change_output(activation, train, use_softmax):
     torch.manual_seed(0)

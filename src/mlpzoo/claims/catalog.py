@@ -97,13 +97,9 @@ def latest_verdicts(runs_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def catalog_rows(
-    runs_dir: Path, implemented_models: set[str], claim_ids: set[str]
+    runs_dir: Path, models_by_paper: dict[str, list[str]], claim_ids: set[str]
 ) -> list[dict[str, Any]]:
-    """One display row per paper; ``models`` is left empty for the caller to fill.
-
-    ``implemented_models`` is accepted so the caller passes everything the table needs in one
-    place; matching models to papers is the caller's job, as the mapping lives in the registry.
-    """
+    """One display row per paper: its registered models, claim module and latest verdict."""
     verdicts = latest_verdicts(runs_dir)
     rows = []
     for entry in _catalog():
@@ -117,7 +113,7 @@ def catalog_rows(
                 "has_claim": entry.id in claim_ids,
                 "verdict": str(result.get("verdict", "-")) if result else "-",
                 "verdict_budget": result.get("budget") if result else None,
-                "models": [],
+                "models": sorted(models_by_paper.get(entry.id, [])),
             }
         )
     return rows
@@ -135,14 +131,14 @@ def _claim_text(row: dict[str, Any]) -> str:
 
 
 def render_markdown(rows: list[dict[str, Any]]) -> str:
-    """A Markdown table with columns id, paper, claim module, last verdict."""
+    """A Markdown table with columns id, paper, models built, claim module, last verdict."""
 
     def cell(text: str) -> str:
         return text.replace("|", "\\|")  # a bare pipe would split the cell
 
-    lines = ["| id | paper | claim module | last verdict |", "|---|---|---|---|"]
+    lines = ["| id | paper | models built | claim module | last verdict |", "|---|---|---|---|---|"]
     for r in rows:
-        cells = (r["id"], r["title"], _claim_text(r), _verdict_text(r))
+        cells = (r["id"], r["title"], ", ".join(r["models"]) or "-", _claim_text(r), _verdict_text(r))
         lines.append("| " + " | ".join(cell(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -152,8 +148,9 @@ def render_rich(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="mlpzoo papers")
     table.add_column("id", style="bold", no_wrap=True)
     table.add_column("paper")
+    table.add_column("models built")
     table.add_column("claim module", no_wrap=True)
     table.add_column("last verdict", no_wrap=True)
     for r in rows:
-        table.add_row(r["id"], r["title"], _claim_text(r), _verdict_text(r))
+        table.add_row(r["id"], r["title"], ", ".join(r["models"]) or "-", _claim_text(r), _verdict_text(r))
     return table

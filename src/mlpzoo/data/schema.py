@@ -19,6 +19,19 @@ from mlpzoo.errors import ConfigError, DataError
 PAD, OOV = 0, 1
 
 
+def as_tokens(values: pd.Series) -> pd.Series:
+    """Categories as strings, with whole floats written as integers.
+
+    A missing value turns an integer column into float64 in pandas; without this, id 7 would be
+    the token "7" in one file and "7.0" in another and never match its vocabulary entry.
+    """
+    if pd.api.types.is_float_dtype(values):
+        finite = values.dropna()
+        if len(finite) and np.all(np.mod(finite.to_numpy(), 1) == 0):
+            return values.astype("Int64").astype(str)
+    return values.astype(str)
+
+
 @dataclass
 class CategoricalField:
     """A categorical column. ``source`` groups fields by what they describe (user, item...)."""
@@ -40,7 +53,7 @@ class CategoricalField:
         return np.concatenate([[0, 0], np.asarray(self.counts, dtype=np.int64)])
 
     def fit(self, values: pd.Series) -> "CategoricalField":
-        counts = values.dropna().astype(str).value_counts(sort=True)
+        counts = as_tokens(values.dropna()).value_counts(sort=True)
         counts = counts[counts >= self.min_count]
         # Stable order: by count, then by token, so a vocabulary does not depend on row order.
         order = sorted(zip(-counts.to_numpy(), counts.index.to_numpy()))
@@ -49,7 +62,7 @@ class CategoricalField:
     def encode(self, values: pd.Series) -> np.ndarray:
         self._require_fitted()
         index = pd.Index(self.vocab)
-        codes = index.get_indexer(values.astype(str).where(values.notna(), None))
+        codes = index.get_indexer(as_tokens(values).where(values.notna(), None))
         return np.where(codes < 0, OOV, codes + 2).astype(np.int64)
 
     def _require_fitted(self) -> None:
@@ -198,7 +211,7 @@ class FeatureSchema:
                 sequences[s.name] = self._encode_sequence(s, frame[s.name])
         label = self._encode_label(frame[self.label], where)
         # Groups (users for gAUC) keep their raw identity: unseen users must not merge into OOV.
-        group = None if self.group is None else torch.from_numpy(pd.factorize(frame[self.group].astype(str))[0].astype(np.int64))
+        group = None if self.group is None else torch.from_numpy(pd.factorize(as_tokens(frame[self.group]))[0].astype(np.int64))
         return TensorTable(torch.from_numpy(categorical), torch.from_numpy(numeric), {k: torch.from_numpy(v) for k, v in sequences.items()}, torch.from_numpy(label), group)
 
     def _encode_sequence(self, seq: SequenceField, values: pd.Series) -> np.ndarray:

@@ -19,6 +19,7 @@ Rows are counted as lines, so CSV values spanning lines and blank lines are refu
 
 from __future__ import annotations
 
+import gzip
 import io
 import math
 import os
@@ -98,10 +99,13 @@ class _BlockSource:
             meta = pq.ParquetFile(self.path)
             _check_columns(self.path, self.columns, meta.schema_arrow.names)
             self.start, self.stop = _clip_range(row_range, meta.metadata.num_rows, self.path)
-        elif self.seekable:
-            self._index(row_range)
         else:
-            self.start, self.stop = _clip_range(row_range, count_rows(self.path, header=self.column_names is None), self.path)
+            self.names = self._header_names() if self.column_names is None else self.column_names
+            _check_columns(self.path, self.columns, self.names)
+            if self.seekable:
+                self._index(row_range)
+            else:
+                self.start, self.stop = _clip_range(row_range, count_rows(self.path, header=self.column_names is None), self.path)
 
     def __len__(self) -> int:
         return self.stop - self.start
@@ -111,20 +115,19 @@ class _BlockSource:
         return -(-len(self) // self.block_rows)
 
     # --- uncompressed CSV: a byte index of block starts ---------------------------------------
+    def _header_names(self) -> list[str]:
+        opener = gzip.open if self.path.name.lower().endswith(".gz") else open
+        with opener(self.path, "rb") as fh:
+            first = fh.readline()
+        if not first.strip():
+            raise DataError(f"{self.path}: file is empty or has no header; pass column_names for a headerless file")
+        try:
+            return pacsv.read_csv(io.BytesIO(first), parse_options=self._parse_options()).column_names
+        except pa.ArrowInvalid as exc:
+            raise DataError(f"{self.path}:1: cannot parse the header ({_first_line(exc)}); check the delimiter") from exc
+
     def _index(self, row_range: tuple[int, int] | None) -> None:
         header = self.column_names is None
-        if header:
-            with open(self.path, "rb") as fh:
-                first = fh.readline()
-            if not first.strip():
-                raise DataError(f"{self.path}: file is empty or has no header; pass column_names for a headerless file")
-            try:
-                self.names = pacsv.read_csv(io.BytesIO(first), parse_options=self._parse_options()).column_names
-            except pa.ArrowInvalid as exc:
-                raise DataError(f"{self.path}:1: cannot parse the header ({_first_line(exc)}); check the delimiter") from exc
-        else:
-            self.names = self.column_names
-        _check_columns(self.path, self.columns, self.names)
         h = int(header)
         start = 0 if row_range is None else max(int(row_range[0]), 0)
         stop_line = None if row_range is None else h + int(row_range[1])
@@ -200,7 +203,7 @@ class _BlockSource:
                     first = offset if first is None else first
                 offset += n
             batches = parquet.iter_batches(batch_size=self.block_rows, row_groups=groups, columns=self.columns) if groups else iter(())
-            position = first or 0
+            first_row = first or 0
         else:
             try:
                 reader = pacsv.open_csv(pa.input_stream(str(self.path), compression="detect"),
@@ -208,25 +211,23 @@ class _BlockSource:
                                         parse_options=self._parse_options(), convert_options=self._convert_options())
             except pa.ArrowInvalid as exc:
                 raise self._parse_error(exc, "the first rows") from exc
-            batches, position = reader, 0
-        pending: list[pa.Table] = []
-        held = 0
-        try:
+            batches, first_row = reader, 0
+
+        def clipped() -> Iterator[pa.RecordBatch]:
+            position = first_row
             for table in _rechunk(iter(batches), self.block_rows):
                 lo, hi = max(self.start - position, 0), min(self.stop - position, table.num_rows)
                 position += table.num_rows
                 if hi > lo:
-                    pending.append(table.slice(lo, hi - lo))
-                    held += hi - lo
-                    if held >= self.block_rows or position >= self.stop:
-                        yield self._cast(pa.concat_tables(pending))
-                        pending, held = [], 0
+                    yield from table.slice(lo, hi - lo).to_batches()
                 if position >= self.stop:
-                    break
+                    return
+
+        try:
+            for table in _rechunk(clipped(), self.block_rows):
+                yield self._cast(table)
         except pa.ArrowInvalid as exc:
-            raise self._parse_error(exc, f"rows near {position}") from exc
-        if pending:
-            yield self._cast(pa.concat_tables(pending))
+            raise self._parse_error(exc, "a block") from exc
 
     def _cast(self, table: pa.Table) -> pa.Table:
         for name, kind in self.column_types.items():

@@ -18,7 +18,9 @@ class FeatureGating(nn.Module):
     """``2 * sigmoid(gate(context)) * e``: an element-wise gate over the flattened embeddings.
 
     The gate is an MLP over the context embeddings; a stream without context fields feeds it one
-    learnable vector (zeros at start, as in the reference) instead, so its gate is input-independent.
+    learnable vector instead, so its gate is input-independent. The reference starts that vector
+    at zeros, which with zero biases leaves the gate's ReLU layer dead for good (only the output
+    bias ever learns); we start it at N(0, 0.1^2) so the whole gate trains.
     The factor 2 makes the gate start at the identity (``sigmoid(0) = 0.5``).
 
     Args:
@@ -30,7 +32,7 @@ class FeatureGating(nn.Module):
 
     def __init__(self, feature_dim: int, context_dim: int, hidden_units: Sequence[int] = (400,), bias_dim: int = 10):
         super().__init__()
-        self.context_bias = nn.Parameter(torch.zeros(1, bias_dim)) if context_dim == 0 else None
+        self.context_bias = nn.Parameter(torch.randn(1, bias_dim) * 0.1) if context_dim == 0 else None
         self.gate = MLP(context_dim or bias_dim, hidden_units, output_dim=feature_dim, activation="relu")
 
     def forward(self, features: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:

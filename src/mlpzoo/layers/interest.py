@@ -19,7 +19,8 @@ class LocalActivationUnit(nn.Module):
 
     Scores are used unnormalised by default, as in the paper ("the sum of weights is not
     normalised, to keep the intensity of user interests"); ``use_softmax=True`` normalises them.
-    Padded positions (mask False) get weight 0.
+    Only valid positions (mask True) are scored: padding gets weight 0 and, unlike scoring every
+    position and masking afterwards, never enters Dice's batch statistics (and costs nothing).
     """
 
     def __init__(self, dim: int, hidden_units: Sequence[int] = (80, 40), activation: str = "dice", use_softmax: bool = False):
@@ -29,13 +30,12 @@ class LocalActivationUnit(nn.Module):
 
     def forward(self, target: torch.Tensor, history: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """target ``(B, D)``, history ``(B, L, D)``, mask ``(B, L)`` -> pooled interest ``(B, D)``."""
-        t = target.unsqueeze(1).expand_as(history)
-        features = torch.cat([t, history, t - history, t * history], dim=-1)
-        scores = self.scorer(features.reshape(-1, features.shape[-1])).view(mask.shape)
+        t = target.unsqueeze(1).expand_as(history)[mask]
+        h = history[mask]
+        valid_scores = self.scorer(torch.cat([t, h, t - h, t * h], dim=-1)).squeeze(-1)
+        scores = torch.zeros(mask.shape, dtype=history.dtype, device=history.device).masked_scatter(mask, valid_scores)
         if self.use_softmax:
             scores = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1).nan_to_num(0.0)
-        else:
-            scores = scores * mask
         return torch.bmm(scores.unsqueeze(1), history).squeeze(1)
 
 

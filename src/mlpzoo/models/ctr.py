@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from mlpzoo.data.schema import FeatureSchema
-from mlpzoo.errors import ConfigError
+from mlpzoo.errors import ConfigError, DataError
 from mlpzoo.layers.fields import FieldEmbedding
 from mlpzoo.layers.fusion import BilinearFusion
 from mlpzoo.layers.gating import FeatureGating
@@ -60,8 +60,22 @@ class CTRModel(nn.Module):
         self.sequence_fields = [(s.name, schema.categorical_index(s.shares)) for s in schema.sequence]
         self.num_fields = len(schema.categorical) + len(schema.numeric) + len(schema.sequence)
 
+    def check_batch(self, batch) -> None:
+        """Refuse a batch that does not match the schema, naming what differs."""
+        categorical = batch.get("categorical")
+        if not isinstance(categorical, torch.Tensor) or categorical.dim() != 2 or categorical.shape[1] != len(self.schema.categorical):
+            got = tuple(categorical.shape) if isinstance(categorical, torch.Tensor) else type(categorical).__name__
+            raise DataError(f"batch['categorical'] must be (batch, {len(self.schema.categorical)}) ids for fields "
+                            f"{[f.name for f in self.schema.categorical]}, got {got}; encode frames with the model's schema")
+        if categorical.dtype not in (torch.int64, torch.int32):
+            raise DataError(f"batch['categorical'] must hold integer ids, got {categorical.dtype}; encode frames with schema.encode")
+        for name, _ in self.sequence_fields:
+            if name not in batch.get("sequences", {}):
+                raise DataError(f"batch['sequences'] lacks {name!r}, which the schema declares; encode frames with the model's schema")
+
     def field_embeddings(self, batch) -> torch.Tensor:
         """``(B, num_fields, D)``: categorical, then numeric, then pooled sequence fields."""
+        self.check_batch(batch)
         parts = [self.embedding(batch["categorical"])]
         if self.schema.numeric:
             parts.append(batch["numeric"].unsqueeze(-1) * self.numeric_vectors)
@@ -252,6 +266,7 @@ class DIN(CTRModel):
         self.paired = {name for name, _ in self.pairs}
 
     def forward(self, batch) -> torch.Tensor:
+        self.check_batch(batch)
         cat = self.embedding(batch["categorical"])
         parts = [cat.flatten(1)]
         if self.schema.numeric:

@@ -11,11 +11,13 @@ def plot_learning_curve(history: list[dict], monitor: str, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [h["epoch"] for h in history]
     fig, left = plt.subplots(figsize=(6, 3.5), dpi=110)
     left.plot(epochs, [h["train_loss"] for h in history], "o-", color="tab:blue", label="train loss")
     left.set_xlabel("epoch")
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
     left.set_ylabel("train loss", color="tab:blue")
     right = left.twinx()
     key = f"valid_{monitor}"

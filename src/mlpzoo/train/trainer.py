@@ -191,7 +191,7 @@ class Trainer:
         name = cfg.run_name or f"{type(self.model).__name__.lower()}-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
         run_dir = Path(cfg.run_dir) / name
         run_dir.mkdir(parents=True, exist_ok=True)
-        resolved = {**self.run_config, "train": cfg.to_dict()}
+        resolved = {**self.run_config, "train": {**cfg.to_dict(), "monitor": self.monitor, "monitor_mode": self.mode}}
         fingerprint = _fingerprint(resolved)
         stamp = run_dir / "fingerprint.txt"
         if cfg.resume and (run_dir / "last.pt").exists() and stamp.exists() and stamp.read_text() != fingerprint:
@@ -243,7 +243,7 @@ class Trainer:
                    "finished_at": datetime.now(timezone.utc).isoformat()}
         (run_dir / "result.json").write_text(json.dumps(summary, indent=2))
         if result.history:
-            write_report(run_dir, summary, result.history, {**self.run_config, "train": self.config.to_dict()})
+            write_report(run_dir, summary, result.history, yaml.safe_load((run_dir / "config.yaml").read_text()))
 
 
 def _improved(value: float, best: float | None, mode: str, min_delta: float) -> bool:

@@ -1,0 +1,67 @@
+"""The verdict functions decide from the evidence table alone; check each outcome on hand-made tables."""
+
+import math
+
+import pytest
+
+from mlpzoo.claims import din, finalmlp
+from mlpzoo.claims.base import ClaimResult, get_budget, summarize
+from mlpzoo.errors import ConfigError
+
+
+def _ctr_table(aucs_by_dataset, std=float("nan"), n=1):
+    return [{"dataset": d, "model": m, "n": n, "test_auc_mean": auc, "test_auc_std": std}
+            for d, aucs in aucs_by_dataset.items() for m, auc in aucs.items()]
+
+
+ORDERED = {"finalmlp": 0.97, "dualmlp": 0.96, "dcn": 0.95, "deepfm": 0.955, "dnn": 0.94}
+
+
+def test_finalmlp_reproduced_when_ordering_holds_everywhere():
+    verdict, reason = finalmlp.verdict(_ctr_table({"frappe": ORDERED, "ml": ORDERED}))
+    assert verdict == "reproduced"
+    assert "2 of 2" in reason
+
+
+def test_finalmlp_partly_when_dualmlp_below_single_stream():
+    bad_dual = {**ORDERED, "dualmlp": 0.90}
+    assert finalmlp.verdict(_ctr_table({"frappe": bad_dual, "ml": ORDERED}))[0] == "partly reproduced"
+
+
+def test_finalmlp_not_reproduced_when_a_baseline_wins_everywhere():
+    beaten = {**ORDERED, "dnn": 0.99}
+    assert finalmlp.verdict(_ctr_table({"frappe": beaten, "ml": beaten}))[0] == "not reproduced"
+
+
+def test_finalmlp_dualmlp_tie_within_noise_counts_as_holding():
+    # DualMLP 0.001 below DeepFM, but the seeds' spread (std 0.01 over 3 seeds) swamps it.
+    close = {**ORDERED, "dualmlp": 0.954}
+    assert finalmlp.verdict(_ctr_table({"frappe": close}, std=0.01, n=3))[0] == "reproduced"
+    assert finalmlp.verdict(_ctr_table({"frappe": close}))[0] == "partly reproduced"
+
+
+def _din_table(dice, prelu, base):
+    return [{"dataset": "ml", "model": m, "n": 1, "test_gauc_mean": v, "test_gauc_std": float("nan")}
+            for m, v in (("din_dice", dice), ("din_prelu", prelu), ("base_sum_pooling", base))]
+
+
+@pytest.mark.parametrize(
+    "dice, prelu, base, expected",
+    [(0.75, 0.74, 0.73, "reproduced"), (0.73, 0.75, 0.72, "partly reproduced"), (0.70, 0.71, 0.72, "not reproduced")],
+)
+def test_din_verdicts(dice, prelu, base, expected):
+    assert din.verdict(_din_table(dice, prelu, base))[0] == expected
+
+
+def test_summarize_mean_std_and_count():
+    runs = [{"dataset": "d", "model": "m", "auc": v} for v in (0.1, 0.2, 0.3)]
+    (row,) = summarize(runs, ("dataset", "model"), ("auc",))
+    assert row["n"] == 3 and math.isclose(row["auc_mean"], 0.2) and math.isclose(row["auc_std"], 0.1)
+
+
+def test_budget_and_verdict_validation():
+    assert get_budget("full").seeds == 3 and get_budget("quick", seeds=2).seeds == 2
+    with pytest.raises(ConfigError, match="unknown budget"):
+        get_budget("huge")
+    with pytest.raises(ValueError, match="verdict"):
+        ClaimResult("x", "t", "c", "quick", [1], [], [], "sort of", "r")

@@ -1,0 +1,123 @@
+"""The mlpzoo command end to end: catalog, claims at the quick budget, training from YAML, errors."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from mlpzoo.cli import main
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_papers_lists_all_43(tmp_path):
+    result = invoke("papers", "--format", "markdown", "--runs-dir", tmp_path)
+    assert result.exit_code == 0
+    data_lines = [l for l in result.output.splitlines() if l.startswith("| ") and not l.startswith("| id")]
+    assert len(data_lines) == 43
+    assert any("finalmlp" in l for l in data_lines)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("paper_id, metric, datasets", [("finalmlp", "test_auc_mean", ("frappe", "movielens-100k")),
+                                                       ("din", "test_gauc_mean", ("movielens-100k",))])
+def test_reproduce_quick_gives_evidence_and_verdict(need_data, tmp_path, paper_id, metric, datasets):
+    for name in datasets:
+        need_data(name)
+    result = invoke("reproduce", paper_id, "--budget", "quick", "--runs-dir", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "verdict:" in result.output
+    (saved,) = (tmp_path / "claims" / paper_id).glob("*/result.json")
+    evidence = json.loads(saved.read_text())
+    assert evidence["verdict"] in ("reproduced", "partly reproduced", "not reproduced")
+    assert evidence["table"] and all(0.5 < row[metric] <= 1.0 for row in evidence["table"])
+    assert (saved.parent / "report.md").read_text().startswith(f"# {paper_id}")
+    # The catalog picks up the verdict just written.
+    catalog = invoke("papers", "--format", "markdown", "--runs-dir", tmp_path).output
+    assert evidence["verdict"] in next(l for l in catalog.splitlines() if l.startswith(f"| {paper_id} "))
+
+
+def test_reproduce_unknown_paper_is_one_line_error(tmp_path):
+    result = invoke("reproduce", "finalmpl", "--runs-dir", tmp_path)
+    assert result.exit_code == 2
+    assert "finalmlp" in result.output and "Traceback" not in result.output
+
+
+def test_reproduce_paper_without_claim_module(tmp_path):
+    result = invoke("reproduce", "hourglass", "--runs-dir", tmp_path)
+    assert result.exit_code == 2 and "no claim module yet" in result.output
+
+
+def _write(tmp_path, spec):
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_train_from_yaml_on_frappe(need_data, tmp_path):
+    need_data("frappe")
+    config = Path(__file__).parents[1] / "configs" / "finalmlp_frappe.yaml"
+    result = invoke("train", config, "--set", "train.epochs=1", "--set", f"train.run_dir={tmp_path}")
+    assert result.exit_code == 0, result.output
+    run_dir = tmp_path / "finalmlp_frappe"
+    assert json.loads((run_dir / "result.json").read_text())["metrics"]["test"]["auc"] > 0.8
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["model"]["name"] == "finalmlp"
+
+
+def test_train_on_own_csv_files(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"user": rng.integers(0, 20, 600).astype(str), "item": rng.integers(0, 30, 600).astype(str),
+                          "price": rng.normal(size=600)})
+    frame["clicked"] = ((frame["user"].astype(int) % 2) ^ (frame["item"].astype(int) % 3 == 0)).astype(int)
+    for part, rows in (("train", slice(0, 400)), ("valid", slice(400, 500)), ("test", slice(500, 600))):
+        frame.iloc[rows].to_csv(tmp_path / f"{part}.csv", index=False)
+    spec = {"data": {"train": str(tmp_path / "train.csv"), "valid": str(tmp_path / "valid.csv"), "test": str(tmp_path / "test.csv"),
+                     "schema": {"label": "clicked", "categorical": [{"name": "user", "source": "user"}, {"name": "item", "source": "item"}],
+                                "numeric": ["price"]}},
+            "model": {"name": "dnn", "hidden_units": [32], "embedding_regularizer": 0.0},
+            "train": {"epochs": 30, "batch_size": 64, "lr": 0.01, "patience": 5, "run_dir": str(tmp_path / "runs")}}
+    result = invoke("train", _write(tmp_path, spec))
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "runs" / "run" / "result.json").read_text())["metrics"]
+    assert metrics["test"]["auc"] > 0.9
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"data": {"name": "frappe"}, "model": {"name": "dnn"}, "trian": {}}, "unknown section"),
+        ({"data": {"name": "frappe"}, "model": {"name": "dnn"}, "train": {"epoch": 3}}, "valid keys are .*epochs"),
+        ({"data": {"name": "frappe"}, "model": {"name": "dnn"}, "train": {"batch_size": "big"}}, "wrong type"),
+        ({"data": {"name": "frappe"}, "model": {"name": "dnn"}, "train": {"batch_size": -4}}, "at least 1"),
+        ({"data": {"name": "frappe"}, "model": {}}, "model.name is missing"),
+        ({"data": {"nme": "frappe"}, "model": {"name": "dnn"}}, "valid keys are"),
+    ],
+)
+def test_train_bad_config_one_line_errors(tmp_path, spec, message):
+    result = invoke("train", _write(tmp_path, spec))
+    assert result.exit_code == 2
+    import re
+
+    assert re.search(message, result.output), result.output
+    assert "Traceback" not in result.output
+
+
+def test_train_unknown_model_argument_lists_valid_ones(need_data, tmp_path):
+    need_data("frappe")
+    spec = {"data": {"name": "frappe"}, "model": {"name": "finalmlp", "num_haeds": 2}, "train": {"run_dir": str(tmp_path)}}
+    result = invoke("train", _write(tmp_path, spec))
+    assert result.exit_code == 2 and "num_haeds" in result.output and "num_heads" in result.output
+
+
+def test_train_invalid_yaml(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("data: [unclosed\n")
+    result = invoke("train", path)
+    assert result.exit_code == 2 and "not valid YAML" in result.output

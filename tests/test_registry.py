@@ -1,0 +1,84 @@
+"""The model registry: listing with patterns and families, building by name, helpful errors."""
+
+import pytest
+from torch import nn
+
+import mlpzoo
+from mlpzoo.errors import ConfigError
+from mlpzoo import registry
+from mlpzoo.registry import create_model, list_models, model_entry, register_model
+
+CTR = ["dcn", "dcnv2", "deepfm", "din", "din_base", "dnn", "dualmlp", "finalmlp"]
+
+
+def test_list_models_patterns_and_families():
+    assert set(CTR) <= set(list_models())
+    assert list_models() == sorted(list_models())
+    assert list_models(family="ctr") == CTR
+    assert list_models("dcn*") == ["dcn", "dcnv2"]
+    assert list_models("din*") == ["din", "din_base"]
+    assert list_models("*mlp") == ["dualmlp", "finalmlp"]
+    assert list_models("d?n") == ["dcn", "din", "dnn"]
+    assert list_models("nothing*") == []
+    assert list_models(family="no-such-family") == []
+    assert list_models("fin*", family="ctr") == ["finalmlp"]
+    assert mlpzoo.list_models is list_models
+
+
+def test_entries_record_family_and_paper():
+    entry = model_entry("finalmlp")
+    assert entry.family == "ctr" and entry.paper == "finalmlp"
+    assert model_entry("din_base").paper == "din"
+
+
+@pytest.mark.parametrize("typo,suggestion", [("finalmpl", "finalmlp"), ("deepfn", "deepfm"), ("dcnv3", "dcnv2")])
+def test_unknown_name_suggests_close_names(typo, suggestion):
+    with pytest.raises(ConfigError) as info:
+        create_model(typo)
+    message = str(info.value)
+    assert typo in message and suggestion in message and "\n" not in message
+
+
+def test_unknown_name_without_close_match():
+    with pytest.raises(ConfigError) as info:
+        create_model("zzzzzzzz")
+    assert "did you mean" not in str(info.value) and "list_models" in str(info.value)
+
+
+@pytest.fixture
+def scratch_registry(monkeypatch):
+    """Registrations made by a test vanish after it (other tests see the real registry)."""
+    list_models()  # load the real models first
+    monkeypatch.setattr(registry, "_MODELS", dict(registry._MODELS))
+
+
+def test_register_and_build_custom_model(scratch_registry):
+    name = "test_registry_tiny_linear"
+
+    @register_model(name, family="test-only")
+    def tiny(width: int = 3) -> nn.Module:
+        return nn.Linear(width, 1)
+
+    assert list_models(family="test-only") == [name]
+    assert create_model(name).in_features == 3
+    assert create_model(name, width=5).in_features == 5
+    with pytest.raises(ConfigError) as info:
+        create_model(name, depth=2)
+    assert "depth" in str(info.value)
+    with pytest.raises(ValueError):
+        register_model(name, family="test-only")(tiny)
+
+
+def test_type_errors_inside_builders_are_not_masked(scratch_registry):
+    name = "test_registry_broken"
+
+    @register_model(name, family="test-only-broken")
+    def broken() -> nn.Module:
+        raise TypeError("bad operand")
+
+    with pytest.raises(TypeError):
+        create_model(name)
+
+
+def test_scratch_registrations_do_not_leak():
+    assert not any(name.startswith("test_registry_") for name in list_models())
