@@ -43,14 +43,14 @@ _PARQUET_SUFFIXES = (".parquet", ".pq")
 _SUPPORTED = ", ".join(_CSV_SUFFIXES + tuple(s + ".gz" for s in _CSV_SUFFIXES) + _PARQUET_SUFFIXES)
 
 
-def _existing(path: PathLike) -> Path:
+def existing_file(path: PathLike) -> Path:
     p = Path(path)
     if not p.is_file():
         raise DataMissingError(f"{p} not found; check the path or the data directory (MLPZOO_DATA)")
     return p
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
@@ -196,7 +196,7 @@ def read_libfm(
     Every line must hold the same number of features: ``num_fields`` (or
     ``len(field_names)``) if given, else the first line's.
     """
-    p = _existing(path)
+    p = existing_file(path)
     expected = _expected_fields(num_fields, field_names)
     data = p.read_bytes()
     if not data.strip():
@@ -254,7 +254,7 @@ def read_atomic(path: PathLike) -> pd.DataFrame:
     strings (ids such as '196' keep their text; ``*_seq`` values stay one space-separated
     string, see :func:`split_seq`). The declared types are in ``df.attrs["atomic_types"]``.
     """
-    p = _existing(path)
+    p = existing_file(path)
     fields = _atomic_header(p)
     data = p.read_bytes()
     # pandas pads short lines with empty strings, so check the tab count of each line here;
@@ -282,7 +282,7 @@ def read_atomic(path: PathLike) -> pd.DataFrame:
         )
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(
-            f"{p}: cannot parse as a tab-separated UTF-8 atomic file ({_first_line(exc)}); "
+            f"{p}: cannot parse as a tab-separated UTF-8 atomic file ({first_line(exc)}); "
             "fix the encoding or the tabs"
         ) from exc
     raw.columns = [name for name, _ in fields]
@@ -314,7 +314,7 @@ def split_seq(series: pd.Series) -> list[list[str]]:
 # ----------------------------------------------------------------------------- CSV / parquet
 
 
-def _kind(p: Path) -> str:
+def file_kind(p: Path) -> str:
     name = p.name.lower()
     base = name[:-3] if name.endswith(".gz") else name
     if base.endswith(_CSV_SUFFIXES):
@@ -334,7 +334,7 @@ def _delimiter_hint(p: Path, available: list[str]) -> str:
     return ""
 
 
-def _check_columns(p: Path, columns: list[str] | None, available: list[str]) -> None:
+def check_columns(p: Path, columns: list[str] | None, available: list[str]) -> None:
     if columns is None:
         return
     for column in columns:
@@ -350,7 +350,7 @@ def _csv_error(p: Path, exc: BaseException) -> DataError:
         fix = "pass encoding=... for a file that is not UTF-8"
     else:
         fix = "check the delimiter and quoting (pass sep=...)"
-    return DataError(f"{p}: cannot parse as CSV ({_first_line(exc)}); {fix}")
+    return DataError(f"{p}: cannot parse as CSV ({first_line(exc)}); {fix}")
 
 
 def read_table(path: PathLike, columns: list[str] | None = None, **kwargs) -> pd.DataFrame:
@@ -359,23 +359,23 @@ def read_table(path: PathLike, columns: list[str] | None = None, **kwargs) -> pd
     ``columns`` selects (and orders) columns and must all exist; ``kwargs`` go to
     :func:`pandas.read_csv` or :func:`pyarrow.parquet.read_table`.
     """
-    p = _existing(path)
-    kind = _kind(p)
+    p = existing_file(path)
+    kind = file_kind(p)
     if kind == "parquet":
         try:
             available = pq.read_schema(p).names
         except (pa.ArrowInvalid, OSError) as exc:
             raise DataError(
-                f"{p}: not a readable parquet file ({_first_line(exc)}); re-write it with pyarrow"
+                f"{p}: not a readable parquet file ({first_line(exc)}); re-write it with pyarrow"
             ) from exc
-        _check_columns(p, columns, available)
+        check_columns(p, columns, available)
         return pq.read_table(p, columns=columns, **kwargs).to_pandas()
     if kind == "tsv":
         kwargs.setdefault("sep", "\t")
     try:
         if columns is not None:
             available = list(pd.read_csv(p, nrows=0, **kwargs).columns)
-            _check_columns(p, columns, available)
+            check_columns(p, columns, available)
             frame = pd.read_csv(p, usecols=columns, **kwargs)[list(columns)]
         else:
             frame = pd.read_csv(p, **kwargs)
@@ -401,7 +401,7 @@ def _arrow_csv_reader(
     )
 
 
-def _rechunk(batches: Iterator[pa.RecordBatch], block_rows: int) -> Iterator[pa.Table]:
+def rechunk(batches: Iterator[pa.RecordBatch], block_rows: int) -> Iterator[pa.Table]:
     """Regroup record batches into tables of exactly ``block_rows`` rows (the last may be short)."""
     pending: list[pa.RecordBatch] = []
     held = 0
@@ -431,13 +431,13 @@ def iter_table_blocks(
     column names to pyarrow types (e.g. ``pa.string()`` for categorical ids); ``column_names``
     names the columns of a headerless CSV (Criteo-style files); ``columns`` selects columns.
     """
-    p = _existing(path)
+    p = existing_file(path)
     if block_rows < 1:
         raise DataError(f"block_rows={block_rows} must be at least 1")
-    kind = _kind(p)
+    kind = file_kind(p)
     if kind == "parquet":
         parquet = pq.ParquetFile(p)
-        _check_columns(p, columns, parquet.schema_arrow.names)
+        check_columns(p, columns, parquet.schema_arrow.names)
         for batch in parquet.iter_batches(batch_size=block_rows, columns=columns):
             if column_types:
                 table = pa.Table.from_batches([batch])
@@ -451,7 +451,7 @@ def iter_table_blocks(
     try:
         if columns is not None:
             with _arrow_csv_reader(p, column_names, None, None, sep) as probe:
-                _check_columns(p, columns, probe.schema.names)
+                check_columns(p, columns, probe.schema.names)
         reader = _arrow_csv_reader(p, column_names, columns, column_types, sep)
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
@@ -459,11 +459,11 @@ def iter_table_blocks(
         raise _csv_error(p, exc) from exc
     with reader:
         try:
-            for table in _rechunk(iter(reader), block_rows):
+            for table in rechunk(iter(reader), block_rows):
                 yield table.to_pandas()
         except pa.ArrowInvalid as exc:
             raise DataError(
-                f"{p}: cannot parse as CSV ({_first_line(exc)}); pass column_types to fix a "
+                f"{p}: cannot parse as CSV ({first_line(exc)}); pass column_types to fix a "
                 "column whose type changes after the first block, or check the delimiter"
             ) from exc
 
@@ -474,8 +474,8 @@ def count_rows(path: PathLike, header: bool = True) -> int:
     Counts lines, so a CSV with quoted multi-line values is over-counted; ``header``
     says whether the first line is a header (not counted).
     """
-    p = _existing(path)
-    if _kind(p) == "parquet":
+    p = existing_file(path)
+    if file_kind(p) == "parquet":
         return pq.ParquetFile(p).metadata.num_rows
     opener = gzip.open if p.name.lower().endswith(".gz") else open
     lines = 0

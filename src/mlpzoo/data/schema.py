@@ -53,10 +53,15 @@ class CategoricalField:
         return np.concatenate([[0, 0], np.asarray(self.counts, dtype=np.int64)])
 
     def fit(self, values: pd.Series) -> "CategoricalField":
-        counts = as_tokens(values.dropna()).value_counts(sort=True)
-        counts = counts[counts >= self.min_count]
+        counts = as_tokens(values.dropna()).value_counts(sort=False)
+        return self.from_counts(counts.index.tolist(), counts.to_numpy())
+
+    def from_counts(self, tokens: list[str], counts: np.ndarray) -> "CategoricalField":
+        """The fitted field for tokens seen ``counts`` times: keep those with at least ``min_count``."""
+        counts = np.asarray(counts, dtype=np.int64)
+        keep = counts >= self.min_count
         # Stable order: by count, then by token, so a vocabulary does not depend on row order.
-        order = sorted(zip(-counts.to_numpy(), counts.index.to_numpy()))
+        order = sorted(zip((-counts[keep]).tolist(), [t for t, k in zip(tokens, keep) if k]))
         return replace(self, vocab=[tok for _, tok in order], counts=[-c for c, _ in order])
 
     def encode(self, values: pd.Series) -> np.ndarray:

@@ -35,7 +35,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import torch
 
-from mlpzoo.data.readers import _check_columns, _existing, _first_line, _kind, _rechunk, count_rows
+from mlpzoo.data.readers import check_columns, count_rows, existing_file, file_kind, first_line, rechunk
 from mlpzoo.data.schema import OOV, CategoricalField, FeatureSchema, NumericField
 from mlpzoo.data.tensors import Batch, TensorTable
 from mlpzoo.errors import ConfigError, DataError
@@ -85,23 +85,23 @@ class _BlockSource:
 
     def __init__(self, path: PathLike, columns: list[str], column_types: dict, block_rows: int,
                  column_names: list[str] | None, delimiter: str | None, row_range: tuple[int, int] | None):
-        self.path = _existing(path)
+        self.path = existing_file(path)
         if block_rows < 1:
             raise DataError(f"block_rows={block_rows} must be at least 1")
         self.block_rows = int(block_rows)
         self.columns = list(dict.fromkeys(columns))
         self.column_types = {c: column_types[c] for c in self.columns}
         self.column_names = list(column_names) if column_names is not None else None
-        self.kind = _kind(self.path)
+        self.kind = file_kind(self.path)
         self.delimiter = delimiter or ("\t" if self.kind == "tsv" else ",")
         self.seekable = self.kind != "parquet" and not self.path.name.lower().endswith(".gz")
         if self.kind == "parquet":
             meta = pq.ParquetFile(self.path)
-            _check_columns(self.path, self.columns, meta.schema_arrow.names)
+            check_columns(self.path, self.columns, meta.schema_arrow.names)
             self.start, self.stop = _clip_range(row_range, meta.metadata.num_rows, self.path)
         else:
             self.names = self._header_names() if self.column_names is None else self.column_names
-            _check_columns(self.path, self.columns, self.names)
+            check_columns(self.path, self.columns, self.names)
             if self.seekable:
                 self._index(row_range)
             else:
@@ -124,7 +124,7 @@ class _BlockSource:
         try:
             return pacsv.read_csv(io.BytesIO(first), parse_options=self._parse_options()).column_names
         except pa.ArrowInvalid as exc:
-            raise DataError(f"{self.path}:1: cannot parse the header ({_first_line(exc)}); check the delimiter") from exc
+            raise DataError(f"{self.path}:1: cannot parse the header ({first_line(exc)}); check the delimiter") from exc
 
     def _index(self, row_range: tuple[int, int] | None) -> None:
         header = self.column_names is None
@@ -170,7 +170,7 @@ class _BlockSource:
         return pacsv.ConvertOptions(column_types=self.column_types, include_columns=self.columns, strings_can_be_null=True)
 
     def _parse_error(self, exc: BaseException, where: str) -> DataError:
-        return DataError(f"{self.path}: cannot parse {where} ({_first_line(exc)}); check the delimiter "
+        return DataError(f"{self.path}: cannot parse {where} ({first_line(exc)}); check the delimiter "
                          f"(now {self.delimiter!r}) and column_names, or the value types of the schema's columns")
 
     def _read_block(self, k: int) -> pa.Table:
@@ -215,7 +215,7 @@ class _BlockSource:
 
         def clipped() -> Iterator[pa.RecordBatch]:
             position = first_row
-            for table in _rechunk(iter(batches), self.block_rows):
+            for table in rechunk(iter(batches), self.block_rows):
                 lo, hi = max(self.start - position, 0), min(self.stop - position, table.num_rows)
                 position += table.num_rows
                 if hi > lo:
@@ -224,7 +224,7 @@ class _BlockSource:
                     return
 
         try:
-            for table in _rechunk(clipped(), self.block_rows):
+            for table in rechunk(clipped(), self.block_rows):
                 yield self._cast(table)
         except pa.ArrowInvalid as exc:
             raise self._parse_error(exc, "a block") from exc
@@ -258,13 +258,6 @@ def _read_types(schema: FeatureSchema, label: bool = True) -> dict:
 # ----------------------------------------------------------------------------- fitting
 
 
-def _categorical_from_counts(field: CategoricalField, tokens: list[str], counts: np.ndarray) -> CategoricalField:
-    """What ``field.fit(values)`` returns when ``values`` hold ``tokens`` with ``counts`` (same rules)."""
-    keep = counts >= field.min_count
-    order = sorted(zip((-counts[keep]).tolist(), [t for t, k in zip(tokens, keep) if k]))
-    return replace(field, vocab=[tok for _, tok in order], counts=[-c for c, _ in order])
-
-
 def _merge_counts(total: pa.Table | None, block: pa.Table) -> pa.Table:
     if total is None:
         return block
@@ -282,7 +275,7 @@ def fit_schema_streaming(schema: FeatureSchema, path: PathLike, block_rows: int 
     ``stats`` (mean, population std, min, max of the finite values). Fit on training rows only:
     ``row_range`` and/or ``max_rows`` (the first ``max_rows`` rows of the range) select them.
     """
-    p = _existing(path)
+    p = existing_file(path)
     fields = schema.categorical + schema.numeric
     if row_range is None and max_rows is not None:
         row_range = (0, int(max_rows))
@@ -312,7 +305,7 @@ def fit_schema_streaming(schema: FeatureSchema, path: PathLike, block_rows: int 
         table = counts[f.name]
         tokens = [] if table is None else table.column("token").to_pylist()
         values = np.zeros(0, np.int64) if table is None else table.column("count").to_numpy()
-        categorical.append(_categorical_from_counts(f, tokens, values))
+        categorical.append(f.from_counts(tokens, values))
     numeric = []
     for f in schema.numeric:
         n, mean, m2, lo, hi = moments[f.name]
