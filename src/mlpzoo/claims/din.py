@@ -38,7 +38,7 @@ def run(budget: Budget, data_dir=None, runs_dir: Path = Path("runs"), log=print)
     runs = []
     for label, (model, kwargs) in VARIANTS.items():
         for seed in seeds:
-            row = fit_ctr(dataset, label, model, seed, kwargs, {**TRAIN, "epochs": budget.max_epochs, "patience": budget.patience}, Path(runs_dir))
+            row = fit_ctr(dataset, label, model, seed, kwargs, {**TRAIN, "epochs": budget.max_epochs, "patience": budget.patience}, Path(runs_dir), f"din-{budget.name}")
             log(f"{label:>17} seed {seed}: test gAUC {row['test_gauc']:.4f}, AUC {row['test_auc']:.4f} after {row['epochs']} epochs")
             runs.append(row)
     table = summarize(runs, ("dataset", "model"), ("test_gauc", "test_auc"))

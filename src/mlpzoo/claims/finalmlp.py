@@ -41,7 +41,7 @@ def run(budget: Budget, data_dir=None, runs_dir: Path = Path("runs"), log=print)
         for model in MODELS:
             kwargs = CONTEXTS[name] if model == "finalmlp" else {}
             for seed in seeds:
-                row = fit_ctr(dataset, model, model, seed, kwargs, {"epochs": budget.max_epochs, "patience": budget.patience}, Path(runs_dir))
+                row = fit_ctr(dataset, model, model, seed, kwargs, {"epochs": budget.max_epochs, "patience": budget.patience}, Path(runs_dir), f"finalmlp-{budget.name}")
                 log(f"{name:>20} {model:>9} seed {seed}: test AUC {row['test_auc']:.4f} after {row['epochs']} epochs")
                 runs.append(row)
     table = summarize(runs, ("dataset", "model"), ("test_auc", "test_logloss"))
