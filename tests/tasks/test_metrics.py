@@ -92,4 +92,4 @@ def test_binary_ctr_task():
     assert scores["gauc"] == pytest.approx(0.5)
     assert "gauc" not in task.evaluate(np.array([0, 1]), np.array([0.2, 0.8]))
     with pytest.raises(ConfigError):
-        get_task("regression")
+        get_task("ranking")

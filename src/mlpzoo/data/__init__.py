@@ -2,6 +2,6 @@
 
 from mlpzoo.data.datasets import SplitDataset, load_dataset
 from mlpzoo.data.schema import CategoricalField, FeatureSchema, NumericField, SequenceField
-from mlpzoo.data.tensors import TensorTable
+from mlpzoo.data.tensors import ArrayData, TensorTable
 
-__all__ = ["CategoricalField", "FeatureSchema", "NumericField", "SequenceField", "SplitDataset", "TensorTable", "load_dataset"]
+__all__ = ["ArrayData", "CategoricalField", "FeatureSchema", "NumericField", "SequenceField", "SplitDataset", "TensorTable", "load_dataset"]

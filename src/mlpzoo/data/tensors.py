@@ -54,3 +54,37 @@ class TensorTable:
 
     def num_batches(self, batch_size: int) -> int:
         return -(-len(self) // batch_size)
+
+
+@dataclass
+class ArrayData:
+    """Dense inputs and targets (tabular rows, images, function fitting), batched like :class:`TensorTable`.
+
+    Batches are ``{"x": (B, ...), "label": (B, ...)}``; ``label`` is float for regression and
+    integer class ids for classification.
+    """
+
+    x: torch.Tensor
+    label: torch.Tensor
+    group: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if self.x.shape[0] != self.label.shape[0]:
+            raise ValueError(f"ArrayData: x has {self.x.shape[0]} rows but label has {self.label.shape[0]}; pass matching rows")
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def select(self, index: torch.Tensor | slice) -> "ArrayData":
+        return ArrayData(self.x[index], self.label[index], None if self.group is None else self.group[index])
+
+    def as_batch(self) -> Batch:
+        return {"x": self.x, "label": self.label}
+
+    def num_batches(self, batch_size: int) -> int:
+        return -(-len(self) // batch_size)
+
+    def iter_batches(self, batch_size: int, shuffle: bool = False, seed: int = 0, epoch: int = 0) -> Iterator[Batch]:
+        data = self.select(torch.randperm(len(self), generator=torch.Generator().manual_seed(seed * 100_003 + epoch))) if shuffle else self
+        for start in range(0, len(self), batch_size):
+            yield data.select(slice(start, start + batch_size)).as_batch()

@@ -2,8 +2,9 @@
 
 from mlpzoo.errors import ConfigError
 from mlpzoo.tasks.ctr import BinaryCTR
+from mlpzoo.tasks.supervised import Classification, Regression
 
-TASKS = {"binary_ctr": BinaryCTR}
+TASKS = {"binary_ctr": BinaryCTR, "regression": Regression, "classification": Classification}
 
 
 def get_task(name: str):
