@@ -41,6 +41,24 @@ def test_reproduce_quick_gives_evidence_and_verdict(need_data, tmp_path, paper_i
     assert evidence["verdict"] in next(l for l in catalog.splitlines() if l.startswith(f"| {paper_id} "))
 
 
+def test_reproduce_without_any_data_falls_back_to_the_tour(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLPZOO_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("MLPZOO_OFFLINE", "1")
+    result = invoke("reproduce", "finalmlp", "--budget", "quick", "--runs-dir", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "frappe.validation.libfm not found" in result.output and "finalmlp" in result.output
+    assert "logistic regression" in result.output
+
+
+def test_reproduce_with_a_data_directory_lacking_files_fails(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLPZOO_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("MLPZOO_OFFLINE", "1")
+    result = invoke("reproduce", "finalmlp", "--budget", "quick", "--runs-dir", tmp_path)
+    assert result.exit_code == 2
+    assert "frappe.validation.libfm not found" in result.output and "MLPZOO_DATA" in result.output
+
+
 def test_reproduce_unknown_paper_is_one_line_error(tmp_path):
     result = invoke("reproduce", "finalmpl", "--runs-dir", tmp_path)
     assert result.exit_code == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from mlpzoo.errors import ConfigError, MlpzooError
+from mlpzoo.errors import ConfigError, DataMissingError, MlpzooError
 
 console = Console()
 
@@ -76,7 +77,18 @@ def reproduce(paper_id: str, budget: str, seeds: int | None, data_dir: Path | No
     claim = get_claim(paper_id)
     chosen = get_budget(budget, seeds)
     console.print(f"[bold]{claim.TITLE}[/]\nclaim: {claim.CLAIM}\nbudget: {chosen.name}, {chosen.seeds} seed(s), up to {chosen.max_epochs} epochs")
-    result = claim.run(chosen, data_dir=data_dir, runs_dir=runs_dir, log=lambda line: console.print(line, highlight=False))
+    try:
+        result = claim.run(chosen, data_dir=data_dir, runs_dir=runs_dir, log=lambda line: console.print(line, highlight=False))
+    except DataMissingError as err:
+        if data_dir is not None or os.environ.get("MLPZOO_DATA"):
+            raise
+        # Quick start on a machine with neither data nor internet: show the library working anyway.
+        console.print(f"[yellow]no data directory is set and the data could not be fetched ({err})[/]", highlight=False, soft_wrap=True)
+        console.print("[yellow]running 'mlpzoo tour' on data shipped with scikit-learn instead; set MLPZOO_DATA to reproduce the claim[/]")
+        from mlpzoo.tour import run_tour
+
+        console.print(_table(run_tour(log=console.print)))
+        return
     folder = result.save(runs_dir)
     console.print(_table(result.table))
     colour = {"reproduced": "green", "partly reproduced": "yellow"}.get(result.verdict, "red")
