@@ -7,9 +7,11 @@ that was cut off resumes from its last epoch.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlpzoo.data.datasets import SplitDataset
+from mlpzoo.claims.base import Budget
+from mlpzoo.data.datasets import SplitDataset, load_dataset
 from mlpzoo.registry import create_model
 from mlpzoo.tasks import get_task
 from mlpzoo.train import Trainer, seed_everything
@@ -30,3 +32,31 @@ def fit_ctr(dataset: SplitDataset, label: str, model_name: str, seed: int, model
     row.update(epochs=result.epochs_run, parameters=sum(p.numel() for p in model.parameters()),
                train_samples_per_second=result.train_samples_per_second, run_dir=str(result.run_dir))
     return row
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One model configuration of an experiment: trained once per seed on ``dataset``."""
+
+    dataset: str
+    label: str
+    model: str
+    model_kwargs: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
+
+
+def run_arms(paper_id: str, arms: list[Arm], budget: Budget, data_dir, runs_dir: Path, metrics: tuple[str, ...], log=print) -> tuple[list[dict], list[int]]:
+    """Fit every arm with every seed of the budget; returns the evidence rows and the seeds."""
+    seeds = [2021 + i for i in range(budget.seeds)]
+    datasets: dict[str, SplitDataset] = {}
+    runs = []
+    for arm in arms:
+        if arm.dataset not in datasets:
+            datasets[arm.dataset] = load_dataset(arm.dataset, data_dir)
+        train = {**arm.train, "epochs": budget.max_epochs, "patience": budget.patience}
+        for seed in seeds:
+            row = fit_ctr(datasets[arm.dataset], arm.label, arm.model, seed, arm.model_kwargs, train, Path(runs_dir), f"{paper_id}-{budget.name}")
+            scores = ", ".join(f"test {m} {row[f'test_{m}']:.4f}" for m in metrics)
+            log(f"{arm.dataset:>20} {arm.label:>16} seed {seed}: {scores} after {row['epochs']} epochs")
+            runs.append(row)
+    return runs, seeds

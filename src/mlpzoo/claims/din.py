@@ -16,8 +16,7 @@ import time
 from pathlib import Path
 
 from mlpzoo.claims.base import Budget, ClaimResult, now_iso, standard_error_of_difference, summarize
-from mlpzoo.claims.ctr_experiment import fit_ctr
-from mlpzoo.data.datasets import load_dataset
+from mlpzoo.claims.ctr_experiment import Arm, run_arms
 
 PAPER_ID = "din"
 TITLE = "Deep Interest Network for Click-Through Rate Prediction (KDD 2018)"
@@ -29,18 +28,13 @@ VARIANTS = {  # label -> (registered model, arguments)
     "base_sum_pooling": ("din_base", {}),
 }
 TRAIN = {"batch_size": 1024, "lr": 1e-3, "monitor": "gauc"}
+DATASET = "movielens-100k-din"
 
 
 def run(budget: Budget, data_dir=None, runs_dir: Path = Path("runs"), log=print) -> ClaimResult:
     started, clock = now_iso(), time.perf_counter()
-    seeds = [2021 + i for i in range(budget.seeds)]
-    dataset = load_dataset("movielens-100k-din", data_dir)
-    runs = []
-    for label, (model, kwargs) in VARIANTS.items():
-        for seed in seeds:
-            row = fit_ctr(dataset, label, model, seed, kwargs, {**TRAIN, "epochs": budget.max_epochs, "patience": budget.patience}, Path(runs_dir), f"din-{budget.name}")
-            log(f"{label:>17} seed {seed}: test gAUC {row['test_gauc']:.4f}, AUC {row['test_auc']:.4f} after {row['epochs']} epochs")
-            runs.append(row)
+    arms = [Arm(DATASET, label, model, kwargs, TRAIN) for label, (model, kwargs) in VARIANTS.items()]
+    runs, seeds = run_arms(PAPER_ID, arms, budget, data_dir, runs_dir, ("gauc", "auc"), log)
     table = summarize(runs, ("dataset", "model"), ("test_gauc", "test_auc"))
     verdict_, reason = verdict(table)
     notes = ["MovieLens-100k, not the paper's MovieLens-20M; history = all previously rated movies; split by time.",

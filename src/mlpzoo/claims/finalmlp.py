@@ -17,8 +17,7 @@ import time
 from pathlib import Path
 
 from mlpzoo.claims.base import ClaimResult, Budget, now_iso, standard_error_of_difference, summarize
-from mlpzoo.claims.ctr_experiment import fit_ctr
-from mlpzoo.data.datasets import load_dataset
+from mlpzoo.claims.ctr_experiment import Arm, run_arms
 
 PAPER_ID = "finalmlp"
 TITLE = "FinalMLP: An Enhanced Two-Stream MLP Model for CTR Prediction (AAAI 2023)"
@@ -34,16 +33,8 @@ CONTEXTS = {"frappe": {"stream1_context": ("user",), "stream2_context": ("item",
 
 def run(budget: Budget, data_dir=None, runs_dir: Path = Path("runs"), log=print) -> ClaimResult:
     started, clock = now_iso(), time.perf_counter()
-    seeds = [2021 + i for i in range(budget.seeds)]
-    runs = []
-    for name in DATASETS:
-        dataset = load_dataset(name, data_dir)
-        for model in MODELS:
-            kwargs = CONTEXTS[name] if model == "finalmlp" else {}
-            for seed in seeds:
-                row = fit_ctr(dataset, model, model, seed, kwargs, {"epochs": budget.max_epochs, "patience": budget.patience}, Path(runs_dir), f"finalmlp-{budget.name}")
-                log(f"{name:>20} {model:>9} seed {seed}: test AUC {row['test_auc']:.4f} after {row['epochs']} epochs")
-                runs.append(row)
+    arms = [Arm(name, model, model, CONTEXTS[name] if model == "finalmlp" else {}) for name in DATASETS for model in MODELS]
+    runs, seeds = run_arms(PAPER_ID, arms, budget, data_dir, runs_dir, ("auc",), log)
     table = summarize(runs, ("dataset", "model"), ("test_auc", "test_logloss"))
     verdict_, reason = verdict(table)
     notes = ["Frappe here is the public validation+test parts only (86,582 of 288,609 rows), split 70/20/10 with seed 2023.",
