@@ -19,6 +19,8 @@ import numpy as np
 from mlpzoo.errors import ConfigError
 
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced", "not checkable here")
+SPREAD_NOTE = "Differences count only when they exceed one standard error of the difference over seeds (none with 1 seed)."
+QUICK_NOTE = "Quick budget: 1 seed and 2 epochs, far from converged; the verdict is a smoke test, not evidence."
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ class ClaimResult:
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict {self.verdict!r} is not one of {VERDICTS}")
+        standard = [SPREAD_NOTE] + ([QUICK_NOTE] if self.budget == "quick" else [])
+        self.notes = list(self.notes) + [n for n in standard if n not in self.notes]
 
     def to_markdown(self) -> str:
         lines = [f"# {self.paper_id}: {self.title}", "", f"**Claim.** {self.claim}", "",
