@@ -14,7 +14,8 @@ from rich.table import Table
 
 from mlpzoo.errors import ConfigError, DataMissingError, MlpzooError
 
-console = Console()
+# Logs and pipes get wide lines rather than rich's 80-column default, so tables stay readable.
+console = Console(width=None if sys.stdout.isatty() else 200)
 
 
 def _fail(err: Exception) -> None:
