@@ -1,0 +1,211 @@
+"""Speed and saved-for-backward memory of the KAN layers against MLP layers and a naive B-spline KAN.
+
+    python benchmarks/bench_kan_layers.py [--repeats 11] [--threads 2] [--sizes 64,64,4096 ...]
+
+For each (in, out, batch), float32, CPU, ``torch.set_num_threads(threads)``: median wall time (ms)
+of a forward (autograd recording) and of forward + backward (``out.sum().backward()``, grads
+set to None first) over ``--repeats`` runs after three warm-up runs; the minimum is recorded too. The input requires grad, as it does
+for a hidden layer, so every layer computes its input gradient. Layers:
+
+- ``bspline``: BSplineKANLinear (G=5, k=3), ``rbf``: RBFKANLinear (8 centres), ``relu_kan``:
+  ReLUKANLinear (G=5, k=3).
+- ``naive_dense``: efficient-kan's KANLinear approach written here (dense Cox-de Boor bases over
+  the extended grid, ``(B, in, G + k)``, one matmul, plain autograd), the in-run stand-in for
+  efficient-kan: the ">= 3x faster than efficient-kan" target is read against it.
+- ``linear_silu``: ``nn.Sequential(nn.Linear(in, out), nn.SiLU())``.
+- ``mlp_eq[layer]``: ``Linear(in, h) -> SiLU -> Linear(h, out)`` with ``h`` chosen so its
+  parameter count matches that KAN layer's (the "MLP layer of equal parameters").
+
+Saved bytes: total size of the tensors autograd saves during one forward
+(``saved_tensors_hooks``), parameter-sized ones included, and the part with a batch dimension
+("act"). The issue's reference figures (median
+fwd+bwd on its machine) are printed beside. Writes benchmarks/out/kan_layers.json (or ``--out``).
+
+With fewer free cores than threads (check ``uptime``), each multi-threaded op waits for a
+descheduled thread and times inflate by whole scheduler ticks, most for the layers with the most
+ops; ``--threads 1`` then gives the meaningful comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mlpzoo.layers.kan import BSplineKANLinear, RBFKANLinear, ReLUKANLinear
+
+OUT = Path(__file__).resolve().parent / "out"
+SIZES = [(64, 64, 4096), (256, 256, 1024), (1000, 1000, 100)]
+REFERENCE_MS = {  # the issue's figures, median fwd+bwd, G=5 k=3, at SIZES
+    "efficient-kan KANLinear": (97, 105, 150),
+    "FastKAN": (28, 36, 43),
+    "pykan": (650, 2150, 2930),
+    "Linear+SiLU": (1.4, 3.0, 4.4),
+}
+
+
+class NaiveDenseKAN(nn.Module):
+    """efficient-kan's KANLinear forward: dense Cox-de Boor bases, one matmul, plain autograd."""
+
+    def __init__(self, in_features, out_features, grid_size=5, spline_order=3, grid_range=(-1.0, 1.0)):
+        super().__init__()
+        self.grid_size, self.spline_order = grid_size, spline_order
+        h = (grid_range[1] - grid_range[0]) / grid_size
+        knots = torch.arange(-spline_order, grid_size + spline_order + 1) * h + grid_range[0]
+        self.register_buffer("grid", knots.expand(in_features, -1).contiguous())
+        self.base_weight = nn.Parameter(torch.empty(out_features, in_features))
+        self.spline_weight = nn.Parameter(torch.randn(out_features, in_features, grid_size + spline_order) * 0.01)
+        self.spline_scaler = nn.Parameter(torch.empty(out_features, in_features))
+        nn.init.kaiming_uniform_(self.base_weight, a=5**0.5)
+        nn.init.kaiming_uniform_(self.spline_scaler, a=5**0.5)
+
+    def b_splines(self, x):
+        grid = self.grid
+        x = x.unsqueeze(-1)
+        bases = ((x >= grid[:, :-1]) & (x < grid[:, 1:])).to(x.dtype)
+        for k in range(1, self.spline_order + 1):
+            bases = (x - grid[:, : -(k + 1)]) / (grid[:, k:-1] - grid[:, : -(k + 1)]) * bases[:, :, :-1] + (
+                grid[:, k + 1 :] - x
+            ) / (grid[:, k + 1 :] - grid[:, 1:(-k)]) * bases[:, :, 1:]
+        return bases
+
+    def forward(self, x):
+        base = F.linear(F.silu(x), self.base_weight)
+        scaled = self.spline_weight * self.spline_scaler.unsqueeze(-1)
+        spline = F.linear(self.b_splines(x).view(x.shape[0], -1), scaled.view(scaled.shape[0], -1))
+        return base + spline
+
+
+def n_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def equal_param_mlp(in_features: int, out_features: int, params: int) -> nn.Module:
+    hidden = max(1, round((params - out_features) / (in_features + out_features + 1)))
+    return nn.Sequential(nn.Linear(in_features, hidden), nn.SiLU(), nn.Linear(hidden, out_features))
+
+
+def timed_ms(fn, repeats: int, warmup: int = 3) -> tuple[float, float]:
+    """Median and minimum wall time in ms (the minimum shows what load added to the median)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3, min(times) * 1e3
+
+
+def saved_bytes(module: nn.Module, x: torch.Tensor) -> tuple[int, int]:
+    """Bytes autograd saves in one forward: all of them, and those with a batch dimension."""
+    total = per_batch = 0
+
+    def pack(t):
+        nonlocal total, per_batch
+        total += t.numel() * t.element_size()
+        if t.dim() and t.shape[0] == x.shape[0]:
+            per_batch += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        module(x)
+    return total, per_batch
+
+
+def bench_module(module: nn.Module, x: torch.Tensor, repeats: int) -> dict:
+    def fwd():
+        module(x)
+
+    def fwd_bwd():
+        module.zero_grad(set_to_none=True)
+        x.grad = None
+        module(x).sum().backward()
+
+    total, per_batch = saved_bytes(module, x)
+    fwd_ms, fwd_min = timed_ms(fwd, repeats)
+    fwd_bwd_ms, fwd_bwd_min = timed_ms(fwd_bwd, repeats)
+    return {
+        "params": n_params(module),
+        "fwd_ms": fwd_ms,
+        "fwd_bwd_ms": fwd_bwd_ms,
+        "fwd_min_ms": fwd_min,
+        "fwd_bwd_min_ms": fwd_bwd_min,
+        "saved_bytes": total,
+        "saved_activation_bytes": per_batch,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=11)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--sizes", nargs="*", default=None, help="in,out,batch triples")
+    parser.add_argument("--out", default=str(OUT / "kan_layers.json"), help="where the JSON goes")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    sizes = [tuple(int(v) for v in s.split(",")) for s in args.sizes] if args.sizes else SIZES
+    load_before = os.getloadavg()
+    results = []
+    for index, (n_in, n_out, batch) in enumerate(sizes):
+        torch.manual_seed(0)
+        layers = {
+            "bspline": BSplineKANLinear(n_in, n_out),
+            "naive_dense": NaiveDenseKAN(n_in, n_out),
+            "rbf": RBFKANLinear(n_in, n_out),
+            "relu_kan": ReLUKANLinear(n_in, n_out),
+            "linear_silu": nn.Sequential(nn.Linear(n_in, n_out), nn.SiLU()),
+        }
+        for name in ("bspline", "rbf", "relu_kan"):
+            layers[f"mlp_eq[{name}]"] = equal_param_mlp(n_in, n_out, n_params(layers[name]))
+        # Inputs spread over, and a little past, the grids of the spline layers.
+        x = (torch.rand(batch, n_in) * 2.2 - 1.1).requires_grad_()
+        x_relu = (torch.rand(batch, n_in) * 1.1 - 0.05).requires_grad_()
+        row = {"in": n_in, "out": n_out, "batch": batch, "layers": {}}
+        for name, module in layers.items():
+            row["layers"][name] = bench_module(module, x_relu if name == "relu_kan" else x, args.repeats)
+        times = {name: r["fwd_bwd_ms"] for name, r in row["layers"].items()}
+        row["bspline_speedup_vs_naive_dense"] = times["naive_dense"] / times["bspline"]
+        row["bspline_over_linear_silu"] = times["bspline"] / times["linear_silu"]
+        row["bspline_over_mlp_eq"] = times["bspline"] / times["mlp_eq[bspline]"]
+        row["reference_fwd_bwd_ms"] = {k: v[index] if index < len(v) else None for k, v in REFERENCE_MS.items()}
+        results.append(row)
+        print_row(row)
+    summary = {
+        "threads": args.threads,
+        "repeats": args.repeats,
+        "torch": torch.__version__,
+        "machine": platform.processor() or platform.machine(),
+        "loadavg_before": load_before,
+        "loadavg_after": os.getloadavg(),
+        "results": results,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, indent=2))
+    print(f"load average before {load_before[0]:.2f}, after {summary['loadavg_after'][0]:.2f}; wrote {out}")
+
+
+def print_row(row: dict) -> None:
+    print(f"\n(in, out, batch) = ({row['in']}, {row['out']}, {row['batch']})")
+    print(f"{'layer':<20}{'params':>10}{'fwd ms':>10}{'fwd+bwd ms':>12}{'(min)':>8}{'saved MB':>10}{'of which act':>14}")
+    for name, r in row["layers"].items():
+        print(f"{name:<20}{r['params']:>10}{r['fwd_ms']:>10.1f}{r['fwd_bwd_ms']:>12.1f}{r['fwd_bwd_min_ms']:>8.1f}"
+              f"{r['saved_bytes'] / 2**20:>10.2f}{r['saved_activation_bytes'] / 2**20:>14.2f}")
+    print(f"bspline fwd+bwd: {row['bspline_speedup_vs_naive_dense']:.2f}x faster than naive_dense (target >= 3), "
+          f"{row['bspline_over_linear_silu']:.1f}x linear_silu, "
+          f"{row['bspline_over_mlp_eq']:.2f}x mlp_eq[bspline] (target <= 3)")
+    refs = ", ".join(f"{k} {v}" for k, v in row["reference_fwd_bwd_ms"].items() if v is not None)
+    print(f"issue's reference fwd+bwd ms: {refs}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,389 @@
+"""B-spline Kolmogorov-Arnold layer with a closed-form uniform-grid basis and a compact backward.
+
+Liu et al., "KAN: Kolmogorov-Arnold Networks", 2024, https://arxiv.org/abs/2404.19756 (section 2.2:
+residual SiLU branch plus a B-spline per edge on a grid extended by ``k`` knots each side).
+The parametrisation (base weight, per-edge spline scaler, coefficient noise) follows efficient-kan,
+https://github.com/Blealtan/efficient-kan.
+
+Speed comes from the grid being uniform per input: a point's interval index is a floor and its
+``k + 1`` non-zero bases are fixed polynomials of the local coordinate ``u`` (for ``k = 3`` the
+cubic pieces ``(1-u)^3/6, (3u^3-6u^2+4)/6, (-3u^3+3u^2+3u+1)/6, u^3/6``), so no Cox-de Boor
+recursion runs over the whole grid. The spline branch is one matrix product of the dense
+``(batch, (G + k) * in)`` basis matrix with the coefficients; the dense matrix lives only inside
+the forward and the backward, which keep ``O(batch * in * (k + 1))`` values between them.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+
+import torch
+from torch import nn
+
+from mlpzoo.errors import ConfigError, DataError
+from mlpzoo.layers.activation import make_activation
+
+
+@cache
+def _piece_coefficients(order: int) -> tuple[tuple[float, ...], ...]:
+    """``P[p][m]``: coefficient of ``u^p`` in the ``m``-th non-zero basis on an interval.
+
+    Basis ``m = 0`` is the one ending on the interval, ``m = order`` the one starting on it.
+    Built once per order by the Cox-de Boor recursion on polynomial coefficients in ``u``:
+    ``b^p_r = (u + r)/p b^{p-1}_r + (p + 1 - r - u)/p b^{p-1}_{r-1}``, where ``b^p_r`` is the
+    degree-``p`` basis starting ``r`` intervals to the left.
+    """
+    prev = [[1.0]]  # b^0_0 = 1
+    for p in range(1, order + 1):
+        cur = []
+        for r in range(p + 1):
+            poly = [0.0] * (p + 1)
+            if r < p:  # (u + r)/p * b^{p-1}_r
+                for e, a in enumerate(prev[r]):
+                    poly[e] += r * a / p
+                    poly[e + 1] += a / p
+            if r >= 1:  # (p + 1 - r - u)/p * b^{p-1}_{r-1}
+                for e, a in enumerate(prev[r - 1]):
+                    poly[e] += (p + 1 - r) * a / p
+                    poly[e + 1] -= a / p
+            cur.append(poly)
+        prev = cur
+    # m = order - r: basis index t + m starts m - order intervals from the point's interval.
+    return tuple(tuple(prev[order - m][p] for m in range(order + 1)) for p in range(order + 1))
+
+
+def _pieces(order: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Value and ``d/du`` coefficient matrices, ``(k+1, k+1)`` and ``(k, k+1)``, as ``like``."""
+    values = torch.tensor(_piece_coefficients(order), dtype=like.dtype, device=like.device)
+    powers = torch.arange(1, order + 1, dtype=like.dtype, device=like.device).unsqueeze(1)
+    return values, values[1:] * powers
+
+
+def _coordinates(x: torch.Tensor, start: torch.Tensor, step: torch.Tensor, grid_size: int, order: int):
+    """Interval index ``t`` (int32) and local coordinate ``u`` in ``[0, 1]`` of each value.
+
+    The grid coordinate ``s = (x - start) / step`` is clamped to the extended grid ``[-k, G + k]``:
+    at its ends every basis is zero, as it is beyond, and huge inputs stay finite. So ``t`` is in
+    ``[-k, G + k)`` and the point's non-zero bases are ``t .. t + k``, some of which (for points
+    off the grid proper) are the padding columns ``-k .. -1`` and ``G + k .. G + 2k - 1``.
+    """
+    s = ((x - start) / step).clamp_(-order, grid_size + order)
+    t = s.floor().clamp_(max=grid_size + order - 1)
+    return t.int(), s.sub_(t)
+
+
+def _compact(u: torch.Tensor, order: int, derivative: bool = False) -> torch.Tensor:
+    """The ``k + 1`` non-zero basis values (or ``d/du``) ``(N, k+1, in)`` at local coordinates ``u``."""
+    out = u.new_empty(u.shape[0], order + 1, *u.shape[1:])
+    if order == 3 and not derivative:
+        u2 = u * u
+        u3 = u2 * u
+        w = 1 - u
+        torch.mul(w * w, w, out=out[:, 0]).div_(6)
+        torch.add(u3 / 2 - u2, 2 / 3, out=out[:, 1])
+        torch.add((u + u2 - u3) / 2, 1 / 6, out=out[:, 2])
+        torch.div(u3, 6, out=out[:, 3])
+    elif order == 3:
+        half_u2 = u * u / 2
+        w = 1 - u
+        torch.mul(w * w, -0.5, out=out[:, 0])
+        torch.sub(3 * half_u2, 2 * u, out=out[:, 1])
+        torch.sub(u + 0.5, 3 * half_u2, out=out[:, 2])
+        out[:, 3] = half_u2
+    else:
+        pieces, slopes = _pieces(order, u)
+        matrix = slopes if derivative else pieces
+        powers = u.unsqueeze(-1) ** torch.arange(matrix.shape[0], dtype=u.dtype, device=u.device)
+        out.copy_((powers @ matrix).movedim(-1, 1))
+    return out
+
+
+def _window_columns(t: torch.Tensor, order: int) -> torch.Tensor:
+    """Columns ``(N, k+1, in)``, int64, of each point's non-zero bases in the padded basis matrix."""
+    return t.unsqueeze(1) + torch.arange(order, 2 * order + 1, device=t.device).view(1, -1, 1)
+
+
+def _padded(n: int, grid_size: int, order: int, n_in: int, like: torch.Tensor):
+    """A zero ``(N, G + 3k, in)`` matrix and its ``(N, (G + k) * in)`` view on bases ``0 .. G+k-1``.
+
+    The ``k`` padding bases each side take the window values that fall off the extended grid,
+    so no point needs a mask or a clamp of its columns; the view skips them at no copy.
+    """
+    padded = like.new_zeros(n, grid_size + 3 * order, n_in)
+    return padded, padded[:, order : grid_size + 2 * order].reshape(n, (grid_size + order) * n_in)
+
+
+def _dense(cols: torch.Tensor, values: torch.Tensor, grid_size: int, order: int) -> torch.Tensor:
+    """Scatter window values ``(N, k+1, in)`` into the dense ``(N, (G + k) * in)`` basis matrix."""
+    padded, dense = _padded(cols.shape[0], grid_size, order, cols.shape[2], values)
+    padded.scatter_(1, cols, values)
+    return dense
+
+
+def bspline_basis(
+    x: torch.Tensor, grid_start: torch.Tensor, grid_step: torch.Tensor, grid_size: int, spline_order: int
+) -> torch.Tensor:
+    """All ``G + k`` B-spline bases of each input, ``(..., in) -> (..., in, G + k)``.
+
+    Input ``i`` has the uniform grid ``grid_start[i] + n * grid_step[i]``, ``n = 0..G``, extended
+    by ``k`` knots each side; basis ``j`` is supported on knots ``j - k .. j + 1``, so the bases
+    cover ``[start - k*step, start + (G + k)*step]`` and are zero beyond.
+    """
+    flat = x.reshape(-1, x.shape[-1])
+    t, u = _coordinates(flat, grid_start, grid_step, grid_size, spline_order)
+    dense = _dense(_window_columns(t, spline_order), _compact(u, spline_order), grid_size, spline_order)
+    n_bases = grid_size + spline_order
+    return dense.view(flat.shape[0], n_bases, x.shape[-1]).transpose(1, 2).reshape(*x.shape, n_bases)
+
+
+_SCALE_BLOCK = 1 << 20
+
+
+def _scaled_blocks(coef: torch.Tensor, scaler: torch.Tensor | None):
+    """``(rows, (coef * scaler)[rows].flatten(1))`` over blocks of output rows.
+
+    Scaling a block at a time keeps each temporary near ``_SCALE_BLOCK`` values: a whole-layer
+    scaled copy is parameter-sized, and (past glibc's 32 MiB mmap threshold) costs page faults
+    on every call, while small blocks reuse the same heap memory.
+    """
+    n_out = coef.shape[0]
+    if scaler is None:
+        yield slice(0, n_out), coef.flatten(1)
+        return
+    step = max(1, _SCALE_BLOCK // coef[0].numel())
+    for first in range(0, n_out, step):
+        rows = slice(first, min(first + step, n_out))
+        yield rows, (coef[rows] * scaler[rows].unsqueeze(1)).flatten(1)
+
+
+class _SplineMatmul(torch.autograd.Function):
+    """``y = basis(x) @ (coef * scaler)^T``, keeping only the window bases for the backward.
+
+    ``coef`` is ``(out, G + k, in)`` and the dense basis ``(N, G + k, in)``, basis-major so that
+    every elementwise step and the scatter run along contiguous ``in``-long rows. Saved: local
+    coordinates, interval indices and the ``(N, k+1, in)`` window values (plus the parameters);
+    the dense basis is rebuilt in the backward. Not twice differentiable.
+    """
+
+    @staticmethod
+    def forward(ctx, x, coef, scaler, grid_start, grid_step, grid_size, order):
+        t, u = _coordinates(x, grid_start, grid_step, grid_size, order)
+        values = _compact(u, order)
+        dense = _dense(_window_columns(t, order), values, grid_size, order)
+        out = dense.new_empty(x.shape[0], coef.shape[0])
+        for rows, weight in _scaled_blocks(coef, scaler):
+            torch.mm(dense, weight.t(), out=out[:, rows])
+        ctx.save_for_backward(u, t, values, coef, scaler, grid_step)
+        ctx.grid = (grid_size, order)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out):
+        u, t, values, coef, scaler, grid_step = ctx.saved_tensors
+        grid_size, order = ctx.grid
+        grad_x = grad_coef = grad_scaler = None
+        grad_out = grad_out.contiguous()
+        cols = _window_columns(t, order)
+        # One padded matrix serves both products: first the bases, then the basis gradients.
+        padded, dense = _padded(u.shape[0], grid_size, order, u.shape[1], values)
+        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
+            padded.scatter_(1, cols, values)
+            grad_weight = (grad_out.t() @ dense).view(coef.shape)
+            if scaler is None:
+                grad_coef = grad_weight
+            else:
+                if ctx.needs_input_grad[2]:
+                    # Summed one basis at a time: a (out, G + k, in) product would be a
+                    # parameter-sized temporary.
+                    grad_scaler = grad_weight[:, 0] * coef[:, 0]
+                    for j in range(1, coef.shape[1]):
+                        grad_scaler.addcmul_(grad_weight[:, j], coef[:, j])
+                if ctx.needs_input_grad[1]:
+                    grad_coef = grad_weight.mul_(scaler.unsqueeze(1))
+            padded[:, :order].zero_()
+            padded[:, grid_size + 2 * order :].zero_()
+        if ctx.needs_input_grad[0]:
+            for rows, weight in _scaled_blocks(coef, scaler):
+                if rows.start == 0:
+                    torch.mm(grad_out[:, rows], weight, out=dense)
+                else:
+                    dense.addmm_(grad_out[:, rows], weight)
+            picked = padded.gather(1, cols)
+            grad_x = torch.linalg.vecdot(picked, _compact(u, order, derivative=True), dim=1) / grid_step
+            if order == 1:
+                # Linear bases have a kink, not a flat end, where the clamp starts.
+                s = t + u
+                grad_x.mul_((s > -order) & (s < grid_size + order))
+        return grad_x, grad_coef, grad_scaler, None, None, None, None
+
+
+class BSplineKANLinear(nn.Module):
+    """KAN layer ``(..., in) -> (..., out)``: ``W_b act(x) + sum_i s_oi sum_j c_oij B_j(x_i)``.
+
+    A drop-in for ``nn.Linear``. The base branch is a bias-free linear map of ``act(x)`` (the
+    spline bases sum to one on the grid, so a constant is already representable). Each input
+    has its own uniform grid (buffers ``grid_start``, ``grid_step``) of ``grid_size`` intervals
+    over ``grid_range``, extended by ``spline_order`` knots each side: inputs within
+    ``spline_order`` steps of the grid still see a spline, inputs further out see only the base
+    branch. Use :meth:`update_grid` to fit the grids to the data.
+
+    ``spline_weight`` is ``(out, G + k, in)``: ``spline_weight[o, :, i]`` holds edge ``(o, i)``'s
+    coefficients (efficient-kan's layout transposed; basis-major is what the fast kernel reads).
+
+    Args:
+        in_features, out_features: widths, as for ``nn.Linear``.
+        grid_size: number of grid intervals ``G`` (``>= 1``).
+        spline_order: B-spline order ``k`` (``>= 1``; 3 is cubic and has the fastest path).
+        grid_range: initial ``(low, high)`` of every input's grid.
+        base_activation: name understood by :func:`make_activation`.
+        scale_noise: spread of the initial coefficients, ``U(-1/2, 1/2) * scale_noise / G``.
+        enable_standalone_scale_spline: learn a per-edge scale ``s_oi`` of the spline (efficient-kan
+            default); without it ``s_oi = 1``.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        grid_size: int = 5,
+        spline_order: int = 3,
+        grid_range: tuple[float, float] = (-1.0, 1.0),
+        base_activation: str = "silu",
+        scale_noise: float = 0.1,
+        enable_standalone_scale_spline: bool = True,
+    ):
+        super().__init__()
+        _check_sizes("BSplineKANLinear", in_features=in_features, out_features=out_features)
+        if not isinstance(grid_size, int) or grid_size < 1:
+            raise ConfigError(f"BSplineKANLinear grid_size={grid_size!r}; pass an integer >= 1")
+        if not isinstance(spline_order, int) or spline_order < 1:
+            raise ConfigError(f"BSplineKANLinear spline_order={spline_order!r}; pass an integer >= 1 (3 is cubic)")
+        low, high = _check_range("BSplineKANLinear", grid_range)
+        self.in_features, self.out_features = in_features, out_features
+        self.grid_size, self.spline_order = int(grid_size), int(spline_order)
+        self.register_buffer("grid_start", torch.full((in_features,), low))
+        self.register_buffer("grid_step", torch.full((in_features,), (high - low) / grid_size))
+        self.base_activation = make_activation(base_activation, in_features)
+        self.base = nn.Linear(in_features, out_features, bias=False)
+        n_bases = self.grid_size + self.spline_order
+        with torch.no_grad():
+            noise = (torch.rand(out_features, n_bases, in_features) - 0.5) * (scale_noise / grid_size)
+        self.spline_weight = nn.Parameter(noise)
+        if enable_standalone_scale_spline:
+            self.spline_scaler = nn.Parameter(torch.empty(out_features, in_features))
+            nn.init.kaiming_uniform_(self.spline_scaler, a=math.sqrt(5))
+        else:
+            self.register_parameter("spline_scaler", None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = _flatten_input(x, self.in_features, "BSplineKANLinear")
+        spline = _SplineMatmul.apply(
+            flat, self.spline_weight, self.spline_scaler, self.grid_start, self.grid_step,
+            self.grid_size, self.spline_order,
+        )
+        out = self.base(self.base_activation(flat)) + spline
+        return out.view(*x.shape[:-1], self.out_features)
+
+    def spline_basis(self, x: torch.Tensor) -> torch.Tensor:
+        """The dense bases ``(..., in, G + k)`` of ``x`` on the current grids (for analysis)."""
+        return bspline_basis(x, self.grid_start, self.grid_step, self.grid_size, self.spline_order)
+
+    def regularization_loss(self, l1: float = 1.0, entropy: float = 1.0) -> torch.Tensor:
+        """The KAN paper's sparsity penalty ``l1 * sum |phi| + entropy * H(|phi| / sum |phi|)``.
+
+        ``|phi_oi|`` is taken from the coefficients, ``mean_j |s_oi c_oij|`` (efficient-kan's
+        stand-in for the mean activation over a batch): no batch is recorded and no
+        ``(batch, in, out)`` tensor is formed.
+        """
+        weight = self.spline_weight.abs()
+        if self.spline_scaler is not None:
+            weight = weight * self.spline_scaler.abs().unsqueeze(1)
+        per_edge = weight.mean(1)
+        total = per_edge.sum()
+        p = per_edge / total.clamp_min(torch.finfo(total.dtype).tiny)
+        return l1 * total - entropy * torch.special.xlogy(p, p).sum()
+
+    @torch.no_grad()
+    def update_grid(self, x: torch.Tensor, margin: float = 0.01) -> None:
+        """Move each input's grid to span its samples ``[min - margin, max + margin]`` uniformly.
+
+        The coefficients are refit by least squares so every edge function keeps its values on
+        ``x`` (exactly where the old spline lies in the new spline space, closely otherwise).
+        Only uniform grids are used, unlike efficient-kan's mix with a percentile grid, because
+        the fast basis needs a uniform grid per input.
+        """
+        flat = _flatten_input(x.detach(), self.in_features, "BSplineKANLinear.update_grid")
+        if flat.shape[0] == 0:
+            raise DataError("BSplineKANLinear.update_grid got no samples; pass a batch of inputs")
+        low, high = torch.aminmax(flat, dim=0)
+        span = high - low + 2 * margin
+        if not bool((span > 0).all()):
+            raise DataError("BSplineKANLinear.update_grid input is constant with margin=0; pass margin > 0")
+        self._refit(flat, low - margin, span / self.grid_size, self.grid_size)
+
+    @torch.no_grad()
+    def extend_grid(self, new_grid_size: int, x: torch.Tensor) -> None:
+        """Refine (or coarsen) every grid to ``new_grid_size`` intervals over the same range.
+
+        Coefficients are refit by least squares on the samples ``x``. ``spline_weight`` becomes a
+        new Parameter of a new shape, so build the optimizer again afterwards.
+        """
+        if not isinstance(new_grid_size, int) or new_grid_size < 1:
+            raise ConfigError(f"BSplineKANLinear.extend_grid new_grid_size={new_grid_size!r}; pass an integer >= 1")
+        flat = _flatten_input(x.detach(), self.in_features, "BSplineKANLinear.extend_grid")
+        if flat.shape[0] == 0:
+            raise DataError("BSplineKANLinear.extend_grid got no samples; pass a batch of inputs")
+        step = self.grid_step * self.grid_size / new_grid_size
+        self._refit(flat, self.grid_start.clone(), step, int(new_grid_size))
+
+    def _refit(self, flat: torch.Tensor, start: torch.Tensor, step: torch.Tensor, grid_size: int) -> None:
+        # Per input i, solve A_new T_i = A_old once; then c_new[o, i] = T_i c_old[o, i] for every
+        # output at once, the same least-squares fit as regressing each edge's values. In float64,
+        # and by pseudo-inverse, since bases the samples barely reach make A_new rank-deficient.
+        flat = flat.double()
+        old = bspline_basis(flat, self.grid_start.double(), self.grid_step.double(), self.grid_size, self.spline_order)
+        new = bspline_basis(flat, start.double(), step.double(), grid_size, self.spline_order)
+        transfer = torch.linalg.pinv(new.transpose(0, 1)) @ old.transpose(0, 1)
+        coef = torch.einsum("ijl,oli->oji", transfer, self.spline_weight.double()).to(self.spline_weight.dtype)
+        self.grid_start.copy_(start)
+        self.grid_step.copy_(step)
+        if grid_size == self.grid_size:
+            self.spline_weight.copy_(coef)
+        else:
+            self.spline_weight = nn.Parameter(coef.contiguous())
+            self.grid_size = grid_size
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"grid_size={self.grid_size}, spline_order={self.spline_order}"
+        )
+
+
+def _check_sizes(layer: str, **sizes) -> None:
+    for name, value in sizes.items():
+        if not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{layer} {name}={value!r}; pass a positive integer")
+
+
+def _check_range(layer: str, grid_range) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in grid_range)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{layer} grid_range={grid_range!r}; pass (low, high) numbers") from None
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ConfigError(f"{layer} grid_range={grid_range!r}; pass finite (low, high) with low < high")
+    return low, high
+
+
+def _flatten_input(x: torch.Tensor, in_features: int, layer: str) -> torch.Tensor:
+    """``(..., in) -> (N, in)``, checking the width and that every value is finite."""
+    if x.dim() == 0 or x.shape[-1] != in_features:
+        shape = tuple(x.shape)
+        raise ConfigError(f"{layer} expects inputs (..., {in_features}), got {shape}; match in_features to the data")
+    if x.numel() and not bool(torch.isfinite(torch.stack(torch.aminmax(x.detach()))).all()):
+        # aminmax propagates NaN and is one reduction without a boolean temporary.
+        raise DataError(f"input to {layer} holds NaN/inf; clean the data or normalise it")
+    return x.reshape(-1, in_features)
