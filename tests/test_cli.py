@@ -84,6 +84,11 @@ def test_train_from_yaml_on_frappe(need_data, tmp_path):
     run_dir = tmp_path / "finalmlp_frappe"
     assert json.loads((run_dir / "result.json").read_text())["metrics"]["test"]["auc"] > 0.8
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["model"]["name"] == "finalmlp"
+    assert "continued the run" not in result.output
+    # The same command again continues that run (here: one more epoch) and says so.
+    again = invoke("train", config, "--set", "train.epochs=2", "--set", f"train.run_dir={tmp_path}")
+    assert again.exit_code == 0 and "continued the run" in again.output and "from epoch 1" in again.output
+    assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 2
 
 
 def test_train_on_own_csv_files(tmp_path):

@@ -119,6 +119,9 @@ def train(config: Path, overrides: tuple[str, ...]) -> None:
             raise ConfigError(f"--set {item!r}: use SECTION.KEY=VALUE, e.g. train.epochs=3")
         spec.setdefault(section, {})[field] = yaml.safe_load(value)
     result = run_config(spec, source=str(config))
+    if result.resumed_from_epoch is not None:
+        console.print(f"[yellow]continued the run in {result.run_dir} from epoch {result.resumed_from_epoch}; "
+                      "set train.resume=false or another train.run_name to start over[/]", highlight=False)
     console.print(_table([{"split": split, **scores} for split, scores in result.metrics.items()]))
     console.print(f"best epoch {result.best_epoch} of {result.epochs_run}; {result.train_samples_per_second:,.0f} training samples/s; run: {result.run_dir}")
 
