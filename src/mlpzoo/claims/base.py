@@ -20,7 +20,7 @@ from mlpzoo.errors import ConfigError
 
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced", "not checkable here")
 SPREAD_NOTE = "Differences count only when they exceed one standard error of the difference over seeds (none with 1 seed)."
-QUICK_NOTE = "Quick budget: 1 seed and 2 epochs, far from converged; the verdict is a smoke test, not evidence."
+QUICK_NOTE = "Quick budget: one seed and a few epochs, far from converged; the verdict is a smoke test, not evidence."
 
 
 @dataclass(frozen=True)
