@@ -39,6 +39,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from mlpzoo.errors import ConfigError
+from mlpzoo.layers.kan.checks import check_range, check_sizes
 
 FUNCTIONS = {
     "relu": F.relu,
@@ -89,15 +90,10 @@ class AFKANLinear(nn.Module):
         bias: bool = False,
     ):
         super().__init__()
-        if in_features < 1 or out_features < 1:
-            raise ConfigError(
-                f"AFKANLinear in_features={in_features}, out_features={out_features} must be >= 1; give positive widths"
-            )
+        check_sizes("AFKANLinear", in_features=in_features, out_features=out_features)
         if num_grids < 2:
             raise ConfigError(f"AFKANLinear num_grids={num_grids} must be >= 2; use at least 2 bump centres")
-        low, high = (float(v) for v in grid_range)
-        if not high > low:
-            raise ConfigError(f"AFKANLinear grid_range={tuple(grid_range)} needs low < high; e.g. (-2, 2)")
+        low, high = check_range("AFKANLinear", grid_range)
         functions = tuple(functions)
         if not functions:
             raise ConfigError("AFKANLinear functions is empty; give at least one activation name, e.g. ('relu',)")

@@ -23,6 +23,7 @@ from torch import nn
 
 from mlpzoo.errors import ConfigError, DataError
 from mlpzoo.layers.activation import make_activation
+from mlpzoo.layers.kan.checks import check_range, check_sizes, flatten_input
 
 
 @cache
@@ -255,12 +256,8 @@ class BSplineKANLinear(nn.Module):
         enable_standalone_scale_spline: bool = True,
     ):
         super().__init__()
-        _check_sizes("BSplineKANLinear", in_features=in_features, out_features=out_features)
-        if not isinstance(grid_size, int) or grid_size < 1:
-            raise ConfigError(f"BSplineKANLinear grid_size={grid_size!r}; pass an integer >= 1")
-        if not isinstance(spline_order, int) or spline_order < 1:
-            raise ConfigError(f"BSplineKANLinear spline_order={spline_order!r}; pass an integer >= 1 (3 is cubic)")
-        low, high = _check_range("BSplineKANLinear", grid_range)
+        check_sizes("BSplineKANLinear", in_features=in_features, out_features=out_features, grid_size=grid_size, spline_order=spline_order)
+        low, high = check_range("BSplineKANLinear", grid_range)
         self.in_features, self.out_features = in_features, out_features
         self.grid_size, self.spline_order = int(grid_size), int(spline_order)
         self.register_buffer("grid_start", torch.full((in_features,), low))
@@ -278,7 +275,7 @@ class BSplineKANLinear(nn.Module):
             self.register_parameter("spline_scaler", None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = _flatten_input(x, self.in_features, "BSplineKANLinear")
+        flat = flatten_input(x, self.in_features, "BSplineKANLinear")
         spline = _SplineMatmul.apply(
             flat, self.spline_weight, self.spline_scaler, self.grid_start, self.grid_step,
             self.grid_size, self.spline_order,
@@ -314,7 +311,7 @@ class BSplineKANLinear(nn.Module):
         Only uniform grids are used, unlike efficient-kan's mix with a percentile grid, because
         the fast basis needs a uniform grid per input.
         """
-        flat = _flatten_input(x.detach(), self.in_features, "BSplineKANLinear.update_grid")
+        flat = flatten_input(x.detach(), self.in_features, "BSplineKANLinear.update_grid")
         if flat.shape[0] == 0:
             raise DataError("BSplineKANLinear.update_grid got no samples; pass a batch of inputs")
         low, high = torch.aminmax(flat, dim=0)
@@ -332,7 +329,7 @@ class BSplineKANLinear(nn.Module):
         """
         if not isinstance(new_grid_size, int) or new_grid_size < 1:
             raise ConfigError(f"BSplineKANLinear.extend_grid new_grid_size={new_grid_size!r}; pass an integer >= 1")
-        flat = _flatten_input(x.detach(), self.in_features, "BSplineKANLinear.extend_grid")
+        flat = flatten_input(x.detach(), self.in_features, "BSplineKANLinear.extend_grid")
         if flat.shape[0] == 0:
             raise DataError("BSplineKANLinear.extend_grid got no samples; pass a batch of inputs")
         step = self.grid_step * self.grid_size / new_grid_size
@@ -360,30 +357,3 @@ class BSplineKANLinear(nn.Module):
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"grid_size={self.grid_size}, spline_order={self.spline_order}"
         )
-
-
-def _check_sizes(layer: str, **sizes) -> None:
-    for name, value in sizes.items():
-        if not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{layer} {name}={value!r}; pass a positive integer")
-
-
-def _check_range(layer: str, grid_range) -> tuple[float, float]:
-    try:
-        low, high = (float(v) for v in grid_range)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{layer} grid_range={grid_range!r}; pass (low, high) numbers") from None
-    if not (math.isfinite(low) and math.isfinite(high) and low < high):
-        raise ConfigError(f"{layer} grid_range={grid_range!r}; pass finite (low, high) with low < high")
-    return low, high
-
-
-def _flatten_input(x: torch.Tensor, in_features: int, layer: str) -> torch.Tensor:
-    """``(..., in) -> (N, in)``, checking the width and that every value is finite."""
-    if x.dim() == 0 or x.shape[-1] != in_features:
-        shape = tuple(x.shape)
-        raise ConfigError(f"{layer} expects inputs (..., {in_features}), got {shape}; match in_features to the data")
-    if x.numel() and not bool(torch.isfinite(torch.stack(torch.aminmax(x.detach()))).all()):
-        # aminmax propagates NaN and is one reduction without a boolean temporary.
-        raise DataError(f"input to {layer} holds NaN/inf; clean the data or normalise it")
-    return x.reshape(-1, in_features)

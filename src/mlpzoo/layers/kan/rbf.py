@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mlpzoo.errors import ConfigError
-from mlpzoo.layers.kan.bspline import _check_range, _check_sizes, _flatten_input
+from mlpzoo.layers.kan.checks import check_range, check_sizes, flatten_input
 
 
 class RBFKANLinear(nn.Module):
@@ -35,10 +35,10 @@ class RBFKANLinear(nn.Module):
         use_base: bool = True,
     ):
         super().__init__()
-        _check_sizes("RBFKANLinear", in_features=in_features, out_features=out_features)
+        check_sizes("RBFKANLinear", in_features=in_features, out_features=out_features)
         if not isinstance(num_centers, int) or num_centers < 2:
             raise ConfigError(f"RBFKANLinear num_centers={num_centers!r}; pass an integer >= 2")
-        low, high = _check_range("RBFKANLinear", grid_range)
+        low, high = check_range("RBFKANLinear", grid_range)
         self.in_features, self.out_features, self.num_centers = in_features, out_features, num_centers
         self.grid_range = (low, high)
         self.width = (high - low) / (num_centers - 1)
@@ -55,7 +55,7 @@ class RBFKANLinear(nn.Module):
         return torch.exp(-((x.unsqueeze(-1) - centers) / self.width).square())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = _flatten_input(x, self.in_features, "RBFKANLinear")
+        flat = flatten_input(x, self.in_features, "RBFKANLinear")
         z = self.norm(flat) if self.norm is not None else flat
         out = self.spline(self.basis(z).flatten(1))
         if self.base is not None:

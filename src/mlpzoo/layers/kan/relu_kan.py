@@ -9,8 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mlpzoo.errors import ConfigError
-from mlpzoo.layers.kan.bspline import _check_range, _check_sizes, _flatten_input
+from mlpzoo.layers.kan.checks import check_range, check_sizes, flatten_input
 
 
 class ReLUKANLinear(nn.Module):
@@ -32,12 +31,8 @@ class ReLUKANLinear(nn.Module):
         grid_range: tuple[float, float] = (0.0, 1.0),
     ):
         super().__init__()
-        _check_sizes("ReLUKANLinear", in_features=in_features, out_features=out_features)
-        if not isinstance(grid_size, int) or grid_size < 1:
-            raise ConfigError(f"ReLUKANLinear grid_size={grid_size!r}; pass an integer >= 1")
-        if not isinstance(spline_order, int) or spline_order < 1:
-            raise ConfigError(f"ReLUKANLinear spline_order={spline_order!r}; pass an integer >= 1")
-        low, high = _check_range("ReLUKANLinear", grid_range)
+        check_sizes("ReLUKANLinear", in_features=in_features, out_features=out_features, grid_size=grid_size, spline_order=spline_order)
+        low, high = check_range("ReLUKANLinear", grid_range)
         self.in_features, self.out_features = in_features, out_features
         self.grid_size, self.spline_order = grid_size, spline_order
         self.grid_range = (low, high)
@@ -58,7 +53,7 @@ class ReLUKANLinear(nn.Module):
         return (torch.relu(ends - x) * torch.relu(x - starts)).square() * self.scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = _flatten_input(x, self.in_features, "ReLUKANLinear")
+        flat = flatten_input(x, self.in_features, "ReLUKANLinear")
         out = self.linear(self.basis(flat).flatten(1))
         return out.view(*x.shape[:-1], self.out_features)
 

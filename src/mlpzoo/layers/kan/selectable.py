@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from mlpzoo.errors import ConfigError
+from mlpzoo.layers.kan.checks import check_range, check_sizes
 
 FAMILIES = ("bspline", "chebyshev", "rbf", "wavelet")
 SPLINE_ORDER = 3
@@ -98,22 +99,14 @@ class SelectableKANLinear(nn.Module):
         grid_range: tuple[float, float] = (-2.0, 2.0),
     ):
         super().__init__()
-        if in_features < 1 or out_features < 1:
-            raise ConfigError(
-                f"SelectableKANLinear in_features={in_features}, out_features={out_features} must be >= 1; "
-                "give positive widths"
-            )
+        check_sizes("SelectableKANLinear", in_features=in_features, out_features=out_features, grid_size=grid_size)
         bases = tuple(bases)
         unknown = [b for b in bases if b not in FAMILIES]
         if not bases or unknown or len(set(bases)) != len(bases):
             raise ConfigError(
                 f"SelectableKANLinear bases={bases} must be distinct names from {', '.join(FAMILIES)}; fix the list"
             )
-        if grid_size < 1:
-            raise ConfigError(f"SelectableKANLinear grid_size={grid_size} must be >= 1; use e.g. 5")
-        low, high = (float(v) for v in grid_range)
-        if not high > low:
-            raise ConfigError(f"SelectableKANLinear grid_range={tuple(grid_range)} needs low < high; e.g. (-2, 2)")
+        low, high = check_range("SelectableKANLinear", grid_range)
         self.in_features, self.out_features = in_features, out_features
         self.bases, self.grid_size, self.grid_range = bases, grid_size, (low, high)
         self.spacing = (high - low) / grid_size
