@@ -19,7 +19,7 @@ import numpy as np
 from mlpzoo.errors import ConfigError
 
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced", "not checkable here")
-SPREAD_NOTE = "Differences count only when they exceed one standard error of the difference over seeds (none with 1 seed)."
+SPREAD_NOTE = "Differences count only when they exceed one standard error of the difference over seeds or folds (none with a single run)."
 QUICK_NOTE = "Quick budget: one seed and a few epochs, far from converged; the verdict is a smoke test, not evidence."
 
 
