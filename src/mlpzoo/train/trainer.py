@@ -82,14 +82,26 @@ class Trainer:
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
-    def predict(self, data) -> np.ndarray:
+    def _predict_batches(self, data) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Predictions with the batches' labels and groups, in one pass over the data."""
         self.model.eval()
-        outputs = [self.task.predict(self.model(batch)) for batch in data.iter_batches(self.config.eval_batch_size)]
-        return torch.cat(outputs).numpy() if outputs else np.zeros(0, np.float32)
+        outputs, labels, groups = [], [], []
+        for batch in data.iter_batches(self.config.eval_batch_size):
+            outputs.append(self.task.predict(self.model(batch)))
+            if "label" in batch:
+                labels.append(batch["label"])
+            if "group" in batch:
+                groups.append(batch["group"])
+        predictions = torch.cat(outputs).numpy() if outputs else np.zeros(0, np.float32)
+        return (predictions, torch.cat(labels).numpy() if labels else None, torch.cat(groups).numpy() if groups else None)
+
+    def predict(self, data) -> np.ndarray:
+        return self._predict_batches(data)[0]
 
     def evaluate(self, data) -> dict[str, float]:
-        predictions = self.predict(data)
-        labels, groups = _labels_and_groups(data)
+        predictions, labels, groups = self._predict_batches(data)
+        if labels is None:
+            raise ConfigError("evaluate() needs data with labels; use predict() for unlabelled data")
         return self.task.evaluate(labels, predictions, groups)
 
     # ------------------------------------------------------------------ training
@@ -250,20 +262,6 @@ def _improved(value: float, best: float | None, mode: str, min_delta: float) -> 
     if best is None:
         return not np.isnan(value)
     return value > best + min_delta if mode == "max" else value < best - min_delta
-
-
-def _labels_and_groups(data) -> tuple[np.ndarray, np.ndarray | None]:
-    labels = getattr(data, "label", None)
-    if isinstance(labels, torch.Tensor):
-        group = data.group.numpy() if getattr(data, "group", None) is not None else None
-        return labels.numpy(), group
-    # Streaming sources: collect labels in the same (unshuffled) order as predict().
-    label_parts, group_parts = [], []
-    for batch in data.iter_batches(1 << 16):
-        label_parts.append(batch["label"])
-        if "group" in batch:
-            group_parts.append(batch["group"])
-    return torch.cat(label_parts).numpy(), (torch.cat(group_parts).numpy() if group_parts else None)
 
 
 def _fingerprint(resolved: dict) -> str:
