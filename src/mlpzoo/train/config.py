@@ -21,6 +21,10 @@ class TrainConfig:
     a run with the same name and an unfinished checkpoint resumes when resume is true.
     max_batches_per_epoch: cap steps per epoch (quick budgets). progress: rich progress bar.
     save_checkpoints: write last/best checkpoints and the report (off for throw-away fits).
+    device: cpu | cuda | cuda:N | auto (cuda when available). Under torchrun each rank uses cuda:LOCAL_RANK.
+    tracking: none | mlflow | tensorboard (extras ``mlpzoo[tracking]``; nothing is imported when none).
+    tracking_uri: MLflow tracking URI (default a SQLite store ``<run_dir>/mlflow.db``) or the
+    TensorBoard log directory (default ``<run dir>/tensorboard``).
     """
 
     epochs: int = 100
@@ -45,6 +49,9 @@ class TrainConfig:
     max_batches_per_epoch: int | None = None
     progress: bool = True
     save_checkpoints: bool = True
+    device: str = "cpu"
+    tracking: str = "none"
+    tracking_uri: str | None = None
 
     def validate(self, where: str = "train") -> None:
         positive = ["epochs", "batch_size", "eval_batch_size", "patience"]
@@ -59,6 +66,10 @@ class TrainConfig:
             raise ConfigError(f"{where}.monitor_mode = {self.monitor_mode!r}; use max or min")
         if not 0 < self.lr_decay_factor <= 1:
             raise ConfigError(f"{where}.lr_decay_factor = {self.lr_decay_factor} must be in (0, 1]")
+        if self.tracking not in ("none", "mlflow", "tensorboard"):
+            raise ConfigError(f"{where}.tracking = {self.tracking!r}; use none, mlflow or tensorboard")
+        if not (self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:")):
+            raise ConfigError(f"{where}.device = {self.device!r}; use cpu, cuda, cuda:N or auto")
         if self.max_batches_per_epoch is not None and self.max_batches_per_epoch < 1:
             raise ConfigError(f"{where}.max_batches_per_epoch must be at least 1 or null")
 

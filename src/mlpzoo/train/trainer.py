@@ -31,10 +31,12 @@ from mlpzoo.config import build_config
 from mlpzoo.errors import ConfigError
 from mlpzoo.train.checkpoint import load_checkpoint, save_checkpoint
 from mlpzoo.train.config import TrainConfig
+from mlpzoo.train.distributed import distributed_context, shard_batch
 from mlpzoo.train.report import write_report
+from mlpzoo.train.tracking import make_tracker
 
 # Settings that may change between an interrupted run and its resumption.
-_RESUMABLE_KEYS = {"epochs", "progress", "resume", "num_threads", "run_dir", "eval_batch_size"}
+_RESUMABLE_KEYS = {"epochs", "progress", "resume", "num_threads", "run_dir", "eval_batch_size", "device", "tracking", "tracking_uri"}
 
 
 @dataclass
@@ -79,6 +81,9 @@ class Trainer:
             raise ConfigError(f"train.monitor = {self.monitor!r} is not a metric of task {task.name}; use one of {', '.join(task.monitor_modes)}")
         self.mode = self.config.monitor_mode or task.monitor_modes[self.monitor]
         self.run_config = run_config or {}
+        self.device = _resolve_device(self.config.device)
+        self.model.to(self.device)
+        self.dist = None  # set by fit() under torchrun
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
@@ -87,7 +92,7 @@ class Trainer:
         self.model.eval()
         outputs, labels, groups = [], [], []
         for batch in data.iter_batches(self.config.eval_batch_size):
-            outputs.append(self.task.predict(self.model(batch)))
+            outputs.append(self.task.predict(self.model(_to_device(batch, self.device))).cpu())
             if "label" in batch:
                 labels.append(batch["label"])
             if "group" in batch:
@@ -117,7 +122,13 @@ class Trainer:
         # slower on x86 CPUs (seen: 8 s epochs instead of 1.3 s); flushing them to zero is harmless.
         torch.set_flush_denormal(True)
         seed_everything(cfg.seed, cfg.deterministic)
+        self.dist = distributed_context(self.device)
+        if self.dist is not None and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+            self.model.to(self.device)
         run_dir = self._prepare_run_dir()
+        if self.dist is not None:
+            self.dist.barrier()  # rank 0 has made (or cleaned) the run directory
         optimizer = self._make_optimizer()
         state = {"epoch": 0, "best": None, "best_epoch": 0, "bad_epochs": 0, "history": [], "finished": False, "train_seconds": 0.0, "train_rows": 0}
         best_weights = None
@@ -125,9 +136,33 @@ class Trainer:
         if run_dir is not None and cfg.resume and (run_dir / "last.pt").exists():
             state, best_weights = self._restore(run_dir, optimizer)
             resumed_from = state["epoch"]
+        writes = run_dir is not None and (self.dist is None or self.dist.is_main)
+        tracker = make_tracker(cfg.tracking, cfg.tracking_uri, run_dir, self._resolved_config()) if writes else None
 
-        progress = _progress(cfg.progress)
-        with progress:
+        try:
+            best_weights = self._loop(train, valid, optimizer, state, best_weights, run_dir, writes, tracker, callbacks)
+        except BaseException:
+            if tracker is not None:
+                tracker.abort()  # a pruned trial or an interrupt leaves no run open in MLflow
+            raise
+
+        if best_weights is not None:
+            self.model.load_state_dict(best_weights)
+        metrics = {"valid": self.evaluate(valid)}
+        if test is not None:
+            metrics["test"] = self.evaluate(test)
+        speed = state["train_rows"] / state["train_seconds"] if state["train_seconds"] else float("nan")
+        result = FitResult(metrics, state["history"], state["best_epoch"], state["epoch"], state["train_seconds"], speed, run_dir, resumed_from)
+        if writes:
+            self._finish(run_dir, result)
+        if tracker is not None:
+            tracker.finish(result.metrics, run_dir)
+        return result
+
+    def _loop(self, train, valid, optimizer, state: dict, best_weights, run_dir, writes: bool, tracker, callbacks):
+        """Epochs until early stopping or the epoch limit; returns the best weights seen."""
+        cfg = self.config
+        with _progress(cfg.progress) as progress:
             while not state["finished"] and state["epoch"] < cfg.epochs:
                 epoch = state["epoch"] + 1
                 record = self._train_epoch(train, optimizer, epoch, progress, state)
@@ -137,7 +172,7 @@ class Trainer:
                 if _improved(value, state["best"], self.mode, cfg.min_delta):
                     state.update(best=value, best_epoch=epoch, bad_epochs=0)
                     best_weights = copy.deepcopy(self.model.state_dict())
-                    if run_dir is not None:
+                    if writes:
                         save_checkpoint({"model": best_weights, "epoch": epoch, self.monitor: value}, run_dir / "best.pt")
                 else:
                     state["bad_epochs"] += 1
@@ -146,21 +181,15 @@ class Trainer:
                 state["history"].append(record)
                 state["epoch"] = epoch
                 state["finished"] = state["bad_epochs"] >= cfg.patience or epoch >= cfg.epochs
-                if run_dir is not None:
+                if writes:
                     self._checkpoint(run_dir, optimizer, state)
+                if self.dist is not None:
+                    self.dist.barrier()  # no rank starts the next epoch before rank 0's checkpoint exists
+                if tracker is not None:
+                    tracker.log_epoch(epoch, record)
                 for callback in callbacks:
                     callback(epoch, record)
-
-        if best_weights is not None:
-            self.model.load_state_dict(best_weights)
-        metrics = {"valid": self.evaluate(valid)}
-        if test is not None:
-            metrics["test"] = self.evaluate(test)
-        speed = state["train_rows"] / state["train_seconds"] if state["train_seconds"] else float("nan")
-        result = FitResult(metrics, state["history"], state["best_epoch"], state["epoch"], state["train_seconds"], speed, run_dir, resumed_from)
-        if run_dir is not None:
-            self._finish(run_dir, result)
-        return result
+        return best_weights
 
     def _train_epoch(self, train, optimizer, epoch: int, progress, state: dict) -> dict:
         cfg = self.config
@@ -172,17 +201,28 @@ class Trainer:
         loss_sum, rows, steps = torch.zeros(()), 0, 0
         parameters = [p for p in self.model.parameters() if p.requires_grad]
         regularize = getattr(self.model, "regularization_loss", None)
+        forward = self._distributed_model() if self.dist is not None else self.model
         start = time.perf_counter()
         for batch in train.iter_batches(cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch):
+            global_rows = len(batch["label"])
+            weight = 1.0
+            if self.dist is not None:
+                if global_rows < self.dist.world_size:
+                    continue  # a last batch too small to give every rank a row (every rank skips it)
+                batch = shard_batch(batch, self.dist.rank, self.dist.world_size)
+                # DDP averages gradients over ranks; weighting each rank's mean by its share of
+                # the global batch makes that average the one-process gradient of the batch.
+                weight = len(batch["label"]) * self.dist.world_size / global_rows
+            batch = _to_device(batch, self.device)
             optimizer.zero_grad(set_to_none=True)
-            loss = self.task.loss(self.model(batch), batch)
+            loss = self.task.loss(forward(batch), batch)
             total = loss + regularize(batch) if regularize is not None else loss
-            total.backward()
+            (total * weight if weight != 1.0 else total).backward()
             if cfg.grad_clip_norm:
                 nn.utils.clip_grad_norm_(parameters, cfg.grad_clip_norm, foreach=True)
             optimizer.step()
             n = len(batch["label"])
-            loss_sum += loss.detach() * n
+            loss_sum += loss.detach().cpu() * n
             rows += n
             steps += 1
             progress.update(task_id, advance=1)
@@ -190,10 +230,21 @@ class Trainer:
                 break
         seconds = time.perf_counter() - start
         progress.remove_task(task_id)
+        if self.dist is not None:
+            loss_total, rows = self.dist.all_reduce_sum([float(loss_sum), rows])
+            loss_sum, rows = torch.tensor(loss_total), int(rows)
         state["train_seconds"] += seconds
         state["train_rows"] += rows
         return {"epoch": epoch, "train_loss": float(loss_sum) / max(rows, 1), "lr": optimizer.param_groups[0]["lr"],
                 "train_seconds": seconds, "train_samples_per_second": rows / seconds if seconds else float("nan")}
+
+    def _distributed_model(self) -> nn.Module:
+        if getattr(self, "_ddp", None) is None:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self._ddp = DistributedDataParallel(self.model, device_ids=ids)
+        return self._ddp
 
     # ------------------------------------------------------------------ run directory
     def _prepare_run_dir(self) -> Path | None:
@@ -202,8 +253,12 @@ class Trainer:
             return None
         name = cfg.run_name or f"{type(self.model).__name__.lower()}-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
         run_dir = Path(cfg.run_dir) / name
+        if self.dist is not None and not self.dist.is_main:
+            if cfg.run_name is None:
+                raise ConfigError("train.run_name must be set under torchrun, so that every rank finds the same run directory")
+            return run_dir  # rank 0 writes it; the others only read checkpoints to resume
         run_dir.mkdir(parents=True, exist_ok=True)
-        resolved = {**self.run_config, "train": {**cfg.to_dict(), "monitor": self.monitor, "monitor_mode": self.mode}}
+        resolved = self._resolved_config()
         fingerprint = _fingerprint(resolved)
         stamp = run_dir / "fingerprint.txt"
         if cfg.resume and (run_dir / "last.pt").exists() and stamp.exists() and stamp.read_text() != fingerprint:
@@ -214,6 +269,9 @@ class Trainer:
         stamp.write_text(fingerprint)
         (run_dir / "config.yaml").write_text(yaml.safe_dump(_plain(resolved), sort_keys=False))
         return run_dir
+
+    def _resolved_config(self) -> dict:
+        return {**self.run_config, "train": {**self.config.to_dict(), "monitor": self.monitor, "monitor_mode": self.mode}}
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         cfg = self.config
@@ -256,6 +314,23 @@ class Trainer:
         (run_dir / "result.json").write_text(json.dumps(summary, indent=2))
         if result.history:
             write_report(run_dir, summary, result.history, yaml.safe_load((run_dir / "config.yaml").read_text()))
+
+
+def _resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device = {name!r} but no CUDA device is available; use device: cpu or auto")
+    return device
+
+
+def _to_device(batch, device: torch.device):
+    if device.type == "cpu":
+        return batch
+    if isinstance(batch, dict):
+        return {key: _to_device(value, device) for key, value in batch.items()}
+    return batch.to(device, non_blocking=True) if isinstance(batch, torch.Tensor) else batch
 
 
 def _improved(value: float, best: float | None, mode: str, min_delta: float) -> bool:
