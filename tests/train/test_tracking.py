@@ -40,6 +40,7 @@ def test_mlflow_logs_params_metrics_and_artifacts(tmp_path):
     assert "valid_rmse" in run.data.metrics and "final_valid_rmse" in run.data.metrics
     history = mlflow.tracking.MlflowClient().get_metric_history(run.info.run_id, "valid_rmse")
     assert [m.step for m in history] == [1, 2]
+    assert (tmp_path / "mlflow-artifacts").is_dir()  # artifacts beside the runs, not in ./mlruns
 
 
 def test_tensorboard_writes_event_file(tmp_path):

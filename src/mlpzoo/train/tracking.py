@@ -31,13 +31,16 @@ def _flat(config: dict, prefix: str = "") -> dict[str, str]:
 
 
 class MlflowTracker:
-    def __init__(self, uri: str, experiment: str, run_name: str, config: dict):
+    def __init__(self, uri: str, experiment: str, run_name: str, config: dict, artifacts: Path | None = None):
         try:
             import mlflow
         except ImportError as error:
             raise ConfigError("train.tracking = 'mlflow' needs MLflow: pip install 'mlpzoo[tracking]'") from error
         self._mlflow = mlflow
         mlflow.set_tracking_uri(uri)
+        if artifacts is not None and mlflow.get_experiment_by_name(experiment) is None:
+            # A database store would otherwise put artifacts in ./mlruns of whatever directory we run in.
+            mlflow.create_experiment(experiment, artifact_location=artifacts.resolve().as_uri())
         mlflow.set_experiment(experiment)
         self._run = mlflow.start_run(run_name=run_name)
         mlflow.log_params(_flat(config))
@@ -86,6 +89,9 @@ def make_tracker(kind: str, uri: str | None, run_dir: Path, config: dict):
     if kind == "none":
         return None
     if kind == "mlflow":
-        uri = uri or f"sqlite:///{(run_dir.parent / 'mlflow.db').resolve()}"
-        return MlflowTracker(uri, experiment="mlpzoo", run_name=run_dir.name, config=config)
+        if uri is None:
+            uri, artifacts = f"sqlite:///{(run_dir.parent / 'mlflow.db').resolve()}", run_dir.parent / "mlflow-artifacts"
+        else:
+            artifacts = None
+        return MlflowTracker(uri, experiment="mlpzoo", run_name=run_dir.name, config=config, artifacts=artifacts)
     return TensorBoardTracker(uri or str(run_dir / "tensorboard"), config)
