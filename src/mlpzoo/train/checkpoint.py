@@ -1,7 +1,11 @@
-"""Checkpoints written atomically (temporary file, fsync, rename) and verified by checksum on load.
+"""Checkpoints written atomically and verified by checksum on load.
 
-A reader never sees a half-written file: the rename is atomic, and a file whose SHA-256 does not
-match its ``.sha256`` companion (truncated, overwritten, corrupted) is refused with a clear error.
+The file is the ``torch.save`` payload followed by a one-line footer with its SHA-256 (torch.load
+ignores bytes after the archive, so ``torch.load("best.pt")`` still works). It is written to a
+temporary file, fsynced and renamed, so a reader (or a run resumed after SIGKILL) never sees a
+half-written checkpoint, and checksum and payload can never disagree because of a crash. A file
+whose payload does not match its checksum (overwritten, bit rot) or that cannot be read
+(truncated) is refused with a one-line error. Plain ``torch.save`` files (no footer) load too.
 """
 
 from __future__ import annotations
@@ -9,12 +13,16 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from mlpzoo.errors import CheckpointError
+
+_FOOTER = re.compile(rb"mlpzoo-sha256:([0-9a-f]{64})\n")
+_FOOTER_BYTES = len(b"mlpzoo-sha256:") + 64 + 1
 
 
 def _atomic_write(path: Path, payload: bytes) -> None:
@@ -32,22 +40,18 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
     buffer = io.BytesIO()
     torch.save(state, buffer)
     payload = buffer.getvalue()
-    # Checksum first: a crash between the two renames leaves a checksum that does not match the
-    # old file, so the old file is reported rather than silently trusted.
-    _atomic_write(path.with_name(path.name + ".sha256"), hashlib.sha256(payload).hexdigest().encode())
-    _atomic_write(path, payload)
+    _atomic_write(path, payload + b"mlpzoo-sha256:" + hashlib.sha256(payload).hexdigest().encode() + b"\n")
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint {path} does not exist; train first or point to the run directory that holds it")
-    payload = path.read_bytes()
-    digest_file = path.with_name(path.name + ".sha256")
-    if digest_file.exists():
-        expected = digest_file.read_text().strip()
-        if hashlib.sha256(payload).hexdigest() != expected:
-            raise CheckpointError(f"checkpoint {path} is corrupt or truncated (checksum mismatch, {len(payload)} bytes); delete it to start over, or restore it from a copy")
+    data = path.read_bytes()
+    footer = _FOOTER.fullmatch(data[-_FOOTER_BYTES:])
+    payload = data[:-_FOOTER_BYTES] if footer else data
+    if footer and hashlib.sha256(payload).hexdigest() != footer.group(1).decode():
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated (checksum mismatch, {len(data)} bytes); delete it to start over, or restore it from a copy")
     try:
         return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
     except Exception as err:  # torch raises several types for damaged archives

@@ -264,7 +264,7 @@ class Trainer:
         if cfg.resume and (run_dir / "last.pt").exists() and stamp.exists() and stamp.read_text() != fingerprint:
             raise ConfigError(f"run directory {run_dir} holds a run with a different configuration; choose another run_name, or set train.resume: false to overwrite it")
         if not cfg.resume:
-            for stale in ("last.pt", "last.pt.sha256", "best.pt", "best.pt.sha256", "metrics.jsonl"):
+            for stale in ("last.pt", "best.pt", "metrics.jsonl"):
                 (run_dir / stale).unlink(missing_ok=True)
         stamp.write_text(fingerprint)
         (run_dir / "config.yaml").write_text(yaml.safe_dump(_plain(resolved), sort_keys=False))
