@@ -13,6 +13,23 @@ CLAIM_MODULES = {
     "din": "mlpzoo.claims.din",
     "s-kan": "mlpzoo.claims.s_kan",
     "kan-hea": "mlpzoo.claims.kan_hea",
+    "ff-g2m": "mlpzoo.claims.ff_g2m",
+    "mowst": "mlpzoo.claims.mowst",
+    "elliptic-aml": "mlpzoo.claims.elliptic_aml",
+    "cqmlp": "mlpzoo.claims.cqmlp",
+    "raftmlp": "mlpzoo.claims.raftmlp",
+    "strip-mlp": "mlpzoo.claims.strip_mlp",
+    "ms-mlp": "mlpzoo.claims.ms_mlp",
+    "dsm": "mlpzoo.claims.dsm",
+    "kat": "mlpzoo.claims.kat",
+    "af-kan": "mlpzoo.claims.af_kan",
+    "flashkat": "mlpzoo.claims.flashkat",
+    "scaling-mlps": "mlpzoo.claims.scaling_mlps",
+    "hourglass": "mlpzoo.claims.hourglass",
+    "min-transformer": "mlpzoo.claims.min_transformer",
+    "grokking-tickets": "mlpzoo.claims.grokking_tickets",
+    "hypernetworks": "mlpzoo.claims.hypernetworks",
+    "zaya1": "mlpzoo.claims.zaya1",
 }
 
 

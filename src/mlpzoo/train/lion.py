@@ -14,7 +14,7 @@ than AdamW's and a weight decay 3-10x larger. It keeps one state tensor per para
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from torch.optim import Optimizer

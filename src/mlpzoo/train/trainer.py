@@ -205,10 +205,11 @@ class Trainer:
         start = time.perf_counter()
         for batch in train.iter_batches(cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch):
             global_rows = len(batch["label"])
+            world_size = self.dist.world_size if self.dist is not None else 1
+            if global_rows < 2 * world_size:
+                continue  # a trailing batch that leaves some rank one row (BatchNorm cannot train on it) or none
             weight = 1.0
             if self.dist is not None:
-                if global_rows < self.dist.world_size:
-                    continue  # a last batch too small to give every rank a row (every rank skips it)
                 batch = shard_batch(batch, self.dist.rank, self.dist.world_size)
                 # DDP averages gradients over ranks; weighting each rank's mean by its share of
                 # the global batch makes that average the one-process gradient of the batch.
@@ -280,6 +281,10 @@ class Trainer:
             return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
         if cfg.optimizer == "adamw":
             return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+        if cfg.optimizer == "lion":
+            from mlpzoo.train.lion import Lion
+
+            return Lion(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay, momentum=0.9)
 
     def _checkpoint(self, run_dir: Path, optimizer, state: dict) -> None:

@@ -56,7 +56,9 @@ def test_custom_backward_passes_gradcheck_with_leading_dims(monkeypatch):
     assert torch.autograd.gradcheck(lambda x, a, b: group_rational(x, a, b, 2), inputs)
     # Several chunks (2 rows each) give the same gradients: the per-block sums add up across chunks.
     monkeypatch.setattr(rational, "_CHUNK_ELEMENTS", 12)
-    assert rational._chunk_rows(6) < 15
+    assert rational._chunk_rows(6, 15, torch.device("cpu")) < 15
+    # Off the CPU there is no cache to fit: one chunk of all rows.
+    assert rational._chunk_rows(6, 15, torch.device("meta")) == 15
     assert torch.autograd.gradcheck(lambda x, a, b: group_rational(x, a, b, 2), inputs)
 
 

@@ -39,7 +39,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from mlpzoo.errors import ConfigError
-from mlpzoo.layers.kan.checks import check_range, check_sizes
+from mlpzoo.layers.kan.checks import check_range, check_sizes, check_tensor
+from mlpzoo.layers.kan.elementwise import (
+    BATCH_NORM_FLOPS,
+    LAYER_NORM_FLOPS,
+    SOFTMAX_FLOPS,
+    activation_flops,
+    input_rows,
+)
 
 FUNCTIONS = {
     "relu": F.relu,
@@ -144,7 +151,8 @@ class AFKANLinear(nn.Module):
         return self.score(phi).squeeze(-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] != self.in_features:
+        check_tensor(x, "AFKANLinear", self.linear.weight)
+        if x.dim() == 0 or x.shape[-1] != self.in_features:
             raise ConfigError(
                 f"AFKANLinear expects last dim {self.in_features}, got {x.shape[-1]}; match in_features to the input"
             )
@@ -154,6 +162,18 @@ class AFKANLinear(nn.Module):
         if self._post is not None:
             r = self._post(r)
         return self.linear(r).reshape(*lead, self.out_features)
+
+    def elementwise_flops(self, inputs: tuple[torch.Tensor, ...]) -> int:
+        """Bases, reduction, norm and post activation (the score and output linear maps are
+        PyTorch's to count). Per input, function ``f`` and centre: ``u`` (subtract, divide),
+        ``1 + u`` and ``1 - u``, ``f`` twice, product, square, scale: ``7 + 2 cost(f)``. Attention
+        per basis: scale, softmax, weight, sum."""
+        per_input = sum(7 + 2 * activation_flops(name) for name in self.functions) * self.num_grids
+        if self.reduction == "attention":
+            per_input += (1 + SOFTMAX_FLOPS + 2) * self.num_bases
+        per_input += {"layer": LAYER_NORM_FLOPS, "batch": BATCH_NORM_FLOPS, "none": 0}[self.norm_type]
+        per_input += activation_flops(self.post_activation)
+        return input_rows(inputs[0]) * self.in_features * per_input
 
     def extra_repr(self) -> str:
         return (

@@ -24,6 +24,7 @@ from torch import nn
 from mlpzoo.errors import ConfigError, DataError
 from mlpzoo.layers.activation import make_activation
 from mlpzoo.layers.kan.checks import check_range, check_sizes, flatten_input
+from mlpzoo.layers.kan.elementwise import activation_flops, input_rows
 
 
 @cache
@@ -263,6 +264,7 @@ class BSplineKANLinear(nn.Module):
         self.register_buffer("grid_start", torch.full((in_features,), low))
         self.register_buffer("grid_step", torch.full((in_features,), (high - low) / grid_size))
         self.base_activation = make_activation(base_activation, in_features)
+        self.base_activation_name = base_activation
         self.base = nn.Linear(in_features, out_features, bias=False)
         n_bases = self.grid_size + self.spline_order
         with torch.no_grad():
@@ -275,13 +277,25 @@ class BSplineKANLinear(nn.Module):
             self.register_parameter("spline_scaler", None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = flatten_input(x, self.in_features, "BSplineKANLinear")
+        flat = flatten_input(x, self.in_features, "BSplineKANLinear", self.spline_weight)
         spline = _SplineMatmul.apply(
             flat, self.spline_weight, self.spline_scaler, self.grid_start, self.grid_step,
             self.grid_size, self.spline_order,
         )
         out = self.base(self.base_activation(flat)) + spline
         return out.view(*x.shape[:-1], self.out_features)
+
+    def elementwise_flops(self, inputs: tuple[torch.Tensor, ...]) -> int:
+        """Per input: grid coordinate and interval (subtract, divide, two clamps, floor, clamp,
+        subtract: 7), its ``k + 1`` non-zero bases (14 for the cubic closed form, else ``k + 1``
+        Horner evaluations of degree ``k``) and the base activation; per output the sum of the
+        branches; once per call the scaled coefficients. The dense basis product and the base
+        linear map are PyTorch's to count."""
+        k = self.spline_order
+        per_input = 7 + (14 if k == 3 else 2 * k * (k + 1)) + activation_flops(self.base_activation_name)
+        n = input_rows(inputs[0])
+        scaled = self.spline_weight.numel() if self.spline_scaler is not None else 0
+        return n * (self.in_features * per_input + self.out_features) + scaled
 
     def spline_basis(self, x: torch.Tensor) -> torch.Tensor:
         """The dense bases ``(..., in, G + k)`` of ``x`` on the current grids (for analysis)."""

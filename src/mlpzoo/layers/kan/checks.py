@@ -25,8 +25,19 @@ def check_range(layer: str, grid_range) -> tuple[float, float]:
     return low, high
 
 
-def flatten_input(x: torch.Tensor, in_features: int, layer: str) -> torch.Tensor:
-    """``(..., in) -> (N, in)``, checking the width and that every value is finite."""
+def check_tensor(x, layer: str, like: torch.Tensor | None = None) -> None:
+    """``x`` is a floating tensor on the device of ``like`` (attribute checks only, no pass over values)."""
+    if not isinstance(x, torch.Tensor):
+        raise DataError(f"input to {layer} must be a torch.Tensor, got {type(x).__name__}; convert it with torch.as_tensor")
+    if not x.is_floating_point():
+        raise DataError(f"input to {layer} has dtype {x.dtype}; cast it to a float dtype (x.float())")
+    if like is not None and x.device != like.device:
+        raise DataError(f"input to {layer} is on device {x.device} but the layer is on {like.device}; move one with .to(device)")
+
+
+def flatten_input(x: torch.Tensor, in_features: int, layer: str, like: torch.Tensor | None = None) -> torch.Tensor:
+    """``(..., in) -> (N, in)``, checking type, width, device and that every value is finite."""
+    check_tensor(x, layer, like)
     if x.dim() == 0 or x.shape[-1] != in_features:
         shape = tuple(x.shape)
         raise ConfigError(f"{layer} expects inputs (..., {in_features}), got {shape}; match in_features to the data")

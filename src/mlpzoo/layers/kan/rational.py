@@ -25,9 +25,11 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 
 from mlpzoo.errors import ConfigError
+from mlpzoo.layers.kan.checks import check_tensor
 
 NUM_COEFFS = 6  # a_0 .. a_5
 DEN_COEFFS = 4  # b_1 .. b_4
+RATIONAL_FLOPS = 2 * (NUM_COEFFS - 1) + 1 + 2 * DEN_COEFFS + 1  # see GroupRational.elementwise_flops
 INIT_NAMES = ("identity", "gelu", "silu")
 FIT_RANGE = (-3.0, 3.0)
 
@@ -193,9 +195,12 @@ def _denominator(z: torch.Tensor, den: list[torch.Tensor]) -> tuple[torch.Tensor
     return _horner(den, az), az
 
 
-def _chunk_rows(dim: int) -> int:
-    # Each thread gets about 2^15 elements of every op (torch's parallel grain), so one
+def _chunk_rows(dim: int, rows: int, device: torch.device) -> int:
+    # CPU: each thread gets about 2^15 elements of every op (torch's parallel grain), so one
     # chunk's ~20 temporaries stay in a core's L2 cache and both cores still share each op.
+    # GPU: one chunk; splitting would only add kernel launches.
+    if device.type != "cpu":
+        return max(1, rows)
     return max(1, (_CHUNK_ELEMENTS * max(1, torch.get_num_threads())) // dim)
 
 
@@ -222,7 +227,7 @@ class _GroupRationalFunction(torch.autograd.Function):
         num, den = _coefficient_rows(a, b, dim)
         num, den = list(num.unbind(0)), list(den.unbind(0))
         out = torch.empty_like(z_all)
-        step = _chunk_rows(dim)
+        step = _chunk_rows(dim, z_all.shape[0], z_all.device)
         for start in range(0, z_all.shape[0], step):
             z = z_all[start : start + step]
             q, _ = _denominator(z, den)
@@ -247,7 +252,7 @@ class _GroupRationalFunction(torch.autograd.Function):
         grad_x = torch.empty_like(z_all) if ctx.needs_input_grad[0] else None
         acc_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
         sums = torch.zeros(NUM_COEFFS + DEN_COEFFS, dim, dtype=acc_dtype, device=x.device)
-        step = _chunk_rows(dim)
+        step = _chunk_rows(dim, z_all.shape[0], z_all.device)
         buf = None
         for start in range(0, z_all.shape[0], step):
             z, f = z_all[start : start + step], f_all[start : start + step]
@@ -306,10 +311,15 @@ class GroupRational(nn.Module):
         self.b = nn.Parameter(torch.tensor(b, dtype=torch.float32).repeat(groups, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] != self.dim:
+        check_tensor(x, "GroupRational", self.a)
+        if x.dim() == 0 or x.shape[-1] != self.dim:
             raise ConfigError(f"GroupRational expects last dim {self.dim}, got {x.shape[-1]}; match dim to the input")
         fn = naive_group_rational if self.naive else group_rational
         return fn(x, self.a, self.b, self.groups)
+
+    def elementwise_flops(self, inputs: tuple[torch.Tensor, ...]) -> int:
+        """Forward FLOPs: per element Horner on P (5 multiply-adds), ``|x|``, Horner on Q (4), one divide."""
+        return RATIONAL_FLOPS * inputs[0].numel()
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, groups={self.groups}, init={self.init!r}"

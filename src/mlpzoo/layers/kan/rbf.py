@@ -13,6 +13,7 @@ from torch import nn
 
 from mlpzoo.errors import ConfigError
 from mlpzoo.layers.kan.checks import check_range, check_sizes, flatten_input
+from mlpzoo.layers.kan.elementwise import LAYER_NORM_FLOPS, activation_flops, input_rows
 
 
 class RBFKANLinear(nn.Module):
@@ -55,12 +56,23 @@ class RBFKANLinear(nn.Module):
         return torch.exp(-((x.unsqueeze(-1) - centers) / self.width).square())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = flatten_input(x, self.in_features, "RBFKANLinear")
+        flat = flatten_input(x, self.in_features, "RBFKANLinear", self.spline.weight)
         z = self.norm(flat) if self.norm is not None else flat
         out = self.spline(self.basis(z).flatten(1))
         if self.base is not None:
             out = out + self.base(F.silu(flat))
         return out.view(*x.shape[:-1], self.out_features)
+
+    def elementwise_flops(self, inputs: tuple[torch.Tensor, ...]) -> int:
+        """LayerNorm, then per input and centre subtract, divide, square, negate, exp; the base
+        branch's SiLU and the sum of the two branches (linear maps are PyTorch's to count)."""
+        n = input_rows(inputs[0])
+        per_row = self.in_features * 5 * self.num_centers
+        if self.norm is not None:
+            per_row += LAYER_NORM_FLOPS * self.in_features
+        if self.base is not None:
+            per_row += activation_flops("silu") * self.in_features + self.out_features
+        return n * per_row
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, num_centers={self.num_centers}"

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from mlpzoo.layers.kan.checks import check_range, check_sizes, flatten_input
+from mlpzoo.layers.kan.elementwise import input_rows
 
 
 class ReLUKANLinear(nn.Module):
@@ -53,9 +54,14 @@ class ReLUKANLinear(nn.Module):
         return (torch.relu(ends - x) * torch.relu(x - starts)).square() * self.scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = flatten_input(x, self.in_features, "ReLUKANLinear")
+        flat = flatten_input(x, self.in_features, "ReLUKANLinear", self.linear.weight)
         out = self.linear(self.basis(flat).flatten(1))
         return out.view(*x.shape[:-1], self.out_features)
+
+    def elementwise_flops(self, inputs: tuple[torch.Tensor, ...]) -> int:
+        """Bump FLOPs (the linear map is PyTorch's to count): per input and basis two subtractions,
+        two ReLUs, a product, a square and the scale."""
+        return 7 * input_rows(inputs[0]) * self.in_features * (self.grid_size + self.spline_order)
 
     def extra_repr(self) -> str:
         return (

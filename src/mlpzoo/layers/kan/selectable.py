@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from mlpzoo.errors import ConfigError
-from mlpzoo.layers.kan.checks import check_range, check_sizes
+from mlpzoo.layers.kan.checks import check_range, check_sizes, check_tensor
 
 FAMILIES = ("bspline", "chebyshev", "rbf", "wavelet")
 SPLINE_ORDER = 3
@@ -160,7 +160,8 @@ class SelectableKANLinear(nn.Module):
         return phi.flatten(-2) @ self.coef[family].flatten(1).T
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] != self.in_features:
+        check_tensor(x, "SelectableKANLinear", self.selected)
+        if x.dim() == 0 or x.shape[-1] != self.in_features:
             raise ConfigError(
                 f"SelectableKANLinear expects last dim {self.in_features}, got {x.shape[-1]}; "
                 "match in_features to the input"

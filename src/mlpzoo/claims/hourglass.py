@@ -1,0 +1,238 @@
+"""Hourglass MLPs (2025): does the wide-narrow-wide Pareto front dominate the conventional one?
+
+Paper: Chen, Lee, Liao & Shiu, "Rethinking the shape convention of an MLP", 2025,
+arXiv:2510.01796. Hourglass blocks keep the skip connection in a wide space reached by a fixed
+random lift and compute the residual through a narrow bottleneck; the paper's architecture
+search finds "Hourglass architectures consistently achieve superior Pareto frontiers compared
+to conventional designs" on generative image tasks.
+
+Experiment, two tasks:
+
+- ``digits``: classification of scikit-learn's 8x8 digits (64 pixels scaled to 0..1; stratified
+  60/20/20 split, seed 0); quality = test accuracy.
+- ``fashion_denoise``: Fashion-MNIST denoising: input = clean image (0..1) + Gaussian noise of
+  standard deviation ``NOISE_STD``, fixed per image, target = the clean image; quality = test
+  PSNR in dB (``10 log10(1 / MSE)``). The quick budget pools images to 14 x 14.
+
+At each parameter budget, each shape is searched over a few (width, depth) candidates whose
+inner width is solved so the trainable parameters match the budget (the hourglass's lift is a
+buffer and does not count): the conventional MLP keeps the skip at the input width (64 or the
+pixel count; for denoising the output is the residual stream itself, no head), the hourglass
+lifts to ``dim`` and reads out with a linear head. The candidate with the best validation score
+is kept and its test quality reported (mean and spread over seeds). Adam, early stopping on the
+validation metric, best weights restored (the project's Trainer).
+
+Verdict per task: the hourglass front dominates when it is no worse (within one standard error)
+at every budget and better by more than one standard error at half of them or more. Both tasks:
+reproduced; one: partly reproduced; none: not reproduced.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+from torch import nn
+
+from mlpzoo.claims.base import (
+    Budget,
+    ClaimResult,
+    now_iso,
+    standard_error_of_difference,
+)
+from mlpzoo.data.images import load_digits_images, load_fashion_mnist
+from mlpzoo.data.tensors import ArrayData
+from mlpzoo.models.deep_mlp import DeepResidualMLP
+from mlpzoo.tasks import get_task
+from mlpzoo.train.trainer import Trainer
+
+PAPER_ID = "hourglass"
+TITLE = "Rethinking the shape convention of an MLP (Chen, Lee, Liao & Shiu, 2025, arXiv:2510.01796)"
+CLAIM = "At matched parameter counts, the Hourglass (wide-narrow-wide, fixed random lift) MLP's quality-parameter Pareto front dominates the conventional one."
+PAPER_NUMBERS = {"paper (MNIST, ImageNet-32 generative tasks)": "Hourglass fronts above conventional ones at every budget searched"}
+NOISE_STD = 0.5
+TASKS = ("digits", "fashion_denoise")
+SHAPES = ("conventional", "hourglass")
+SETTINGS = {
+    "quick": {
+        "digits": {"budgets": (10_000, 20_000, 40_000, 80_000), "conventional": (1, 2), "hourglass": ((128, 2), (256, 2)),
+                   "epochs": 12, "patience": 12, "batch_size": 64},
+        "fashion_denoise": {"budgets": (100_000, 200_000, 400_000, 800_000), "conventional": (1, 2),
+                            "hourglass": ((392, 2), (784, 2)), "epochs": 3, "patience": 3, "batch_size": 64,
+                            "n_train": 1200, "n_valid": 300, "n_test": 400, "pool": 2},
+        "seeds": 1,
+    },
+    "full": {
+        "digits": {"budgets": (10_000, 20_000, 40_000, 80_000, 160_000), "conventional": (1, 2, 4),
+                   "hourglass": ((128, 2), (256, 2), (256, 4), (512, 4)), "epochs": 300, "patience": 20, "batch_size": 64},
+        "fashion_denoise": {"budgets": (2_000_000, 4_000_000, 8_000_000, 16_000_000), "conventional": (1, 2, 4),
+                            "hourglass": ((1024, 2), (1024, 4), (2048, 4)), "epochs": 60, "patience": 5, "batch_size": 256,
+                            "n_train": 50_000, "n_valid": 10_000, "n_test": 10_000, "pool": 1},
+        "seeds": 2,
+    },
+}
+LR = 1e-3
+
+
+# ---------------------------------------------------------------------------- data
+def digits_splits() -> tuple[ArrayData, ArrayData, ArrayData]:
+    images, labels = load_digits_images()
+    x = images.reshape(len(images), -1).float() / 255.0
+    index = np.arange(len(x))
+    train, rest = train_test_split(index, test_size=0.4, stratify=labels.numpy(), random_state=0)
+    valid, test = train_test_split(rest, test_size=0.5, stratify=labels.numpy()[rest], random_state=0)
+    return tuple(ArrayData(x[i], labels[i]) for i in (train, valid, test))
+
+
+def denoise_splits(settings: dict, directory=None) -> tuple[ArrayData, ArrayData, ArrayData]:
+    """Noisy -> clean pairs; validation rows come from the training file, test rows from the test file."""
+    train_images, _ = load_fashion_mnist("train", directory)
+    test_images, _ = load_fashion_mnist("test", directory)
+    generator = torch.Generator().manual_seed(0)
+    order = torch.randperm(len(train_images), generator=generator)
+    n_train, n_valid = settings["n_train"], settings["n_valid"]
+    parts = (train_images[order[:n_train]], train_images[order[n_train:n_train + n_valid]], test_images[: settings["n_test"]])
+    out = []
+    for images in parts:
+        clean = images.float() / 255.0
+        if settings["pool"] > 1:
+            clean = nn.functional.avg_pool2d(clean, settings["pool"])
+        clean = clean.reshape(len(clean), -1)
+        noisy = clean + NOISE_STD * torch.randn(clean.shape, generator=generator)
+        out.append(ArrayData(noisy, clean))
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------- models at a budget
+def build(shape: str, task: str, in_features: int, out_features: int, dim: int, hidden: int, depth: int, seed: int) -> DeepResidualMLP:
+    if shape == "hourglass":
+        return DeepResidualMLP(in_features, out_features, dim, hidden, depth, "fixed", seed)
+    if task == "fashion_denoise":  # the residual stream is the image: no head, no final norm
+        return DeepResidualMLP(in_features, out_features, dim, hidden, depth, "identity", final_norm=False, output_projection="identity")
+    return DeepResidualMLP(in_features, out_features, dim, hidden, depth, "identity")
+
+
+def trainable(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def hidden_for_budget(shape: str, task: str, in_features: int, out_features: int, dim: int, depth: int, budget: int) -> int | None:
+    """The inner width whose trainable count is closest to ``budget`` (counts are linear in it); None if none fits."""
+    with torch.device("meta"):
+        base = trainable(build(shape, task, in_features, out_features, dim, 1, depth, 0))
+        slope = trainable(build(shape, task, in_features, out_features, dim, 2, depth, 0)) - base
+    hidden = round(1 + (budget - base) / slope)
+    if hidden < 1 or (shape == "hourglass" and hidden >= dim) or (shape == "conventional" and hidden <= dim):
+        return None
+    return hidden
+
+
+def candidates(shape: str, task: str, settings: dict, in_features: int, out_features: int, budget: int) -> list[tuple[int, int, int]]:
+    """(dim, hidden, depth) per candidate of ``shape`` at ``budget``."""
+    # A conventional block must widen (hidden > dim), an hourglass block narrow (hidden < dim).
+    grid = [(in_features, depth) for depth in settings["conventional"]] if shape == "conventional" else list(settings["hourglass"])
+    found = []
+    for dim, depth in grid:
+        hidden = hidden_for_budget(shape, task, in_features, out_features, dim, depth, budget)
+        if hidden is not None:
+            found.append((dim, hidden, depth))
+    return found
+
+
+# ---------------------------------------------------------------------------- one fit
+def fit(task: str, model: nn.Module, data, settings: dict, seed: int) -> tuple[float, float]:
+    """Train; (validation score, test quality): accuracy for digits, PSNR (dB) for denoising."""
+    train, valid, test = data
+    classify = task == "digits"
+    config = {"epochs": settings["epochs"], "patience": settings["patience"], "batch_size": settings["batch_size"],
+              "lr": LR, "lr_decay_factor": 1.0, "min_delta": 0.0, "seed": seed, "progress": False,
+              "save_checkpoints": False, "monitor": "accuracy" if classify else "mse"}
+    trainer = Trainer(get_task("classification" if classify else "regression"), model, config)
+    result = trainer.fit(train, valid, test)
+    if classify:
+        return result.metrics["valid"]["accuracy"], result.metrics["test"]["accuracy"]
+    psnr = lambda split: 10 * math.log10(1.0 / result.metrics[split]["mse"])
+    return psnr("valid"), psnr("test")
+
+
+def run(budget: Budget, data_dir=None, runs_dir: Path = Path("runs"), log=print) -> ClaimResult:
+    """``runs_dir`` is unused: the fits are throw-away (no checkpoints)."""
+    started, clock = now_iso(), time.perf_counter()
+    settings = SETTINGS.get(budget.name, SETTINGS["full"])
+    seeds = list(range(settings["seeds"]))
+    runs = []
+    for task in TASKS:
+        task_settings = settings[task]
+        data = digits_splits() if task == "digits" else denoise_splits(task_settings)
+        in_features = data[0].x.shape[1]
+        out_features = 10 if task == "digits" else in_features
+        for budget_params in task_settings["budgets"]:
+            for shape in SHAPES:
+                options = candidates(shape, task, task_settings, in_features, out_features, budget_params)
+                for seed in seeds:
+                    best = None
+                    for dim, hidden, depth in options:
+                        torch.manual_seed(seed)
+                        model = build(shape, task, in_features, out_features, dim, hidden, depth, seed)
+                        valid_score, test_quality = fit(task, model, data, task_settings, seed)
+                        if best is None or valid_score > best["valid_score"]:  # accuracy or PSNR: higher is better
+                            best = {"task": task, "shape": shape, "budget": budget_params, "seed": seed,
+                                    "config": f"dim {dim}, hidden {hidden}, depth {depth}", "parameters": trainable(model),
+                                    "valid_score": valid_score, "quality": test_quality}
+                    if best is not None:
+                        log(f"{task} budget {budget_params} {shape}: {best['config']} -> {best['quality']:.4f}")
+                        runs.append(best)
+    table = tabulate(runs)
+    verdict_, reason = verdict(table)
+    notes = [
+        ("Quality: test accuracy (digits), test PSNR in dB on 0..1 pixels (Fashion-MNIST denoising, noise "
+         f"std {NOISE_STD}); the configuration per (shape, budget, seed) is chosen on the validation split."),
+        "Parameters count trainable weights; the hourglass's fixed random lift is a buffer, rebuilt from its seed.",
+        f"Adam lr {LR}, early stopping on validation accuracy / MSE; budgets, candidates and epochs: {SETTINGS.get(budget.name, SETTINGS['full'])}.",
+        "The paper's generative tasks on MNIST and ImageNet-32 are replaced by digits classification and Fashion-MNIST denoising.",
+    ]
+    return ClaimResult(PAPER_ID, TITLE, CLAIM, budget.name, seeds, runs, table, verdict_, reason, PAPER_NUMBERS, notes,
+                       started, now_iso(), time.perf_counter() - clock)
+
+
+def tabulate(runs: list[dict]) -> list[dict]:
+    groups: dict[tuple, list[dict]] = {}
+    for r in runs:
+        groups.setdefault((r["task"], r["shape"], r["budget"]), []).append(r)
+    table = []
+    for (task, shape, budget_params), members in groups.items():
+        values = np.array([m["quality"] for m in members])
+        table.append({"task": task, "shape": shape, "budget": budget_params, "n": len(members),
+                      "parameters": float(np.mean([m["parameters"] for m in members])),
+                      "quality_mean": float(values.mean()),
+                      "quality_std": float(values.std(ddof=1)) if len(values) > 1 else math.nan,
+                      "configs": "; ".join(sorted({m["config"] for m in members}))})
+    return table
+
+
+def verdict(table: list[dict]) -> tuple[str, str]:
+    """Per task: hourglass no worse at every shared budget (1 SE) and better (> 1 SE) at half or more."""
+    rows = {(r["task"], r["shape"], r["budget"]): r for r in table}
+    dominated, findings = 0, []
+    tasks = sorted({r["task"] for r in table}, key=lambda t: TASKS.index(t) if t in TASKS else 99)
+    for task in tasks:
+        budgets = sorted(b for (t, s, b) in rows if t == task and s == "hourglass" and (t, "conventional", b) in rows)
+        better = no_worse = 0
+        diffs = []
+        for b in budgets:
+            hg, conv = rows[(task, "hourglass", b)], rows[(task, "conventional", b)]
+            se = standard_error_of_difference(hg, conv, "quality")
+            diff = hg["quality_mean"] - conv["quality_mean"]
+            diffs.append(f"{diff:+.3f}")
+            no_worse += diff >= -se
+            better += diff > se
+        ok = bool(budgets) and no_worse == len(budgets) and better >= len(budgets) / 2
+        dominated += ok
+        findings.append(f"{task}: hourglass - conventional at budgets {budgets} = {', '.join(diffs)} "
+                        f"(better at {better}, no worse at {no_worse} of {len(budgets)}; front {'dominates' if ok else 'does not dominate'})")
+    outcome = "reproduced" if dominated == len(tasks) and tasks else ("partly reproduced" if dominated else "not reproduced")
+    return outcome, "; ".join(findings) + "."

@@ -1,0 +1,167 @@
+"""KAT (2024): is a ViT whose MLPs are group-rational KANs at least as accurate as the same-size ViT?
+
+Paper: Yang & Wang, "Kolmogorov-Arnold Transformer", 2024, arXiv:2409.10594. The abstract says
+KAT "scales effectively and readily outperforms traditional MLP-based transformers"; its ImageNet
+table (300 epochs, DeiT recipe) has KAT-T 74.6 vs DeiT-T 72.2 top-1.
+
+Experiment: :func:`mlpzoo.models.kat.kat` vs :func:`~mlpzoo.models.kat.kat_vit` on CIFAR-10
+(32 px, patch 4, 65 tokens), identical but for the channel mixer, so their parameter counts differ
+only by the rationals' coefficients (the table gives both counts and forward FLOPs per image).
+The paper trains 300 epochs on ImageNet with DeiT's recipe: AdamW (lr 1e-3 at batch 1024,
+weight decay 0.05), cosine schedule with 5 warm-up epochs, RandAugment, mixup 0.8, CutMix 1.0,
+label smoothing 0.1, drop path. Here, on 2 CPU cores: AdamW lr 1e-3, weight decay 0.05, batch
+128, no gradient clipping, random crop (4 px padding) + horizontal flip, the learning rate halved
+when validation accuracy stalls (the Trainer has no cosine schedule), a fixed number of epochs
+and the best-validation weights restored. Models are smaller (width 64, depth 6, 2 heads in
+``full``) and trained for 6 epochs (about 25 minutes per seed for the pair on 2 cores: KAT's
+rationals make its step ~1.7x the ViT's), so both are far from converged: the claim checked is the
+ordering at equal size and equal training, not the paper's accuracies.
+
+Data: the 50,000 training images minus a seeded validation draw of 5,000, and the 10,000 test
+images (``full``); ``quick`` uses the first 100 (+20 validation) training and 50 test images per
+class and a 2-block model for 3 epochs.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mlpzoo.claims.base import (
+    Budget,
+    ClaimResult,
+    now_iso,
+    standard_error_of_difference,
+    summarize,
+)
+from mlpzoo.data.augment import Compose, HorizontalFlip, RandomCrop
+from mlpzoo.data.images import ImageData, channel_stats, load_cifar10
+from mlpzoo.flops import flops_per_sample
+from mlpzoo.models.kan import count_parameters
+from mlpzoo.registry import create_model
+from mlpzoo.tasks import get_task
+from mlpzoo.train.trainer import Trainer
+
+PAPER_ID = "kat"
+TITLE = "Kolmogorov-Arnold Transformer (Yang & Wang, 2024, arXiv:2409.10594)"
+CLAIM = "KAT (a ViT whose MLPs are GR-KANs) is at least as accurate as a ViT of equal size."
+PAPER_NUMBERS = {
+    "ImageNet-1k top-1, 300 epochs (paper)": "KAT-T 74.6 vs DeiT-T 72.2; KAT-S 81.2 vs DeiT-S 79.8; KAT-B 82.3 vs DeiT-B 81.8",
+}
+MODELS = ("kat", "kat_vit")
+SETTINGS = {
+    "quick": {"train_per_class": 100, "valid_per_class": 20, "test_per_class": 50, "epochs": 3, "batch_size": 50,
+              "model": {"embed_dim": 32, "depth": 2, "num_heads": 2}},
+    "full": {"train_per_class": None, "valid_size": 5000, "test_per_class": None, "epochs": 6, "batch_size": 128,
+             "model": {"embed_dim": 64, "depth": 6, "num_heads": 2}},
+}
+LR, WEIGHT_DECAY, LR_DECAY = 1e-3, 0.05, 0.5
+SPLIT_SEED = 2024
+
+
+def _settings(budget: Budget) -> dict:
+    return SETTINGS.get(budget.name, SETTINGS["full"])
+
+
+def load_splits(settings: dict, data_dir=None) -> tuple[ImageData, ImageData, ImageData]:
+    """Train / validation / test :class:`ImageData`, normalised with the training part's statistics.
+
+    The validation images are a seeded draw from the training split (the same for every seed and
+    model); only the training part is augmented (crop + flip).
+    """
+    per_class = settings["train_per_class"]
+    if per_class is None:
+        images, labels = load_cifar10("train", data_dir)
+        n_valid = settings["valid_size"]
+    else:
+        images, labels = load_cifar10("train", data_dir, limit_per_class=per_class + settings["valid_per_class"])
+        n_valid = 10 * settings["valid_per_class"]
+    order = torch.from_numpy(np.random.default_rng(SPLIT_SEED).permutation(len(labels)))
+    valid_idx, train_idx = order[:n_valid], order[n_valid:]
+    test_images, test_labels = load_cifar10("test", data_dir, limit_per_class=settings["test_per_class"])
+    mean, std = channel_stats(images[train_idx])
+    augment = Compose([RandomCrop(4), HorizontalFlip()])
+    return (ImageData(images[train_idx], labels[train_idx], mean, std, augment),
+            ImageData(images[valid_idx], labels[valid_idx], mean, std),
+            ImageData(test_images, test_labels, mean, std))
+
+
+def _train_config(settings: dict, seed: int, name: str, runs_dir: Path, save: bool) -> dict:
+    epochs = settings["epochs"]
+    return {"epochs": epochs, "patience": epochs, "batch_size": settings["batch_size"], "eval_batch_size": 1000,
+            "lr": LR, "optimizer": "adamw", "weight_decay": WEIGHT_DECAY, "lr_decay_factor": LR_DECAY, "min_delta": 0.0,
+            "grad_clip_norm": None, "seed": seed, "progress": False, "save_checkpoints": save,
+            "run_dir": str(Path(runs_dir) / "claims-kat"), "run_name": f"{name}-seed{seed}"}
+
+
+def fit_one(name: str, seed: int, settings: dict, splits, runs_dir: Path, save: bool) -> dict:
+    """One seeded fit of ``name`` (``kat`` or ``kat_vit``); the run record for the table."""
+    train, valid, test = splits
+    torch.manual_seed(seed)
+    model = create_model(name, **settings["model"])
+    example = next(test.iter_batches(2))["x"]
+    flops = flops_per_sample(model, example)
+    cfg = _train_config(settings, seed, name, runs_dir, save)
+    result = Trainer(get_task("classification"), model, cfg).fit(train, valid, test)
+    return {"model": name, "seed": seed, "parameters": count_parameters(model), "flops_per_image": flops,
+            "epochs": result.epochs_run, "train_samples_per_second": result.train_samples_per_second,
+            "valid_accuracy": result.metrics["valid"]["accuracy"], "test_accuracy": result.metrics["test"]["accuracy"]}
+
+
+def run(budget: Budget, data_dir=None, runs_dir: Path = Path("runs"), log=print) -> ClaimResult:
+    """``full`` keeps checkpoints under ``runs_dir/claims-kat`` so an interrupted run resumes."""
+    started, clock = now_iso(), time.perf_counter()
+    settings = _settings(budget)
+    splits = load_splits(settings, data_dir)
+    seeds = list(range(budget.seeds))
+    runs = []
+    for seed in seeds:
+        for name in MODELS:
+            record = fit_one(name, seed, settings, splits, runs_dir, save=budget.name != "quick")
+            log(f"{name} seed {seed}: {record['parameters']} params, test accuracy {record['test_accuracy']:.4f}")
+            runs.append(record)
+    table = summarize(runs, ("model",), ("test_accuracy", "valid_accuracy"))
+    for row in table:
+        row["flops_per_image"] = float(np.mean([r["flops_per_image"] for r in runs if r["model"] == row["model"]]))
+    verdict_, reason = verdict(table)
+    sizes = settings["model"]
+    train, valid, test = splits
+    notes = [
+        f"Models: width {sizes['embed_dim']}, depth {sizes['depth']}, {sizes['num_heads']} heads, mlp ratio 4, patch 4 on "
+        "32-px images; KAT's mixers are rational(identity) -> fc1 -> rational(GELU) -> fc2 with 8 groups; "
+        "FLOPs per image count the rationals' elementwise work but not the ViT's GELU (docs/kan.md).",
+        f"Data: CIFAR-10 JPEG re-encoding, {len(train)} train / {len(valid)} validation (seeded draw from the train split) / "
+        f"{len(test)} test images; random crop (pad 4) + horizontal flip on training batches.",
+        f"Training: AdamW lr {LR}, weight decay {WEIGHT_DECAY}, batch {settings['batch_size']}, {settings['epochs']} epochs, "
+        f"lr x{LR_DECAY} when validation accuracy stalls, best-validation weights restored. The paper: 300 ImageNet epochs, "
+        "DeiT recipe (cosine schedule, warm-up, RandAugment, mixup, CutMix, label smoothing, drop path).",
+    ]
+    return ClaimResult(PAPER_ID, TITLE, CLAIM, budget.name, seeds, runs, table, verdict_, reason, PAPER_NUMBERS, notes,
+                       started, now_iso(), time.perf_counter() - clock)
+
+
+def verdict(table: list[dict]) -> tuple[str, str]:
+    """KAT's mean test accuracy at least the ViT's, allowing one standard error of the difference.
+
+    Reproduced when ``kat >= vit - 1 SE`` (so a tie inside the noise counts, as "at least as
+    accurate" asks); the reason says whether KAT's lead, if any, exceeds the noise.
+    """
+    rows = {row["model"]: row for row in table}
+    kat, vit = rows["kat"], rows["kat_vit"]
+    margin = kat["test_accuracy_mean"] - vit["test_accuracy_mean"]
+    se = standard_error_of_difference(kat, vit, "test_accuracy")
+    if se == 0:  # one seed: no spread to compare with
+        how = "ahead" if margin > 0 else "level" if margin == 0 else "behind"
+    elif margin > se:
+        how = "ahead beyond one standard error"
+    elif margin >= -se:
+        how = "level within one standard error"
+    else:
+        how = "behind by more than one standard error"
+    outcome = "reproduced" if margin >= -se else "not reproduced"
+    return outcome, (f"test accuracy KAT {kat['test_accuracy_mean']:.4f} vs ViT {vit['test_accuracy_mean']:.4f} "
+                     f"({kat.get('parameters', float('nan')):.0f} vs {vit.get('parameters', float('nan')):.0f} parameters): "
+                     f"KAT {how} (difference {margin:+.4f}, 1 SE {se:.4f}, n = {kat['n']}).")

@@ -1,0 +1,251 @@
+"""GNN-to-MLP distillation: GLNN and FF-G2M, transductive and inductive (production) settings.
+
+- GLNN: Zhang, Liu, Sun & Shah, "Graph-less Neural Networks: Teaching Old MLPs New Tricks via
+  Distillation", ICLR 2022, arXiv:2110.08727. Loss ``lamb * CE(labelled) + (1 - lamb) *
+  KL(teacher || student)`` over every node the teacher has seen; ``lamb = 0`` by default (the
+  GLNN code's default).
+- FF-G2M: Wu, Lin, Gao, Zhao, Wang & Li, "Extracting Low-/High- Frequency Knowledge from Graph
+  Neural Networks and Injecting it into MLPs: An Effective GNN-to-MLP Distillation Framework",
+  AAAI 2023, arXiv:2305.10758. Loss ``lamb * CE + (1 - lamb) * (L_low + L_high)``:
+  ``L_low`` is the KL from the teacher's distribution at node j to the student's at node i
+  along every edge (i, j) and self-loop; ``L_high`` is the KL between
+  ``softmax(|z_i - z_j| / tau)`` of teacher and student logits along every edge.
+- Defaults: teachers from GLNN's train.conf.yaml (Cora and Citeseer rows); students from
+  FF-G2M's param/best_parameters.json (per data set and teacher: width, depth, dropout, tau,
+  lamb; Adam lr 0.01, weight decay 5e-4, 500 epochs, patience 50). The MLP baseline and the GLNN
+  student use the same student network, so only the loss differs between the three students.
+- Inductive setting (GLNN's "production" split, ``split_rate`` 0.2): a random 20 % of the test
+  nodes and their edges are removed; teacher and students train on the observed rest; the
+  held-out nodes are then classified by the student from their features alone and by the teacher
+  on the full graph. ``prod = 0.8 * acc(observed test) + 0.2 * acc(held-out)``.
+
+Students train full-batch (FF-G2M does; GLNN uses minibatches of its MLP), see
+:mod:`mlpzoo.methods.node_training`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+
+from mlpzoo.data.graphs import Graph, as_graph
+from mlpzoo.errors import ConfigError
+from mlpzoo.layers.mlp import MLP
+from mlpzoo.methods.node_training import (
+    FitConfig, FitResult, accuracy, cross_entropy_on, feature_matrix, fit_full_batch, seed_everything,
+)
+from mlpzoo.models.graph import GCN, GraphSAGE
+
+__all__ = [
+    "METHODS", "StudentConfig", "TeacherConfig", "InductiveSplit", "student_config", "teacher_config",
+    "glnn_loss", "low_frequency_loss", "high_frequency_loss", "ffg2m_loss", "add_self_loops",
+    "train_teacher", "train_student", "inductive_split", "run_distillation",
+]
+
+METHODS = ("mlp", "glnn", "ffg2m")
+TEACHERS = {"gcn": GCN, "sage": GraphSAGE}
+
+
+@dataclass
+class TeacherConfig:
+    hidden: int
+    num_layers: int = 2
+    dropout: float = 0.0
+    lr: float = 0.01
+    weight_decay: float = 5e-4
+    max_epochs: int = 500
+    patience: int = 50
+
+
+@dataclass
+class StudentConfig:
+    hidden: int = 256
+    num_layers: int = 2
+    dropout: float = 0.5
+    tau: float = 1.5
+    lamb: float = 0.1
+    glnn_lamb: float = 0.0
+    lr: float = 0.01
+    weight_decay: float = 5e-4
+    max_epochs: int = 500
+    patience: int = 50
+
+
+# GLNN train.conf.yaml (same rows for Cora and Citeseer).
+_TEACHERS = {"gcn": TeacherConfig(hidden=64, dropout=0.8, weight_decay=1e-3),
+             "sage": TeacherConfig(hidden=128, dropout=0.0, weight_decay=5e-4)}
+# FF-G2M param/best_parameters.json; other graphs (CSBM) take Citeseer's GCN row.
+_STUDENTS = {
+    ("cora", "gcn"): StudentConfig(hidden=512, num_layers=3, dropout=0.5, tau=1.5, lamb=0.4),
+    ("cora", "sage"): StudentConfig(hidden=512, num_layers=3, dropout=0.3, tau=1.3, lamb=0.5),
+    ("citeseer", "gcn"): StudentConfig(hidden=256, num_layers=2, dropout=0.5, tau=1.5, lamb=0.1),
+    ("citeseer", "sage"): StudentConfig(hidden=1024, num_layers=2, dropout=0.5, tau=1.2, lamb=0.1),
+}
+
+
+def teacher_config(teacher: str, **overrides) -> TeacherConfig:
+    if teacher not in TEACHERS:
+        raise ConfigError(f"unknown teacher {teacher!r}; use one of {', '.join(TEACHERS)}")
+    return replace(_TEACHERS[teacher], **overrides)
+
+
+def student_config(dataset: str, teacher: str, **overrides) -> StudentConfig:
+    return replace(_STUDENTS.get((dataset, teacher), StudentConfig()), **overrides)
+
+
+def _fit_config(cfg) -> FitConfig:
+    return FitConfig(cfg.lr, cfg.weight_decay, cfg.max_epochs, cfg.patience)
+
+
+# ---- losses ---------------------------------------------------------------------------------
+
+def _kl(student_log_probs: torch.Tensor, teacher_log_probs: torch.Tensor) -> torch.Tensor:
+    """``KL(teacher || student)`` averaged over rows."""
+    return F.kl_div(student_log_probs, teacher_log_probs, reduction="batchmean", log_target=True)
+
+
+def glnn_loss(student_logits, teacher_logits, y, label_index, lamb: float = 0.0) -> torch.Tensor:
+    """``lamb * CE(student[label_index], y) + (1 - lamb) * KL(teacher || student)`` over all rows."""
+    soft = _kl(student_logits.log_softmax(-1), teacher_logits.log_softmax(-1))
+    if lamb == 0:
+        return soft
+    return lamb * F.cross_entropy(student_logits[label_index], y[label_index]) + (1 - lamb) * soft
+
+
+def add_self_loops(edge_index: torch.Tensor, num_nodes: int) -> torch.Tensor:
+    loops = torch.arange(num_nodes)
+    keep = edge_index[0] != edge_index[1]
+    return torch.cat([edge_index[:, keep], torch.stack([loops, loops])], dim=1)
+
+
+def low_frequency_loss(student_logits, teacher_logits, edge_index) -> torch.Tensor:
+    """Mean over edges (i, j) of ``KL(p_teacher(j) || p_student(i))``; pass edges with self-loops."""
+    i, j = edge_index
+    return _kl(student_logits.log_softmax(-1)[i], teacher_logits.log_softmax(-1)[j])
+
+
+def high_frequency_loss(student_logits, teacher_logits, edge_index, tau: float) -> torch.Tensor:
+    """Mean over edges (i, j) of ``KL(softmax(|t_i - t_j| / tau) || softmax(|s_i - s_j| / tau))``."""
+    i, j = edge_index
+    student = ((student_logits[i] - student_logits[j]).abs() / tau).log_softmax(-1)
+    teacher = ((teacher_logits[i] - teacher_logits[j]).abs() / tau).log_softmax(-1)
+    return _kl(student, teacher)
+
+
+def ffg2m_loss(student_logits, teacher_logits, y, label_index, edges_low, edges_high, lamb: float, tau: float):
+    """FF-G2M: ``lamb * CE + (1 - lamb) * (L_low(edges_low) + L_high(edges_high, tau))``."""
+    distill = low_frequency_loss(student_logits, teacher_logits, edges_low) + high_frequency_loss(
+        student_logits, teacher_logits, edges_high, tau)
+    return lamb * F.cross_entropy(student_logits[label_index], y[label_index]) + (1 - lamb) * distill
+
+
+# ---- training -------------------------------------------------------------------------------
+
+def train_teacher(graph: Graph, teacher: str, seed: int, config: TeacherConfig | None = None):
+    """Fit a GCN or SAGE teacher on ``graph``'s train mask; returns (model, adjacency, FitResult)."""
+    graph = as_graph(graph)
+    config = config or teacher_config(teacher)  # also rejects an unknown teacher name
+    if teacher not in TEACHERS:
+        teacher_config(teacher)
+    seed_everything(seed)
+    model = TEACHERS[teacher](graph.x.shape[1], graph.num_classes, config.hidden, config.num_layers, config.dropout)
+    adj = model.adjacency(graph.edge_index, graph.num_nodes)
+    x = feature_matrix(graph.x)
+    result = fit_full_batch(model, lambda: model(x, adj), cross_entropy_on(graph.index("train"), graph.y),
+                            graph.y, graph.index("val"), _fit_config(config))
+    return model, adj, result
+
+
+def make_student(in_features: int, num_classes: int, config: StudentConfig) -> MLP:
+    """GLNN/FF-G2M's MLP: ``num_layers`` linear layers, ReLU and dropout between them."""
+    return MLP(in_features, [config.hidden] * (config.num_layers - 1), num_classes, dropout=config.dropout)
+
+
+def train_student(graph: Graph, method: str, teacher_logits: torch.Tensor | None, seed: int,
+                  config: StudentConfig) -> tuple[MLP, FitResult]:
+    """Fit an MLP on ``graph``'s node features: ``mlp`` (labels only), ``glnn`` or ``ffg2m``."""
+    if method not in METHODS:
+        raise ConfigError(f"unknown distillation method {method!r}; use one of {', '.join(METHODS)}")
+    if method != "mlp" and (teacher_logits is None or teacher_logits.shape != (graph.num_nodes, graph.num_classes)):
+        raise ConfigError(f"{method} needs teacher logits of shape ({graph.num_nodes}, {graph.num_classes})")
+    seed_everything(seed)
+    student = make_student(graph.x.shape[1], graph.num_classes, config)
+    x, y, labelled = feature_matrix(graph.x), graph.y, graph.index("train")
+    if method == "mlp":
+        loss = cross_entropy_on(labelled, y)
+    elif method == "glnn":
+        loss = lambda s: glnn_loss(s, teacher_logits, y, labelled, config.glnn_lamb)  # noqa: E731
+    else:
+        edges_low = add_self_loops(graph.edge_index, graph.num_nodes)
+        loss = lambda s: ffg2m_loss(s, teacher_logits, y, labelled, edges_low, graph.edge_index,  # noqa: E731
+                                    config.lamb, config.tau)
+    result = fit_full_batch(student, lambda: student(x), loss, y, graph.index("val"), _fit_config(config))
+    return student, result
+
+
+@dataclass
+class InductiveSplit:
+    observed: Graph
+    observed_nodes: torch.Tensor
+    held_out: torch.Tensor
+
+
+def inductive_split(graph: Graph, split_rate: float = 0.2, seed: int = 0) -> InductiveSplit:
+    """GLNN's ``graph_split``: hold out ``split_rate`` of the test nodes (and their edges)."""
+    if not 0 < split_rate < 1:
+        raise ConfigError(f"split_rate {split_rate} must lie strictly between 0 and 1")
+    test = graph.index("test")
+    generator = torch.Generator().manual_seed(seed)
+    held_out = test[torch.randperm(len(test), generator=generator)[: int(len(test) * split_rate)]]
+    keep = torch.ones(graph.num_nodes, dtype=torch.bool)
+    keep[held_out] = False
+    observed_nodes = keep.nonzero().view(-1)
+    return InductiveSplit(graph.subgraph(observed_nodes), observed_nodes, torch.sort(held_out).values)
+
+
+@torch.no_grad()
+def _logits(model, x, adj=None):
+    model.eval()
+    return model(x) if adj is None else model(x, adj)
+
+
+def run_distillation(graph, teacher: str, setting: str, seed: int, teacher_cfg: TeacherConfig | None = None,
+                     student_cfg: StudentConfig | None = None, methods=METHODS, split_rate: float = 0.2) -> list[dict]:
+    """Teacher, then each student method, in one setting; one record per model with test accuracy.
+
+    ``setting="transductive"``: records ``test_acc``. ``"inductive"``: ``test_acc`` is the
+    held-out (inductive) accuracy, plus ``tran_acc`` (observed test nodes) and ``prod_acc``.
+    """
+    graph = as_graph(graph)
+    if setting not in ("transductive", "inductive"):
+        raise ConfigError(f"unknown setting {setting!r}; use transductive or inductive")
+    student_cfg = student_cfg or student_config(graph.name, teacher)
+    base = {"dataset": graph.name, "teacher": teacher, "setting": setting, "seed": seed}
+    train_graph = graph
+    if setting == "inductive":
+        split = inductive_split(graph, split_rate, seed)
+        train_graph = split.observed
+    model, adj, fit = train_teacher(train_graph, teacher, seed, teacher_cfg)
+    teacher_logits = _logits(model, feature_matrix(train_graph.x), adj)
+    if setting == "inductive":
+        full_logits = _logits(model, feature_matrix(graph.x), model.adjacency(graph.edge_index, graph.num_nodes))
+    records = []
+
+    def record(name, obs_logits, held_logits, fit_result):
+        rec = {**base, "model": name, "epochs": fit_result.epochs, "val_acc": fit_result.best_val_acc}
+        if setting == "transductive":
+            rec["test_acc"] = accuracy(obs_logits, train_graph.y, train_graph.index("test"))
+        else:
+            tran = accuracy(obs_logits, train_graph.y, train_graph.index("test"))
+            ind = accuracy(held_logits, graph.y[split.held_out])
+            rec.update(test_acc=ind, tran_acc=tran, prod_acc=(1 - split_rate) * tran + split_rate * ind)
+        records.append(rec)
+
+    record("teacher", teacher_logits, full_logits[split.held_out] if setting == "inductive" else None, fit)
+    for method in methods:
+        student, sfit = train_student(train_graph, method, teacher_logits, seed, student_cfg)
+        held = _logits(student, feature_matrix(graph.x[split.held_out])) if setting == "inductive" else None
+        record(method, _logits(student, feature_matrix(train_graph.x)), held, sfit)
+    return records

@@ -1,0 +1,122 @@
+"""Token-mixing MLPs for image classification, at CIFAR-10 size (32 px, patch 4, an 8 x 8 token grid).
+
+- ``mixer``: Tolstikhin et al., "MLP-Mixer: An all-MLP Architecture for Vision", 2021, arXiv:2105.01601
+  (the shared baseline).
+- ``raftmlp``: Tatsunami and Taki, "RaftMLP: How Much Can Be Done Without Attention and with Less
+  Spatial Locality?", 2021, arXiv:2108.04384.
+- ``strip_mlp``: Cao et al., "Strip-MLP: Efficient Token Interaction for Vision MLP", ICCV 2023, arXiv:2307.11458.
+- ``ms_mlp``: Zheng et al., "Mixing and Shifting: Exploiting Global and Local Dependencies in Vision MLPs",
+  2022, arXiv:2202.06510.
+- ``dsm``: Hu and Zhang, "Dynamic Spectrum Mixer for Visual Recognition", 2023, arXiv:2309.06721.
+
+All are isotropic (one stage of ``depth`` blocks of width ``dim``), as Mixer is, so that a
+comparison isolates the token mixing; the papers' ImageNet models are four-stage hierarchies.
+Defaults put every model within about 5 % of Mixer's 1.13 M parameters (docs/vision.md lists
+the counts). Every model reads ``batch["x"]`` (or a tensor) ``(B, 3, 32, 32)`` and returns logits
+``(B, num_classes)``. Mixer, Strip-MLP and DSM have position-indexed weights and accept only
+their ``img_size``; RaftMLP resamples its weights bicubically for other sizes; MS-MLP is
+convolutional and accepts any multiple of the patch size.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from mlpzoo.errors import ConfigError
+from mlpzoo.layers.mixing import MixerBlock
+from mlpzoo.layers.patch import MultiScalePatchEmbed, PatchEmbed
+from mlpzoo.layers.raft import RaftBlock
+from mlpzoo.layers.shift import MixShiftBlock
+from mlpzoo.layers.spectrum import DynamicSpectrumBlock
+from mlpzoo.layers.strip import StripBlock
+from mlpzoo.registry import register_model
+
+__all__ = ["VisionMLP", "dsm", "mixer", "ms_mlp", "raftmlp", "strip_mlp"]
+
+
+class VisionMLP(nn.Module):
+    """Patch embedding, a stack of channels-last blocks, LayerNorm, global average pool, linear head.
+
+    Args:
+        embed: images ``(B, C, H, W)`` -> tokens ``(B, H/p, W/p, dim)``.
+        blocks: modules mapping ``(B, h, w, dim)`` to the same shape.
+        dim: token width; num_classes: outputs; img_size: the training image size;
+        fixed_size: whether other image sizes are refused (position-indexed weights).
+    """
+
+    def __init__(self, embed: nn.Module, blocks: Sequence[nn.Module], dim: int, num_classes: int, img_size: int, fixed_size: bool):
+        super().__init__()
+        self.embed, self.blocks = embed, nn.Sequential(*blocks)
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_classes)
+        self.img_size, self.fixed_size, self.num_features = img_size, fixed_size, dim
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        if self.fixed_size and x.ndim == 4 and tuple(x.shape[-2:]) != (self.img_size, self.img_size):
+            raise ConfigError(f"{type(self).__name__}: image size {x.shape[-2]}x{x.shape[-1]} differs from the model's "
+                              f"{self.img_size}x{self.img_size}; resize the images or build the model with img_size={x.shape[-1]}")
+        return self.norm(self.blocks(self.embed(x)))
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(features.mean(dim=(1, 2)))
+
+    def forward(self, batch) -> torch.Tensor:
+        x = batch["x"] if isinstance(batch, dict) else batch
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        self.head = nn.Linear(self.num_features, num_classes)
+
+
+def _grid(img_size: int, patch: int) -> int:
+    if img_size % patch:
+        raise ConfigError(f"img_size={img_size} is not a multiple of patch={patch}")
+    return img_size // patch
+
+
+@register_model("mixer", family="vision")
+def mixer(num_classes: int = 10, img_size: int = 32, in_chans: int = 3, patch: int = 4, dim: int = 128, depth: int = 8,
+          token_hidden: int = 64, channel_hidden: int = 512) -> VisionMLP:
+    """MLP-Mixer (Mixer-S/4-like CIFAR size): token MLP over the 64 patches, channel MLP, pre-norm residuals."""
+    g = _grid(img_size, patch)
+    blocks = [MixerBlock(g * g, dim, token_hidden, channel_hidden) for _ in range(depth)]
+    return VisionMLP(PatchEmbed(in_chans, dim, patch), blocks, dim, num_classes, img_size, fixed_size=True)
+
+
+@register_model("raftmlp", family="vision", paper="raftmlp")
+def raftmlp(num_classes: int = 10, img_size: int = 32, in_chans: int = 3, patch: int = 4, dim: int = 128, depth: int = 8,
+            raft_size: int = 2, token_expansion: float = 2.0, channel_hidden: int = 512, scales: Sequence[int] = (1, 2)) -> VisionMLP:
+    """RaftMLP with Mixer's width and depth: raft-token-mixing (r=2, expansion 2) and multi-scale patch embedding."""
+    g = _grid(img_size, patch)
+    blocks = [RaftBlock(dim, g, g, raft_size, token_expansion, channel_hidden) for _ in range(depth)]
+    return VisionMLP(MultiScalePatchEmbed(in_chans, dim, patch, scales), blocks, dim, num_classes, img_size, fixed_size=False)
+
+
+@register_model("strip_mlp", family="vision", paper="strip-mlp")
+def strip_mlp(num_classes: int = 10, img_size: int = 32, in_chans: int = 3, patch: int = 4, dim: int = 128, depth: int = 8,
+              channel_hidden: int = 480, groups: int = 4, strip_width: int = 3) -> VisionMLP:
+    """Strip-MLP blocks (row and column CGSMM with 4 groups, strip width 3, LSMM) at Mixer's parameter count."""
+    g = _grid(img_size, patch)
+    blocks = [StripBlock(dim, g, g, channel_hidden, groups, strip_width) for _ in range(depth)]
+    return VisionMLP(PatchEmbed(in_chans, dim, patch), blocks, dim, num_classes, img_size, fixed_size=True)
+
+
+@register_model("ms_mlp", family="vision", paper="ms-mlp")
+def ms_mlp(num_classes: int = 10, img_size: int = 32, in_chans: int = 3, patch: int = 4, dim: int = 128, depth: int = 8,
+           channel_hidden: int = 416, groups: int = 5) -> VisionMLP:
+    """MS-MLP blocks (5 channel groups, shifts -2..2, kernels 5, 3, 1, 3, 5) at Mixer's parameter count."""
+    _grid(img_size, patch)
+    blocks = [MixShiftBlock(dim, channel_hidden, groups) for _ in range(depth)]
+    return VisionMLP(PatchEmbed(in_chans, dim, patch), blocks, dim, num_classes, img_size, fixed_size=False)
+
+
+@register_model("dsm", family="vision", paper="dsm")
+def dsm(num_classes: int = 10, img_size: int = 32, in_chans: int = 3, patch: int = 4, dim: int = 128, depth: int = 8,
+        channel_hidden: int = 384, num_bases: int = 2) -> VisionMLP:
+    """Dynamic Spectrum Mixer blocks (DCT mixing, 2 dynamic spectrum bases) at Mixer's parameter count."""
+    g = _grid(img_size, patch)
+    blocks = [DynamicSpectrumBlock(dim, g, g, channel_hidden, num_bases) for _ in range(depth)]
+    return VisionMLP(PatchEmbed(in_chans, dim, patch), blocks, dim, num_classes, img_size, fixed_size=True)

@@ -1,0 +1,121 @@
+"""The kat, af-kan and flashkat claims: verdicts on hand-made tables, and a quick run of each."""
+
+import math
+
+import pytest
+import torch
+
+from mlpzoo.claims import CLAIM_MODULES, af_kan, flashkat, get_claim, kat
+from mlpzoo.claims.base import VERDICTS, get_budget
+
+
+@pytest.fixture
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_claims_are_registered():
+    for paper_id, module in (("kat", kat), ("af-kan", af_kan), ("flashkat", flashkat)):
+        assert CLAIM_MODULES[paper_id] == module.__name__ and module.PAPER_ID == paper_id
+
+
+def _kat_table(kat_acc, vit_acc, std=0.01, n=3):
+    return [{"model": m, "n": n, "test_accuracy_mean": a, "test_accuracy_std": std, "parameters": 1000.0}
+            for m, a in (("kat", kat_acc), ("kat_vit", vit_acc))]
+
+
+def test_kat_verdicts_allow_one_standard_error():
+    assert kat.verdict(_kat_table(0.62, 0.60))[0] == "reproduced"
+    se = math.sqrt(2 * 0.01**2 / 3)
+    outcome, reason = kat.verdict(_kat_table(0.60 - 0.5 * se, 0.60))
+    assert outcome == "reproduced" and "level within one standard error" in reason
+    outcome, reason = kat.verdict(_kat_table(0.55, 0.60))
+    assert outcome == "not reproduced" and "behind by more than one standard error" in reason
+    # One seed: no spread, so any shortfall counts.
+    assert kat.verdict(_kat_table(0.599, 0.60, std=math.nan, n=1))[0] == "not reproduced"
+
+
+def _af_table(af_acc, mlp_acc, af_flops=1e6, mlp_flops=1e5, rmse=None, std=0.002, n=3):
+    rows = [{"task": "fashion_mnist", "metric": "accuracy", "model": m, "n": n, "test_score_mean": a, "test_score_std": std,
+             "parameters": 5e4, "flops_per_sample": f}
+            for m, a, f in (("af_kan", af_acc, af_flops), ("mlp", mlp_acc, mlp_flops))]
+    for function, (af_rmse, mlp_rmse) in (rmse or {}).items():
+        rows += [{"task": function, "metric": "rmse", "model": m, "n": n, "test_score_mean": v, "test_score_std": 0.0,
+                  "flops_per_sample": 1.0} for m, v in (("af_kan", af_rmse), ("mlp", mlp_rmse))]
+    return rows
+
+
+def test_af_kan_verdicts():
+    assert af_kan.verdict(_af_table(0.88, 0.86))[0] == "reproduced"
+    # Beats the MLP but is not dearer: only half the claim.
+    assert af_kan.verdict(_af_table(0.88, 0.86, af_flops=1e5, mlp_flops=2e5))[0] == "partly reproduced"
+    # A lead inside one standard error is not a win.
+    assert af_kan.verdict(_af_table(0.861, 0.86))[0] == "not reproduced"
+    # Losing on Fashion-MNIST but winning most functions: partly.
+    suite = {"f1": (0.01, 0.02), "f2": (0.01, 0.02), "f3": (0.05, 0.02)}
+    outcome, reason = af_kan.verdict(_af_table(0.80, 0.86, rmse=suite))
+    assert outcome == "partly reproduced" and "2 of 3 functions" in reason
+    assert af_kan.verdict(_af_table(0.80, 0.86, rmse={"f1": (0.05, 0.02)}))[0] == "not reproduced"
+
+
+def _flash_table(ratios, error=1e-6):
+    return [{"device": device, "case": f"c{i}", "step_speedup": r, "rational_speedup": r, "grad_max_rel_error": error}
+            for device, values in ratios.items() for i, r in enumerate(values)]
+
+
+def test_flashkat_verdicts():
+    assert flashkat.verdict(_flash_table({"cpu": [3.0, 2.5]}))[0] == "reproduced"
+    outcome, reason = flashkat.verdict(_flash_table({"cpu": [3.0, 1.5]}))
+    assert outcome == "partly reproduced" and "No CUDA GPU" in reason
+    assert flashkat.verdict(_flash_table({"cpu": [1.2, 0.9], "H100": [40.0, 80.0]}))[0] == "partly reproduced"
+    assert flashkat.verdict(_flash_table({"cpu": [3.0, 2.5], "H100": [40.0, 80.0]}))[0] == "reproduced"
+    assert flashkat.verdict(_flash_table({"cpu": [0.9, 1.1]}))[0] == "not reproduced"
+    # Disagreeing gradients void any speed-up.
+    assert flashkat.verdict(_flash_table({"cpu": [10.0]}, error=0.5))[0] == "not reproduced"
+    assert flashkat.verdict(_flash_table({"cpu": [10.0]}), float64_error=1e-3)[0] == "not reproduced"
+    assert flashkat.verdict(_flash_table({"cpu": [10.0]}, error=math.nan))[0] == "not reproduced"
+
+
+def test_flashkat_gradients_of_the_two_backwards_agree():
+    assert flashkat.float64_gradients_agree() < 1e-12
+
+
+@pytest.mark.slow
+def test_kat_quick(tmp_path, need_data, one_thread):
+    need_data("cifar10")
+    result = get_claim("kat").run(get_budget("quick"), data_dir=None, runs_dir=tmp_path, log=lambda s: None)
+    assert result.verdict in VERDICTS
+    rows = {row["model"]: row for row in result.table}
+    assert set(rows) == {"kat", "kat_vit"}
+    assert all(0.0 <= row["test_accuracy_mean"] <= 1.0 for row in rows.values())
+    assert abs(rows["kat"]["parameters"] / rows["kat_vit"]["parameters"] - 1) < 0.03
+    assert rows["kat"]["flops_per_image"] > rows["kat_vit"]["flops_per_image"]  # the rationals' work is counted
+
+
+@pytest.mark.slow
+def test_af_kan_quick(tmp_path, one_thread):
+    try:
+        af_kan.load_fashion_mnist("test")
+    except FileNotFoundError:
+        pytest.skip("Fashion-MNIST not installed (Debian package dataset-fashion-mnist)")
+    result = get_claim("af-kan").run(get_budget("quick"), data_dir=None, runs_dir=tmp_path, log=lambda s: None)
+    assert result.verdict in VERDICTS
+    fashion = {row["model"]: row for row in result.table if row["task"] == "fashion_mnist"}
+    assert set(fashion) == set(af_kan.IMAGE_MODELS)
+    counts = [row["parameters"] for row in fashion.values()]
+    assert max(counts) <= 1.15 * min(counts)
+    assert fashion["af_kan"]["flops_per_sample"] > fashion["mlp"]["flops_per_sample"]
+    functions = [row for row in result.table if row["metric"] == "rmse"]
+    assert {row["model"] for row in functions} == set(af_kan.FUNCTION_MODELS)
+    assert all(math.isfinite(row["test_score_mean"]) for row in result.table)
+
+
+@pytest.mark.slow
+def test_flashkat_quick(tmp_path, one_thread):
+    result = get_claim("flashkat").run(get_budget("quick"), data_dir=None, runs_dir=tmp_path, log=lambda s: None)
+    assert result.verdict in VERDICTS
+    assert len(result.table) == len(flashkat.SETTINGS["quick"]["cases"]) * (1 + torch.cuda.is_available())
+    assert all(row["grad_max_rel_error"] < flashkat.GRAD_TOLERANCE and row["step_speedup"] > 0 for row in result.table)
