@@ -14,8 +14,10 @@ class TrainConfig:
     epochs: maximum epochs. batch_size / eval_batch_size: rows per step.
     lr: learning rate. optimizer: adam | adamw | sgd | lion (Chen et al. 2023; use a ~3-10x smaller lr than Adam). weight_decay: decoupled for adamw, L2 otherwise.
     monitor / monitor_mode: validation metric for early stopping (task default when None).
-    patience: epochs without improvement before stopping. lr_decay_factor: learning rate factor on a
-    plateau (1.0 disables), floored at min_lr. grad_clip_norm: max gradient norm (None disables).
+    patience: epochs without improvement before stopping. lr_schedule: plateau (FuxiCTR's: multiply
+    the learning rate by lr_decay_factor after every lr_patience epochs without improvement, floored
+    at min_lr; factor 1.0 disables) | cosine (per step: linear warm-up over warmup_epochs, then
+    cosine decay to min_lr at the last epoch; DeiT's recipe for the vision papers) | none. grad_clip_norm: max gradient norm (None disables).
     seed: seeds weights, dropout and shuffling. deterministic: ask torch for deterministic kernels.
     num_threads: intra-op CPU threads (None keeps torch's). run_dir / run_name: where the run lives;
     a run with the same name and an unfinished checkpoint resumes when resume is true.
@@ -37,6 +39,9 @@ class TrainConfig:
     monitor_mode: str | None = None
     patience: int = 2
     lr_decay_factor: float = 0.1
+    lr_patience: int = 1
+    lr_schedule: str = "plateau"
+    warmup_epochs: int = 0
     min_lr: float = 1e-6
     min_delta: float = 1e-6
     grad_clip_norm: float | None = 10.0
@@ -64,6 +69,12 @@ class TrainConfig:
             raise ConfigError(f"{where}.optimizer = {self.optimizer!r}; use adam, adamw, sgd or lion")
         if self.monitor_mode not in (None, "max", "min"):
             raise ConfigError(f"{where}.monitor_mode = {self.monitor_mode!r}; use max or min")
+        if self.lr_schedule not in ("plateau", "cosine", "none"):
+            raise ConfigError(f"{where}.lr_schedule = {self.lr_schedule!r}; use plateau, cosine or none")
+        if self.lr_patience < 1 or self.warmup_epochs < 0:
+            raise ConfigError(f"{where}.lr_patience must be at least 1 and warmup_epochs at least 0")
+        if self.lr_schedule == "cosine" and self.warmup_epochs >= self.epochs:
+            raise ConfigError(f"{where}.warmup_epochs = {self.warmup_epochs} must be below epochs = {self.epochs} for a cosine schedule")
         if not 0 < self.lr_decay_factor <= 1:
             raise ConfigError(f"{where}.lr_decay_factor = {self.lr_decay_factor} must be in (0, 1]")
         if self.tracking not in ("none", "mlflow", "tensorboard"):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import os
 import random
 import sys
@@ -176,8 +177,9 @@ class Trainer:
                         save_checkpoint({"model": best_weights, "epoch": epoch, self.monitor: value}, run_dir / "best.pt")
                 else:
                     state["bad_epochs"] += 1
-                    for group in optimizer.param_groups:
-                        group["lr"] = max(group["lr"] * cfg.lr_decay_factor, cfg.min_lr)
+                    if cfg.lr_schedule == "plateau" and state["bad_epochs"] % cfg.lr_patience == 0:
+                        for group in optimizer.param_groups:
+                            group["lr"] = max(group["lr"] * cfg.lr_decay_factor, cfg.min_lr)
                 state["history"].append(record)
                 state["epoch"] = epoch
                 state["finished"] = state["bad_epochs"] >= cfg.patience or epoch >= cfg.epochs
@@ -202,6 +204,7 @@ class Trainer:
         parameters = [p for p in self.model.parameters() if p.requires_grad]
         regularize = getattr(self.model, "regularization_loss", None)
         forward = self._distributed_model() if self.dist is not None else self.model
+        schedule = self._cosine_schedule(total_batches) if cfg.lr_schedule == "cosine" else None
         start = time.perf_counter()
         for batch in train.iter_batches(cfg.batch_size, shuffle=True, seed=cfg.seed, epoch=epoch):
             global_rows = len(batch["label"])
@@ -215,6 +218,9 @@ class Trainer:
                 # the global batch makes that average the one-process gradient of the batch.
                 weight = len(batch["label"]) * self.dist.world_size / global_rows
             batch = _to_device(batch, self.device)
+            if schedule is not None:
+                for group in optimizer.param_groups:
+                    group["lr"] = schedule((epoch - 1) * total_batches + steps)
             optimizer.zero_grad(set_to_none=True)
             loss = self.task.loss(forward(batch), batch)
             total = loss + regularize(batch) if regularize is not None else loss
@@ -238,6 +244,22 @@ class Trainer:
         state["train_rows"] += rows
         return {"epoch": epoch, "train_loss": float(loss_sum) / max(rows, 1), "lr": optimizer.param_groups[0]["lr"],
                 "train_seconds": seconds, "train_samples_per_second": rows / seconds if seconds else float("nan")}
+
+    def _cosine_schedule(self, steps_per_epoch: int) -> Callable[[int], float]:
+        """Learning rate at a global step: linear warm-up, then cosine decay to ``min_lr`` at the last epoch.
+
+        A pure function of the step, so a resumed run follows the same curve with no scheduler state.
+        """
+        cfg = self.config
+        warmup, total = cfg.warmup_epochs * steps_per_epoch, max(cfg.epochs * steps_per_epoch, 1)
+
+        def lr_at(step: int) -> float:
+            if step < warmup:
+                return cfg.lr * (step + 1) / warmup
+            progress = min((step - warmup) / max(total - warmup, 1), 1.0)
+            return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))
+
+        return lr_at
 
     def _distributed_model(self) -> nn.Module:
         if getattr(self, "_ddp", None) is None:
