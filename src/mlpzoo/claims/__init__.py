@@ -13,6 +13,9 @@ CLAIM_MODULES = {
     "din": "mlpzoo.claims.din",
     "s-kan": "mlpzoo.claims.s_kan",
     "kan-hea": "mlpzoo.claims.kan_hea",
+    "gpd": "mlpzoo.claims.gpd",
+    "flow-omni": "mlpzoo.claims.flow_omni",
+    "diffusion-link": "mlpzoo.claims.diffusion_link",
     "ff-g2m": "mlpzoo.claims.ff_g2m",
     "mowst": "mlpzoo.claims.mowst",
     "elliptic-aml": "mlpzoo.claims.elliptic_aml",
@@ -30,6 +33,8 @@ CLAIM_MODULES = {
     "grokking-tickets": "mlpzoo.claims.grokking_tickets",
     "hypernetworks": "mlpzoo.claims.hypernetworks",
     "zaya1": "mlpzoo.claims.zaya1",
+    "mamba": "mlpzoo.claims.mamba",
+    "atm-chaos": "mlpzoo.claims.atm_chaos",
 }
 
 

@@ -7,6 +7,8 @@ from mlpzoo.models import kat  # noqa: F401
 from mlpzoo.models import deep_mlp  # noqa: F401
 from mlpzoo.models import transformer  # noqa: F401
 from mlpzoo.models import can  # noqa: F401
+from mlpzoo.models import sequence  # noqa: F401
 from mlpzoo.models import vision  # noqa: F401
 from mlpzoo.models import modular  # noqa: F401
 from mlpzoo.models import hyper  # noqa: F401
+from mlpzoo.models import generative  # noqa: F401
