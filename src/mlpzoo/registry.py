@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import inspect
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -56,7 +57,7 @@ def model_entry(name: str) -> ModelEntry:
     if name not in _MODELS:
         close = difflib.get_close_matches(name, _MODELS, n=3)
         hint = f"did you mean {', '.join(close)}? " if close else ""
-        raise ConfigError(f"unknown model {name!r}; {hint}list_models() shows the {len(_MODELS)} registered models")
+        raise ConfigError(f"unknown model {name!r}; {hint}use a name that list_models() shows (there are {len(_MODELS)})")
     return _MODELS[name]
 
 
@@ -71,6 +72,10 @@ def create_model(name: str, **kwargs) -> nn.Module:
     try:
         return entry.builder(**kwargs)
     except TypeError as err:
-        if "unexpected keyword argument" in str(err):
-            raise ConfigError(f"create_model({name!r}): {err}") from err
+        # A builder taking **kwargs passes them on; the layer that rejects one names itself.
+        found = re.match(r"(?P<owner>[\w.]+)\(\) got an unexpected keyword argument '(?P<arg>\w+)'", str(err))
+        if found:
+            owner = found["owner"].removesuffix(".__init__")
+            raise ConfigError(f"model {name!r}: unknown argument {found['arg']!r} (rejected by {owner}); "
+                              f"remove it or fix its spelling, see help({owner})") from err
         raise

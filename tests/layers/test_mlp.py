@@ -38,10 +38,11 @@ def test_output_dim_none_ends_at_last_hidden_layer():
 
 
 def test_output_activation():
+    torch.manual_seed(0)
     mlp = MLP(3, (4,), output_dim=2, output_activation="sigmoid")
     assert type(mlp[-1]) is nn.Sigmoid
-    out = mlp(torch.randn(10, 3) * 10)
-    assert ((out > 0) & (out < 1)).all()
+    out = mlp(torch.randn(10, 3))
+    assert ((out > 0) & (out < 1)).all()  # moderate inputs: float32 sigmoid saturates to exactly 1 near 17
 
 
 def test_xavier_normal_init_and_zero_bias():

@@ -315,13 +315,13 @@ def iter_can_chunks(
     with archive:
         members = [m for m in archive.namelist() if not m.endswith("/")]
         if len(members) != 1:
-            raise DataError(f"{p}: expected one CSV file inside the zip, found {len(members)}")
+            raise DataError(f"{p}: expected one CSV file inside the zip, found {len(members)}; re-download the trace")
         with archive.open(members[0]) as stream:
             header = [c.strip() for c in stream.readline().decode("utf-8", "replace").strip().split(",")]
         missing = [c for c in CAN_COLUMNS if c not in header]
         if missing:
             raise DataError(f"{p}: the header lacks column(s) {', '.join(missing)}; a DAGA trace has the columns "
-                            f"{', '.join(CAN_COLUMNS)}")
+                            f"{', '.join(CAN_COLUMNS)}: re-download the trace or rename the columns")
         with archive.open(members[0]) as stream:
             reader = pacsv.open_csv(
                 stream,

@@ -75,7 +75,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
 
 def function_spec(name: str) -> FunctionSpec:
     if name not in FUNCTIONS:
-        raise DataError(f"unknown function {name!r}; the suite has {', '.join(FUNCTIONS)}")
+        raise DataError(f"unknown function {name!r}; use one of {', '.join(FUNCTIONS)}")
     return FUNCTIONS[name]
 
 
@@ -84,7 +84,7 @@ def evaluate_function(name: str, x: np.ndarray | torch.Tensor) -> np.ndarray:
     spec = function_spec(name)
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != spec.dim:
-        raise DataError(f"function {name!r} takes points of shape (N, {spec.dim}), got {tuple(x.shape)}")
+        raise DataError(f"function {name!r} takes points of shape (N, {spec.dim}), got {tuple(x.shape)}; pass {spec.dim} columns")
     return spec.fn(x)
 
 
@@ -106,6 +106,9 @@ def load_function(name: str, n_train: int = 1000, n_test: int = 1000, seed: int 
     ``seed`` always gives the same data.
     """
     n_valid = n_test if n_valid is None else n_valid
+    for field, value, least in (("n_train", n_train, 1), ("n_valid", n_valid, 0), ("n_test", n_test, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise DataError(f"load_function {field}={value!r}; pass an integer >= {least}")
     x, y = sample_function(name, n_train + n_valid + n_test, seed)
     cut1, cut2 = n_train, n_train + n_valid
     return ArrayData(x[:cut1], y[:cut1]), ArrayData(x[cut1:cut2], y[cut1:cut2]), ArrayData(x[cut2:], y[cut2:])

@@ -115,7 +115,13 @@ def encode_features(frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
 def read_mpea(data_dir: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """The raw CSV as a DataFrame (index = 0-based row number)."""
     path = require_file("mpea", "MPEA_dataset.csv", data_dir)
-    return pd.read_csv(path)
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty; download MPEA_dataset.csv again") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: cannot parse as a UTF-8 CSV ({reason}); download MPEA_dataset.csv again") from exc
 
 
 def load_mpea(target: str = "phase", data_dir: str | os.PathLike[str] | None = None,
@@ -143,6 +149,10 @@ def load_mpea(target: str = "phase", data_dir: str | os.PathLike[str] | None = N
         classes: tuple[str, ...] | None = PHASE_CLASSES
     else:
         values = pd.to_numeric(frame[column], errors="coerce")
+        infinite = np.isinf(values.to_numpy(np.float64))
+        if infinite.any():
+            row = frame.index[int(infinite.argmax())]
+            raise DataError(f"MPEA row {row}: {column!r} is infinite; fix the value or leave it empty to drop the row")
         keep = values.notna().to_numpy(bool)
         kept = frame[keep]
         y = values[keep].to_numpy(np.float32)

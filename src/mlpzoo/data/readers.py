@@ -13,6 +13,7 @@ import csv
 import gzip
 import io
 import os
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,7 +146,7 @@ def _libfm_slow(
         if label not in (-1.0, 0.0, 1.0):
             raise DataError(
                 f"{name}:{lineno}: label {parts[0]!r} is not -1, 0 or 1; "
-                "read_libfm reads binary labels (clicked or not)"
+                "read_libfm reads binary labels (clicked or not), so write each label as -1, 0 or 1"
             )
         found = len(parts) - 1
         if expected is None:
@@ -321,7 +322,7 @@ def file_kind(p: Path) -> str:
         return "tsv" if base.endswith(".tsv") else "csv"
     if name.endswith(_PARQUET_SUFFIXES):
         return "parquet"
-    raise DataError(f"{p}: unsupported file type; supported extensions: {_SUPPORTED}")
+    raise DataError(f"{p}: unsupported file type; supported extensions: {_SUPPORTED} (convert the file to one of them)")
 
 
 def _delimiter_hint(p: Path, available: list[str]) -> str:
@@ -348,6 +349,8 @@ def check_columns(p: Path, columns: list[str] | None, available: list[str]) -> N
 def _csv_error(p: Path, exc: BaseException) -> DataError:
     if isinstance(exc, UnicodeDecodeError):
         fix = "pass encoding=... for a file that is not UTF-8"
+    elif isinstance(exc, (EOFError, OSError, zlib.error)):
+        fix = "the file is truncated or not valid gzip; download or compress it again"
     else:
         fix = "check the delimiter and quoting (pass sep=...)"
     return DataError(f"{p}: cannot parse as CSV ({first_line(exc)}); {fix}")
@@ -369,7 +372,12 @@ def read_table(path: PathLike, columns: list[str] | None = None, **kwargs) -> pd
                 f"{p}: not a readable parquet file ({first_line(exc)}); re-write it with pyarrow"
             ) from exc
         check_columns(p, columns, available)
-        return pq.read_table(p, columns=columns, **kwargs).to_pandas()
+        try:
+            return pq.read_table(p, columns=columns, **kwargs).to_pandas()
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DataError(
+                f"{p}: not a readable parquet file ({first_line(exc)}); re-write it with pyarrow"
+            ) from exc
     if kind == "tsv":
         kwargs.setdefault("sep", "\t")
     try:
@@ -381,7 +389,7 @@ def read_table(path: PathLike, columns: list[str] | None = None, **kwargs) -> pd
             frame = pd.read_csv(p, **kwargs)
     except pd.errors.EmptyDataError:
         raise DataError(f"{p}: file is empty; expected a header line and data rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError, zlib.error) as exc:
         raise _csv_error(p, exc) from exc
     return frame
 

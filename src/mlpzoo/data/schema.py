@@ -17,6 +17,7 @@ import torch
 from mlpzoo.errors import ConfigError, DataError
 
 PAD, OOV = 0, 1
+_NORMALIZE = ("standard", "minmax", "none")
 
 
 def as_tokens(values: pd.Series) -> pd.Series:
@@ -41,6 +42,10 @@ class CategoricalField:
     source: str | None = None
     vocab: list[str] | None = None
     counts: list[int] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.min_count, bool) or not isinstance(self.min_count, int) or self.min_count < 1:
+            raise ConfigError(f"categorical field {self.name!r}: min_count={self.min_count!r}; pass an integer >= 1 (1 keeps every category)")
 
     @property
     def vocab_size(self) -> int:
@@ -87,6 +92,14 @@ class NumericField:
     fill: str | float = "mean"
     normalize: str = "standard"
     stats: dict[str, float] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.fill, str) and self.fill not in ("mean", "error"):
+            raise ConfigError(f"numeric field {self.name!r}: fill={self.fill!r}; use 'mean', 'error' or a number")
+        if not isinstance(self.fill, str) and not np.isfinite(self.fill):
+            raise ConfigError(f"numeric field {self.name!r}: fill={self.fill!r}; use a finite number, 'mean' or 'error'")
+        if self.normalize not in _NORMALIZE:
+            raise ConfigError(f"numeric field {self.name!r}: normalize={self.normalize!r}; use one of {', '.join(_NORMALIZE)}")
 
     def fit(self, values: pd.Series) -> "NumericField":
         x = self._as_float(values)
@@ -136,6 +149,12 @@ class SequenceField:
     max_len: int = 50
     separator: str = " "
 
+    def __post_init__(self) -> None:
+        if isinstance(self.max_len, bool) or not isinstance(self.max_len, int) or self.max_len < 1:
+            raise ConfigError(f"sequence field {self.name!r}: max_len={self.max_len!r}; pass an integer >= 1")
+        if not self.separator:
+            raise ConfigError(f"sequence field {self.name!r}: separator is empty; pass e.g. ' ' or '|'")
+
 
 _KINDS = {"categorical": CategoricalField, "numeric": NumericField, "sequence": SequenceField}
 
@@ -169,7 +188,7 @@ class FeatureSchema:
         for i, f in enumerate(self.categorical):
             if f.name == name:
                 return i
-        raise ConfigError(f"no categorical field {name!r}; the schema has {[f.name for f in self.categorical]}")
+        raise ConfigError(f"no categorical field {name!r}; use one of the schema's {[f.name for f in self.categorical]}")
 
     def fields_from(self, source: str) -> list[str]:
         return [f.name for f in self.categorical if f.source == source]
@@ -233,9 +252,11 @@ class FeatureSchema:
 
     def _encode_label(self, values: pd.Series, where: str) -> np.ndarray:
         y = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
-        if np.isnan(y).any():
-            row = int(np.isnan(y).argmax())
-            raise DataError(f"{where}: label column {self.label!r} has a missing or non-numeric value at row {row}; drop the row or fix the label")
+        bad = ~np.isfinite(y)
+        if bad.any():
+            row = int(bad.argmax())
+            raise DataError(f"{where}: label column {self.label!r} has a missing, infinite or non-numeric value "
+                            f"{values.iloc[row]!r} at row {row}; drop the row or fix the label")
         return y.astype(np.float32)
 
     # --- persistence ---------------------------------------------------------------------
@@ -249,15 +270,21 @@ class FeatureSchema:
         unknown = set(data) - allowed
         if unknown:
             raise ConfigError(f"schema: unknown key(s) {', '.join(sorted(unknown))}; valid keys are {', '.join(sorted(allowed))}")
+        from mlpzoo.config import build_config
+
         kwargs: dict[str, Any] = {k: v for k, v in data.items() if k in ("label", "group")}
+        for key, value in kwargs.items():
+            if not (isinstance(value, str) or (key == "group" and value is None)):
+                raise ConfigError(f"schema.{key} = {value!r}; give a column name")
         for kind, cls_ in _KINDS.items():
+            entries = data.get(kind) or []
+            if not isinstance(entries, (list, tuple)):
+                raise ConfigError(f"schema.{kind} = {entries!r} is not a list; write one column name (or mapping) per list item")
             items = []
-            for item in data.get(kind, []) or []:
+            for position, item in enumerate(entries):
+                if not isinstance(item, (str, dict)) or ("name" not in item if isinstance(item, dict) else False):
+                    raise ConfigError(f"schema.{kind}[{position}] = {item!r}; give a column name or a mapping with a name key")
                 item = {"name": item} if isinstance(item, str) else dict(item)
-                valid = set(cls_.__dataclass_fields__)
-                bad = set(item) - valid
-                if bad:
-                    raise ConfigError(f"schema.{kind}[{item.get('name', '?')}]: unknown key(s) {', '.join(sorted(bad))}; valid keys are {', '.join(sorted(valid))}")
-                items.append(cls_(**item))
+                items.append(build_config(cls_, item, f"schema.{kind}[{item['name']}]"))
             kwargs[kind] = items
         return cls(**kwargs)

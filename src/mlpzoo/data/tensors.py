@@ -7,7 +7,25 @@ from typing import Iterator
 
 import torch
 
+from mlpzoo.errors import DataError
+
 Batch = dict[str, torch.Tensor | dict[str, torch.Tensor]]
+
+
+def _check_rows(where: str, **parts: torch.Tensor | None) -> None:
+    """Every part is a tensor with the same number of rows (None parts are absent)."""
+    rows = None
+    for name, value in parts.items():
+        if value is None:
+            continue
+        if not isinstance(value, torch.Tensor):
+            raise DataError(f"{where}: {name} is a {type(value).__name__}, not a tensor; convert it with torch.as_tensor")
+        if value.dim() == 0:
+            raise DataError(f"{where}: {name} is a scalar; pass one row per sample")
+        if rows is None:
+            first, rows = name, value.shape[0]
+        elif value.shape[0] != rows:
+            raise DataError(f"{where}: {first} has {rows} rows but {name} has {value.shape[0]}; pass matching rows")
 
 
 @dataclass
@@ -19,6 +37,10 @@ class TensorTable:
     sequences: dict[str, torch.Tensor] = field(default_factory=dict)
     label: torch.Tensor | None = None
     group: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        _check_rows("TensorTable", categorical=self.categorical, numeric=self.numeric, label=self.label, group=self.group,
+                    **{f"sequences[{k!r}]": v for k, v in self.sequences.items()})
 
     def __len__(self) -> int:
         return self.categorical.shape[0]
@@ -69,8 +91,7 @@ class ArrayData:
     group: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
-        if self.x.shape[0] != self.label.shape[0]:
-            raise ValueError(f"ArrayData: x has {self.x.shape[0]} rows but label has {self.label.shape[0]}; pass matching rows")
+        _check_rows("ArrayData", x=self.x, label=self.label, group=self.group)
 
     def __len__(self) -> int:
         return self.x.shape[0]

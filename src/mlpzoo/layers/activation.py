@@ -25,7 +25,14 @@ class Dice(nn.Module):
 
     def forward(self, s: torch.Tensor) -> torch.Tensor:
         flat = s.reshape(-1, s.shape[-1])
-        p = torch.sigmoid(self.norm(flat)).reshape(s.shape)
+        if self.training and flat.shape[0] == 1:
+            # One row has no batch variance (BatchNorm raises): normalise it with the running
+            # averages, as eval mode does, e.g. a DIN batch holding a single behaviour.
+            norm = self.norm
+            normed = nn.functional.batch_norm(flat, norm.running_mean, norm.running_var, training=False, eps=norm.eps)
+        else:
+            normed = self.norm(flat)
+        p = torch.sigmoid(normed).reshape(s.shape)
         return p * s + (1 - p) * self.alpha * s
 
 

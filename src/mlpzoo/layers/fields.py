@@ -12,6 +12,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from mlpzoo.errors import ConfigError, DataError
+
 
 class FieldEmbedding(nn.Module):
     """Embeds ``(..., num_fields)`` integer ids into ``(..., num_fields, dim)`` vectors.
@@ -43,17 +45,38 @@ class FieldEmbedding(nn.Module):
         if frequencies is None:
             frequencies = torch.ones(total)
         if frequencies.numel() != total:
-            raise ValueError(f"frequencies has {frequencies.numel()} rows, the table {total}")
+            raise ConfigError(f"FieldEmbedding frequencies has {frequencies.numel()} rows but the table {total}; pass one count per row")
         self.register_buffer("frequencies", frequencies.float().clamp(min=1.0), persistent=False)
         self.num_fields = len(sizes)
         self.dim = dim
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return nn.functional.embedding(ids + self.offsets, self.weight)
+        self._check_ids(ids, "ids")
+        if ids.dim() == 0 or ids.shape[-1] != self.num_fields:
+            raise DataError(f"FieldEmbedding expects ids of shape (..., {self.num_fields}), one per field, got "
+                            f"{tuple(ids.shape)}; encode the frame with the schema the model was built from")
+        return self._embed(ids + self.offsets, "ids")
 
     def lookup(self, field: int, ids: torch.Tensor) -> torch.Tensor:
         """Embed ids of one field (any shape), e.g. a behaviour sequence sharing that field's vocabulary."""
-        return nn.functional.embedding(ids + self.offsets[field], self.weight)
+        self._check_ids(ids, f"ids of field {field}")
+        return self._embed(ids + self.offsets[field], f"ids of field {field}")
+
+    def _check_ids(self, ids, what: str) -> None:
+        if not isinstance(ids, torch.Tensor) or ids.dtype not in (torch.int64, torch.int32):
+            kind = ids.dtype if isinstance(ids, torch.Tensor) else type(ids).__name__
+            raise DataError(f"FieldEmbedding {what} must be an integer (int64) tensor, got {kind}; encode frames with schema.encode")
+        if ids.device != self.weight.device:
+            raise DataError(f"FieldEmbedding {what} are on {ids.device} but the table is on {self.weight.device}; move them with .to(device)")
+
+    def _embed(self, rows: torch.Tensor, what: str) -> torch.Tensor:
+        # Range-checking every id would cost a pass per batch; the gather already refuses rows
+        # outside the whole table, so only that error is translated (ids come from schema.encode).
+        try:
+            return nn.functional.embedding(rows, self.weight)
+        except IndexError:
+            raise DataError(f"FieldEmbedding {what} fall outside the embedding table ({self.weight.shape[0]} rows); "
+                            "encode frames with the schema the model was built from (unseen values map to OOV)") from None
 
     def rows(self, ids: torch.Tensor, field: int | None = None) -> torch.Tensor:
         """Global table rows addressed by ``ids`` (all fields, or one field)."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mlpzoo.errors import ConfigError
+from mlpzoo.errors import ConfigError, DataError
+from mlpzoo.layers.mlp import check_features
 
 
 class BilinearFusion(nn.Module):
@@ -27,7 +28,7 @@ class BilinearFusion(nn.Module):
                 f"num_heads={num_heads} must divide both stream widths ({dim1} and {dim2}); "
                 f"use one of {', '.join(map(str, common[:8]))}{'...' if len(common) > 8 else ''}"
             )
-        self.num_heads = num_heads
+        self.num_heads, self.dim1, self.dim2 = num_heads, dim1, dim2
         self.linear1 = nn.Linear(dim1, output_dim)
         self.linear2 = nn.Linear(dim2, output_dim, bias=False)
         self.bilinear = nn.Parameter(torch.empty(num_heads, dim1 // num_heads, dim2 // num_heads, output_dim))
@@ -37,6 +38,11 @@ class BilinearFusion(nn.Module):
         nn.init.xavier_normal_(self.linear2.weight)
 
     def forward(self, o1: torch.Tensor, o2: torch.Tensor) -> torch.Tensor:
+        check_features(o1, self.dim1, "BilinearFusion", self.bilinear, name="o1")
+        check_features(o2, self.dim2, "BilinearFusion", self.bilinear, name="o2")
+        if o1.dim() != 2 or o2.shape[0] != o1.shape[0]:
+            raise DataError(f"BilinearFusion expects o1 (batch, {self.dim1}) and o2 (batch, {self.dim2}) with the same batch, "
+                            f"got {tuple(o1.shape)} and {tuple(o2.shape)}; pass both streams' outputs for the same rows")
         heads1 = o1.view(o1.shape[0], self.num_heads, -1)
         heads2 = o2.view(o2.shape[0], self.num_heads, -1)
         bilinear = torch.einsum("bhi,hijo,bhj->bo", heads1, self.bilinear, heads2)

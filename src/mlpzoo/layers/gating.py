@@ -11,7 +11,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from mlpzoo.layers.mlp import MLP
+from mlpzoo.errors import DataError
+from mlpzoo.layers.mlp import MLP, check_features
 
 
 class FeatureGating(nn.Module):
@@ -32,12 +33,19 @@ class FeatureGating(nn.Module):
 
     def __init__(self, feature_dim: int, context_dim: int, hidden_units: Sequence[int] = (400,), bias_dim: int = 10):
         super().__init__()
+        self.feature_dim, self.context_dim = feature_dim, context_dim
         self.context_bias = nn.Parameter(torch.randn(1, bias_dim) * 0.1) if context_dim == 0 else None
         self.gate = MLP(context_dim or bias_dim, hidden_units, output_dim=feature_dim, activation="relu")
 
     def forward(self, features: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        check_features(features, self.feature_dim, "FeatureGating", name="features")
         if self.context_bias is not None:
             context = self.context_bias.expand(features.shape[0], -1)
         elif context is None:
-            raise ValueError("FeatureGating built with context fields needs a context tensor")
+            raise DataError(f"FeatureGating was built with context_dim={self.context_dim}; pass context=(batch, {self.context_dim}) embeddings")
+        else:
+            check_features(context, self.context_dim, "FeatureGating", name="context")
+            if context.shape[:-1] != features.shape[:-1]:
+                raise DataError(f"FeatureGating context has shape {tuple(context.shape)} but features {tuple(features.shape)}; "
+                                "pass one context row per feature row")
         return 2.0 * torch.sigmoid(self.gate(context)) * features

@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Sequence
 
+import torch
 from torch import nn
 
+from mlpzoo.errors import ConfigError, DataError
 from mlpzoo.layers.activation import make_activation
+
+
+def check_width(where: str, name: str, value) -> None:
+    """A layer width must be a positive integer (a YAML string or a float is refused by name)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ConfigError(f"{where} {name}={value!r}; pass a positive integer")
+
+
+def check_features(x, width: int, where: str, like: torch.Tensor | None = None, name: str = "input") -> None:
+    """``x`` must be a floating tensor ``(..., width)`` on the device of ``like`` (a parameter).
+
+    Attribute checks only (no pass over the values), so they cost nothing in a forward.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise DataError(f"{where} {name} must be a torch.Tensor, got {type(x).__name__}; convert it with torch.as_tensor")
+    if x.dim() == 0 or x.shape[-1] != width:
+        raise DataError(f"{where} expects {name} of shape (..., {width}), got {tuple(x.shape)}; match the layer width to the data")
+    if not x.is_floating_point():
+        raise DataError(f"{where} {name} has dtype {x.dtype}; cast it to a float dtype (x.float())")
+    if like is not None and x.device != like.device:
+        raise DataError(f"{where} {name} is on device {x.device} but the layer is on {like.device}; move one with .to(device)")
 
 
 class MLP(nn.Sequential):
@@ -36,6 +60,13 @@ class MLP(nn.Sequential):
         batch_norm: bool = False,
         output_activation: str | None = None,
     ):
+        check_width("MLP", "input_dim", input_dim)
+        for units in hidden_units:
+            check_width("MLP", "hidden_units entry", units)
+        if output_dim is not None:
+            check_width("MLP", "output_dim", output_dim)
+        if isinstance(dropout, bool) or not (isinstance(dropout, numbers.Real) and 0 <= dropout < 1):
+            raise ConfigError(f"MLP dropout={dropout!r}; pass a probability in [0, 1)")
         layers: list[nn.Module] = []
         width = input_dim
         for units in hidden_units:
@@ -58,3 +89,7 @@ class MLP(nn.Sequential):
             if isinstance(module, nn.Linear):
                 nn.init.xavier_normal_(module.weight)
                 nn.init.zeros_(module.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_features(x, self.input_dim, "MLP", getattr(self[0], "weight", None) if len(self) else None)
+        return super().forward(x)

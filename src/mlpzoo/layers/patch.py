@@ -17,14 +17,20 @@ from torch import nn
 from mlpzoo.errors import ConfigError
 
 
-def check_image(x: torch.Tensor, in_chans: int, patch: int, where: str) -> None:
-    """One-line errors for a wrong channel count or a size the patch does not divide."""
-    if x.ndim != 4:
-        raise ConfigError(f"{where}: expected images (B, C, H, W), got shape {tuple(x.shape)}")
+def check_image(x: torch.Tensor, in_chans: int, patch: int, where: str, weight: torch.Tensor | None = None) -> None:
+    """One-line errors for a wrong layout, channel count, dtype or device, or a size the patch does not divide."""
+    if not isinstance(x, torch.Tensor) or x.ndim != 4:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ConfigError(f"{where}: expected images (B, C, H, W), got {shape}; add a batch dimension with x[None] for one image")
     if x.shape[1] != in_chans:
-        raise ConfigError(f"{where}: images have {x.shape[1]} channels but the model was built with in_chans={in_chans}")
+        raise ConfigError(f"{where}: images have {x.shape[1]} channels but the model was built with in_chans={in_chans}; "
+                          f"convert the images or build the model with in_chans={x.shape[1]}")
+    if not x.is_floating_point():
+        raise ConfigError(f"{where}: images are {x.dtype}; convert them to float and normalise first (ImageData does this)")
+    if weight is not None and x.device != weight.device:
+        raise ConfigError(f"{where}: images are on {x.device} but the model is on {weight.device}; move one with .to(device)")
     if x.shape[2] % patch or x.shape[3] % patch:
-        raise ConfigError(f"{where}: image size {x.shape[2]}x{x.shape[3]} is not a multiple of the patch size {patch}")
+        raise ConfigError(f"{where}: image size {x.shape[2]}x{x.shape[3]} is not a multiple of the patch size {patch}; resize or pad the images")
 
 
 class PatchEmbed(nn.Module):
@@ -36,7 +42,7 @@ class PatchEmbed(nn.Module):
         self.proj = nn.Conv2d(in_chans, dim, patch, stride=patch)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_image(x, self.in_chans, self.patch, type(self).__name__)
+        check_image(x, self.in_chans, self.patch, type(self).__name__, self.proj.weight)
         return self.proj(x).permute(0, 2, 3, 1)
 
 
@@ -59,5 +65,5 @@ class MultiScalePatchEmbed(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_image(x, self.in_chans, self.patch, type(self).__name__)
+        check_image(x, self.in_chans, self.patch, type(self).__name__, self.projs[0].weight)
         return sum(proj(x) for proj in self.projs).permute(0, 2, 3, 1)

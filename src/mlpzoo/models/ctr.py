@@ -27,7 +27,7 @@ from mlpzoo.layers.fusion import BilinearFusion
 from mlpzoo.layers.gating import FeatureGating
 from mlpzoo.layers.interaction import CrossNetwork, CrossNetworkV2, FactorizationMachine
 from mlpzoo.layers.interest import LocalActivationUnit, masked_mean_pool, masked_sum_pool
-from mlpzoo.layers.mlp import MLP
+from mlpzoo.layers.mlp import MLP, check_width
 from mlpzoo.registry import register_model
 
 
@@ -49,6 +49,7 @@ class CTRModel(nn.Module):
         super().__init__()
         if not isinstance(schema, FeatureSchema):
             raise ConfigError(f"{type(self).__name__} needs schema=FeatureSchema (fitted on the training frame), got {type(schema).__name__}")
+        check_width(type(self).__name__, "embedding_dim", embedding_dim)
         if regularizer_mode not in ("full", "mini_batch"):
             raise ConfigError(f"regularizer_mode={regularizer_mode!r}; use 'full' or 'mini_batch'")
         self.schema = schema
@@ -61,7 +62,10 @@ class CTRModel(nn.Module):
         self.num_fields = len(schema.categorical) + len(schema.numeric) + len(schema.sequence)
 
     def check_batch(self, batch) -> None:
-        """Refuse a batch that does not match the schema, naming what differs."""
+        """Refuse a batch that does not match the schema, naming what differs (shapes and dtypes only)."""
+        if not isinstance(batch, dict):
+            raise DataError(f"{type(self).__name__} takes a batch dict from TensorTable.as_batch(), got {type(batch).__name__}; "
+                            "encode frames with schema.encode and iterate with iter_batches")
         categorical = batch.get("categorical")
         if not isinstance(categorical, torch.Tensor) or categorical.dim() != 2 or categorical.shape[1] != len(self.schema.categorical):
             got = tuple(categorical.shape) if isinstance(categorical, torch.Tensor) else type(categorical).__name__
@@ -69,9 +73,23 @@ class CTRModel(nn.Module):
                             f"{[f.name for f in self.schema.categorical]}, got {got}; encode frames with the model's schema")
         if categorical.dtype not in (torch.int64, torch.int32):
             raise DataError(f"batch['categorical'] must hold integer ids, got {categorical.dtype}; encode frames with schema.encode")
+        rows = categorical.shape[0]
+        if self.schema.numeric:
+            numeric = batch.get("numeric")
+            expected = (rows, len(self.schema.numeric))
+            if not isinstance(numeric, torch.Tensor) or tuple(numeric.shape) != expected or not numeric.is_floating_point():
+                got = f"{tuple(numeric.shape)} {numeric.dtype}" if isinstance(numeric, torch.Tensor) else type(numeric).__name__
+                raise DataError(f"batch['numeric'] must be float {expected} for fields {[f.name for f in self.schema.numeric]}, "
+                                f"got {got}; encode frames with the model's schema")
+        sequences = batch.get("sequences") or {}
         for name, _ in self.sequence_fields:
-            if name not in batch.get("sequences", {}):
+            ids = sequences.get(name)
+            if ids is None:
                 raise DataError(f"batch['sequences'] lacks {name!r}, which the schema declares; encode frames with the model's schema")
+            if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.shape[0] != rows or ids.dtype not in (torch.int64, torch.int32):
+                got = f"{tuple(ids.shape)} {ids.dtype}" if isinstance(ids, torch.Tensor) else type(ids).__name__
+                raise DataError(f"batch['sequences'][{name!r}] must be integer ids (batch={rows}, max_len), got {got}; "
+                                "encode frames with the model's schema")
 
     def field_embeddings(self, batch) -> torch.Tensor:
         """``(B, num_fields, D)``: categorical, then numeric, then pooled sequence fields."""

@@ -28,7 +28,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from mlpzoo.errors import ConfigError
+from mlpzoo.errors import ConfigError, DataError
 from mlpzoo.layers.kan import (
     AFKANLinear,
     BSplineKANLinear,
@@ -37,7 +37,7 @@ from mlpzoo.layers.kan import (
     ReLUKANLinear,
     SelectableKANLinear,
 )
-from mlpzoo.layers.mlp import MLP
+from mlpzoo.layers.mlp import MLP, check_width
 from mlpzoo.registry import register_model
 
 LAYERS = {
@@ -59,9 +59,23 @@ def _make_layer(layer: str, in_features: int, out_features: int, layer_kwargs: d
     return LAYERS[layer](in_features, out_features, **layer_kwargs)
 
 
+def _check_widths(where: str, in_features, out_features, hidden) -> None:
+    check_width(where, "in_features", in_features)
+    check_width(where, "out_features", out_features)
+    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence):
+        raise ConfigError(f"{where} hidden={hidden!r}; pass a list of widths, e.g. [16] (or [] for none)")
+    for width in hidden:
+        check_width(where, "hidden entry", width)
+
+
 def _input(batch) -> torch.Tensor:
-    x = batch["x"] if isinstance(batch, dict) else batch
-    return x.reshape(x.shape[0], -1)
+    if isinstance(batch, dict):
+        if "x" not in batch:
+            raise DataError(f"batch has keys {sorted(batch)} but no 'x'; pass {{'x': inputs}} or the input tensor itself")
+        batch = batch["x"]
+    if not isinstance(batch, torch.Tensor) or batch.dim() == 0:
+        raise DataError(f"model input must be a tensor (batch, features), got {type(batch).__name__}; pass batch['x'] as a tensor")
+    return batch.reshape(batch.shape[0], -1)
 
 
 def _output(out: torch.Tensor, out_features: int) -> torch.Tensor:
@@ -86,8 +100,7 @@ class KANNet(nn.Module):
         super().__init__()
         if layer not in LAYERS:
             raise ConfigError(f"KANNet layer={layer!r} is unknown; choose one of {', '.join(LAYERS)}")
-        if in_features < 1 or out_features < 1 or any(int(h) < 1 for h in hidden):
-            raise ConfigError(f"KANNet widths in={in_features}, hidden={tuple(hidden)}, out={out_features} must all be >= 1")
+        _check_widths("KANNet", in_features, out_features, hidden)
         widths = [int(in_features), *(int(h) for h in hidden), int(out_features)]
         self.in_features, self.out_features, self.hidden, self.layer = in_features, out_features, tuple(widths[1:-1]), layer
         self.regularization_weight = float(regularization_weight)
@@ -132,6 +145,7 @@ class DenseMLP(nn.Module):
     def __init__(self, in_features: int, out_features: int = 1, hidden: Sequence[int] = (32,),
                  activation: str = "silu", dropout: float = 0.0, batch_norm: bool = False):
         super().__init__()
+        _check_widths("DenseMLP", in_features, out_features, hidden)
         self.in_features, self.out_features, self.hidden = in_features, out_features, tuple(int(h) for h in hidden)
         self.mlp = MLP(in_features, self.hidden, out_features, activation=activation, dropout=dropout, batch_norm=batch_norm)
 

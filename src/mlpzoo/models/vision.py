@@ -71,9 +71,11 @@ class VisionMLP(nn.Module):
         self.head = nn.Linear(self.num_features, num_classes)
 
 
-def _grid(img_size: int, patch: int) -> int:
+def _grid(img_size: int, patch: int, depth: int = 1) -> int:
     if img_size % patch:
-        raise ConfigError(f"img_size={img_size} is not a multiple of patch={patch}")
+        raise ConfigError(f"img_size={img_size} is not a multiple of patch={patch}; choose an img_size divisible by the patch")
+    if depth < 1:
+        raise ConfigError(f"depth={depth} must be at least 1 block")
     return img_size // patch
 
 
@@ -81,7 +83,7 @@ def _grid(img_size: int, patch: int) -> int:
 def mixer(num_classes: int = 10, img_size: int = 32, in_chans: int = 3, patch: int = 4, dim: int = 128, depth: int = 8,
           token_hidden: int = 64, channel_hidden: int = 512) -> VisionMLP:
     """MLP-Mixer (Mixer-S/4-like CIFAR size): token MLP over the 64 patches, channel MLP, pre-norm residuals."""
-    g = _grid(img_size, patch)
+    g = _grid(img_size, patch, depth)
     blocks = [MixerBlock(g * g, dim, token_hidden, channel_hidden) for _ in range(depth)]
     return VisionMLP(PatchEmbed(in_chans, dim, patch), blocks, dim, num_classes, img_size, fixed_size=True)
 
@@ -90,7 +92,7 @@ def mixer(num_classes: int = 10, img_size: int = 32, in_chans: int = 3, patch: i
 def raftmlp(num_classes: int = 10, img_size: int = 32, in_chans: int = 3, patch: int = 4, dim: int = 128, depth: int = 8,
             raft_size: int = 2, token_expansion: float = 2.0, channel_hidden: int = 512, scales: Sequence[int] = (1, 2)) -> VisionMLP:
     """RaftMLP with Mixer's width and depth: raft-token-mixing (r=2, expansion 2) and multi-scale patch embedding."""
-    g = _grid(img_size, patch)
+    g = _grid(img_size, patch, depth)
     blocks = [RaftBlock(dim, g, g, raft_size, token_expansion, channel_hidden) for _ in range(depth)]
     return VisionMLP(MultiScalePatchEmbed(in_chans, dim, patch, scales), blocks, dim, num_classes, img_size, fixed_size=False)
 
@@ -99,7 +101,7 @@ def raftmlp(num_classes: int = 10, img_size: int = 32, in_chans: int = 3, patch:
 def strip_mlp(num_classes: int = 10, img_size: int = 32, in_chans: int = 3, patch: int = 4, dim: int = 128, depth: int = 8,
               channel_hidden: int = 480, groups: int = 4, strip_width: int = 3) -> VisionMLP:
     """Strip-MLP blocks (row and column CGSMM with 4 groups, strip width 3, LSMM) at Mixer's parameter count."""
-    g = _grid(img_size, patch)
+    g = _grid(img_size, patch, depth)
     blocks = [StripBlock(dim, g, g, channel_hidden, groups, strip_width) for _ in range(depth)]
     return VisionMLP(PatchEmbed(in_chans, dim, patch), blocks, dim, num_classes, img_size, fixed_size=True)
 
@@ -108,7 +110,7 @@ def strip_mlp(num_classes: int = 10, img_size: int = 32, in_chans: int = 3, patc
 def ms_mlp(num_classes: int = 10, img_size: int = 32, in_chans: int = 3, patch: int = 4, dim: int = 128, depth: int = 8,
            channel_hidden: int = 416, groups: int = 5) -> VisionMLP:
     """MS-MLP blocks (5 channel groups, shifts -2..2, kernels 5, 3, 1, 3, 5) at Mixer's parameter count."""
-    _grid(img_size, patch)
+    _grid(img_size, patch, depth)
     blocks = [MixShiftBlock(dim, channel_hidden, groups) for _ in range(depth)]
     return VisionMLP(PatchEmbed(in_chans, dim, patch), blocks, dim, num_classes, img_size, fixed_size=False)
 
@@ -117,6 +119,6 @@ def ms_mlp(num_classes: int = 10, img_size: int = 32, in_chans: int = 3, patch: 
 def dsm(num_classes: int = 10, img_size: int = 32, in_chans: int = 3, patch: int = 4, dim: int = 128, depth: int = 8,
         channel_hidden: int = 384, num_bases: int = 2) -> VisionMLP:
     """Dynamic Spectrum Mixer blocks (DCT mixing, 2 dynamic spectrum bases) at Mixer's parameter count."""
-    g = _grid(img_size, patch)
+    g = _grid(img_size, patch, depth)
     blocks = [DynamicSpectrumBlock(dim, g, g, channel_hidden, num_bases) for _ in range(depth)]
     return VisionMLP(PatchEmbed(in_chans, dim, patch), blocks, dim, num_classes, img_size, fixed_size=True)

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from mlpzoo.tasks import metrics
+from mlpzoo.tasks.checks import check_label
 
 
 class BinaryCTR:
@@ -20,6 +21,7 @@ class BinaryCTR:
     monitor_modes = {"auc": "max", "gauc": "max", "logloss": "min"}
 
     def loss(self, logits: torch.Tensor, batch) -> torch.Tensor:
+        check_label(logits, batch, "binary_ctr")
         return nn.functional.binary_cross_entropy_with_logits(logits, batch["label"])
 
     def predict(self, logits: torch.Tensor) -> torch.Tensor:

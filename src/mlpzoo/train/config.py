@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 from mlpzoo.errors import ConfigError
@@ -63,8 +64,16 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{where}.{name} = {getattr(self, name)} must be at least 1")
-        if self.lr <= 0:
-            raise ConfigError(f"{where}.lr = {self.lr} must be positive")
+        if not self.lr > 0 or not math.isfinite(self.lr):  # "not >" also catches NaN
+            raise ConfigError(f"{where}.lr = {self.lr} must be a positive finite number")
+        if not self.weight_decay >= 0:
+            raise ConfigError(f"{where}.weight_decay = {self.weight_decay} must be 0 or positive")
+        if self.grad_clip_norm is not None and not self.grad_clip_norm > 0:
+            raise ConfigError(f"{where}.grad_clip_norm = {self.grad_clip_norm} must be positive, or null to disable clipping")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise ConfigError(f"{where}.num_threads = {self.num_threads} must be at least 1, or null to keep torch's setting")
+        if not self.min_lr >= 0:
+            raise ConfigError(f"{where}.min_lr = {self.min_lr} must be 0 or positive")
         if self.optimizer not in ("adam", "adamw", "sgd", "lion"):
             raise ConfigError(f"{where}.optimizer = {self.optimizer!r}; use adam, adamw, sgd or lion")
         if self.monitor_mode not in (None, "max", "min"):
