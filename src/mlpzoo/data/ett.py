@@ -80,10 +80,14 @@ def load_ett(name: str, data_dir: str | os.PathLike[str] | None = None, *,
     if fill not in ("error", "interpolate"):
         raise DataError(f"fill={fill!r} is not supported; use 'error' or 'interpolate'")
     path = require_file("ett", f"{name}.csv", data_dir)
-    frame = pd.read_csv(path)
+    try:
+        frame = pd.read_csv(path, encoding="utf-8")
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        reason = str(error).splitlines()[0][:120]
+        raise DataError(f"{path} is not a readable UTF-8 CSV ({type(error).__name__}: {reason}); re-download it from the ETDataset repository") from None
     missing = [c for c in ("date", *ETT_COLUMNS) if c not in frame.columns]
     if missing:
-        raise DataError(f"{path} lacks column(s) {', '.join(missing)}; expected date,{','.join(ETT_COLUMNS)}")
+        raise DataError(f"{path} lacks column(s) {', '.join(missing)}; expected date,{','.join(ETT_COLUMNS)}; re-download the file")
     dates = pd.to_datetime(frame["date"], errors="coerce")
     if dates.isna().any():
         row = int(dates.isna().to_numpy().argmax())

@@ -1,7 +1,7 @@
 """Chaos features for forecasting: delay (ACF), embedding dimension (Cao's method), delay embedding.
 
-Venkatesh & Ravi, "ATM cash demand forecasting in an Indian bank with chaos and deep learning",
-2020 (catalog id ``atm-chaos``): reconstruct the state space of a daily series with a lag from the
+Vangala & Ravi, "ATM cash demand forecasting in an Indian bank with chaos and deep learning",
+2020, arXiv:2008.10365 (catalog id ``atm-chaos``): reconstruct the state space of a daily series with a lag from the
 autocorrelation function and an embedding dimension from Cao's method, and add the day of the
 week as a one-hot exogenous input. Cao's method: L. Cao, "Practical method for determining the
 minimum embedding dimension of a scalar time series", Physica D 110 (1997) 43-50.

@@ -9,8 +9,8 @@
   (``delta, B, C`` not input-dependent).
 - ``transformer_lm``: the causal Transformer baseline (pre-norm ``nn.TransformerEncoderLayer``
   blocks with a causal mask, sinusoidal absolute positions so it runs at any length, tied head).
-- Forecasters for the ATM-cash paper (Venkatesh et al., "ATM cash demand forecasting in an
-  Indian bank with chaos and deep learning", 2020, catalog id ``atm-chaos``): an LSTM and a 1D-CNN
+- Forecasters for the ATM-cash paper (Vangala & Ravi, "ATM cash demand forecasting in an
+  Indian bank with chaos and deep learning", 2020, arXiv:2008.10365, catalog id ``atm-chaos``): an LSTM and a 1D-CNN
   reading ``batch["x"]`` of shape ``(B, steps, channels)`` and returning ``(B,)`` (the
   regression contract of :mod:`mlpzoo.tasks`). The MLP of that paper is the registered ``mlp``.
 
