@@ -106,6 +106,16 @@ def train(config: Path, overrides: tuple[str, ...]) -> None:
     """Train a model from a YAML file with sections data, model and train."""
     from mlpzoo.train.from_config import run_config
 
+    result = run_config(_read_spec(config, overrides), source=str(config))
+    if result.resumed_from_epoch is not None:
+        console.print(f"[yellow]continued the run in {result.run_dir} from epoch {result.resumed_from_epoch}; "
+                      "set train.resume=false or another train.run_name to start over[/]", highlight=False)
+    console.print(_table([{"split": split, **scores} for split, scores in result.metrics.items()]))
+    console.print(f"best epoch {result.best_epoch} of {result.epochs_run}; {result.train_samples_per_second:,.0f} training samples/s; run: {result.run_dir}")
+
+
+def _read_spec(config: Path, overrides: tuple[str, ...]) -> dict:
+    """The YAML file as a dict, with ``--set SECTION.KEY=VALUE`` overrides applied."""
     try:
         spec = yaml.safe_load(config.read_text()) or {}
     except yaml.YAMLError as err:
@@ -117,13 +127,58 @@ def train(config: Path, overrides: tuple[str, ...]) -> None:
         section, dot, field = key.partition(".")
         if not sep or not dot:
             raise ConfigError(f"--set {item!r}: use SECTION.KEY=VALUE, e.g. train.epochs=3")
-        spec.setdefault(section, {})[field] = yaml.safe_load(value)
-    result = run_config(spec, source=str(config))
-    if result.resumed_from_epoch is not None:
-        console.print(f"[yellow]continued the run in {result.run_dir} from epoch {result.resumed_from_epoch}; "
-                      "set train.resume=false or another train.run_name to start over[/]", highlight=False)
-    console.print(_table([{"split": split, **scores} for split, scores in result.metrics.items()]))
-    console.print(f"best epoch {result.best_epoch} of {result.epochs_run}; {result.train_samples_per_second:,.0f} training samples/s; run: {result.run_dir}")
+        if not isinstance(spec.setdefault(section, {}), dict):
+            raise ConfigError(f"--set {item!r}: section {section!r} of {config} is not a mapping")
+        spec[section][field] = yaml.safe_load(value)
+    return spec
+
+
+@main.command()
+@click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--trials", type=int, default=20, show_default=True, help="Trials this command runs (in each worker process).")
+@click.option("--storage", default=None, metavar="URL",
+              help="sqlite:///FILE.db, journal:///FILE.log or a database URL (default: sqlite under TRAIN.RUN_DIR/tune).")
+@click.option("--study", "study_name", default=None, help="Study name (default: the config's file name); workers with the same storage and name share it.")
+@click.option("--workers", type=int, default=1, show_default=True, help="Worker processes started on this machine.")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", help="Override a config value, as for train.")
+def tune(config: Path, trials: int, storage: str | None, study_name: str | None, workers: int, overrides: tuple[str, ...]) -> None:
+    """Search hyperparameters with Optuna over the config's tune: block (pruning on the validation metric)."""
+    from mlpzoo.tune import tune as run_tune
+
+    result = run_tune(_read_spec(config, overrides), str(config), trials, storage, study_name, workers,
+                      log=lambda line: console.print(line, highlight=False))
+    console.print(", ".join(f"{n} {state}" for state, n in result.counts.items()) + f" trial(s) in study {result.study} ({result.storage})",
+                  highlight=False)
+    if not result.top:
+        console.print("[yellow]no trial completed; see the errors above, or lower the pruner's aggressiveness[/]")
+        return
+    console.print(_table(result.top))
+    console.print(f"best params: {result.best_params_path}\nbest config (for mlpzoo train): {result.best_config_path}", highlight=False)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["onnx"]), default="onnx", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Output file (default: RUN_DIR/model.onnx).")
+def export(run_dir: Path, fmt: str, output: Path | None) -> None:
+    """Export a run's best checkpoint to ONNX and check it in onnxruntime against PyTorch."""
+    from mlpzoo.export import export_run
+
+    result = export_run(run_dir, output, log=lambda line: console.print(line, highlight=False))
+    console.print(f"wrote {result.path} ({result.exporter} exporter, opset {result.opset}); inputs {', '.join(result.inputs)} "
+                  f"with a dynamic batch axis; onnxruntime vs PyTorch max abs diff {result.max_abs_diff:.2e}", highlight=False)
+
+
+@main.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.md"), show_default=True,
+              help="report.md or report.html; plots are written beside it.")
+def report(run_dirs: tuple[Path, ...], output: Path) -> None:
+    """One page comparing runs (table, learning curves, metric vs parameters); claim result folders too."""
+    from mlpzoo.report_runs import write_runs_report
+
+    written = write_runs_report(list(run_dirs), output, log=lambda line: console.print(f"[yellow]{line}[/]", highlight=False))
+    console.print(f"wrote {written.path}: {written.runs} run(s), {written.claims} claim result(s), {written.skipped} skipped", highlight=False)
 
 
 @main.group()
@@ -174,6 +229,12 @@ def _table(rows: list[dict]) -> Table:
         table.add_row(*(f"{row[c]:.4f}" if isinstance(row.get(c), float) and abs(row[c]) < 1000 else
                         f"{row[c]:,.0f}" if isinstance(row.get(c), float) else str(row.get(c, "")) for c in columns))
     return table
+
+
+# `mlpzoo size` lives in its own module (hardware-aware MLP sizing, zaya1).
+from mlpzoo.cli_size import size_command  # noqa: E402
+
+main.add_command(size_command)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,11 @@ optionally ``task`` (default ``binary_ctr``). Unknown keys are errors that list 
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from mlpzoo.config import build_config
 from mlpzoo.data.datasets import load_dataset, load_files
@@ -19,7 +21,8 @@ from mlpzoo.tasks import get_task
 from mlpzoo.train.config import TrainConfig
 from mlpzoo.train.trainer import FitResult, Trainer, seed_everything
 
-SECTIONS = ("data", "model", "train", "task")
+SECTIONS = ("data", "model", "train", "task", "tune")  # tune: search spaces for `mlpzoo tune`, unused by a plain fit
+SCHEMA_FILE = "schema.json"  # the fitted feature schema, beside config.yaml, so `mlpzoo export` can rebuild the model
 
 
 @dataclass
@@ -40,7 +43,7 @@ class DataSection:
             raise ConfigError(f"{where}: with train files also give valid and schema")
 
 
-def run_config(spec: dict[str, Any], source: str = "config") -> FitResult:
+def run_config(spec: dict[str, Any], source: str = "config", callbacks: Iterable[Callable[[int, dict], None]] = ()) -> FitResult:
     unknown = sorted(set(spec) - set(SECTIONS))
     if unknown:
         raise ConfigError(f"{source}: unknown section(s) {', '.join(unknown)}; valid sections are {', '.join(SECTIONS)}")
@@ -61,4 +64,14 @@ def run_config(spec: dict[str, Any], source: str = "config") -> FitResult:
     model = create_model(model_name, schema=dataset.schema, **model_spec)
     resolved = {"source": source, "data": {k: v for k, v in vars(data).items() if v is not None}, "model": {"name": model_name, **model_spec}, "task": task.name}
     trainer = Trainer(task, model, train_config, run_config=resolved)
-    return trainer.fit(dataset.train, dataset.valid, dataset.test if len(dataset.test) else None)
+    if train_config.save_checkpoints and train_config.run_name and int(os.environ.get("RANK", "0")) == 0:
+        save_schema(dataset.schema, Path(train_config.run_dir) / train_config.run_name)
+    return trainer.fit(dataset.train, dataset.valid, dataset.test if len(dataset.test) else None, callbacks=callbacks)
+
+
+def save_schema(schema, run_dir: Path) -> None:
+    """Write the fitted schema (vocabularies, statistics) as ``run_dir/schema.json``, atomically."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tmp = run_dir / f".{SCHEMA_FILE}.tmp-{os.getpid()}"
+    tmp.write_text(json.dumps(schema.to_dict()))
+    os.replace(tmp, run_dir / SCHEMA_FILE)

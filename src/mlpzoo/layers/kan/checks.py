@@ -41,7 +41,8 @@ def flatten_input(x: torch.Tensor, in_features: int, layer: str, like: torch.Ten
     if x.dim() == 0 or x.shape[-1] != in_features:
         shape = tuple(x.shape)
         raise ConfigError(f"{layer} expects inputs (..., {in_features}), got {shape}; match in_features to the data")
-    if x.numel() and not bool(torch.isfinite(torch.stack(torch.aminmax(x.detach()))).all()):
+    # The value check is data-dependent control flow, which an ONNX/torch.export trace cannot hold.
+    if x.numel() and not torch.compiler.is_exporting() and not bool(torch.isfinite(torch.stack(torch.aminmax(x.detach()))).all()):
         # aminmax propagates NaN and is one reduction without a boolean temporary.
         raise DataError(f"input to {layer} holds NaN/inf; clean the data or normalise it")
     return x.reshape(-1, in_features)
