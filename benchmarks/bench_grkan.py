@@ -1,10 +1,13 @@
 """GR-KAN timing: FlashKAT-style block-reduced backward vs plain autograd vs Linear + GELU.
 
-    python benchmarks/bench_grkan.py [--threads 2 [1]] [--reps 15]
+    python benchmarks/bench_grkan.py [--threads 2 [1]] [--reps 15] [--no-fused]
 
-Layers (float32, same in/out): ``GRKANLinear`` (custom backward), ``GRKANLinear(naive=True)``
-(``naive_group_rational``, autograd differentiates KAT-style stacked powers) and
-``nn.Linear + nn.GELU``. Per shape: median (and min) ms of forward and of forward+backward, plus
+Layers (float32, same in/out): ``GRKANLinear`` (custom backward, eager ops),
+``GRKANLinear(fused=True)`` (the same backward as ``torch.compile`` kernels, see
+``mlpzoo.layers.kan.fused``), ``GRKANLinear(naive=True)`` (``naive_group_rational``, autograd
+differentiates KAT-style stacked powers) and ``nn.Linear + nn.GELU``. The fused layer's first
+forward+backward (which compiles, or loads inductor's on-disk cache) is timed apart as
+``fused_first_call_ms``. Per shape: median (and min) ms of forward and of forward+backward, plus
 the backward alone of the group rational (``autograd.grad`` on a kept graph). The variants are
 timed in interleaved rounds so a background load hits them alike. Writes
 benchmarks/out/grkan.json (results keyed by device and thread count) and prints a table; times
@@ -57,7 +60,7 @@ def _timer(fn, device):
     return run
 
 
-def bench_case(in_f, out_f, lead, reps, device, groups=8):
+def bench_case(in_f, out_f, lead, reps, device, groups=8, fused=True):
     torch.manual_seed(0)
     x = torch.randn(*lead, in_f, device=device)
     models = {
@@ -68,6 +71,11 @@ def bench_case(in_f, out_f, lead, reps, device, groups=8):
     models["grkan_naive"].load_state_dict(models["grkan_custom"].state_dict())
     xg = x.clone().requires_grad_()
     grad_y = torch.randn(*lead, out_f, device=device)
+    first_call = {}
+    if fused:
+        models["grkan_fused"] = GRKANLinear(in_f, out_f, groups=groups, fused=True).to(device)
+        models["grkan_fused"].load_state_dict(models["grkan_custom"].state_dict())
+        first_call = {"fused_first_call_ms": _timer(lambda: models["grkan_fused"](xg).backward(grad_y), device)()}
     a = models["grkan_custom"].rational.a
     b = models["grkan_custom"].rational.b
     grad_r = torch.randn_like(x)
@@ -75,6 +83,8 @@ def bench_case(in_f, out_f, lead, reps, device, groups=8):
         "custom": group_rational(xg, a, b, groups),
         "naive": naive_group_rational(xg, a, b, groups),
     }
+    if fused:
+        graphs["fused"] = group_rational(xg, a, b, groups, fused=True)
 
     jobs = {}
     for name, model in models.items():
@@ -100,12 +110,21 @@ def bench_case(in_f, out_f, lead, reps, device, groups=8):
     for _ in range(reps):
         for k, job in jobs.items():
             samples[k].append(job())
-    return {k: {"median_ms": statistics.median(v), "min_ms": min(v)} for k, v in samples.items()}
+    res = {k: {"median_ms": statistics.median(v), "min_ms": min(v)} for k, v in samples.items()}
+    return res, first_call
 
 
 def summarise(res):
     med = {k: v["median_ms"] for k, v in res.items()}
     low = {k: v["min_ms"] for k, v in res.items()}
+    fused = {}
+    if "grkan_fused/fwd_bwd" in med:
+        fused = {
+            "rational_bwd_speedup_fused_vs_naive": med["rational_naive/bwd"] / med["rational_fused/bwd"],
+            "rational_bwd_speedup_fused_vs_naive_min": low["rational_naive/bwd"] / low["rational_fused/bwd"],
+            "fwd_bwd_ratio_fused_vs_linear_gelu": med["grkan_fused/fwd_bwd"] / med["linear_gelu/fwd_bwd"],
+            "fwd_bwd_ratio_fused_vs_linear_gelu_min": low["grkan_fused/fwd_bwd"] / low["linear_gelu/fwd_bwd"],
+        }
     return {
         "rational_bwd_speedup_custom_vs_naive": med["rational_naive/bwd"] / med["rational_custom/bwd"],
         "rational_bwd_speedup_custom_vs_naive_min": low["rational_naive/bwd"] / low["rational_custom/bwd"],
@@ -113,6 +132,7 @@ def summarise(res):
         / max(med["grkan_custom/fwd_bwd"] - med["grkan_custom/fwd"], 1e-9),
         "fwd_bwd_ratio_grkan_vs_linear_gelu": med["grkan_custom/fwd_bwd"] / med["linear_gelu/fwd_bwd"],
         "fwd_bwd_ratio_grkan_vs_linear_gelu_min": low["grkan_custom/fwd_bwd"] / low["linear_gelu/fwd_bwd"],
+        **fused,
     }
 
 
@@ -121,13 +141,15 @@ def main():
     parser.add_argument("--threads", type=int, nargs="+", default=[2])
     parser.add_argument("--reps", type=int, default=15)
     parser.add_argument("--out", type=Path, default=OUT / "grkan.json")
+    parser.add_argument("--no-fused", dest="fused", action="store_false", help="skip the torch.compile variant")
     args = parser.parse_args()
     runs = [("cpu", t) for t in args.threads] + ([("cuda", args.threads[0])] if torch.cuda.is_available() else [])
     report = {
         "torch": torch.__version__, "threads": args.threads, "reps": args.reps, "dtype": "float32",
         "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
         "load_average_before": os.getloadavg(), "reference_fwd_bwd_ms": REFERENCE, "results": {},
-        "targets": {"rational_bwd_speedup_custom_vs_naive": ">= 5", "fwd_bwd_ratio_grkan_vs_linear_gelu": "<= 1.5"},
+        "targets": {"rational_bwd_speedup_custom_vs_naive": ">= 5", "fwd_bwd_ratio_grkan_vs_linear_gelu": "<= 1.5",
+                    "rational_bwd_speedup_fused_vs_naive": ">= 5", "fwd_bwd_ratio_fused_vs_linear_gelu": "<= 1.5"},
     }
     for device_name, threads in runs:
         device = torch.device(device_name)
@@ -135,12 +157,13 @@ def main():
         rows = {}
         for i, (name, in_f, out_f, lead) in enumerate(CASES):
             reps = args.reps if len(lead) == 1 or device.type == "cuda" else max(5, args.reps // 2)
-            res = bench_case(in_f, out_f, lead, reps, device)
+            res, first_call = bench_case(in_f, out_f, lead, reps, device, fused=args.fused)
             summary = summarise(res)
-            rows[name] = {"in": in_f, "out": out_f, "input_shape": [*lead, in_f], "times": res, **summary}
+            rows[name] = {"in": in_f, "out": out_f, "input_shape": [*lead, in_f], "times": res, **summary, **first_call}
             if device.type == "cpu" and i < 3:
                 rows[name]["reference_fwd_bwd_ms"] = {k: v[i] for k, v in REFERENCE.items()}
-            _print_row(f"{device.type}, {threads} threads", name, res, summary, rows[name].get("reference_fwd_bwd_ms"))
+            _print_row(f"{device.type}, {threads} threads", name, res, summary, rows[name].get("reference_fwd_bwd_ms"),
+                       first_call.get("fused_first_call_ms"))
         report["results"][f"{device.type}/threads={threads}"] = rows
         if device.type == "cuda":
             report["cuda_device"] = torch.cuda.get_device_name()
@@ -151,7 +174,7 @@ def main():
     print(f"wrote {args.out}")
 
 
-def _print_row(device, name, res, s, ref):
+def _print_row(device, name, res, s, ref, first_call_ms=None):
     m = {k: v["median_ms"] for k, v in res.items()}
     print(f"[{device}] {name}")
     print(
@@ -172,6 +195,15 @@ def _print_row(device, name, res, s, ref):
         f"  | GR-KAN/Linear+GELU fwd+bwd {s['fwd_bwd_ratio_grkan_vs_linear_gelu']:.2f}x"
         f" (min-based {s['fwd_bwd_ratio_grkan_vs_linear_gelu_min']:.2f}x, target <= 1.5)"
     )
+    if "grkan_fused/fwd_bwd" in m:
+        print(
+            f"  fused: fwd {m['grkan_fused/fwd']:.2f} ms, fwd+bwd {m['grkan_fused/fwd_bwd']:.2f} ms"
+            f" (first call {first_call_ms:.0f} ms), rational bwd {m['rational_fused/bwd']:.2f} ms,"
+            f" speed-up vs naive {s['rational_bwd_speedup_fused_vs_naive']:.2f}x"
+            f" (min-based {s['rational_bwd_speedup_fused_vs_naive_min']:.2f}x)"
+            f"  | fused/Linear+GELU fwd+bwd {s['fwd_bwd_ratio_fused_vs_linear_gelu']:.2f}x"
+            f" (min-based {s['fwd_bwd_ratio_fused_vs_linear_gelu_min']:.2f}x)"
+        )
 
 
 if __name__ == "__main__":

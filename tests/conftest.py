@@ -24,3 +24,14 @@ def require_dataset(name: str) -> Path:
 def need_data():
     """Use as ``root = need_data("frappe")`` in tests that read a real data set."""
     return require_dataset
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Every test runs torch on one thread: tiny models run fastest so, and test processes share the cores."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -4,7 +4,7 @@ Every case must raise an mlpzoo error (an :class:`~mlpzoo.errors.MlpzooError`, o
 ValueError/TypeError raised by mlpzoo's own code) whose message is one line, names the field,
 file or argument at fault, and says how to fix it -- never a bare traceback from inside torch,
 pandas or pyarrow. Cases owned by modules this corpus does not maintain are marked
-``xfail(strict=True, reason="owner: <module>")`` until their owner fixes them.
+``xfail(strict=True, reason="owner: <module>")`` until their owner fixes them (none at present).
 """
 
 from __future__ import annotations
@@ -365,8 +365,7 @@ DATA_CASES = [
     # idx / CIFAR-10 batches
     Case("idx-truncated", _idx(_idx_bytes((2, 28, 28), data_len=100), _idx_bytes((2,))), ("img-idx3-ubyte", "truncated")),
     Case("idx-bad-magic", _idx(b"\x01\x02\x08\x03" + bytes(20), _idx_bytes((2,))), ("img-idx3-ubyte", "magic")),
-    Case("idx-count-mismatch", _idx(_idx_bytes((2, 4, 4)), _idx_bytes((3,))), ("img-idx3-ubyte", "lab-idx1-ubyte"),
-         owner="data/images.py"),
+    Case("idx-count-mismatch", _idx(_idx_bytes((2, 4, 4)), _idx_bytes((3,))), ("img-idx3-ubyte", "lab-idx1-ubyte")),
     Case("idx-empty", _idx(b"", _idx_bytes((2,))), ("img-idx3-ubyte",)),
     Case("cifar-batch-missing", _cifar_batches(None), ("test_batch",)),
     Case("cifar-batch-not-pickle", _cifar_batches(b"this is not a pickle"), ("test_batch",)),
@@ -716,9 +715,3 @@ def test_corpus_size():
     assert len(DATA_CASES) + len(CONFIG_CASES) + len(CLI_CASES) + len(TENSOR_CASES) >= 40
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

@@ -22,14 +22,6 @@ from mlpzoo.tasks import get_task
 from mlpzoo.train.trainer import Trainer
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def onnx_outputs(path, batch):
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1

@@ -16,14 +16,6 @@ from mlpzoo.tasks import get_task
 from mlpzoo.train.trainer import Trainer
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """Two finished regression runs (an MLP and a KAN), one interrupted run, one claim result."""

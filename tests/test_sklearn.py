@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from sklearn.base import clone
 from sklearn.datasets import load_digits, make_classification, make_regression
 from sklearn.model_selection import GridSearchCV, train_test_split
@@ -15,14 +14,6 @@ from mlpzoo.sklearn import CTRClassifier, MLPZooClassifier, MLPZooRegressor
 
 SMALL_CTR = {"mlp1_hidden_units": (40,), "mlp2_hidden_units": (20,), "mlp1_dropout": 0.0, "mlp2_dropout": 0.0,
              "embedding_regularizer": 0.0}
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @parametrize_with_checks([

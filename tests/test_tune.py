@@ -6,21 +6,12 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
-import torch
 import yaml
 from click.testing import CliRunner
 
 from mlpzoo.cli import main
 from mlpzoo.errors import ConfigError
 from mlpzoo.tune import apply_params, monitored_metric, parse_search_space, pruning_callback, tune
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def tiny_ctr_config(tmp_path, rows=300, **tune_block):

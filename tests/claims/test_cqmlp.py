@@ -9,11 +9,13 @@ from mlpzoo.claims import cqmlp, get_claim
 from mlpzoo.claims.base import VERDICTS, get_budget
 
 
-def _table(acc2, f12, acc_float=0.999, f1_float=0.95, majority=0.987, std=math.nan, n=1):
+def _table(acc2, f12, acc_float=0.999, f1_float=0.95, majority=0.987, std=math.nan, n=1, recall2=0.95):
     rows = []
-    for model, acc, f1 in (("cqmlp_float", acc_float, f1_float), ("cqmlp_4bit", acc_float, f1_float), ("cqmlp_2bit", acc2, f12)):
+    for model, acc, f1, recall in (("cqmlp_float", acc_float, f1_float, 0.97), ("cqmlp_4bit", acc_float, f1_float, 0.97),
+                                   ("cqmlp_2bit", acc2, f12, recall2)):
         rows.append({"model": model, "n": n, "accuracy_mean": acc, "accuracy_std": std, "macro_f1_mean": f1,
-                     "macro_f1_std": std, "majority_accuracy": majority})
+                     "macro_f1_std": std, "attack_recall_mean": recall, "attack_recall_std": std,
+                     "majority_accuracy": majority})
     return rows
 
 
@@ -29,6 +31,13 @@ def test_cqmlp_verdicts():
     assert cqmlp.verdict(_table(0.998, 0.85, std=0.2, n=3))[0] == "reproduced"
 
 
+def test_cqmlp_high_accuracy_needs_attack_recall():
+    # 99.2 % accuracy over a 98.7 % always-normal baseline while missing most attack frames: not "high".
+    outcome, reason = cqmlp.verdict(_table(0.992, 0.93, acc_float=0.993, recall2=0.4))
+    assert outcome == "partly reproduced" and "attack-class recall 0.4000" in reason and "not met" in reason
+    assert cqmlp.verdict(_table(0.992, 0.93, acc_float=0.993, recall2=0.9))[0] == "reproduced"
+
+
 @pytest.mark.slow
 def test_cqmlp_quick(tmp_path, need_data):
     need_data("can")
@@ -42,7 +51,7 @@ def test_cqmlp_quick(tmp_path, need_data):
     rows = {row["model"]: row for row in result.table}
     assert set(rows) == set(cqmlp.MODELS)
     for row in rows.values():
-        assert 0.9 < row["accuracy_mean"] <= 1 and 0 <= row["macro_f1_mean"] <= 1
+        assert 0.9 < row["accuracy_mean"] <= 1 and 0 <= row["macro_f1_mean"] <= 1 and 0 <= row["attack_recall_mean"] <= 1
         assert row["ms_per_message_b1"] > 0 and row["messages_per_s_b1024"] > 0
     assert rows["cqmlp_2bit"]["weight_bits"] * 16 == rows["cqmlp_float"]["weight_bits"]  # 2 vs 32 bits a weight
     assert rows["cqmlp_2bit"]["size_bits"] < rows["cqmlp_4bit"]["size_bits"] < rows["cqmlp_float"]["size_bits"]

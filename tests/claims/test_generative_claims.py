@@ -10,14 +10,6 @@ from mlpzoo.claims import diffusion_link, flow_omni, get_claim, gpd
 from mlpzoo.claims.base import VERDICTS, get_budget
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _gpd_table(gpd_mse, std=math.nan, n=1):
     """One direction and horizon per entry of ``gpd_mse``; trained baselines at 0.30 / 0.32, naive 0.45."""
     rows = []
@@ -114,7 +106,7 @@ def test_diffusion_link_verdicts_and_measures():
 
 
 @pytest.mark.slow
-def test_gpd_quick(tmp_path, need_data, one_thread):
+def test_gpd_quick(tmp_path, need_data):
     need_data("ett")
     result = get_claim("gpd").run(get_budget("quick"), data_dir=None, runs_dir=tmp_path, log=lambda s: None)
     assert result.verdict in VERDICTS
@@ -125,7 +117,7 @@ def test_gpd_quick(tmp_path, need_data, one_thread):
 
 
 @pytest.mark.slow
-def test_flow_omni_quick(tmp_path, one_thread):
+def test_flow_omni_quick(tmp_path):
     result = get_claim("flow-omni").run(get_budget("quick"), data_dir=None, runs_dir=tmp_path, log=lambda s: None)
     assert result.verdict in VERDICTS
     rows = {(r["experiment"], r["model"]): r for r in result.table}
@@ -137,7 +129,7 @@ def test_flow_omni_quick(tmp_path, one_thread):
 
 
 @pytest.mark.slow
-def test_diffusion_link_quick(tmp_path, one_thread):
+def test_diffusion_link_quick(tmp_path):
     result = get_claim("diffusion-link").run(get_budget("quick"), data_dir=None, runs_dir=tmp_path, log=lambda s: None)
     assert result.verdict in VERDICTS
     assert [r["bridge"] for r in result.table] == list(diffusion_link.BRIDGES)

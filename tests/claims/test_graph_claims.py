@@ -3,7 +3,6 @@
 import math
 
 import pytest
-import torch
 
 from mlpzoo.claims import elliptic_aml, ff_g2m, get_claim, mowst
 from mlpzoo.claims.base import VERDICTS, get_budget
@@ -55,17 +54,43 @@ def test_elliptic_verdict_is_not_checkable_and_reports_the_stand_in():
     assert "RF strongest: no" in elliptic_aml.verdict(rows)[1]
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _fake_runs(monkeypatch, module):
+    """Replace the per-seed experiment of ``module`` by canned records; returns the list of seeds it was called with."""
+    called = []
+    if module is elliptic_aml:
+        def run_seed(seed, s):
+            called.append(seed)
+            return [{"model": m, "seed": seed, "illicit_f1": 0.5} for m in elliptic_aml.MODELS]
+        monkeypatch.setattr(module, "run_seed", run_seed)
+        return called
+    monkeypatch.setattr(module, "_graph", lambda name, data_dir: type("Graph", (), {"name": name})())
+    if module is mowst:
+        def run_seed(graph, seed, s):
+            called.append(seed)
+            return [{"dataset": graph.name, "seed": seed, "model": m, "test_acc": 0.8} for m in ("mlp", "gcn", "mowst (mixture)")]
+        monkeypatch.setattr(module, "run_seed", run_seed)
+    else:
+        def run_distillation(graph, teacher, setting, seed, t_cfg, st_cfg):
+            called.append(seed)
+            return [{"dataset": graph.name, "teacher": teacher, "setting": setting, "seed": seed, "model": m, "test_acc": 0.8}
+                    for m in ("ffg2m", "glnn", "mlp", "teacher")]
+        monkeypatch.setattr(module, "run_distillation", run_distillation)
+    return called
+
+
+@pytest.mark.parametrize("module", [ff_g2m, mowst, elliptic_aml])
+def test_seeds_option_overrides_the_settings(module, monkeypatch, tmp_path):
+    called = _fake_runs(monkeypatch, module)
+    result = module.run(get_budget("quick", seeds=3), runs_dir=tmp_path, log=lambda s: None)
+    assert result.seeds == [0, 1, 2] and sorted(set(called)) == [0, 1, 2]
+    called.clear()
+    result = module.run(get_budget("quick"), runs_dir=tmp_path, log=lambda s: None)  # no --seeds: the claim's own count
+    assert result.seeds == list(range(module.SETTINGS["quick"]["seeds"])) and set(called) == set(result.seeds)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("paper_id", ["ff-g2m", "mowst"])
-def test_quick_runs_on_cora(paper_id, tmp_path, need_data, one_thread):
+def test_quick_runs_on_cora(paper_id, tmp_path, need_data):
     need_data("planetoid")
     result = get_claim(paper_id).run(get_budget("quick"), data_dir=None, runs_dir=tmp_path, log=lambda s: None)
     assert result.verdict in VERDICTS[:3]
@@ -75,7 +100,7 @@ def test_quick_runs_on_cora(paper_id, tmp_path, need_data, one_thread):
 
 
 @pytest.mark.slow
-def test_elliptic_quick_run(tmp_path, one_thread):
+def test_elliptic_quick_run(tmp_path):
     result = get_claim("elliptic-aml").run(get_budget("quick"), data_dir=None, runs_dir=tmp_path, log=lambda s: None)
     assert result.verdict == "not checkable here"
     assert {r["model"] for r in result.table} == set(elliptic_aml.MODELS)

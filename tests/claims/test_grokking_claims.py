@@ -1,20 +1,15 @@
 """grokking-tickets, hypernetworks and zaya1: verdicts on hand-made tables, and a quick run of each."""
 
+import gzip
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from mlpzoo.claims import get_claim, grokking_tickets, hypernetworks, zaya1
 from mlpzoo.claims.base import VERDICTS, get_budget
-
-
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from mlpzoo.methods.sizing import candidate_widths
 
 
 def _grok_rows(dense=3000, ticket=600, no_wd=(1.0, 900), controls=(3000, 2800, 2500), std=50.0, n=3):
@@ -38,11 +33,57 @@ def test_grokking_verdicts():
     assert outcome == "not reproduced" and "dense" in reason
 
 
-def _hyper_rows(hyper_acc=0.95, mlp_acc=0.955, hyper_mse=0.3, mlp_mse=2.0, hyper_params=2000):
-    rows = [{"part": "digits", "model": "mlp_w64", "adapt_steps": -1, "n": 3, "test_accuracy_mean": mlp_acc,
-             "test_accuracy_std": 0.005, "trainable_parameters_mean": 4810.0},
-            {"part": "digits", "model": "hyper_a", "adapt_steps": -1, "n": 3, "test_accuracy_mean": hyper_acc,
-             "test_accuracy_std": 0.005, "trainable_parameters_mean": float(hyper_params)}]
+def test_grokking_verdict_missing_control_is_no_pass():
+    # The dense net never memorised (no 100 % training accuracy): no memorisation-mask row.
+    rows = [r for r in _grok_rows() if r["arm"] != "memorisation_mask"]
+    outcome, reason = grokking_tickets.verdict(rows)
+    assert outcome == "partly reproduced" and "memorisation_mask missing" in reason
+    # Present in only some of the seeds counts as missing too.
+    rows = _grok_rows()
+    next(r for r in rows if r["arm"] == "memorisation_mask")["n"] = 2
+    assert grokking_tickets.verdict(rows)[0] == "partly reproduced"
+
+
+def test_grokking_generalised_checkpoint_comes_from_validation(monkeypatch):
+    data, valid = grokking_tickets.split_held_out(grokking_tickets.modular_addition(11, 0.4, seed=0))
+    held_out = torch.cat([valid, data.test_index])
+    assert not set(valid.tolist()) & set(data.test_index.tolist())
+    assert not set(held_out.tolist()) & set(data.train_index.tolist()) and held_out.numel() + data.train_index.numel() == 66
+    # Scripted accuracies per evaluation: validation reaches 95 % at the 2nd, test at the 4th.
+    seen = {"train": [], "valid": [], "test": []}
+    snapshots = []
+
+    def scripted(model, data_, index):
+        part = "train" if index is data_.train_index else "valid" if index is valid else "test"
+        k = len(seen[part])
+        seen[part].append(k)
+        if part == "train":
+            snapshots.append({n: t.clone() for n, t in model.state_dict().items()})
+        return {"train": 1.0, "valid": 0.96 if k >= 2 else 0.5, "test": 0.96 if k >= 4 else 0.5}[part]
+
+    monkeypatch.setattr(grokking_tickets, "_accuracy", scripted)
+    torch.manual_seed(0)
+    model = grokking_tickets.GrokkingMLP(11, 16, 8)
+    result = grokking_tickets.train_full_batch(model, data, 1e-2, 0.0, 100, 5, valid_index=valid)
+    assert result["epochs_to_95"] == 20 and result["grokked"] == 1 and result["curve"][-1][0] == 20
+    generalised = result["generalised_state"]
+    assert all(torch.equal(generalised[n], snapshots[2][n]) for n in generalised)  # the weights at epoch 10
+    assert not all(torch.equal(generalised[n], snapshots[4][n]) for n in generalised)
+    assert result["memorised_epoch"] == 0
+    # Without a validation index the run stops at the test target and keeps no generalised checkpoint.
+    seen.update(train=[], valid=[], test=[])
+    result = grokking_tickets.train_full_batch(model, data, 1e-2, 0.0, 100, 5)
+    assert result["epochs_to_95"] == 20 and result["generalised_state"] is None
+
+
+def _hyper_rows(hyper_acc=0.95, mlp_acc=0.955, hyper_mse=0.3, mlp_mse=2.0, hyper_params=2000, small_mlp_acc=0.93,
+                small_mlp_params=1210):
+    def digits(model, acc, params, valid=None):
+        return {"part": "digits", "model": model, "adapt_steps": -1, "n": 3, "valid_accuracy_mean": acc if valid is None else valid,
+                "valid_accuracy_std": 0.005, "test_accuracy_mean": acc, "test_accuracy_std": 0.005,
+                "trainable_parameters_mean": float(params)}
+    rows = [digits("mlp_w64", mlp_acc, 4810), digits("mlp_w16", small_mlp_acc, small_mlp_params),
+            digits("hyper_a", hyper_acc, hyper_params)]
     for model, mse in (("hyper_task_embedding", hyper_mse), ("mlp_finetune", mlp_mse)):
         rows.append({"part": "sine_adaptation", "model": model, "adapt_steps": 10, "n": 3, "query_mse_mean": mse,
                      "query_mse_std": 0.1, "trainable_parameters_mean": 8.0})
@@ -54,6 +95,24 @@ def test_hypernetworks_verdicts():
     assert hypernetworks.verdict(_hyper_rows(hyper_acc=0.8))[0] == "partly reproduced"
     assert hypernetworks.verdict(_hyper_rows(hyper_params=4000))[0] == "partly reproduced"  # not fewer than half
     assert hypernetworks.verdict(_hyper_rows(hyper_acc=0.8, hyper_mse=2.5))[0] == "not reproduced"
+
+
+def test_hypernetworks_verdict_needs_the_size_matched_mlp():
+    # Within a point of the big MLP, but a plain MLP with fewer parameters is more accurate.
+    outcome, reason = hypernetworks.verdict(_hyper_rows(hyper_acc=0.95, small_mlp_acc=0.97))
+    assert outcome == "partly reproduced" and "size-matched plain mlp_w16" in reason and "less accurate" in reason
+    assert "MLP 64-64-10" in reason
+    # A plain MLP larger than the hypernetwork is no size-matched baseline: nothing to compare with.
+    outcome, reason = hypernetworks.verdict(_hyper_rows(small_mlp_params=2400))
+    assert outcome == "partly reproduced" and "no plain MLP with <= 2000 parameters" in reason
+
+
+def test_hypernetworks_verdict_picks_the_hypernetwork_on_validation():
+    rows = _hyper_rows()
+    best_on_test = dict(rows[2], model="hyper_b", valid_accuracy_mean=0.90, test_accuracy_mean=0.96)
+    rows[2].update(valid_accuracy_mean=0.95, test_accuracy_mean=0.80)  # chosen on validation, poor on test
+    outcome, reason = hypernetworks.verdict(rows + [best_on_test])
+    assert outcome == "partly reproduced" and "hyper_a" in reason and "hyper_b" not in reason
 
 
 def _size_rows(gains, std=0.5, n=3):
@@ -69,10 +128,41 @@ def test_zaya1_verdicts():
     assert zaya1.verdict(_size_rows({"1000/1024": (30, 36), "3000/3072": (30, 30.2)}))[0] == "partly reproduced"
     assert zaya1.verdict(_size_rows({"1000/1024": (30, 30.4)}))[0] == "not reproduced"  # 1.3 %: below 2 %
     assert zaya1.verdict(_size_rows({"1000/1024": (30, 33)}, std=8.0))[0] == "not reproduced"  # within the noise
+    # The sweep kept the naive width: timing noise between two runs of one width is no gain.
+    outcome, reason = zaya1.verdict(_size_rows({"1000/1000": (30, 33)}))
+    assert outcome == "not reproduced" and "kept the naive width" in reason
+
+
+def test_zaya1_without_pairs_is_not_checkable():
+    moe = [{"part": "moe_digits", "pair": "-", "model": m, "n": 1, "test_accuracy_mean": 0.9, "train_samples_per_second": 1e4}
+           for m in ("moe_mlp", "dense_mlp")]
+    assert zaya1.verdict(moe)[0] == "not checkable here"
+    assert zaya1.verdict([])[0] == "not checkable here"
+
+
+def _write_idx(path, array):
+    header = bytes([0, 0, 8, array.ndim]) + np.array(array.shape, dtype=">u4").tobytes()
+    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
+
+
+def test_zaya1_reads_fashion_mnist_from_the_data_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "fashion-mnist"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 30), ("t10k", 10)):
+        _write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
+        _write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, n))
+    settings = {"moe_train_rows": 20, "moe_test_rows": 5}
+    name, train, valid, test = zaya1._image_data(settings, tmp_path)
+    assert name == "Fashion-MNIST" and (len(train), len(valid), len(test)) == (18, 2, 5)
+    assert train.x.shape[1:] == (1, 28, 28) and float(train.x.max()) <= 1.0
+    # No Fashion-MNIST anywhere: scikit-learn digits instead.
+    monkeypatch.setenv("MLPZOO_FASHION_MNIST", str(tmp_path / "absent"))
+    assert zaya1._image_data(settings, tmp_path / "empty")[0] == "digits"
 
 
 @pytest.mark.slow
-def test_grokking_tickets_quick(tmp_path, one_thread):
+def test_grokking_tickets_quick(tmp_path):
     result = get_claim("grokking-tickets").run(get_budget("quick"), runs_dir=tmp_path, log=lambda s: None)
     assert result.verdict in VERDICTS
     arms = {row["arm"] for row in result.table}
@@ -82,19 +172,23 @@ def test_grokking_tickets_quick(tmp_path, one_thread):
 
 
 @pytest.mark.slow
-def test_hypernetworks_quick(tmp_path, one_thread):
+def test_hypernetworks_quick(tmp_path):
     result = get_claim("hypernetworks").run(get_budget("quick"), runs_dir=tmp_path, log=lambda s: None)
     assert result.verdict in VERDICTS
     digits = [r for r in result.table if r["part"] == "digits"]
-    assert all(0.1 < r["test_accuracy_mean"] <= 1 for r in digits)
+    assert all(0.1 < r["test_accuracy_mean"] <= 1 and 0.1 < r["valid_accuracy_mean"] <= 1 for r in digits)
     assert any(r["model"].startswith("hyper") and r["trainable_parameters_mean"] < 4810 for r in digits)
     assert any(r["part"] == "sine_adaptation" and math.isfinite(r["query_mse_mean"]) for r in result.table)
 
 
 @pytest.mark.slow
-def test_zaya1_quick(tmp_path, one_thread):
+def test_zaya1_quick(tmp_path):
     result = get_claim("zaya1").run(get_budget("quick"), runs_dir=tmp_path, log=lambda s: None)
     assert result.verdict in VERDICTS
     sizing = {r["model"]: r for r in result.table if r["part"] == "sizing"}
     assert sizing["naive"]["gflops_mean"] > 0 and sizing["aligned"]["gflops_mean"] > 0
+    swept = {int(r["model"].removeprefix("width_")): r["gflops_mean"] for r in result.table if r["part"] == "sweep"}
+    assert set(swept) == set(candidate_widths(1000, zaya1.SWEEP_TOLERANCE)) and len(swept) > 2
+    (pair,) = {r["pair"] for r in result.table if r["part"] == "sizing"}
+    assert pair == f"1000/{max(swept, key=swept.get)}"  # the sweep's fastest width is the one timed against 1000
     assert {r["model"] for r in result.table if r["part"].startswith("moe_")} == {"moe_mlp", "dense_mlp"}

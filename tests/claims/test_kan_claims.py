@@ -2,8 +2,6 @@
 
 import math
 
-import pytest
-import torch
 
 from mlpzoo.claims import get_claim, kan_hea, s_kan
 from mlpzoo.claims.base import VERDICTS, get_budget
@@ -41,15 +39,7 @@ def test_kan_hea_verdicts():
     assert kan_hea.verdict(_hea_table({"kan": 0.5, "mlp": 0.8}, {"kan": 0.2, "mlp": 0.6}))[0] == "not reproduced"
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def test_s_kan_quick(tmp_path, one_thread):
+def test_s_kan_quick(tmp_path):
     result = get_claim("s-kan").run(get_budget("quick"), data_dir=None, runs_dir=tmp_path, log=lambda s: None)
     assert result.verdict in VERDICTS
     models = {row["model"] for row in result.table}
@@ -62,7 +52,7 @@ def test_s_kan_quick(tmp_path, one_thread):
     assert "s-kan" in result.to_markdown()
 
 
-def test_kan_hea_quick(tmp_path, need_data, one_thread):
+def test_kan_hea_quick(tmp_path, need_data):
     need_data("mpea")
     result = get_claim("kan-hea").run(get_budget("quick"), data_dir=None, runs_dir=tmp_path, log=lambda s: None)
     assert result.verdict in VERDICTS

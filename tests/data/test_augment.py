@@ -13,14 +13,6 @@ from mlpzoo.errors import ConfigError
 from mlpzoo.tasks.supervised import Classification
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_random_crop_matches_per_image_reference():
     x = torch.randn(6, 3, 5, 7)
     out, _ = RandomCrop(2)(x, torch.zeros(6), torch.Generator().manual_seed(0))

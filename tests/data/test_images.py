@@ -26,12 +26,8 @@ from mlpzoo.errors import DataError, DataMissingError
 
 
 @pytest.fixture(autouse=True)
-def one_thread(monkeypatch, tmp_path):
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def isolated_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("MLPZOO_CACHE", str(tmp_path / "cache"))
-    yield
-    torch.set_num_threads(before)
 
 
 def _jpeg(rgb) -> bytes:

@@ -9,14 +9,6 @@ from mlpzoo.errors import ConfigError
 from mlpzoo.layers.attention import SIMILARITIES, SelfAttention, TransformerBlock
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def reference_attention(attn: SelfAttention, x: torch.Tensor) -> torch.Tensor:
     """Loop over heads; explicit similarity, softmax and weighted sum."""
     d, outputs = attn.head_dim, []

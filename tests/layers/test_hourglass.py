@@ -7,14 +7,6 @@ from mlpzoo.errors import ConfigError
 from mlpzoo.layers.hourglass import FixedRandomLift, ResidualMLPBlock
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def reference_block(block: ResidualMLPBlock, z: torch.Tensor) -> torch.Tensor:
     """z + W_up gelu(W_down LN(z)), written out with explicit means and variances."""
     mean = z.mean(-1, keepdim=True)

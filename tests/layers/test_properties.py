@@ -215,14 +215,6 @@ LAYERS: dict[str, Callable[[], st.SearchStrategy[Drawn]]] = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _run(drawn: Drawn, train: bool) -> torch.Tensor:
     drawn.module.train(train)
     return drawn.module(*drawn.inputs)

@@ -17,14 +17,6 @@ from mlpzoo.layers.quant import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("bits", [0, 9, -1, 2.0, True, "4", None])
 def test_bit_width_outside_1_to_8_is_a_config_error(bits):
     with pytest.raises(ConfigError, match="from 1 to 8") as info:

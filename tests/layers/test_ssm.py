@@ -14,14 +14,6 @@ from mlpzoo.layers.ssm import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def reference_scan(u, delta, A, B, C, D):
     """The recurrence written out token by token (the paper's selective_scan_ref)."""
     b, length, d = u.shape

@@ -16,12 +16,8 @@ from mlpzoo.layers.strip import CascadeGroupStripMixing, LocalStripMixing, Strip
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def seeded():
     torch.manual_seed(0)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_patch_embeddings():

@@ -15,14 +15,6 @@ from mlpzoo.methods.generative import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _net(dim=1, context_dim=0):
     torch.manual_seed(0)
     return ResidualMLPDenoiser(dim, hidden_dim=64, n_blocks=2, time_dim=32, context_dim=context_dim)

@@ -59,3 +59,31 @@ def test_fit_and_inference_modes():
     assert accuracy(mix, g.y, g.index("test")) > 0.6
     with pytest.raises(ConfigError):
         model.predict_proba(g.x, adj, "vote")
+
+
+def test_each_side_gets_its_own_weight_decay(monkeypatch):
+    created = []
+
+    class RecordingAdam(torch.optim.Adam):
+        def __init__(self, params, **kwargs):
+            params = list(params)
+            created.append(({id(p) for p in params}, kwargs["weight_decay"]))
+            super().__init__(params, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "Adam", RecordingAdam)
+    g = csbm(num_nodes=200, num_classes=3, num_features=8, seed=0, num_val=50, num_test=50)
+    torch.manual_seed(0)
+    model = _model(g)
+    adj = model.strong.adjacency(g.edge_index, g.num_nodes)
+    fit_mowst(model, g.x, adj, g.y, g.index("train"), g.index("val"),
+              MowstConfig(weight_decay=1e-3, weak_weight_decay=5e-3, pretrain_epochs=2, epochs_per_phase=1, max_rounds=1))
+    weak = {id(p) for p in model.weak.parameters()}
+    weak_side = weak | {id(p) for p in model.gate.parameters()}
+    strong = {id(p) for p in model.strong.parameters()}
+    assert sorted((params == weak, params == weak_side, params == strong, wd) for params, wd in created) == sorted([
+        (True, False, False, 5e-3), (False, False, True, 1e-3),  # pre-training
+        (False, True, False, 5e-3), (False, False, True, 1e-3)])  # alternation
+    created.clear()
+    fit_mowst(model, g.x, adj, g.y, g.index("train"), g.index("val"),
+              MowstConfig(weight_decay=1e-3, pretrain=(), epochs_per_phase=1, max_rounds=1))
+    assert [wd for _, wd in created] == [1e-3, 1e-3]  # no weak_weight_decay: both sides share weight_decay

@@ -16,14 +16,6 @@ from mlpzoo.methods.quantize import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _trained_like(seed: int = 0, **kwargs):
     """A quantised model whose batch-norm statistics and scales moved away from their initial values."""
     torch.manual_seed(seed)

@@ -13,14 +13,6 @@ NAMES = ["scaling_mlp", "scaling_mlp_b6_wi512", "scaling_mlp_b12_wi512", "scalin
          "scaling_mlp_b12_wi1024", "hourglass_mlp", "residual_mlp"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def trainable(model):
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 

@@ -15,14 +15,6 @@ from mlpzoo.registry import model_entry
 TINY = {"embed_dim": 16, "depth": 2, "num_heads": 2}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("name", ["kat", "kat_vit"])
 def test_registered_defaults_classify_cifar_batches(name):
     entry = model_entry(name)

@@ -7,14 +7,6 @@ from mlpzoo import create_model, list_models
 from mlpzoo.errors import ConfigError
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_registered_in_the_sequence_family():
     assert {"mamba", "mamba_lti", "transformer_lm", "lstm_forecaster", "cnn1d_forecaster"} <= set(list_models(family="sequence"))
 

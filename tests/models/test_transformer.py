@@ -10,14 +10,6 @@ from mlpzoo.errors import ConfigError
 from mlpzoo.models.transformer import PatchEmbedding, VisionTransformer
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def count(model):
     return sum(p.numel() for p in model.parameters())
 

@@ -12,12 +12,8 @@ PAPERS = {"mixer": None, "raftmlp": "raftmlp", "strip_mlp": "strip-mlp", "ms_mlp
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def seeded():
     torch.manual_seed(0)
-    yield
-    torch.set_num_threads(before)
 
 
 def _params(model):

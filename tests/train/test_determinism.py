@@ -18,14 +18,6 @@ from mlpzoo.train.config import TrainConfig
 from mlpzoo.train.trainer import Trainer, seed_everything
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _regression():
     train, valid, _ = load_function("f1", n_train=256, n_test=128, seed=0)
     return "regression", train, valid, {"name": "kan_bspline", "in_features": 2, "hidden": (5,), "grid_size": 5}

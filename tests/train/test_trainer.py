@@ -15,14 +15,6 @@ from mlpzoo.tasks import get_task
 from mlpzoo.train import TrainConfig, Trainer
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # Tiny models run fastest on one thread, and the machine is shared; restore torch's setting after.
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
 def _frame(n, seed, random_labels=False, flip=0.0):
     rng = np.random.default_rng(seed)
     item = rng.integers(0, 20, size=n)

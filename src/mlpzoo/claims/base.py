@@ -31,11 +31,17 @@ class Budget:
     seeds: int
     max_epochs: int
     patience: int = 2
+    seeds_given: bool = True  # False only for the stock budgets; --seeds or a hand-built Budget sets the count
+
+    def seed_list(self, default: int | None = None) -> list[int]:
+        """Seeds 0..n-1: the user's count when given, else a claim's own ``default``, else the budget's."""
+        count = self.seeds if self.seeds_given or default is None else default
+        return list(range(count))
 
 
 BUDGETS = {
-    "quick": Budget("quick", seeds=1, max_epochs=2),
-    "full": Budget("full", seeds=3, max_epochs=100),
+    "quick": Budget("quick", seeds=1, max_epochs=2, seeds_given=False),
+    "full": Budget("full", seeds=3, max_epochs=100, seeds_given=False),
 }
 
 
@@ -46,7 +52,7 @@ def get_budget(name: str, seeds: int | None = None) -> Budget:
     if seeds is not None:
         if seeds < 1:
             raise ConfigError(f"--seeds {seeds} must be at least 1")
-        budget = Budget(budget.name, seeds, budget.max_epochs, budget.patience)
+        budget = Budget(budget.name, seeds, budget.max_epochs, budget.patience, seeds_given=True)
     return budget
 
 

@@ -13,7 +13,7 @@ Experiment: one five-class model per bit width (float32, 4-bit, 2-bit weights an
 :mod:`mlpzoo.models.can`), every trace split by time (first 60 % train, next 10 % validation,
 last 30 % test), class-weighted cross-entropy, Adam, early stopping on validation macro F1.
 Reported per model: overall accuracy (next to the always-"normal" baseline, which is already
-above 98 % here because attack frames are rare), macro F1, per-class precision / recall / F1,
+above 98 % here because attack frames are rare), mean recall over the attack classes, macro F1, per-class precision / recall / F1,
 deployed size in bits, and CPU latency per message at batch 1 and throughput at batch 1024 of
 the deployed path (integer-only for the quantised models, PyTorch for the float one), single
 thread. The paper's 0.11 ms is an FPGA dataflow figure: a different device, shown for reference.
@@ -65,8 +65,12 @@ SETTINGS = {
 SPLIT = {"train": 0.6, "valid": 0.1}
 LR, BATCH, LR_DECAY = 2e-3, 512, 0.5
 ACCURACY_TARGET = 0.99
+# "Detects attacks": accuracy alone is met by always answering "normal" (98.7 % here), so the 2-bit model must
+# also find most attack frames. On Car-Hacking (about 15 % attack frames) the paper's 99.9 % accuracy implies
+# an attack recall above 99 %; 0.9 averaged over the attack classes is a lenient reading of it.
+ATTACK_RECALL_TARGET = 0.9
 ACCURACY_MARGIN, F1_MARGIN = 0.005, 0.05  # "on par": at most 0.5 points of accuracy, 0.05 of macro F1 below float
-METRICS = ("accuracy", "macro_f1") + tuple(f"f1_{c}" for c in CAN_CLASSES)
+METRICS = ("accuracy", "attack_recall", "macro_f1") + tuple(f"f1_{c}" for c in CAN_CLASSES)
 
 
 def _as_data(x: np.ndarray, y: np.ndarray) -> ArrayData:
@@ -107,6 +111,7 @@ def run_model(name: str, data, seed: int, settings: dict) -> tuple[dict, object]
     present = support > 0
     record = {"model": name, "seed": seed, "accuracy": float(accuracy_score(y, predicted)),
               "macro_f1": float(f1[present].mean()), "epochs": float(fit.epochs_run),
+              "attack_recall": float(recall[1:][present[1:]].mean()) if present[1:].any() else math.nan,
               "majority_accuracy": float(np.mean(y == 0))}
     for index, cls in enumerate(CAN_CLASSES):
         record[f"precision_{cls}"] = float(precision[index])
@@ -132,7 +137,7 @@ def run(budget: Budget, data_dir=None, runs_dir: Path = Path("runs"), log=print)
             record, model = run_model(name, data, seed, settings)
             if seed == 0:
                 timings[name] = _timing(model, name, data.x["test"], settings["timing_seconds"])
-            log(f"{name} seed {seed}: accuracy {record['accuracy']:.5f}, macro F1 {record['macro_f1']:.4f}, "
+            log(f"{name} seed {seed}: accuracy {record['accuracy']:.5f}, attack recall {record['attack_recall']:.4f}, macro F1 {record['macro_f1']:.4f}, "
                 f"{record['size_bits']:.0f} bits")
             runs.append(record)
     table = summarize(runs, ("model",), METRICS)
@@ -169,21 +174,24 @@ def run(budget: Budget, data_dir=None, runs_dir: Path = Path("runs"), log=print)
 
 
 def verdict(table: list[dict]) -> tuple[str, str]:
-    """Two checks on the 2-bit model: (a) accuracy >= 99 % and above the always-normal baseline; (b) on par
+    """Two checks on the 2-bit model: (a) accuracy >= 99 % and above the always-normal baseline, and mean recall
+    over the attack classes >= ``ATTACK_RECALL_TARGET`` (it detects attacks, not just normal traffic); (b) on par
     with float: accuracy at most 0.5 points and macro F1 at most 0.05 below it (or within one standard error of
     the difference over seeds, if larger). Both -> reproduced, one -> partly, neither -> not reproduced."""
     rows = {row["model"]: row for row in table}
     two, flt = rows["cqmlp_2bit"], rows["cqmlp_float"]
     acc2, f12 = two["accuracy_mean"], two["macro_f1_mean"]
     baseline = two.get("majority_accuracy", 0.0)
-    high = acc2 >= ACCURACY_TARGET and acc2 > baseline
+    recall2 = two["attack_recall_mean"]
+    high = acc2 >= ACCURACY_TARGET and acc2 > baseline and recall2 >= ATTACK_RECALL_TARGET
     acc_gap, f1_gap = flt["accuracy_mean"] - acc2, flt["macro_f1_mean"] - f12
     close = (acc_gap <= max(ACCURACY_MARGIN, standard_error_of_difference(flt, two, "accuracy"))
              and f1_gap <= max(F1_MARGIN, standard_error_of_difference(flt, two, "macro_f1")))
     four = rows.get("cqmlp_4bit")
     extra = f"; 4-bit {four['accuracy_mean']:.4%} / {four['macro_f1_mean']:.4f}" if four else ""
-    reason = (f"2-bit accuracy {acc2:.4%} (target {ACCURACY_TARGET:.0%}, always-normal baseline {baseline:.4%}; "
-              f"{'met' if high else 'not met'}), macro F1 {f12:.4f}; float {flt['accuracy_mean']:.4%} / "
+    reason = (f"2-bit accuracy {acc2:.4%} (target {ACCURACY_TARGET:.0%}, always-normal baseline {baseline:.4%}) and mean "
+              f"attack-class recall {recall2:.4f} (target {ATTACK_RECALL_TARGET}): {'met' if high else 'not met'}; "
+              f"macro F1 {f12:.4f}; float {flt['accuracy_mean']:.4%} / "
               f"{flt['macro_f1_mean']:.4f} ({'on par' if close else 'not on par'}: gaps {acc_gap:+.4%} accuracy, "
               f"{f1_gap:+.4f} macro F1){extra}. Different data set from the paper (DAGA, not Car-Hacking).")
     outcome = {2: "reproduced", 1: "partly reproduced", 0: "not reproduced"}[int(high) + int(close)]

@@ -52,6 +52,7 @@ def run(budget: Budget, data_dir=None, runs_dir: Path = Path("runs"), log=print)
     """``runs_dir`` is unused: the fits are full-batch and throw-away (no checkpoints)."""
     started, clock = now_iso(), time.perf_counter()
     s = SETTINGS.get(budget.name, SETTINGS["full"])
+    seeds = budget.seed_list(s["seeds"])
     runs = []
     for dataset in s["datasets"]:
         graph = _graph(dataset, data_dir)
@@ -59,7 +60,7 @@ def run(budget: Budget, data_dir=None, runs_dir: Path = Path("runs"), log=print)
             t_cfg = teacher_config(teacher, max_epochs=s["max_epochs"])
             st_cfg = student_config(dataset, teacher, max_epochs=s["max_epochs"], **s["student"])
             for setting in s["settings"]:
-                for seed in range(s["seeds"]):
+                for seed in seeds:
                     for rec in run_distillation(graph, teacher, setting, seed, t_cfg, st_cfg):
                         rec.setdefault("prod_acc", math.nan)
                         log(f"{dataset} {teacher} {setting} seed {seed} {rec['model']}: test acc {rec['test_acc']:.4f}")
@@ -76,7 +77,7 @@ def run(budget: Budget, data_dir=None, runs_dir: Path = Path("runs"), log=print)
         f"CSBM: {CSBM}, seed 0.",
         f"Adam lr 0.01, up to {s['max_epochs']} epochs, patience 50 on validation accuracy, full batch.",
     ]
-    return ClaimResult(PAPER_ID, TITLE, CLAIM, budget.name, list(range(s["seeds"])), runs, table, verdict_, reason,
+    return ClaimResult(PAPER_ID, TITLE, CLAIM, budget.name, seeds, runs, table, verdict_, reason,
                        PAPER_NUMBERS, notes, started, now_iso(), time.perf_counter() - clock)
 
 

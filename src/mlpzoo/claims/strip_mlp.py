@@ -31,11 +31,15 @@ def run(budget: Budget, data_dir=None, runs_dir: Path = Path("runs"), log=print)
 
 def verdict(table: list[dict]) -> tuple[str, str]:
     """Better than Mixer by more than one SE -> reproduced; within one SE -> partly (a tie);
-    worse by more than one SE -> not reproduced. With one seed the SE is 0."""
+    worse by more than one SE -> not reproduced. With one seed the SE is 0. Parameter counts
+    more than 5 % apart -> not checkable here (the claim is at matched parameters)."""
     return beats_mixer(table, MODEL)
 
 
 def beats_mixer(table: list[dict], model: str) -> tuple[str, str]:
+    unequal = vm.unequal_parameters(table, model)
+    if unequal:
+        return "not checkable here", unequal
     mine, base, diff, se = vm.compare(table, model)
     outcome = "reproduced" if diff > se else "not reproduced" if diff < -se else "partly reproduced"
     return outcome, f"{vm.describe(mine, base, diff, se)}."

@@ -4,14 +4,18 @@ Used by :mod:`raftmlp`, :mod:`strip_mlp`, :mod:`ms_mlp` and :mod:`dsm`. Both mod
 registered CIFAR-size models of :mod:`mlpzoo.models.vision` (isotropic, patch 4, 8 x 8 tokens,
 defaults matched to Mixer's 1.13 M parameters). CIFAR-10 comes from the JPEG zip
 (:func:`mlpzoo.data.images.load_cifar10`); a class-balanced part of the training split is held
-out for model selection and the test split is reported. Training: AdamW (lr 1e-3, weight decay
-0.05, the Mixer-family CIFAR recipe scaled to CPU), batch 128, random crop (pad 4) and
-horizontal flip; the full budget adds mixup (alpha 0.8) and label smoothing 0.1, as the papers'
-DeiT-style recipes do. Per model we record test accuracy, parameters, forward FLOPs per image
+out for model selection and the test split is reported. Training follows the papers' DeiT-style
+recipe scaled to CPU: AdamW (lr 1e-3, weight decay 0.05), batch 128, a per-step cosine schedule
+after 5 linear warm-up epochs, the whole schedule run (no early stop; the best-validation weights
+are restored), random crop (pad 4) and horizontal flip; the full budget adds mixup (alpha 0.8)
+and label smoothing 0.1. Per model we record test accuracy, parameters, forward FLOPs per image
 (:func:`mlpzoo.flops.count_flops`), training images/s (from the fit) and inference images/s.
+Comparisons are at equal parameters: :func:`unequal_parameters` says when the two counts differ
+by more than ``PARAMETER_TOLERANCE``.
 
 The quick budget is a smoke test: 100 training + 25 validation images per class, 40 test images
-per class, models shrunk to width 64 and depth 3 (channel MLPs halved) and 2 epochs.
+per class, models shrunk to width 64 and depth 3 (channel MLPs sized to match Mixer's parameters) and 2 epochs of cosine
+decay without warm-up.
 """
 
 from __future__ import annotations
@@ -34,12 +38,13 @@ from mlpzoo.train.trainer import Trainer
 BASELINE = "mixer"
 METRICS = ("test_accuracy", "parameters", "flops_per_image", "train_images_per_second", "infer_images_per_second")
 SETTINGS = {
-    "quick": {"train_per_class": 100, "valid_per_class": 25, "test_per_class": 40, "epochs": 2, "patience": 2,
+    "quick": {"train_per_class": 100, "valid_per_class": 25, "test_per_class": 40, "epochs": 2, "warmup_epochs": 0,
               "shrink": {"dim": 64, "depth": 3}, "heavy_augment": False},
-    "full": {"train_per_class": 4500, "valid_per_class": 500, "test_per_class": None, "epochs": 100, "patience": 10,
+    "full": {"train_per_class": 4500, "valid_per_class": 500, "test_per_class": None, "epochs": 100, "warmup_epochs": 5,
              "shrink": {}, "heavy_augment": True},
 }
 LR, WEIGHT_DECAY, BATCH = 1e-3, 0.05, 128
+PARAMETER_TOLERANCE = 0.05  # "equal parameters": the two counts within 5 %
 
 
 def settings_for(budget: Budget) -> dict:
@@ -47,13 +52,23 @@ def settings_for(budget: Budget) -> dict:
 
 
 def model_kwargs(name: str, settings: dict) -> dict:
-    """The size overrides of a budget: quick halves each model's own default channel MLP width."""
+    """The size overrides of a budget: quick shrinks width and depth, halves Mixer's channel MLP and
+    gives every other model the channel MLP width (a multiple of 8) that matches Mixer's parameters."""
     if not settings["shrink"]:
         return {}
     kwargs = dict(settings["shrink"])
-    default = inspect.signature(model_entry(name).builder).parameters["channel_hidden"].default
-    kwargs["channel_hidden"] = default // 2
-    return kwargs
+    default = inspect.signature(model_entry("mixer").builder).parameters["channel_hidden"].default
+    if name == "mixer":
+        return {**kwargs, "channel_hidden": default // 2}
+    target = _parameters("mixer", {**kwargs, "channel_hidden": default // 2})
+    # Parameters grow linearly in the channel MLP width: solve from two sizes, round to a multiple of 8.
+    low, high = (_parameters(name, {**kwargs, "channel_hidden": width}) for width in (8, 16))
+    width = 8 + (target - low) / ((high - low) / 8)
+    return {**kwargs, "channel_hidden": max(8, 8 * round(width / 8))}
+
+
+def _parameters(name: str, kwargs: dict) -> int:
+    return sum(p.numel() for p in create_model(name, **kwargs).parameters())
 
 
 def load_splits(settings: dict, data_dir=None) -> tuple[ImageData, ImageData, ImageData]:
@@ -95,9 +110,10 @@ def fit_one(name: str, seed: int, data: tuple[ImageData, ImageData, ImageData], 
     train, valid, test = data
     torch.manual_seed(seed)
     model = create_model(name, **model_kwargs(name, settings))
-    config = {"epochs": settings["epochs"], "patience": settings["patience"], "batch_size": BATCH, "eval_batch_size": 512,
-              "lr": LR, "optimizer": "adamw", "weight_decay": WEIGHT_DECAY, "lr_decay_factor": 0.5, "seed": seed,
-              "progress": False, "save_checkpoints": False}
+    # A cosine schedule is meant to run to its end: patience = epochs turns early stopping off.
+    config = {"epochs": settings["epochs"], "patience": settings["epochs"], "batch_size": BATCH, "eval_batch_size": 512,
+              "lr": LR, "optimizer": "adamw", "weight_decay": WEIGHT_DECAY, "lr_schedule": "cosine",
+              "warmup_epochs": settings["warmup_epochs"], "seed": seed, "progress": False, "save_checkpoints": False}
     trainer = Trainer(get_task("classification"), model, config)
     result = trainer.fit(train, valid, test)
     example = next(test.iter_batches(64))["x"]
@@ -136,6 +152,16 @@ def compare(table: list[dict], candidate: str, metric: str = "test_accuracy") ->
     return mine, base, mine[f"{metric}_mean"] - base[f"{metric}_mean"], standard_error_of_difference(mine, base, metric)
 
 
+def unequal_parameters(table: list[dict], candidate: str) -> str | None:
+    """Why the comparison is not at equal parameters (counts differ by more than ``PARAMETER_TOLERANCE``), else None."""
+    rows = {row["model"]: row for row in table}
+    ratio = rows[candidate]["parameters_mean"] / rows[BASELINE]["parameters_mean"]
+    if abs(ratio - 1) <= PARAMETER_TOLERANCE:
+        return None
+    return (f"parameters differ by {100 * (ratio - 1):+.1f} % ({rows[candidate]['parameters_mean']:.0f} vs Mixer "
+            f"{rows[BASELINE]['parameters_mean']:.0f}; > {100 * PARAMETER_TOLERANCE:.0f} %): not an equal-parameter comparison.")
+
+
 def describe(mine: dict, base: dict, diff: float, se: float) -> str:
     return (f"{mine['model']} {mine['test_accuracy_mean']:.4f} vs Mixer {base['test_accuracy_mean']:.4f} test accuracy "
             f"(difference {diff:+.4f}, 1 SE {se:.4f}, n={mine['n']}); parameters {mine['parameters_mean']:.0f} vs "
@@ -143,12 +169,13 @@ def describe(mine: dict, base: dict, diff: float, se: float) -> str:
 
 
 def notes(settings: dict, budget: Budget) -> list[str]:
-    sizes = "width 64, depth 3, channel MLPs halved" if settings["shrink"] else "the registered CIFAR-10 defaults (about 1.13 M parameters each)"
+    sizes = "width 64, depth 3, channel MLPs sized to Mixer's parameters" if settings["shrink"] else "the registered CIFAR-10 defaults (about 1.13 M parameters each)"
     return [
         f"CIFAR-10 from the JPEG zip (lossy re-encoding): {settings['train_per_class']} train + {settings['valid_per_class']} "
         f"validation images per class from the training split, test {'all 10,000' if settings['test_per_class'] is None else str(settings['test_per_class'] * 10)} test images.",
         f"Models: {sizes}; isotropic single-stage versions (patch 4, 8 x 8 tokens), not the papers' ImageNet hierarchies.",
-        f"AdamW lr {LR}, weight decay {WEIGHT_DECAY}, batch {BATCH}, up to {settings['epochs']} epochs (patience {settings['patience']}), "
+        f"AdamW lr {LR}, weight decay {WEIGHT_DECAY}, batch {BATCH}, {settings['epochs']} epochs of per-step cosine decay after "
+        f"{settings['warmup_epochs']} linear warm-up epochs (DeiT's schedule; no early stop, best-validation weights restored), "
         f"crop+flip{' + mixup 0.8 + label smoothing 0.1' if settings['heavy_augment'] else ''}; seeds 0..{budget.seeds - 1}.",
         "Images/s are measured on this machine's CPU threads at the time of each fit (the Mixer baseline is fitted once per "
         "process and budget and shared by the vision claims); compare them within one run only.",

@@ -6,8 +6,8 @@ Readers:
   ``train/<class>/*.jpg`` and ``test/<class>/*.jpg``), decoded once with Pillow into a cached
   ``.npy`` pair (cache folder ``$MLPZOO_CACHE``, default ``~/.cache/mlpzoo``);
 - CIFAR-10 from the official python pickle batches (``data_batch_1..5``, ``test_batch``);
-- idx files (MNIST / Fashion-MNIST format, optionally gzipped) and Fashion-MNIST from the Debian
-  package ``dataset-fashion-mnist``;
+- idx files (MNIST / Fashion-MNIST format, optionally gzipped) and Fashion-MNIST from
+  ``<data directory>/fashion-mnist`` or the Debian package ``dataset-fashion-mnist``;
 - scikit-learn's 8x8 digits, for fast tests.
 
 Every reader returns ``images`` uint8 ``(N, C, H, W)`` and ``labels`` int64 ``(N,)``.
@@ -30,6 +30,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from mlpzoo.data.paths import data_dir as resolve_data_dir
 from mlpzoo.data.paths import require_file
 from mlpzoo.errors import DataError, DataMissingError
 
@@ -39,6 +40,7 @@ __all__ = [
     "ImageData",
     "cache_dir",
     "channel_stats",
+    "fashion_mnist_dir",
     "load_cifar10",
     "load_cifar10_batches",
     "load_digits_images",
@@ -248,17 +250,27 @@ def load_idx(images_path, labels_path) -> tuple[torch.Tensor, torch.Tensor]:
     if labels.ndim != 1:
         raise DataError(f"idx file {labels_path} has rank {labels.ndim}; label files have rank 1 (N,)")
     if len(images) != len(labels):
-        raise DataError(f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels")
+        raise DataError(f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels; pass the matching pair of files (same split)")
     return torch.from_numpy(images[:, None].copy()), torch.from_numpy(labels.astype(np.int64))
+
+
+def fashion_mnist_dir(data_dir=None) -> Path:
+    """The folder holding Fashion-MNIST's idx files: ``<data directory>/fashion-mnist`` when it exists
+    (the data directory is ``data_dir``, else ``$MLPZOO_DATA``, else the user cache), else
+    ``$MLPZOO_FASHION_MNIST``, else the Debian package's ``/usr/share/datasets/fashion-mnist``."""
+    folder = resolve_data_dir(data_dir) / "fashion-mnist"
+    if folder.is_dir():
+        return folder
+    return Path(os.environ.get("MLPZOO_FASHION_MNIST", "").strip() or FASHION_MNIST_DIR)
 
 
 def load_fashion_mnist(split: str, directory=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Fashion-MNIST ``split``: uint8 ``(N, 1, 28, 28)`` (60,000 train, 10,000 test), int64 labels.
 
-    ``directory`` defaults to ``$MLPZOO_FASHION_MNIST``, else ``/usr/share/datasets/fashion-mnist``.
+    ``directory`` is the folder of the idx files; by default :func:`fashion_mnist_dir`.
     """
     _check_split(split)
-    folder = Path(directory or os.environ.get("MLPZOO_FASHION_MNIST", "").strip() or FASHION_MNIST_DIR)
+    folder = Path(directory) if directory else fashion_mnist_dir()
     prefix = "train" if split == "train" else "t10k"
     images_path, labels_path = folder / f"{prefix}-images-idx3-ubyte.gz", folder / f"{prefix}-labels-idx1-ubyte.gz"
     for path in (images_path, labels_path):

@@ -1,8 +1,10 @@
 """Graph neural networks for node classification: the teachers of GNN-to-MLP distillation and
 the strong expert of Mowst.
 
-- GCN: Kipf & Welling, ICLR 2017, arXiv:1609.02907.
-- GraphSAGE (mean aggregator): Hamilton et al., NeurIPS 2017, arXiv:1706.02216.
+- GCN: Kipf & Welling, "Semi-Supervised Classification with Graph Convolutional Networks",
+  ICLR 2017, arXiv:1609.02907.
+- GraphSAGE (mean aggregator): Hamilton, Ying & Leskovec, "Inductive Representation Learning on
+  Large Graphs", NeurIPS 2017, arXiv:1706.02216.
 - Defaults are GLNN's published Cora/Citeseer settings (Zhang et al., "Graph-less Neural
   Networks: Teaching Old MLPs New Tricks via Distillation", ICLR 2022, arXiv:2110.08727,
   train.conf.yaml): GCN 2 layers, hidden 64, dropout 0.8; SAGE 2 layers, hidden 128, dropout 0,

@@ -94,7 +94,7 @@ def test_gradcheck_custom_function(order):
     x = (start + (cell + 0.1 + 0.8 * torch.rand(6, n_in, dtype=torch.float64)) * step).requires_grad_()
     coef = torch.randn(2, grid_size + order, n_in, dtype=torch.float64, requires_grad=True)
     scaler = torch.randn(2, n_in, dtype=torch.float64, requires_grad=True)
-    fn = lambda x, c, s: _SplineMatmul.apply(x, c, s, start, step, grid_size, order)
+    fn = lambda x, c, s: _SplineMatmul.apply(x, c, s, start, step, grid_size, order, False)
     assert torch.autograd.gradcheck(fn, (x, coef, scaler))
     # Off the grid proper, in the extended region or beyond it (for order 1), away from knots.
     coords = torch.tensor([-2.7, -1.3, 4.6, 6.2], dtype=torch.float64)[:, None].expand(4, n_in)

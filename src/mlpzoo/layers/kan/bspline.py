@@ -25,6 +25,12 @@ from mlpzoo.errors import ConfigError, DataError
 from mlpzoo.layers.activation import make_activation
 from mlpzoo.layers.kan.checks import check_range, check_sizes, flatten_input
 from mlpzoo.layers.kan.elementwise import activation_flops, input_rows
+from mlpzoo.layers.kan.fused import (
+    bspline_dense,
+    bspline_grad_x,
+    check_fused,
+    fused_enabled,
+)
 
 
 @cache
@@ -101,6 +107,19 @@ def _compact(u: torch.Tensor, order: int, derivative: bool = False) -> torch.Ten
     return out
 
 
+@cache
+def _slope_coefficients(order: int) -> tuple[tuple[float, ...], ...]:
+    """``S[p][m]``: coefficient of ``u^p`` in ``d/du`` of the ``m``-th non-zero basis on an interval."""
+    pieces = _piece_coefficients(order)
+    return tuple(tuple(p * v for v in pieces[p]) for p in range(1, order + 1))
+
+
+def _fused_dense(x: torch.Tensor, start: torch.Tensor, step: torch.Tensor, grid_size: int, order: int, fused) -> torch.Tensor:
+    """The dense ``(N, (G + k) * in)`` basis matrix from one compiled kernel (see ``fused.py``)."""
+    dense = bspline_dense(x, start, step, grid_size, order, _piece_coefficients(order), _slope_coefficients(order), fused)
+    return dense.view(x.shape[0], -1)
+
+
 def _window_columns(t: torch.Tensor, order: int) -> torch.Tensor:
     """Columns ``(N, k+1, in)``, int64, of each point's non-zero bases in the padded basis matrix."""
     return t.unsqueeze(1) + torch.arange(order, 2 * order + 1, device=t.device).view(1, -1, 1)
@@ -166,23 +185,33 @@ class _SplineMatmul(torch.autograd.Function):
     every elementwise step and the scatter run along contiguous ``in``-long rows. Saved: local
     coordinates, interval indices and the ``(N, k+1, in)`` window values (plus the parameters);
     the dense basis is rebuilt in the backward. Not twice differentiable.
+
+    With ``fused`` (see :mod:`mlpzoo.layers.kan.fused`) the dense basis comes from one compiled
+    kernel (no zero-fill, scatter or gather) and only ``x`` is saved.
     """
 
     @staticmethod
-    def forward(ctx, x, coef, scaler, grid_start, grid_step, grid_size, order):
-        t, u = _coordinates(x, grid_start, grid_step, grid_size, order)
-        values = _compact(u, order)
-        dense = _dense(_window_columns(t, order), values, grid_size, order)
+    def forward(ctx, x, coef, scaler, grid_start, grid_step, grid_size, order, fused):
+        ctx.grid, ctx.fused = (grid_size, order), fused_enabled(fused, x) and fused
+        if ctx.fused:
+            x = x.contiguous()
+            dense = _fused_dense(x, grid_start, grid_step, grid_size, order, ctx.fused)
+            ctx.save_for_backward(x, coef, scaler, grid_start, grid_step)
+        else:
+            t, u = _coordinates(x, grid_start, grid_step, grid_size, order)
+            values = _compact(u, order)
+            dense = _dense(_window_columns(t, order), values, grid_size, order)
+            ctx.save_for_backward(u, t, values, coef, scaler, grid_step)
         out = dense.new_empty(x.shape[0], coef.shape[0])
         for rows, weight in _scaled_blocks(coef, scaler):
             torch.mm(dense, weight.t(), out=out[:, rows])
-        ctx.save_for_backward(u, t, values, coef, scaler, grid_step)
-        ctx.grid = (grid_size, order)
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
+        if ctx.fused:
+            return _fused_backward(ctx, grad_out.contiguous())
         u, t, values, coef, scaler, grid_step = ctx.saved_tensors
         grid_size, order = ctx.grid
         grad_x = grad_coef = grad_scaler = None
@@ -192,18 +221,7 @@ class _SplineMatmul(torch.autograd.Function):
         padded, dense = _padded(u.shape[0], grid_size, order, u.shape[1], values)
         if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
             padded.scatter_(1, cols, values)
-            grad_weight = (grad_out.t() @ dense).view(coef.shape)
-            if scaler is None:
-                grad_coef = grad_weight
-            else:
-                if ctx.needs_input_grad[2]:
-                    # Summed one basis at a time: a (out, G + k, in) product would be a
-                    # parameter-sized temporary.
-                    grad_scaler = grad_weight[:, 0] * coef[:, 0]
-                    for j in range(1, coef.shape[1]):
-                        grad_scaler.addcmul_(grad_weight[:, j], coef[:, j])
-                if ctx.needs_input_grad[1]:
-                    grad_coef = grad_weight.mul_(scaler.unsqueeze(1))
+            grad_coef, grad_scaler = _parameter_grads(ctx, grad_out, dense, coef, scaler)
             padded[:, :order].zero_()
             padded[:, grid_size + 2 * order :].zero_()
         if ctx.needs_input_grad[0]:
@@ -218,7 +236,43 @@ class _SplineMatmul(torch.autograd.Function):
                 # Linear bases have a kink, not a flat end, where the clamp starts.
                 s = t + u
                 grad_x.mul_((s > -order) & (s < grid_size + order))
-        return grad_x, grad_coef, grad_scaler, None, None, None, None
+        return grad_x, grad_coef, grad_scaler, None, None, None, None, None
+
+
+def _parameter_grads(ctx, grad_out, dense, coef, scaler):
+    """``(grad_coef, grad_scaler)`` from the dense bases (``None`` where not needed)."""
+    grad_coef = grad_scaler = None
+    grad_weight = (grad_out.t() @ dense).view(coef.shape)
+    if scaler is None:
+        return grad_weight, None
+    if ctx.needs_input_grad[2]:
+        # Summed one basis at a time: a (out, G + k, in) product would be a parameter-sized temporary.
+        grad_scaler = grad_weight[:, 0] * coef[:, 0]
+        for j in range(1, coef.shape[1]):
+            grad_scaler.addcmul_(grad_weight[:, j], coef[:, j])
+    if ctx.needs_input_grad[1]:
+        grad_coef = grad_weight.mul_(scaler.unsqueeze(1))
+    return grad_coef, grad_scaler
+
+
+def _fused_backward(ctx, grad_out):
+    x, coef, scaler, grid_start, grid_step = ctx.saved_tensors
+    grid_size, order = ctx.grid
+    grad_x = grad_coef = grad_scaler = None
+    dense = _fused_dense(x, grid_start, grid_step, grid_size, order, ctx.fused)
+    if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
+        grad_coef, grad_scaler = _parameter_grads(ctx, grad_out, dense, coef, scaler)
+    if ctx.needs_input_grad[0]:
+        for rows, weight in _scaled_blocks(coef, scaler):  # the basis gradients overwrite the bases
+            if rows.start == 0:
+                torch.mm(grad_out[:, rows], weight, out=dense)
+            else:
+                dense.addmm_(grad_out[:, rows], weight)
+        grad_x = bspline_grad_x(
+            x, dense.view(x.shape[0], -1, x.shape[1]), grid_start, grid_step, grid_size, order,
+            _piece_coefficients(order), _slope_coefficients(order), ctx.fused,
+        )
+    return grad_x, grad_coef, grad_scaler, None, None, None, None, None
 
 
 class BSplineKANLinear(nn.Module):
@@ -243,6 +297,9 @@ class BSplineKANLinear(nn.Module):
         scale_noise: spread of the initial coefficients, ``U(-1/2, 1/2) * scale_noise / G``.
         enable_standalone_scale_spline: learn a per-edge scale ``s_oi`` of the spline (efficient-kan
             default); without it ``s_oi = 1``.
+        fused: ``False`` (default) eager ops; ``True`` the dense basis and its input gradient as
+            ``torch.compile`` kernels (:mod:`mlpzoo.layers.kan.fused`; the first call compiles);
+            ``"auto"`` those kernels with a one-time warning and eager ops where compiling fails.
     """
 
     def __init__(
@@ -255,8 +312,10 @@ class BSplineKANLinear(nn.Module):
         base_activation: str = "silu",
         scale_noise: float = 0.1,
         enable_standalone_scale_spline: bool = True,
+        fused: bool | str = False,
     ):
         super().__init__()
+        self.fused = check_fused(fused)
         check_sizes("BSplineKANLinear", in_features=in_features, out_features=out_features, grid_size=grid_size, spline_order=spline_order)
         low, high = check_range("BSplineKANLinear", grid_range)
         self.in_features, self.out_features = in_features, out_features
@@ -280,7 +339,7 @@ class BSplineKANLinear(nn.Module):
         flat = flatten_input(x, self.in_features, "BSplineKANLinear", self.spline_weight)
         spline = _SplineMatmul.apply(
             flat, self.spline_weight, self.spline_scaler, self.grid_start, self.grid_step,
-            self.grid_size, self.spline_order,
+            self.grid_size, self.spline_order, self.fused,
         )
         out = self.base(self.base_activation(flat)) + spline
         return out.view(*x.shape[:-1], self.out_features)

@@ -26,6 +26,13 @@ from torch.autograd.function import once_differentiable
 
 from mlpzoo.errors import ConfigError
 from mlpzoo.layers.kan.checks import check_tensor
+from mlpzoo.layers.kan.fused import (
+    check_fused,
+    coefficient_table,
+    fused_enabled,
+    rational_backward,
+    rational_forward,
+)
 
 NUM_COEFFS = 6  # a_0 .. a_5
 DEN_COEFFS = 4  # b_1 .. b_4
@@ -218,11 +225,21 @@ class _GroupRationalFunction(torch.autograd.Function):
     folded into groups once at the end. The full ``(elements, 10)`` tensor never exists and
     nothing is scattered per element. Saved: ``x`` and the output ``F`` (which the next layer
     keeps anyway); ``Q`` is recomputed. Not twice differentiable.
+
+    With ``fused`` (see :mod:`mlpzoo.layers.kan.fused`) both passes are single compiled kernels
+    with the same arithmetic; then ``x`` and the ``(11, dim)`` coefficient table are saved and
+    ``F`` is recomputed too.
     """
 
     @staticmethod
-    def forward(ctx, x, a, b, groups):
+    def forward(ctx, x, a, b, groups, fused):
         dim = x.shape[-1]
+        ctx.groups, ctx.fused = groups, fused_enabled(fused, x) and fused
+        if ctx.fused:
+            table = coefficient_table(a, b, dim)
+            out = rational_forward(x.reshape(-1, dim).contiguous(), table, fused)
+            ctx.save_for_backward(x, a, b, table)
+            return out.view(x.shape)
         z_all = x.reshape(-1, dim)
         num, den = _coefficient_rows(a, b, dim)
         num, den = list(num.unbind(0)), list(den.unbind(0))
@@ -234,59 +251,74 @@ class _GroupRationalFunction(torch.autograd.Function):
             torch.div(_horner(num, z), q, out=out[start : start + step])
         out = out.reshape(x.shape)
         ctx.save_for_backward(x, a, b, out)
-        ctx.groups = groups
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
-        x, a, b, out = ctx.saved_tensors
+        x, a, b, saved = ctx.saved_tensors  # saved: the coefficient table (fused) or the output F
         groups, dim = ctx.groups, x.shape[-1]
-        z_all, f_all = x.reshape(-1, dim), out.reshape(-1, dim)
-        g_all = grad_out.reshape(z_all.shape)
-        num, den = _coefficient_rows(a, b, dim)
-        # P' = sum_k k a_k x^(k-1);  dQ/d|x| = sum_i i |b_i| |x|^(i-1).
-        dnum = num[1:] * torch.arange(1, NUM_COEFFS, dtype=num.dtype, device=num.device)[:, None]
-        dden = den[1:] * torch.arange(1, DEN_COEFFS + 1, dtype=den.dtype, device=den.device)[:, None]
-        num, den, dnum, dden = (list(t.unbind(0)) for t in (num, den, dnum, dden))
-        grad_x = torch.empty_like(z_all) if ctx.needs_input_grad[0] else None
-        acc_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-        sums = torch.zeros(NUM_COEFFS + DEN_COEFFS, dim, dtype=acc_dtype, device=x.device)
-        step = _chunk_rows(dim, z_all.shape[0], z_all.device)
-        buf = None
-        for start in range(0, z_all.shape[0], step):
-            z, f = z_all[start : start + step], f_all[start : start + step]
-            if buf is None or buf.shape[1] != z.shape[0]:
-                buf = torch.empty((NUM_COEFFS + DEN_COEFFS,) + tuple(z.shape), dtype=z.dtype, device=z.device)
-            q, az = _denominator(z, den)
-            r = torch.div(g_all[start : start + step], q, out=buf[0])
-            if grad_x is not None:
-                dq = _horner(dden, az).mul_(torch.sign(z))
-                torch.mul(torch.addcmul(_horner(dnum, z), f, dq, value=-1.0), r, out=grad_x[start : start + step])
-            for k in range(1, NUM_COEFFS):
-                torch.mul(buf[k - 1], z, out=buf[k])
-            s = NUM_COEFFS
-            torch.mul(r, f, out=buf[s]).mul_(az)
-            for i in range(s + 1, s + DEN_COEFFS):
-                torch.mul(buf[i - 1], az, out=buf[i])
-            sums += buf.sum(1, dtype=acc_dtype)
-        sums = sums.view(-1, groups, dim // groups).sum(-1).T  # (groups, 10)
-        grad_a = sums[:, :NUM_COEFFS].to(a.dtype)
         # dF/d|b_i| = -F/Q |x|^i. d|b|/db is taken as copysign(1, b), +1 at b = 0 as in the
         # PAU/KAT kernels: with sign(0) = 0 the zero-initialised b of `identity` could never move.
-        grad_b = -sums[:, NUM_COEFFS:].to(b.dtype) * torch.copysign(torch.ones_like(b), b)
+        if ctx.fused:  # the kernel folds the sums into groups and applies the sign itself
+            z = x.reshape(-1, dim).contiguous()
+            g = grad_out.reshape(z.shape).contiguous()
+            grad_x, grad_a, grad_b = rational_backward(z, g, saved, b, ctx.fused)
+        else:
+            grad_x, sums = _eager_backward(x, a, b, saved, grad_out, ctx.needs_input_grad[0])
+            sums = sums.view(-1, groups, dim // groups).sum(-1).T  # (groups, 10)
+            grad_a = sums[:, :NUM_COEFFS].to(a.dtype)
+            grad_b = -sums[:, NUM_COEFFS:].to(b.dtype) * torch.copysign(torch.ones_like(b), b)
+        grad_x = grad_x.reshape(x.shape) if ctx.needs_input_grad[0] else None
+        return grad_x, grad_a, grad_b, None, None
+
+
+def _eager_backward(x, a, b, out, grad_out, need_grad_x: bool):
+    """``grad_x`` (or None) and the per-channel sums ``(10, dim)`` by chunks of eager ops."""
+    dim = x.shape[-1]
+    z_all, f_all = x.reshape(-1, dim), out.reshape(-1, dim)
+    g_all = grad_out.reshape(z_all.shape)
+    num, den = _coefficient_rows(a, b, dim)
+    # P' = sum_k k a_k x^(k-1);  dQ/d|x| = sum_i i |b_i| |x|^(i-1).
+    dnum = num[1:] * torch.arange(1, NUM_COEFFS, dtype=num.dtype, device=num.device)[:, None]
+    dden = den[1:] * torch.arange(1, DEN_COEFFS + 1, dtype=den.dtype, device=den.device)[:, None]
+    num, den, dnum, dden = (list(t.unbind(0)) for t in (num, den, dnum, dden))
+    grad_x = torch.empty_like(z_all) if need_grad_x else None
+    acc_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+    sums = torch.zeros(NUM_COEFFS + DEN_COEFFS, dim, dtype=acc_dtype, device=x.device)
+    step = _chunk_rows(dim, z_all.shape[0], z_all.device)
+    buf = None
+    for start in range(0, z_all.shape[0], step):
+        z, f = z_all[start : start + step], f_all[start : start + step]
+        if buf is None or buf.shape[1] != z.shape[0]:
+            buf = torch.empty((NUM_COEFFS + DEN_COEFFS,) + tuple(z.shape), dtype=z.dtype, device=z.device)
+        q, az = _denominator(z, den)
+        r = torch.div(g_all[start : start + step], q, out=buf[0])
         if grad_x is not None:
-            grad_x = grad_x.reshape(x.shape)
-        return grad_x, grad_a, grad_b, None
+            dq = _horner(dden, az).mul_(torch.sign(z))
+            torch.mul(torch.addcmul(_horner(dnum, z), f, dq, value=-1.0), r, out=grad_x[start : start + step])
+        for k in range(1, NUM_COEFFS):
+            torch.mul(buf[k - 1], z, out=buf[k])
+        s = NUM_COEFFS
+        torch.mul(r, f, out=buf[s]).mul_(az)
+        for i in range(s + 1, s + DEN_COEFFS):
+            torch.mul(buf[i - 1], az, out=buf[i])
+        sums += buf.sum(1, dtype=acc_dtype)
+    return grad_x, sums
 
 
-def group_rational(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor, groups: int) -> torch.Tensor:
+def group_rational(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor, groups: int,
+                   fused: bool | str = False) -> torch.Tensor:
     """Group rational of ``x`` (..., dim) with coefficients ``a`` (groups, 6), ``b`` (groups, 4).
 
     Same values as :func:`naive_group_rational`; the backward is the block-reduced one.
+    ``fused``: ``False`` eager ops; ``True`` the ``torch.compile`` kernels of
+    :mod:`mlpzoo.layers.kan.fused` (errors if compiling fails); ``"auto"`` those kernels, falling
+    back to eager ops with one warning where compiling fails. float32/float64 only; other dtypes
+    and calls inside a ``torch.compile`` trace use the eager ops.
     """
     _check_coefficients(x, a, b, groups)
-    return _GroupRationalFunction.apply(x, a, b, groups)
+    return _GroupRationalFunction.apply(x, a, b, groups, check_fused(fused))
 
 
 class GroupRational(nn.Module):
@@ -299,14 +331,18 @@ class GroupRational(nn.Module):
         init: ``identity``, ``gelu`` or ``silu``: every group starts as the least-squares rational
             fit of that function on ``[-3, 3]`` (see :func:`rational_init`).
         naive: use :func:`naive_group_rational` (plain autograd) instead of the custom backward.
+        fused: ``False`` (default), ``True`` or ``"auto"``: compiled kernels, see :func:`group_rational`.
+            The first call per process compiles (seconds; see docs/kan.md), so the default stays eager.
     """
 
-    def __init__(self, dim: int, groups: int = 8, init: str = "gelu", naive: bool = False):
+    def __init__(self, dim: int, groups: int = 8, init: str = "gelu", naive: bool = False,
+                 fused: bool | str = False):
         super().__init__()
         if dim < 1 or groups < 1 or dim % groups:
             raise ConfigError(f"GroupRational groups={groups} must divide dim={dim}; pick a divisor of {dim}")
         a, b, _ = rational_init(init)
         self.dim, self.groups, self.init, self.naive = dim, groups, init.lower(), naive
+        self.fused = check_fused(fused)
         self.a = nn.Parameter(torch.tensor(a, dtype=torch.float32).repeat(groups, 1))
         self.b = nn.Parameter(torch.tensor(b, dtype=torch.float32).repeat(groups, 1))
 
@@ -314,15 +350,17 @@ class GroupRational(nn.Module):
         check_tensor(x, "GroupRational", self.a)
         if x.dim() == 0 or x.shape[-1] != self.dim:
             raise ConfigError(f"GroupRational expects last dim {self.dim}, got {x.shape[-1]}; match dim to the input")
-        fn = naive_group_rational if self.naive else group_rational
-        return fn(x, self.a, self.b, self.groups)
+        if self.naive:
+            return naive_group_rational(x, self.a, self.b, self.groups)
+        return group_rational(x, self.a, self.b, self.groups, self.fused)
 
     def elementwise_flops(self, inputs: tuple[torch.Tensor, ...]) -> int:
         """Forward FLOPs: per element Horner on P (5 multiply-adds), ``|x|``, Horner on Q (4), one divide."""
         return RATIONAL_FLOPS * inputs[0].numel()
 
     def extra_repr(self) -> str:
-        return f"dim={self.dim}, groups={self.groups}, init={self.init!r}"
+        fused = f", fused={self.fused!r}" if self.fused is not False else ""
+        return f"dim={self.dim}, groups={self.groups}, init={self.init!r}{fused}"
 
 
 def rational_second_moment(init: str, samples: int = 20001) -> float:
@@ -349,10 +387,11 @@ class GRKANLinear(nn.Module):
         init: the rational's starting function (``identity``, ``gelu``, ``silu``).
         bias: bias of the linear layer.
         naive: plain-autograd rational (for benchmarks and checks).
+        fused: the rational's compiled kernels (``False``, ``True``, ``"auto"``; see :class:`GroupRational`).
     """
 
     def __init__(self, in_features: int, out_features: int, groups: int = 8, init: str = "gelu",
-                 bias: bool = True, naive: bool = False):
+                 bias: bool = True, naive: bool = False, fused: bool | str = False):
         super().__init__()
         if out_features < 1:
             raise ConfigError(f"GRKANLinear out_features={out_features} must be >= 1; give a positive width")
@@ -361,7 +400,7 @@ class GRKANLinear(nn.Module):
                 f"GRKANLinear groups={groups} must divide in_features={in_features}; pick a divisor of {in_features}"
             )
         self.in_features, self.out_features = in_features, out_features
-        self.rational = GroupRational(in_features, groups, init, naive=naive)
+        self.rational = GroupRational(in_features, groups, init, naive=naive, fused=fused)
         self.linear = nn.Linear(in_features, out_features, bias=bias)
         self.second_moment = rational_second_moment(init)
         with torch.no_grad():
