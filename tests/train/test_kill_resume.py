@@ -26,12 +26,14 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     assert reference.wait(timeout=300) == 0, reference.stderr.read().decode()[-2000:]
 
     rng = random.Random(os.environ.get("PYTEST_SEED", "1"))
+    kill_after = rng.randint(1, 6)  # epochs checkpointed before the kill
     victim = _fit(tmp_path, "killed")
-    last = tmp_path / "killed" / "last.pt"
+    metrics = tmp_path / "killed" / "metrics.jsonl"
     deadline = time.monotonic() + 240
-    while not last.exists() and victim.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(rng.uniform(0.0, 1.5))  # somewhere in a later epoch, possibly while a checkpoint is written
+    while victim.poll() is None and time.monotonic() < deadline and (
+            not metrics.exists() or len(metrics.read_text().splitlines()) < kill_after):
+        time.sleep(0.005)
+    time.sleep(rng.uniform(0.0, 0.25))  # somewhere in the next epoch, possibly while a checkpoint is written
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=60)
     epochs_before = len((tmp_path / "killed" / "metrics.jsonl").read_text().splitlines())
