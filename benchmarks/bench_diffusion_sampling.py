@@ -25,14 +25,13 @@ import argparse
 import json
 import os
 import platform
-import statistics
-import time
 from pathlib import Path
 
 import torch
 
 from mlpzoo.layers.denoise import ResidualMLPDenoiser
 from mlpzoo.methods.generative import FlowMatching, GaussianDiffusion
+from timing import timed_ms  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 WINDOW, HISTORY = 192, 96
@@ -50,16 +49,6 @@ def samplers(net: ResidualMLPDenoiser) -> dict[str, tuple]:
         out[f"flow_euler_{steps}"] = (flow, {"steps": steps, "method": "euler"})
         out[f"flow_heun_{steps}"] = (flow, {"steps": steps, "method": "heun"})
     return out
-
-
-def timed_ms(fn, repeats: int) -> tuple[float, float]:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3, min(times) * 1e3
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -34,7 +34,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import time
 from pathlib import Path
 
@@ -43,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mlpzoo.layers.kan import BSplineKANLinear, RBFKANLinear, ReLUKANLinear
+from timing import timed_ms  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 SIZES = [(64, 64, 4096), (256, 256, 1024), (1000, 1000, 100)]
@@ -93,18 +93,6 @@ def n_params(module: nn.Module) -> int:
 def equal_param_mlp(in_features: int, out_features: int, params: int) -> nn.Module:
     hidden = max(1, round((params - out_features) / (in_features + out_features + 1)))
     return nn.Sequential(nn.Linear(in_features, hidden), nn.SiLU(), nn.Linear(hidden, out_features))
-
-
-def timed_ms(fn, repeats: int, warmup: int = 3) -> tuple[float, float]:
-    """Median and minimum wall time in ms (the minimum shows what load added to the median)."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3, min(times) * 1e3
 
 
 def saved_bytes(module: nn.Module, x: torch.Tensor) -> tuple[int, int]:

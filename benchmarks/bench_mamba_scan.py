@@ -27,16 +27,15 @@ import json
 import os
 import platform
 import resource
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from mlpzoo.layers.ssm import selective_scan, selective_state_update
+from timing import median_seconds  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 LENGTHS = (256, 512, 1024, 2048, 4096, 8192)
@@ -77,16 +76,6 @@ def attention_inputs(length: int, channels: int, grad: bool = False) -> list[tor
 
 def attention(q, k, v) -> torch.Tensor:
     return F.scaled_dot_product_attention(q, k, v, is_causal=True)
-
-
-def median_seconds(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def saved_bytes(fn) -> int:

@@ -13,26 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from pathlib import Path
 
 import torch
 
 from mlpzoo.layers.moe import DenseMLPBlock, MoEMLP
+from timing import median_seconds  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
-
-
-def median_seconds(fn, repeats: int) -> float:
-    for _ in range(2):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

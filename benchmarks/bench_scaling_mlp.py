@@ -27,8 +27,6 @@ import json
 import os
 import platform
 import resource
-import statistics
-import time
 from pathlib import Path
 
 import torch
@@ -45,27 +43,16 @@ from mlpzoo.errors import DataMissingError
 from mlpzoo.flops import count_flops
 from mlpzoo.models.deep_mlp import ScalingMLP
 from mlpzoo.train.lion import Lion
+from timing import median_seconds  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
-
-
-def timed(fn, repeats: int, warmup: int = 2) -> float:
-    """Median wall seconds of ``fn()``."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def gemm_peak(repeats: int) -> dict:
     results = {}
     for n in (1024, 2048, 3072):
         a, b = torch.randn(n, n), torch.randn(n, n)
-        seconds = timed(lambda a=a, b=b: torch.mm(a, b), repeats)
+        seconds = median_seconds(lambda a=a, b=b: torch.mm(a, b), repeats)
         results[n] = 2 * n**3 / seconds / 1e9
     return {"gflops_by_size": results, "peak_gflops": max(results.values())}
 
@@ -83,7 +70,7 @@ def step_speed(width: int, depth: int, batch: int, repeats: int) -> dict:
         torch.nn.functional.cross_entropy(model(x), target).backward()
         optimizer.step()
 
-    seconds = timed(step, repeats)
+    seconds = median_seconds(step, repeats)
     return {"width": width, "depth": depth, "parameters": sum(p.numel() for p in model.parameters()),
             "step_ms": seconds * 1e3, "train_flops": flops, "gflops": flops / seconds / 1e9}
 
@@ -109,7 +96,7 @@ def data_speed(batch: int, repeats: int) -> dict:
         for _ in data.iter_batches(batch, shuffle=True, seed=0, epoch=epoch[0]):
             pass
 
-    seconds = timed(one_epoch, max(3, repeats // 3), warmup=1)
+    seconds = median_seconds(one_epoch, max(3, repeats // 3), warmup=1)
     return {"source": source, "batch_ms": seconds / batches * 1e3}
 
 
