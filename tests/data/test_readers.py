@@ -1,7 +1,6 @@
 """Tests for the libfm, RecBole atomic, CSV and parquet readers: bad input and real files."""
 
 import gzip
-import time
 
 import numpy as np
 import pandas as pd
@@ -292,11 +291,9 @@ def test_count_rows_without_final_newline(tmp_path):
 def test_real_frappe(need_data):
     root = need_data("frappe")
     folder = root / "frappe"
-    start = time.perf_counter()
     frame = read_libfm_frame(
         [folder / "frappe.validation.libfm", folder / "frappe.test.libfm"], FRAPPE_FIELDS
     )
-    assert time.perf_counter() - start < 3.0  # well under a second on a quiet machine
     assert len(frame) == 57_722 + 28_860
     assert list(frame.columns) == FRAPPE_FIELDS + ["label"]
     assert set(frame["label"].unique()) == {0.0, 1.0}
