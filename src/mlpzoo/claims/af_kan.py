@@ -142,12 +142,9 @@ def fit_function(function: str, label: str, seed: int, settings: dict) -> dict:
     kind, kwargs = FUNCTION_MODELS[label]
     dim = function_spec(function).dim
     train, valid, test = load_function(function, settings["n_train"], settings["n_test"], seed=seed)
-    width = width_for_parameters(kind, dim, 1, s_kan.DEPTH, s_kan.TARGET_PARAMS, **kwargs)
-    torch.manual_seed(seed)
-    model = build(kind, dim, 1, (width,) * s_kan.DEPTH, **kwargs)
+    width, model = s_kan.matched_model(kind, kwargs, dim, seed)
     flops = flops_per_sample(model, torch.zeros(2, dim))
-    cfg = {"epochs": settings["epochs"], "patience": settings["patience"], "batch_size": settings["batch_size"],
-           "lr": s_kan.LR, "lr_decay_factor": 1.0, "min_delta": 0.0, "seed": seed, "progress": False, "save_checkpoints": False}
+    cfg = s_kan.train_config(seed, settings["epochs"], settings["patience"], settings["batch_size"], s_kan.LR)
     result = Trainer(get_task("regression"), model, cfg).fit(train, valid, test)
     return {"task": function, "metric": "rmse", "model": label, "seed": seed, "width": width,
             "parameters": count_parameters(model), "flops_per_sample": flops, "epochs": result.epochs_run,

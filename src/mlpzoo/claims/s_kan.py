@@ -65,9 +65,17 @@ def _settings(budget: Budget) -> dict:
     return SETTINGS.get(budget.name, SETTINGS["full"])
 
 
-def _train_config(seed: int, epochs: int, patience: int, batch_size: int, lr: float) -> dict:
+def train_config(seed: int, epochs: int, patience: int, batch_size: int, lr: float) -> dict:
+    """The suite's training protocol: fixed learning rate, early stopping on validation RMSE, no checkpoints."""
     return {"epochs": epochs, "patience": patience, "batch_size": batch_size, "lr": lr, "lr_decay_factor": 1.0,
             "min_delta": 0.0, "seed": seed, "progress": False, "save_checkpoints": False}
+
+
+def matched_model(kind: str, kwargs: dict, dim: int, seed: int) -> tuple[int, torch.nn.Module]:
+    """The ``kind`` network of ``DEPTH`` hidden layers whose width puts it nearest ``TARGET_PARAMS``, seeded."""
+    width = width_for_parameters(kind, dim, 1, DEPTH, TARGET_PARAMS, **kwargs)
+    torch.manual_seed(seed)
+    return width, build(kind, dim, 1, (width,) * DEPTH, **kwargs)
 
 
 def fit_one(function: str, label: str, seed: int, settings: dict) -> dict:
@@ -76,12 +84,10 @@ def fit_one(function: str, label: str, seed: int, settings: dict) -> dict:
     kind, kwargs = MODELS[label]
     dim = function_spec(function).dim
     train, valid, test = load_function(function, settings["n_train"], settings["n_test"], seed=seed)
-    width = width_for_parameters(kind, dim, 1, DEPTH, TARGET_PARAMS, **kwargs)
-    torch.manual_seed(seed)
-    model = build(kind, dim, 1, (width,) * DEPTH, **kwargs)
+    width, model = matched_model(kind, kwargs, dim, seed)
     parameters = count_parameters(model)
     task = get_task("regression")
-    cfg = _train_config(seed, settings["epochs"], settings["patience"], settings["batch_size"], LR)
+    cfg = train_config(seed, settings["epochs"], settings["patience"], settings["batch_size"], LR)
     result = Trainer(task, model, cfg).fit(train, valid, test)
     record = {"function": function, "model": label, "seed": seed, "width": width, "parameters": parameters,
               "parameters_pruned": parameters, "epochs": result.epochs_run,
@@ -91,7 +97,7 @@ def fit_one(function: str, label: str, seed: int, settings: dict) -> dict:
         model.prune()
         record["parameters_pruned"] = count_parameters(model)
         record["selected"] = {f"layer{i}": names for i, names in enumerate(chosen)}
-        ft = _train_config(seed, settings["finetune_epochs"], settings["patience"], settings["batch_size"], FINETUNE_LR)
+        ft = train_config(seed, settings["finetune_epochs"], settings["patience"], settings["batch_size"], FINETUNE_LR)
         tuned = Trainer(task, model, ft).fit(train, valid, test)
         record["test_rmse"] = tuned.metrics["test"]["rmse"]
         record["epochs"] += tuned.epochs_run
