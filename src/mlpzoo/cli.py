@@ -44,14 +44,14 @@ def main() -> None:
 @click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True, help="Where claim results are looked up.")
 def papers(fmt: str, runs_dir: Path) -> None:
     """The catalog: one row a paper, its models, its claim module and the last verdict."""
-    from mlpzoo.claims import CLAIM_MODULES
+    from mlpzoo.claims import implemented_claims
     from mlpzoo.claims.catalog import catalog_rows, render_markdown, render_rich
     from mlpzoo.registry import list_models, model_entry
 
     models_by_paper: dict[str, list[str]] = {}
     for name in list_models():
         models_by_paper.setdefault(model_entry(name).paper, []).append(name)
-    rows = catalog_rows(runs_dir, models_by_paper, set(CLAIM_MODULES))
+    rows = catalog_rows(runs_dir, models_by_paper, set(implemented_claims()))
     if fmt == "markdown":
         click.echo(render_markdown(rows))
     else:
@@ -60,8 +60,8 @@ def papers(fmt: str, runs_dir: Path) -> None:
 
 @main.command()
 @click.argument("paper_id")
-@click.option("--budget", type=click.Choice(["quick", "full"]), default="full", show_default=True,
-              help="quick: about a minute, a smoke test; full: the real check (many minutes).")
+@click.option("--budget", type=click.Choice(["quick", "full", "gpu"]), default="full", show_default=True,
+              help="quick: about a minute, a smoke test; full: the real check (many minutes); gpu: the paper's scale, where a claim offers it.")
 @click.option("--seeds", type=int, default=None, help="Number of seeds (default: the budget's).")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Data directory (default: $MLPZOO_DATA or the user cache).")
 @click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True)
@@ -71,15 +71,23 @@ def reproduce(paper_id: str, budget: str, seeds: int | None, data_dir: Path | No
     import torch
 
     from mlpzoo.claims import get_claim
+    from mlpzoo.claims import run as run_claim
     from mlpzoo.claims.base import get_budget
 
     if threads:
         torch.set_num_threads(threads)
     claim = get_claim(paper_id)
     chosen = get_budget(budget, seeds)
-    console.print(f"[bold]{claim.TITLE}[/]\nclaim: {claim.CLAIM}\nbudget: {chosen.name}, {chosen.seeds} seed(s), up to {chosen.max_epochs} epochs")
+    if hasattr(claim, "SPEC"):
+        from mlpzoo.claims.catalog import get_paper
+
+        console.print(f"[bold]{get_paper(paper_id).title}[/]\nclaim: {claim.SPEC.claim}\n"
+                      f"budget: {chosen.name}, {len(claim.SPEC.seed_list(chosen))} seed(s)", highlight=False)
+    else:
+        console.print(f"[bold]{claim.TITLE}[/]\nclaim: {claim.CLAIM}\nbudget: {chosen.name}, {chosen.seeds} seed(s), up to {chosen.max_epochs} epochs")
     try:
-        result = claim.run(chosen, data_dir=data_dir, runs_dir=runs_dir, log=lambda line: console.print(line, highlight=False))
+        result = run_claim(paper_id, chosen, data_dir=data_dir, runs_dir=runs_dir, log=lambda line: console.print(line, highlight=False),
+                           progress=console.is_terminal, console=console)
     except DataMissingError as err:
         if data_dir is not None or os.environ.get("MLPZOO_DATA"):
             raise

@@ -6,14 +6,14 @@ import os
 import pytest
 import torch
 
-from mlpzoo.claims import CLAIM_MODULES, af_kan, flashkat, get_claim, kat
+from mlpzoo.claims import af_kan, flashkat, get_claim, kat
 from mlpzoo.claims.base import VERDICTS, get_budget
 from mlpzoo.errors import DataMissingError
 
 
 def test_claims_are_registered():
     for paper_id, module in (("kat", kat), ("af-kan", af_kan), ("flashkat", flashkat)):
-        assert CLAIM_MODULES[paper_id] == module.__name__ and module.PAPER_ID == paper_id
+        assert get_claim(paper_id) is module
 
 
 def _kat_table(kat_acc, vit_acc, std=0.01, n=3):

@@ -1,47 +1,45 @@
-"""Claims: one module per paper that checks its headline claim and prints an honest verdict."""
+"""Claims: one module per paper that checks its headline claim and prints an honest verdict.
+
+The catalog (``catalog.yaml``) is the one list of paper ids; a paper's claim module is
+``mlpzoo.claims.<id with - written _>`` (see :mod:`mlpzoo.claims.base` for what it declares), so a
+new claim is its catalog entry and its file, and nothing else lists it.
+"""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+from pathlib import Path
 
 from mlpzoo.errors import ConfigError
 
-# Paper id -> module implementing ``run(budget, data_dir, runs_dir, log)`` and ``verdict(table)``.
-# One line per claim, so that adding one never touches another's line.
-CLAIM_MODULES = {
-    "finalmlp": "mlpzoo.claims.finalmlp",
-    "din": "mlpzoo.claims.din",
-    "s-kan": "mlpzoo.claims.s_kan",
-    "kan-hea": "mlpzoo.claims.kan_hea",
-    "gpd": "mlpzoo.claims.gpd",
-    "flow-omni": "mlpzoo.claims.flow_omni",
-    "diffusion-link": "mlpzoo.claims.diffusion_link",
-    "ff-g2m": "mlpzoo.claims.ff_g2m",
-    "mowst": "mlpzoo.claims.mowst",
-    "elliptic-aml": "mlpzoo.claims.elliptic_aml",
-    "cqmlp": "mlpzoo.claims.cqmlp",
-    "raftmlp": "mlpzoo.claims.raftmlp",
-    "strip-mlp": "mlpzoo.claims.strip_mlp",
-    "ms-mlp": "mlpzoo.claims.ms_mlp",
-    "dsm": "mlpzoo.claims.dsm",
-    "kat": "mlpzoo.claims.kat",
-    "af-kan": "mlpzoo.claims.af_kan",
-    "flashkat": "mlpzoo.claims.flashkat",
-    "scaling-mlps": "mlpzoo.claims.scaling_mlps",
-    "hourglass": "mlpzoo.claims.hourglass",
-    "min-transformer": "mlpzoo.claims.min_transformer",
-    "grokking-tickets": "mlpzoo.claims.grokking_tickets",
-    "hypernetworks": "mlpzoo.claims.hypernetworks",
-    "zaya1": "mlpzoo.claims.zaya1",
-    "mamba": "mlpzoo.claims.mamba",
-    "atm-chaos": "mlpzoo.claims.atm_chaos",
-}
+
+def module_name(paper_id: str) -> str:
+    return f"mlpzoo.claims.{paper_id.replace('-', '_')}"
+
+
+def implemented_claims() -> list[str]:
+    """Catalog ids that have a claim module, in catalog order."""
+    from mlpzoo.claims.catalog import load_catalog
+
+    return [entry.id for entry in load_catalog() if importlib.util.find_spec(module_name(entry.id)) is not None]
 
 
 def get_claim(paper_id: str):
-    if paper_id not in CLAIM_MODULES:
-        from mlpzoo.claims.catalog import get_paper
+    """The claim module of ``paper_id``; an unknown id or one without a module raises ConfigError."""
+    from mlpzoo.claims.catalog import get_paper
 
-        get_paper(paper_id)  # an unknown id gets the catalog's "did you mean" error
-        raise ConfigError(f"paper {paper_id!r} has no claim module yet; implemented: {', '.join(CLAIM_MODULES)}")
-    return importlib.import_module(CLAIM_MODULES[paper_id])
+    get_paper(paper_id)  # an unknown id gets the catalog's "did you mean" error
+    if importlib.util.find_spec(module_name(paper_id)) is None:
+        raise ConfigError(f"paper {paper_id!r} has no claim module yet; implemented: {', '.join(implemented_claims())}")
+    return importlib.import_module(module_name(paper_id))
+
+
+def run(paper_id: str, budget, data_dir=None, runs_dir: Path = Path("runs"), log=print, progress: bool = False, console=None):
+    """Run the claim of ``paper_id`` under ``budget`` and return its :class:`~mlpzoo.claims.base.ClaimResult`."""
+    from mlpzoo.claims.base import run_claim
+
+    module = get_claim(paper_id)
+    if hasattr(module, "SPEC"):
+        return run_claim(paper_id, module, budget, data_dir, runs_dir, log, progress, console)
+    return module.run(budget, data_dir=data_dir, runs_dir=runs_dir, log=log)  # not yet on the declared protocol

@@ -1,18 +1,34 @@
 """The claims framework: run an experiment, tabulate the evidence, compute an honest verdict.
 
-A claim module (one per paper) reads like the paper's experiment section: which models, which
-data, which budget, and a ``verdict`` function of the evidence table. This module holds what they
-share: budgets, one seeded fit, mean/std tables, and the saved result (JSON + Markdown report).
+A claim module (one per paper, ``mlpzoo.claims.<id with _ for ->``) reads like the paper's
+experiment section and declares three things:
+
+- ``SPEC``: a :class:`ClaimSpec` (the claim sentence, the paper's numbers, settings per budget,
+  seeds per budget, the data sets it reads);
+- ``experiment(ctx) -> Evidence``: the runs, each finished unit of work stored through
+  ``ctx.arm(key, fn)`` so that an interrupted run resumes where it stopped;
+- ``verdict(table) -> (verdict, reason)``: a pure function of the evidence table (no training, no
+  I/O), so stored evidence can be re-checked at any time.
+
+:func:`run_claim` owns the rest (clock, settings, seeds, progress, the :class:`ClaimResult`). This
+module also holds what verdicts share: the one-standard-error rule (:func:`compare`), mean/std
+tables and the saved result (JSON + Markdown report).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
+import platform
+import re
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -42,6 +58,8 @@ class Budget:
 BUDGETS = {
     "quick": Budget("quick", seeds=1, max_epochs=2, seeds_given=False),
     "full": Budget("full", seeds=3, max_epochs=100, seeds_given=False),
+    # The paper's scale where it needs an accelerator; only claims whose SPEC has "gpu" settings offer it.
+    "gpu": Budget("gpu", seeds=3, max_epochs=100, seeds_given=False),
 }
 
 
@@ -74,6 +92,8 @@ class ClaimResult:
     started_at: str = ""
     finished_at: str = ""
     seconds: float = 0.0
+    code_hash: str = ""  # SHA-256 (first 16 hex digits) of the claim module's source when it ran
+    environment: dict[str, Any] = field(default_factory=dict)  # machine, torch, mlpzoo version, git commit
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -138,18 +158,38 @@ def standard_error_of_difference(a: dict, b: dict, metric: str) -> float:
 def markdown_table(rows: list[dict]) -> list[str]:
     if not rows:
         return ["(no rows)"]
-    columns = list(rows[0])
+    columns = list(dict.fromkeys(c for row in rows for c in row))
+    integral = integral_columns(rows)
     out = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
-        out.append("| " + " | ".join(_fmt(row.get(c)) for c in columns) + " |")
+        out.append("| " + " | ".join(format_cell(row.get(c), c in integral) for c in columns) + " |")
     return out
 
 
-def _fmt(value) -> str:
+def integral_columns(rows: list[dict]) -> set[str]:
+    """Columns whose every number is a whole number (counts, epochs, parameters): shown without decimals."""
+    found: dict[str, bool] = {}
+    for row in rows:
+        for column, value in row.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                found[column] = False if not isinstance(value, type(None)) else found.get(column, True)
+                continue
+            whole = isinstance(value, int) or (math.isfinite(value) and float(value).is_integer())
+            found[column] = found.get(column, True) and (whole or math.isnan(value))
+    return {column for column, whole in found.items() if whole}
+
+
+def format_cell(value, integral: bool = False) -> str:
+    """One evidence-table cell: '-' for a missing or undefined number (a std over one seed), whole
+    numbers without decimals, large numbers with thousands separators, else four decimals."""
+    if value is None:
+        return "-"
+    if isinstance(value, float) and math.isnan(value):
+        return "-"
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and (integral or abs(value) >= 1000):
+        return f"{value:,.0f}"
     if isinstance(value, float):
-        if math.isnan(value):
-            return "-"
-        return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.4f}"
+        return f"{value:.4f}"
     return str(value)
 
 
@@ -157,3 +197,295 @@ def _json_default(value):
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     return str(value)
+
+
+# --- The one-standard-error rule -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``a`` against ``b`` on one metric: the margin (positive favours ``a``) and its standard error.
+
+    ``a`` wins only when the margin exceeds one standard error of the difference, loses only when it
+    falls below minus one, and otherwise ties. With a single run there is no standard error (0), so
+    any positive margin wins: single-run verdicts are smoke tests, as the quick budget's note says.
+    """
+
+    margin: float
+    se: float
+
+    @property
+    def wins(self) -> bool:
+        return self.margin > self.se and self.margin > 0
+
+    @property
+    def loses(self) -> bool:
+        return self.margin < -self.se and self.margin < 0
+
+    @property
+    def ties(self) -> bool:
+        return not (self.wins or self.loses)
+
+    def __str__(self) -> str:
+        spread = f"1 SE {self.se:.4f}" if self.se > 0 else "single run, no SE"
+        return f"{self.margin:+.4f} ({spread})"
+
+
+def compare(a: dict, b: dict, metric: str, higher_is_better: bool = True, min_se: float = 0.0) -> Comparison:
+    """Compare two evidence rows (``summarize`` rows with ``<metric>_mean``, ``_std`` and ``n``).
+
+    ``min_se`` floors the standard error, e.g. with a binomial sampling error when seeds agree exactly.
+    """
+    margin = a[f"{metric}_mean"] - b[f"{metric}_mean"]
+    return Comparison(margin if higher_is_better else -margin, max(standard_error_of_difference(a, b, metric), min_se))
+
+
+def beyond_one_se(margin: float, se: float) -> bool:
+    """True when ``margin`` is positive and larger than one standard error ``se`` (0 with one run)."""
+    return margin > 0 and margin > (0.0 if math.isnan(se) else se)
+
+
+def outcome(checks: list[bool]) -> str:
+    """All checks pass -> reproduced, none -> not reproduced, else partly reproduced."""
+    if checks and all(checks):
+        return "reproduced"
+    return "partly reproduced" if any(checks) else "not reproduced"
+
+
+# --- The declared claim protocol ---------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ClaimSpec:
+    """What a claim module declares: the sentence it checks and how much work each budget does.
+
+    The paper's id, title and arXiv id live in the catalog (``catalog.yaml``); the module's file name
+    is the id with ``-`` written ``_``, so the id is written once.
+
+    Args:
+        claim: the sentence checked, in the paper's own terms.
+        settings: per budget name (``quick``, ``full``, optionally ``gpu``) the experiment's settings.
+        seeds: per budget name, how many seeds (or folds) it runs; ``--seeds N`` overrides.
+        first_seed: seeds are ``first_seed, first_seed + 1, ...``.
+        paper_numbers: the paper's own figures for the same metric, each naming its table or figure.
+        datasets: the ``load_dataset`` names the experiment reads (empty for generated data).
+        notes: standing notes: reductions against the paper's scale, stand-ins, thresholds.
+    """
+
+    claim: str
+    settings: dict[str, dict[str, Any]]
+    seeds: dict[str, int] = field(default_factory=lambda: {"quick": 1, "full": 3, "gpu": 3})
+    first_seed: int = 0
+    paper_numbers: dict[str, str] = field(default_factory=dict)
+    datasets: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        missing = {"quick", "full"} - set(self.settings)
+        if missing:
+            raise ValueError(f"ClaimSpec.settings needs the budgets {sorted(missing)}")
+
+    def settings_for(self, budget: Budget) -> dict[str, Any]:
+        if budget.name not in self.settings:
+            raise ConfigError(f"this claim has no {budget.name!r} budget; use one of {', '.join(self.settings)}")
+        return dict(self.settings[budget.name])
+
+    def seed_list(self, budget: Budget) -> list[int]:
+        count = budget.seeds if budget.seeds_given else self.seeds.get(budget.name, budget.seeds)
+        return [self.first_seed + i for i in range(count)]
+
+
+@dataclass
+class Evidence:
+    """What an experiment returns: the evidence table the verdict reads, the raw runs, and notes."""
+
+    table: list[dict]
+    runs: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class ClaimContext:
+    """Everything an experiment needs, and the one way it stores a finished unit of work.
+
+    ``ctx.arm(key, fn, seed=...)`` returns the stored result of ``key`` when an earlier run of the same
+    claim, budget, settings, seeds and claim source finished it; else it seeds every generator with
+    ``seed``, calls ``fn()``, writes the (JSON-serialisable) result atomically and returns it. Seeding
+    per arm makes each arm's result independent of the arms before it, so a resumed run ends with the
+    same evidence as an uninterrupted one.
+    """
+
+    def __init__(self, paper_id: str, spec: ClaimSpec, budget: Budget, data_dir, runs_dir: Path, log: Callable[[str], None],
+                 code_hash: str, on_arm: Callable[[str, bool], None] | None = None) -> None:
+        self.paper_id, self.spec, self.budget = paper_id, spec, budget
+        self.settings = spec.settings_for(budget)
+        self.seeds = spec.seed_list(budget)
+        self.data_dir = data_dir
+        self.runs_dir = Path(runs_dir)
+        self.log = log
+        fingerprint = _digest(json.dumps({"settings": self.settings, "seeds": self.seeds, "budget": asdict(budget),
+                                          "code": code_hash}, sort_keys=True, default=str))
+        # Scratch space for this exact experiment: stored arms, cached teachers and the like.
+        self.work_dir = self.runs_dir / "claims" / paper_id / "work" / f"{budget.name}-{fingerprint}"
+        self.expected = 0
+        self.done = 0
+        self._on_arm = on_arm
+
+    def expect(self, units: int) -> None:
+        """Announce how many ``arm`` calls the experiment will make (for progress and the time left)."""
+        self.expected = units
+
+    def arm(self, key: str, fn: Callable[[], T], seed: int | None = None) -> T:
+        path = self.work_dir / "arms" / f"{_slug(key)}.json"
+        stored = _read_json(path)
+        if stored is not None and stored.get("key") == key:
+            self.done += 1
+            if self._on_arm:
+                self._on_arm(key, True)
+            return stored["value"]
+        if seed is not None:
+            from mlpzoo.train import seed_everything
+
+            seed_everything(seed)
+        value = fn()
+        atomic_write_text(path, json.dumps({"key": key, "value": value}, default=_json_default))
+        self.done += 1
+        if self._on_arm:
+            self._on_arm(key, False)
+        return json.loads(json.dumps(value, default=_json_default))  # the stored form, so fresh and resumed runs agree
+
+
+def run_claim(paper_id: str, module, budget: Budget, data_dir=None, runs_dir: Path = Path("runs"), log: Callable[[str], None] = print,
+              progress: bool = False, console=None) -> ClaimResult:
+    """Run a declared claim module's experiment under ``budget`` and judge its evidence."""
+    from mlpzoo.claims.catalog import get_paper
+
+    spec: ClaimSpec = module.SPEC
+    entry = get_paper(paper_id)
+    code = code_hash(module)
+    started, clock = now_iso(), time.perf_counter()
+    tracker = _ArmTracker(log, progress, console, clock)
+    ctx = ClaimContext(paper_id, spec, budget, data_dir, runs_dir, log, code, tracker.on_arm)
+    tracker.ctx = ctx
+    with tracker:
+        evidence: Evidence = module.experiment(ctx)
+    verdict_, reason = module.verdict(evidence.table)
+    return ClaimResult(paper_id=paper_id, title=f"{entry.title} ({entry.venue or entry.year or 'preprint'})", claim=spec.claim,
+                       budget=budget.name, seeds=ctx.seeds, runs=evidence.runs, table=evidence.table, verdict=verdict_,
+                       reason=reason, paper_numbers=dict(spec.paper_numbers), notes=[*spec.notes, *evidence.notes],
+                       started_at=started, finished_at=now_iso(), seconds=time.perf_counter() - clock, code_hash=code,
+                       environment=environment())
+
+
+class _ArmTracker:
+    """Progress over a claim's arms: a rich bar on a terminal, else a log line per finished arm."""
+
+    def __init__(self, log, progress: bool, console, clock: float) -> None:
+        self.log, self.live, self.console, self.clock = log, progress, console, clock
+        self.ctx: ClaimContext | None = None
+        self.bar = self.task = None
+        self.computed = 0
+
+    def __enter__(self):
+        if self.live:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                TextColumn("left"), TimeRemainingColumn(), console=self.console, transient=False)
+            self.bar.__enter__()
+            self.task = self.bar.add_task("arms", total=None)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def on_arm(self, key: str, resumed: bool) -> None:
+        ctx = self.ctx
+        total = max(ctx.expected, ctx.done) or None
+        if self.bar is not None:
+            self.bar.update(self.task, total=total, completed=ctx.done, description=f"arms ({key})")
+            return
+        if resumed:
+            self.log(f"  {key}: done in an earlier run, reused")
+            return
+        self.computed += 1
+        elapsed = time.perf_counter() - self.clock
+        left = ""
+        if total:
+            remaining = total - ctx.done
+            left = f", about {_duration(elapsed / self.computed * remaining)} left"
+        self.log(f"  [{ctx.done}/{total or '?'} arms, {_duration(elapsed)} elapsed{left}]")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def code_hash(module) -> str:
+    """First 16 hex digits of the SHA-256 of a module's source file."""
+    source = Path(module.__file__).read_bytes() if getattr(module, "__file__", None) else b""
+    return hashlib.sha256(source).hexdigest()[:16]
+
+
+def environment() -> dict[str, Any]:
+    """Where a result was measured: machine, threads, torch, mlpzoo version and git commit."""
+    import torch
+
+    from mlpzoo import __version__
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cores": os.cpu_count(), "cpu": cpu, "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "device": "cuda" if torch.cuda.is_available() else "cpu", "python": platform.python_version(),
+            "mlpzoo": __version__, "commit": _git_commit()}
+
+
+def _git_commit() -> str | None:
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _slug(key: str) -> str:
+    """A file name for an arm key: readable, and unique through a short hash of the key."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", key)[:80]
+    return f"{readable}-{_digest(key)[:8]}"
