@@ -126,3 +126,37 @@ def test_movielens_din_histories_brute_force(din):
     # categories follow the items
     cate = torch.cat([ds.train.sequences["hist_cate"], ds.valid.sequences["hist_cate"], ds.test.sequences["hist_cate"]]).numpy()
     assert np.array_equal(cate > 0, nonzero)
+
+
+def test_every_data_set_is_reachable_by_name_with_one_signature():
+    import inspect
+
+    from mlpzoo.data.datasets import dataset_entry, list_datasets
+
+    names = list_datasets()
+    assert {"frappe", "cora", "citeseer", "cifar10", "fashion-mnist", "etth1", "can", "mpea", "digits", "series"} <= set(names)
+    for name in names:
+        parameters = list(inspect.signature(dataset_entry(name).loader).parameters)
+        assert parameters[0] == "data_dir", name
+
+
+def test_unknown_data_set_name_suggests_close_names():
+    from mlpzoo.data.datasets import load_dataset
+
+    with pytest.raises(ConfigError, match="did you mean 'cifar10'"):
+        load_dataset("cifar")
+
+
+def test_bundled_data_sets_load_by_name():
+    from mlpzoo.data.datasets import load_dataset
+
+    images, labels = load_dataset("digits")
+    assert images.shape[1:] == (1, 8, 8) and len(labels) == len(images)
+    assert len(load_dataset("series", series="nile_yearly")) == 100
+
+
+def test_graph_data_set_by_name(need_data):
+    from mlpzoo.data.datasets import load_dataset
+
+    graph = load_dataset("cora", data_dir=need_data("planetoid"))
+    assert graph.num_nodes == 2708

@@ -13,7 +13,12 @@ Vocabularies and statistics are always fitted on the training split only.
 
 from __future__ import annotations
 
+import difflib
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -121,18 +126,99 @@ def _history(frame: pd.DataFrame, codes: np.ndarray, max_len: int) -> np.ndarray
     return out
 
 
-LOADERS = {
-    "frappe": load_frappe,
-    "movielens-100k-ctr": load_movielens_ctr,
-    "movielens-100k-din": load_movielens_din,
-}
+@dataclass(frozen=True)
+class DatasetEntry:
+    """One named data set: how to load it and what it returns."""
+
+    name: str
+    loader: Callable[..., Any]  # loader(data_dir, **kwargs)
+    returns: str
+    description: str
 
 
-def load_dataset(name: str, data_dir=None, **kwargs) -> SplitDataset:
-    """Load a named data set with its standard split, encoded with a schema fitted on train."""
-    if name not in LOADERS:
-        raise ConfigError(f"unknown data set {name!r}; choose one of {', '.join(LOADERS)}")
-    return LOADERS[name](data_dir, **kwargs)
+_DATASETS: dict[str, DatasetEntry] = {}
+
+
+def register_dataset(name: str, returns: str, description: str):
+    """Decorator: make ``loader(data_dir, **kwargs)`` reachable as ``load_dataset(name, data_dir=..., **kwargs)``."""
+
+    def decorate(loader):
+        if name in _DATASETS:
+            raise ValueError(f"data set {name!r} is registered twice")
+        _DATASETS[name] = DatasetEntry(name, loader, returns, description)
+        return loader
+
+    return decorate
+
+
+def list_datasets() -> list[str]:
+    return sorted(_DATASETS)
+
+
+def dataset_entry(name: str) -> DatasetEntry:
+    if name not in _DATASETS:
+        close = difflib.get_close_matches(name, list(_DATASETS), n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
+        raise ConfigError(f"unknown data set {name!r}; {hint}choose one of {', '.join(list_datasets())}")
+    return _DATASETS[name]
+
+
+def load_dataset(name: str, data_dir=None, **kwargs):
+    """Load a named data set (``list_datasets()``) from ``data_dir`` (else ``$MLPZOO_DATA``, else the cache).
+
+    Tabular CTR sets return a :class:`SplitDataset` (standard split, schema fitted on train); the
+    others return their loader's type (``dataset_entry(name).returns`` says which) and take its
+    keyword arguments, e.g. ``load_dataset("cifar10", split="test")``.
+    """
+    return dataset_entry(name).loader(data_dir, **kwargs)
+
+
+register_dataset("frappe", "SplitDataset", "Frappe app-usage CTR (public validation+test parts), 70/20/10")(load_frappe)
+register_dataset("movielens-100k-ctr", "SplitDataset", "MovieLens-100k ratings >= 4 as clicks, 70/20/10")(load_movielens_ctr)
+register_dataset("movielens-100k-din", "SplitDataset", "MovieLens-100k with time-ordered user histories")(load_movielens_din)
+
+
+def _lazy(module: str, function: str, **fixed):
+    """A loader(data_dir, **kwargs) that imports its module on first use (start-up stays light)."""
+
+    def load(data_dir=None, **kwargs):
+        return getattr(importlib.import_module(module), function)(data_dir=data_dir, **fixed, **kwargs)
+
+    return load
+
+
+for _graph in ("cora", "citeseer"):
+    register_dataset(_graph, "Graph", f"{_graph.capitalize()} with the Planetoid public split")(
+        _lazy("mlpzoo.data.planetoid", "load_planetoid", name=_graph))
+for _series in ("ETTh1", "ETTh2"):
+    register_dataset(_series.lower(), "pandas.DataFrame", f"{_series} electricity transformer temperature, hourly")(
+        _lazy("mlpzoo.data.ett", "load_ett", name=_series))
+register_dataset("cifar10", "(images uint8 (N,3,32,32), labels) for split='train'|'test'",
+                 "CIFAR-10 from the JPEG zip")(_lazy("mlpzoo.data.images", "load_cifar10"))
+register_dataset("can", "CanData", "DAGA CAN-bus traces, each split by time")(_lazy("mlpzoo.data.can", "load_can"))
+register_dataset("mpea", "MPEATable", "MPEA high-entropy alloys (target='phase'|'yield_strength')")(
+    _lazy("mlpzoo.data.mpea", "load_mpea"))
+
+
+def _fashion_mnist(data_dir=None, split: str = "train"):
+    from mlpzoo.data.images import load_fashion_mnist
+
+    # The Debian package's folder is the default; a data directory holding fashion-mnist/ wins.
+    folder = None if data_dir is None else Path(data_dir) / "fashion-mnist"
+    return load_fashion_mnist(split, folder if folder is not None and folder.is_dir() else None)
+
+
+register_dataset("fashion-mnist", "(images uint8 (N,1,28,28), labels) for split='train'|'test'",
+                 "Fashion-MNIST (Debian package dataset-fashion-mnist)")(_fashion_mnist)
+
+
+def _series_loader(data_dir=None, series: str = "nile_yearly", **kwargs):
+    from mlpzoo.data.series import load_series
+
+    return load_series(series, data_dir, **kwargs)
+
+
+register_dataset("series", "pandas.Series for series='co2_weekly'|'nile_yearly'|...", "statsmodels' bundled series")(_series_loader)
 
 
 def load_files(train: str, valid: str, schema: FeatureSchema | dict, test: str | None = None, name: str = "files") -> SplitDataset:
@@ -146,3 +232,12 @@ def load_files(train: str, valid: str, schema: FeatureSchema | dict, test: str |
     tables = {part: fitted.encode(frame, where=f"{path_of} ({part})") for (part, frame), path_of in zip(frames.items(), (train, valid, test))}
     empty = tables["valid"].select(slice(0, 0))
     return SplitDataset(name, fitted, tables["train"], tables["valid"], tables.get("test", empty), info={"files": [train, valid, test]})
+
+
+def _digits(data_dir=None):
+    from mlpzoo.data.images import load_digits_images
+
+    return load_digits_images()  # ships with scikit-learn; no data directory needed
+
+
+register_dataset("digits", "(images float (N,1,8,8), labels)", "scikit-learn's 8x8 digits")(_digits)
