@@ -1,0 +1,41 @@
+"""Every implemented claim follows the declared protocol of mlpzoo.claims.base.
+
+The list of claims comes from the catalog (a paper with a module ``mlpzoo.claims.<id>``), so a new
+claim is checked here the moment its file exists.
+"""
+
+import inspect
+
+import pytest
+
+from mlpzoo.claims import get_claim, implemented_claims
+from mlpzoo.claims.base import BUDGETS, ClaimSpec, code_hash
+from mlpzoo.claims.catalog import load_catalog
+
+CLAIMS = implemented_claims()
+
+
+def test_claims_are_found_from_the_catalog():
+    catalog = {entry.id for entry in load_catalog()}
+    assert CLAIMS and set(CLAIMS) <= catalog
+
+
+@pytest.mark.parametrize("paper_id", CLAIMS)
+def test_claim_declares_spec_experiment_and_a_pure_verdict(paper_id):
+    module = get_claim(paper_id)
+    assert isinstance(module.SPEC, ClaimSpec), f"{paper_id}: SPEC must be a ClaimSpec"
+    assert list(inspect.signature(module.experiment).parameters) == ["ctx"]
+    assert list(inspect.signature(module.verdict).parameters) == ["table"]
+    for legacy in ("run", "PAPER_ID", "TITLE", "CLAIM", "PAPER_NUMBERS"):
+        assert not hasattr(module, legacy), f"{paper_id}: {legacy} is declared by SPEC and the catalog now"
+    assert code_hash(module)
+
+
+@pytest.mark.parametrize("paper_id", CLAIMS)
+def test_full_budget_is_a_real_check(paper_id):
+    spec = get_claim(paper_id).SPEC
+    assert len(spec.seed_list(BUDGETS["full"])) >= 3, f"{paper_id}: the full budget needs >= 3 seeds or folds"
+    assert len(spec.seed_list(BUDGETS["quick"])) >= 1
+    for name, numbers in spec.paper_numbers.items():
+        assert any(word in name.lower() for word in ("table", "fig", "section", "abstract", "§")), (
+            f"{paper_id}: paper number {name!r} must name the table/figure/section it comes from")
