@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mlpzoo.layers.denoise import (
-    ResidualMLPBlock,
+    ConditionedResidualBlock,
     ResidualMLPDenoiser,
     SinusoidalTimeEmbedding,
 )
@@ -26,7 +26,7 @@ def test_time_embedding_matches_formula():
 
 
 def test_block_starts_as_identity_and_trains():
-    block = ResidualMLPBlock(6, 12, 4)
+    block = ConditionedResidualBlock(6, 12, 4)
     x, cond = torch.randn(5, 6), torch.randn(5, 4)
     assert torch.equal(block(x, cond), x)
     block(x, cond).square().sum().backward()

@@ -22,7 +22,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["ResidualMLPBlock", "ResidualMLPDenoiser", "SinusoidalTimeEmbedding"]
+__all__ = ["ConditionedResidualBlock", "ResidualMLPDenoiser", "SinusoidalTimeEmbedding"]
 
 
 class SinusoidalTimeEmbedding(nn.Module):
@@ -45,8 +45,10 @@ class SinusoidalTimeEmbedding(nn.Module):
         return torch.cat([angles.sin(), angles.cos()], dim=-1)
 
 
-class ResidualMLPBlock(nn.Module):
-    """``x + W2 drop(SiLU(W1 LN(x) + Wc cond))``, with W2 initialised to zero."""
+class ConditionedResidualBlock(nn.Module):
+    """``x + W2 drop(SiLU(W1 LN(x) + Wc cond))``, with W2 initialised to zero (so each block starts as the
+    identity); the conditioning (time, context) enters inside the branch. The unconditioned block is
+    :class:`mlpzoo.layers.hourglass.ResidualMLPBlock`."""
 
     def __init__(self, dim: int, hidden_dim: int, cond_dim: int, dropout: float = 0.0):
         super().__init__()
@@ -91,7 +93,7 @@ class ResidualMLPDenoiser(nn.Module):
         self.context_embed = (nn.Sequential(nn.Linear(context_dim, hidden_dim), nn.SiLU(), nn.Linear(hidden_dim, hidden_dim))
                               if context_dim > 0 else None)
         self.in_proj = nn.Linear(data_dim, hidden_dim)
-        self.blocks = nn.ModuleList(ResidualMLPBlock(hidden_dim, expansion * hidden_dim, hidden_dim, dropout)
+        self.blocks = nn.ModuleList(ConditionedResidualBlock(hidden_dim, expansion * hidden_dim, hidden_dim, dropout)
                                     for _ in range(n_blocks))
         self.out_norm = nn.LayerNorm(hidden_dim)
         self.out_proj = nn.Linear(hidden_dim, data_dim)

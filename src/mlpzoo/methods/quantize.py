@@ -37,7 +37,7 @@ from torch import nn
 
 from mlpzoo.errors import ConfigError
 from mlpzoo.models.can import CQMLP
-from mlpzoo.tasks.supervised import Classification
+from mlpzoo.tasks.supervised import WeightedClassification
 
 __all__ = [
     "IntegerMLP",
@@ -63,16 +63,6 @@ def class_weights(labels: np.ndarray, num_classes: int, power: float = 0.5) -> t
     present = counts > 0
     weights[present] /= weights[present].mean()
     return torch.tensor(weights, dtype=torch.float32)
-
-
-class WeightedClassification(Classification):
-    """Cross-entropy with per-class weights (attacks are 0.01 % to 5 % of CAN frames)."""
-
-    def __init__(self, weights: torch.Tensor):
-        self.weights = weights
-
-    def loss(self, outputs: torch.Tensor, batch) -> torch.Tensor:
-        return nn.functional.cross_entropy(outputs, batch["label"].long(), weight=self.weights)
 
 
 # ----------------------------------------------------------------------------- integer-only inference

@@ -68,3 +68,17 @@ class Classification:
         return {"accuracy": float(accuracy_score(y_true, predicted)),
                 "macro_f1": float(f1_score(y_true, predicted, average="macro", zero_division=0)),
                 "logloss": float(log_loss(y_true, np.clip(y_pred, 1e-7, 1), labels=labels))}
+
+
+class WeightedClassification(Classification):
+    """Cross-entropy with per-class weights, for rare classes (CAN attacks are 0.01 % to 5 % of frames).
+
+    ``weights`` is a ``(classes,)`` tensor, e.g. inverse class frequencies; metrics are unweighted.
+    """
+
+    def __init__(self, weights: torch.Tensor):
+        self.weights = weights
+
+    def loss(self, outputs: torch.Tensor, batch) -> torch.Tensor:
+        label = check_label(outputs, batch, "classification")
+        return nn.functional.cross_entropy(outputs, label.long(), weight=self.weights.to(outputs.device))
