@@ -54,14 +54,21 @@ def test_reproduce_quick_gives_evidence_and_verdict(need_data, tmp_path, paper_i
     assert evidence["verdict"] in next(l for l in catalog.splitlines() if l.startswith(f"| {paper_id} "))
 
 
-def test_reproduce_without_any_data_falls_back_to_the_tour(tmp_path, monkeypatch):
+def test_reproduce_without_any_data_says_nothing_was_checked(tmp_path, monkeypatch):
     monkeypatch.delenv("MLPZOO_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("MLPZOO_OFFLINE", "1")
     result = invoke("reproduce", "finalmlp", "--budget", "quick", "--runs-dir", tmp_path)
-    assert result.exit_code == 0, result.output
-    assert "frappe.validation.libfm not found" in result.output and "finalmlp" in result.output
-    assert "logistic regression" in result.output
+    assert result.exit_code == 2, result.output
+    out = result.output
+    assert "not checked" in out and "no verdict" in out and "mlpzoo tour" in out
+    for path in ("frappe/frappe.validation.libfm", "frappe/frappe.test.libfm", "movielens-100k/ml-100k.inter"):
+        assert path in out
+    assert "https://raw.githubusercontent.com/hexiangnan/neural_factorization_machine" in out
+    assert "Downloads are off" in out and "could not be fetched" not in out
+    assert "logistic regression" not in out and not (tmp_path / "claims").exists()  # no tour, no run folder
+    # Short lines, except those carrying a download address or the data directory.
+    assert all(len(line) <= 100 for line in out.splitlines() if "https://" not in line and str(tmp_path) not in line), out
 
 
 def test_reproduce_with_a_data_directory_lacking_files_fails(tmp_path, monkeypatch):
@@ -69,7 +76,83 @@ def test_reproduce_with_a_data_directory_lacking_files_fails(tmp_path, monkeypat
     monkeypatch.setenv("MLPZOO_OFFLINE", "1")
     result = invoke("reproduce", "finalmlp", "--budget", "quick", "--runs-dir", tmp_path)
     assert result.exit_code == 2
-    assert "frappe.validation.libfm not found" in result.output and "MLPZOO_DATA" in result.output
+    assert "frappe/frappe.validation.libfm" in result.output and "MLPZOO_DATA" in result.output
+    assert str(tmp_path / "empty") in result.output
+
+
+def _ledger(tmp_path, monkeypatch, paper_id="finalmlp", **entry):
+    monkeypatch.setenv("MLPZOO_RESULTS", str(tmp_path / "results"))
+    path = tmp_path / "results" / "claims" / f"{paper_id}.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(entry.pop("text", None) or json.dumps(entry))
+    return path
+
+
+def _stop(*args, **kwargs):
+    raise RuntimeError("the claim started")
+
+
+def test_estimate_comes_from_the_ledger_scaled_by_seeds(tmp_path, monkeypatch):
+    from mlpzoo.cli.reproduce import estimate_seconds
+
+    _ledger(tmp_path, monkeypatch, budget="full", seconds=1800.0, seeds=[0, 1, 2], environment={"threads": 2, "cpu": "Xeon"})
+    seconds, source = estimate_seconds("finalmlp", "full", 6, tmp_path / "runs")
+    assert seconds == 3600.0 and "evidence ledger" in source and "2 thread(s)" in source
+    assert estimate_seconds("finalmlp", "quick", 1, tmp_path / "runs")[0] is None  # the ledger holds another budget
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"budget": "full"}', '{"budget": "full", "seconds": "long"}'])
+def test_a_malformed_ledger_entry_falls_back_to_local_runs(tmp_path, monkeypatch, text):
+    from mlpzoo.claims.base import ClaimResult
+    from mlpzoo.cli.reproduce import estimate_seconds
+
+    _ledger(tmp_path, monkeypatch, text=text)
+    assert estimate_seconds("finalmlp", "full", 3, tmp_path / "runs") == (None, "no recorded full run of finalmlp yet")
+    for seconds, finished in ((100.0, "2026-01-01T00:00:00+00:00"), (240.0, "2026-02-01T00:00:00+00:00")):
+        ClaimResult("finalmlp", "t", "c", "full", [0, 1, 2], [], [], "reproduced", "r", finished_at=finished,
+                    seconds=seconds).save(tmp_path / "runs")
+    seconds, source = estimate_seconds("finalmlp", "full", 3, tmp_path / "runs")
+    assert seconds == 240.0 and "last full run" in source  # the newest run
+
+
+def test_reproduce_prints_the_estimate_and_asks_beyond_ten_minutes(tmp_path, monkeypatch):
+    import mlpzoo.claims
+    import mlpzoo.cli.reproduce as command
+
+    _ledger(tmp_path, monkeypatch, budget="quick", seconds=1200.0, seeds=[2021])
+    monkeypatch.setattr(command, "_stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(mlpzoo.claims, "run", _stop)
+    result = CliRunner().invoke(main, ["reproduce", "finalmlp", "--budget", "quick", "--runs-dir", str(tmp_path)], input="n\n")
+    assert "estimated wall time: about 20 min (from the evidence ledger" in result.output
+    assert "longer than 10 minutes" in result.output and result.exit_code == 1
+    assert not isinstance(result.exception, RuntimeError)  # declined: the claim never started
+
+
+def test_reproduce_yes_skips_the_question(tmp_path, monkeypatch):
+    import mlpzoo.claims
+    import mlpzoo.cli.reproduce as command
+    from mlpzoo.claims.base import ClaimResult
+
+    _ledger(tmp_path, monkeypatch, budget="quick", seconds=1200.0, seeds=[2021])
+    monkeypatch.setattr(command, "_stdin_is_terminal", lambda: True)
+    fake = ClaimResult("finalmlp", "t", "c", "quick", [2021], [], [{"model": "finalmlp", "n": 1, "epochs": 2.0, "test_auc_std": float("nan")}],
+                       "not reproduced", "r")
+    monkeypatch.setattr(mlpzoo.claims, "run", lambda *a, **k: fake)
+    result = invoke("reproduce", "finalmlp", "--budget", "quick", "--yes", "--runs-dir", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "longer than 10 minutes" not in result.output and "verdict: not reproduced" in result.output
+    row = next(line for line in result.output.splitlines() if "finalmlp" in line and "│" in line)
+    assert " 2 " in row and "2.0000" not in row and " - " in row and "nan" not in row  # integers as integers, no std of one seed
+
+
+def test_reproduce_without_a_recorded_run_says_unknown(tmp_path, monkeypatch):
+    import mlpzoo.claims
+
+    monkeypatch.setenv("MLPZOO_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setattr(mlpzoo.claims, "run", _stop)
+    result = CliRunner().invoke(main, ["reproduce", "din", "--budget", "quick", "--runs-dir", str(tmp_path)])
+    assert isinstance(result.exception, RuntimeError)
+    assert "estimated wall time: unknown (no recorded quick run of din yet)" in result.output
 
 
 def test_reproduce_unknown_paper_is_one_line_error(tmp_path):
