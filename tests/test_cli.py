@@ -246,3 +246,47 @@ def test_train_invalid_yaml(tmp_path):
     path.write_text("data: [unclosed\n")
     result = invoke("train", path)
     assert result.exit_code == 2 and "not valid YAML" in result.output
+
+
+def test_shipped_tune_example_runs_on_frappe(need_data, tmp_path):
+    """configs/tune_finalmlp_frappe.yaml as shipped, with each epoch cut to a few batches to keep the test short."""
+    import optuna
+
+    need_data("frappe")
+    config = Path(__file__).parents[1] / "configs" / "tune_finalmlp_frappe.yaml"
+    result = invoke("tune", config, "--trials", "4", "--threads", "1", "--set", f"train.run_dir={tmp_path}",
+                    "--set", "train.max_batches_per_epoch=2")
+    assert result.exit_code == 0, result.output
+    study = optuna.load_study(study_name="tune_finalmlp_frappe", storage=f"sqlite:///{tmp_path / 'tune' / 'optuna.db'}")
+    assert len(study.trials) == 4 and {"train.lr", "model.embedding_regularizer"} <= set(study.trials[0].params)
+    best = yaml.safe_load((tmp_path / "tune" / "tune_finalmlp_frappe" / "best_config.yaml").read_text())
+    assert best["model"]["name"] == "finalmlp" and best["train"]["num_threads"] == 1 and "tune" not in best
+
+
+def test_train_prints_a_line_per_epoch_when_not_on_a_terminal(tmp_path):
+    """CliRunner's output is not a terminal, like a log file under nohup or CI."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"user": rng.integers(0, 5, 200).astype(str), "price": rng.normal(size=200)})
+    frame["clicked"] = (frame["user"].astype(int) % 2).astype(int)
+    frame.iloc[:150].to_csv(tmp_path / "train.csv", index=False)
+    frame.iloc[150:].to_csv(tmp_path / "valid.csv", index=False)
+    spec = {"data": {"train": str(tmp_path / "train.csv"), "valid": str(tmp_path / "valid.csv"),
+                     "schema": {"label": "clicked", "categorical": [{"name": "user", "source": "user"}], "numeric": ["price"]}},
+            "model": {"name": "dnn", "hidden_units": [8]},
+            "train": {"epochs": 3, "batch_size": 32, "patience": 5, "run_dir": str(tmp_path / "runs")}}
+    result = invoke("train", _write(tmp_path, spec), "--threads", "1")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("epoch ")]
+    assert [line.split(":")[0] for line in lines] == ["epoch 1", "epoch 2", "epoch 3"]
+    assert all("train_loss" in line and "valid_auc" in line and "samples/s" in line for line in lines)
+    saved = yaml.safe_load((tmp_path / "runs" / "run" / "config.yaml").read_text())
+    assert saved["train"]["num_threads"] == 1  # --threads reaches the Trainer
+
+
+@pytest.mark.parametrize("command", ["reproduce", "train", "tune", "tour", "size", "bench ctr"])
+def test_every_training_command_takes_threads(command):
+    result = invoke(*command.split(), "--help")
+    assert result.exit_code == 0 and "--threads" in result.output
