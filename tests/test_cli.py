@@ -290,3 +290,14 @@ def test_train_prints_a_line_per_epoch_when_not_on_a_terminal(tmp_path):
 def test_every_training_command_takes_threads(command):
     result = invoke(*command.split(), "--help")
     assert result.exit_code == 0 and "--threads" in result.output
+
+
+def test_commands_ask_openmp_to_sleep_rather_than_spin_unless_the_user_chose(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert invoke("papers", "--format", "markdown", "--runs-dir", tmp_path).exit_code == 0
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert invoke("papers", "--format", "markdown", "--runs-dir", tmp_path).exit_code == 0
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
