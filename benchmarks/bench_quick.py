@@ -28,16 +28,37 @@ TARGET_S = 60.0
 def time_claim(paper_id: str, threads: int, limit: float) -> dict:
     """One quick run in a subprocess: wall seconds, exit status, verdict line."""
     with tempfile.TemporaryDirectory(prefix=f"quick-{paper_id}-") as runs:
-        command = [sys.executable, "-m", "mlpzoo.cli", "reproduce", paper_id, "--budget", "quick", "--threads", str(threads),
-                   "--runs-dir", runs, "--yes"]
+        command = [
+            sys.executable,
+            "-m",
+            "mlpzoo.cli",
+            "reproduce",
+            paper_id,
+            "--budget",
+            "quick",
+            "--threads",
+            str(threads),
+            "--runs-dir",
+            runs,
+            "--yes",
+        ]
         start = time.perf_counter()
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=limit, stdin=subprocess.DEVNULL)
+            done = subprocess.run(
+                command, check=False, capture_output=True, text=True, timeout=limit, stdin=subprocess.DEVNULL
+            )
         except subprocess.TimeoutExpired:
-            return {"claim": paper_id, "seconds": time.perf_counter() - start, "status": f"over {limit:.0f} s", "verdict": ""}
+            return {
+                "claim": paper_id,
+                "seconds": time.perf_counter() - start,
+                "status": f"over {limit:.0f} s",
+                "verdict": "",
+            }
         seconds = time.perf_counter() - start
     lines = done.stdout.splitlines()
-    verdict = next((line.split("—")[0].removeprefix("verdict:").strip() for line in lines if line.startswith("verdict:")), "")
+    verdict = next(
+        (line.split("—")[0].removeprefix("verdict:").strip() for line in lines if line.startswith("verdict:")), ""
+    )
     status = {0: "ok", 2: "not checked" if "not checked" in done.stdout else "error"}.get(done.returncode, "error")
     row = {"claim": paper_id, "seconds": seconds, "status": status, "verdict": verdict}
     if status == "error":
@@ -62,11 +83,18 @@ def main() -> None:
         flag = "" if row["seconds"] <= TARGET_S else f"  (over the {TARGET_S:.0f} s target)"
         print(f"{paper_id:<18} {row['seconds']:7.1f} s  {row['status']:<12} {row['verdict']}{flag}", flush=True)
     finished = [r["seconds"] for r in rows if r["status"] == "ok"]
-    summary = {"threads": args.threads, "cores": os.cpu_count(), "load_average_at_start": load, "target_s": TARGET_S,
-               "total_s": sum(r["seconds"] for r in rows), "over_target": [r["claim"] for r in rows if r["seconds"] > TARGET_S],
-               "rows": rows}
+    summary = {
+        "threads": args.threads,
+        "cores": os.cpu_count(),
+        "load_average_at_start": load,
+        "target_s": TARGET_S,
+        "total_s": sum(r["seconds"] for r in rows),
+        "over_target": [r["claim"] for r in rows if r["seconds"] > TARGET_S],
+        "rows": rows,
+    }
     if finished:
-        print(f"{len(finished)} claim(s) ran in {sum(finished):.0f} s; over {TARGET_S:.0f} s: {', '.join(summary['over_target']) or 'none'}")
+        over = ", ".join(summary["over_target"]) or "none"
+        print(f"{len(finished)} claim(s) ran in {sum(finished):.0f} s; over {TARGET_S:.0f} s: {over}")
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "quick.json").write_text(json.dumps(summary, indent=2))
 

@@ -68,7 +68,8 @@ def test_reproduce_without_any_data_says_nothing_was_checked(tmp_path, monkeypat
     assert "Downloads are off" in out and "could not be fetched" not in out
     assert "logistic regression" not in out and not (tmp_path / "claims").exists()  # no tour, no run folder
     # Short lines, except those carrying a download address or the data directory.
-    assert all(len(line) <= 100 for line in out.splitlines() if "https://" not in line and str(tmp_path) not in line), out
+    plain = [line for line in out.splitlines() if "https://" not in line and str(tmp_path) not in line]
+    assert all(len(line) <= 100 for line in plain), out
 
 
 def test_reproduce_with_a_data_directory_lacking_files_fails(tmp_path, monkeypatch):
@@ -95,7 +96,8 @@ def _stop(*args, **kwargs):
 def test_estimate_comes_from_the_ledger_scaled_by_seeds(tmp_path, monkeypatch):
     from mlpzoo.cli.reproduce import estimate_seconds
 
-    _ledger(tmp_path, monkeypatch, budget="full", seconds=1800.0, seeds=[0, 1, 2], environment={"threads": 2, "cpu": "Xeon"})
+    _ledger(tmp_path, monkeypatch, budget="full", seconds=1800.0, seeds=[0, 1, 2],
+            environment={"threads": 2, "cpu": "Xeon"})
     seconds, source = estimate_seconds("finalmlp", "full", 6, tmp_path / "runs")
     assert seconds == 3600.0 and "evidence ledger" in source and "2 thread(s)" in source
     assert estimate_seconds("finalmlp", "quick", 1, tmp_path / "runs")[0] is None  # the ledger holds another budget
@@ -122,7 +124,8 @@ def test_reproduce_prints_the_estimate_and_asks_beyond_ten_minutes(tmp_path, mon
     _ledger(tmp_path, monkeypatch, budget="quick", seconds=1200.0, seeds=[2021])
     monkeypatch.setattr(command, "_stdin_is_terminal", lambda: True)
     monkeypatch.setattr(mlpzoo.claims, "run", _stop)
-    result = CliRunner().invoke(main, ["reproduce", "finalmlp", "--budget", "quick", "--runs-dir", str(tmp_path)], input="n\n")
+    args = ["reproduce", "finalmlp", "--budget", "quick", "--runs-dir", str(tmp_path)]
+    result = CliRunner().invoke(main, args, input="n\n")
     assert "estimated wall time: about 20 min (from the evidence ledger" in result.output
     assert "longer than 10 minutes" in result.output and result.exit_code == 1
     assert not isinstance(result.exception, RuntimeError)  # declined: the claim never started
@@ -135,14 +138,15 @@ def test_reproduce_yes_skips_the_question(tmp_path, monkeypatch):
 
     _ledger(tmp_path, monkeypatch, budget="quick", seconds=1200.0, seeds=[2021])
     monkeypatch.setattr(command, "_stdin_is_terminal", lambda: True)
-    fake = ClaimResult("finalmlp", "t", "c", "quick", [2021], [], [{"model": "finalmlp", "n": 1, "epochs": 2.0, "test_auc_std": float("nan")}],
-                       "not reproduced", "r")
+    table = [{"model": "finalmlp", "n": 1, "epochs": 2.0, "test_auc_std": float("nan")}]
+    fake = ClaimResult("finalmlp", "t", "c", "quick", [2021], [], table, "not reproduced", "r")
     monkeypatch.setattr(mlpzoo.claims, "run", lambda *a, **k: fake)
     result = invoke("reproduce", "finalmlp", "--budget", "quick", "--yes", "--runs-dir", tmp_path)
     assert result.exit_code == 0, result.output
     assert "longer than 10 minutes" not in result.output and "verdict: not reproduced" in result.output
     row = next(line for line in result.output.splitlines() if "finalmlp" in line and "│" in line)
-    assert " 2 " in row and "2.0000" not in row and " - " in row and "nan" not in row  # integers as integers, no std of one seed
+    # Integers as integers, no standard deviation of one seed.
+    assert " 2 " in row and "2.0000" not in row and " - " in row and "nan" not in row
 
 
 def test_reproduce_without_a_recorded_run_says_unknown(tmp_path, monkeypatch):
@@ -274,7 +278,8 @@ def test_train_prints_a_line_per_epoch_when_not_on_a_terminal(tmp_path):
     frame.iloc[:150].to_csv(tmp_path / "train.csv", index=False)
     frame.iloc[150:].to_csv(tmp_path / "valid.csv", index=False)
     spec = {"data": {"train": str(tmp_path / "train.csv"), "valid": str(tmp_path / "valid.csv"),
-                     "schema": {"label": "clicked", "categorical": [{"name": "user", "source": "user"}], "numeric": ["price"]}},
+                     "schema": {"label": "clicked", "categorical": [{"name": "user", "source": "user"}],
+                                "numeric": ["price"]}},
             "model": {"name": "dnn", "hidden_units": [8]},
             "train": {"epochs": 3, "batch_size": 32, "patience": 5, "run_dir": str(tmp_path / "runs")}}
     result = invoke("train", _write(tmp_path, spec), "--threads", "1")

@@ -94,7 +94,8 @@ def test_report_finds_runs_at_any_depth_into_a_folder_under_runs(runs, tmp_path,
 
     shutil.copytree(runs, tmp_path / "runs")
     # A fit a claim made in its scratch folder, and an unreadable result, both deeper down.
-    shutil.copytree(runs / "fits" / "mlp", tmp_path / "runs" / "claims" / "kan-hea" / "work" / "quick-abc" / "fits" / "mlp")
+    claim_fits = tmp_path / "runs" / "claims" / "kan-hea" / "work" / "quick-abc" / "fits"
+    shutil.copytree(runs / "fits" / "mlp", claim_fits / "mlp")
     broken = tmp_path / "runs" / "tune" / "study" / "trial_3"
     broken.mkdir(parents=True)
     (broken / "result.json").write_text("{half a file")
@@ -115,8 +116,8 @@ def test_report_finds_runs_at_any_depth_into_a_folder_under_runs(runs, tmp_path,
 
 
 def test_claim_tables_show_no_std_for_one_seed_and_integers_as_integers(tmp_path):
-    ClaimResult("kan-hea", "t", "c", "quick", [1], [], [{"model": "kan", "n": 1, "epochs": 2.0, "test_rmse_mean": 0.25,
-                                                          "test_rmse_std": float("nan")}], "not reproduced", "r").save(tmp_path)
+    table = [{"model": "kan", "n": 1, "epochs": 2.0, "test_rmse_mean": 0.25, "test_rmse_std": float("nan")}]
+    ClaimResult("kan-hea", "t", "c", "quick", [1], [], table, "not reproduced", "r").save(tmp_path)
     write_runs_report([tmp_path], tmp_path / "out")
     page = (tmp_path / "out" / "report.md").read_text()
     assert "| kan | 1 | 2 | 0.2500 | - |" in page

@@ -22,9 +22,9 @@ import json
 import math
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from mlpzoo.claims.base import format_cell, integral_columns
 from mlpzoo.errors import ConfigError
@@ -98,7 +98,7 @@ def collect(paths: list[Path]) -> tuple[list[RunSummary], list[ClaimSummary], li
 
 
 def find_runs(root: Path) -> list[Path]:
-    """Every run or claim-result folder at or below ``root``, in sorted order; a run's own subfolders are not searched."""
+    """Every run or claim-result folder at or below ``root``, sorted; a run's own subfolders are not searched."""
     found = []
     for folder, subfolders, _ in os.walk(root):
         if _is_run(Path(folder)):
@@ -237,7 +237,8 @@ def build_blocks(runs: list[RunSummary], claims: list[ClaimSummary], skipped: li
         if table:
             headers = list(dict.fromkeys(k for row in table for k in row if k != "run_dir"))
             integral = integral_columns(table)
-            blocks.append(("table", headers, [[format_cell(row.get(h), h in integral) for h in headers] for row in table]))
+            cells = [[format_cell(row.get(h), h in integral) for h in headers] for row in table]
+            blocks.append(("table", headers, cells))
     if skipped:
         blocks += [("h2", "Skipped"), ("list", skipped)]
     return blocks
@@ -297,8 +298,8 @@ def page_path(output: str | Path = DEFAULT_OUTPUT, fmt: str = "markdown") -> Pat
     return output / PAGE_NAMES[fmt]
 
 
-def write_runs_report(paths: list[Path], output: str | Path = DEFAULT_OUTPUT, log: Callable[[str], None] = lambda line: None,
-                      fmt: str = "markdown") -> WrittenReport:
+def write_runs_report(paths: list[Path], output: str | Path = DEFAULT_OUTPUT,
+                      log: Callable[[str], None] = lambda line: None, fmt: str = "markdown") -> WrittenReport:
     """Write the page and its plots into the folder ``output`` (or to the ``.md``/``.html`` file it names)."""
     output = page_path(output, fmt)
     runs, claims, skipped = collect(paths)
@@ -340,5 +341,6 @@ def _plain(value) -> str:
     return "" if value is None else str(value)
 
 
-__all__ = ["ClaimSummary", "RunSummary", "WrittenReport", "build_blocks", "collect", "find_runs", "page_path", "plot_learning_curves",
-           "plot_metric_vs_parameters", "read_result", "render_html", "render_markdown", "write_runs_report"]
+__all__ = ["ClaimSummary", "RunSummary", "WrittenReport", "build_blocks", "collect", "find_runs", "page_path",
+           "plot_learning_curves", "plot_metric_vs_parameters", "read_result", "render_html", "render_markdown",
+           "write_runs_report"]

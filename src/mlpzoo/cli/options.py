@@ -11,8 +11,13 @@ from mlpzoo.errors import ConfigError
 
 def threads_option(default: int | None = None):
     """``--threads N``: CPU threads for torch (every command that trains takes it)."""
-    return click.option("--threads", type=int, default=default, show_default=default is not None,
-                        help="CPU threads for torch (default: torch's choice, usually all cores).")
+    return click.option(
+        "--threads",
+        type=int,
+        default=default,
+        show_default=default is not None,
+        help="CPU threads for torch (default: torch's choice, usually all cores).",
+    )
 
 
 def set_threads(threads: int | None) -> None:
@@ -30,7 +35,9 @@ def read_spec(config: Path, overrides: tuple[str, ...]) -> dict:
     try:
         spec = yaml.safe_load(config.read_text()) or {}
     except yaml.YAMLError as err:
-        raise ConfigError(f"{config}: not valid YAML ({str(err).splitlines()[0]}); check indentation and colons") from err
+        raise ConfigError(
+            f"{config}: not valid YAML ({str(err).splitlines()[0]}); check indentation and colons"
+        ) from err
     if not isinstance(spec, dict):
         raise ConfigError(f"{config}: expected a mapping with sections data, model, train")
     for item in overrides:

@@ -22,5 +22,9 @@ def report(run_dirs: tuple[Path, ...], output: Path, fmt: str) -> None:
     from mlpzoo.report_runs import write_runs_report
 
     paths = list(run_dirs) or [Path("runs")]
-    written = write_runs_report(paths, output, log=lambda line: console.print(f"[yellow]{line}[/]", highlight=False), fmt=fmt)
+    written = write_runs_report(paths, output, log=_warn, fmt=fmt)
     say(written.summary())
+
+
+def _warn(line: str) -> None:
+    console.print(f"[yellow]{line}[/]", highlight=False)

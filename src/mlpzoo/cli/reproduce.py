@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -52,7 +53,11 @@ def reproduce(paper_id: str, budget: str, seeds: int | None, data_dir: Path | No
                            progress=console.is_terminal, console=console)
     except DataMissingError as err:
         _not_checked(paper_id, claim, data_dir, err)
-    folder = result.save(runs_dir)
+    print_result(result, result.save(runs_dir))
+
+
+def print_result(result, folder: Path) -> None:
+    """The evidence table, the coloured verdict with its reason, the notes and where the report is."""
     console.print(render_table(result.table))
     colour = {"reproduced": "green", "partly reproduced": "yellow"}.get(result.verdict, "red")
     console.print(f"[bold {colour}]verdict: {result.verdict}[/] — {result.reason}", highlight=False)
@@ -196,7 +201,7 @@ def _missing_files(name: str, data_dir: Path | None) -> list[tuple[str, str]]:
             if not (folder / file).is_file()]
 
 
-def _not_checked(paper_id: str, claim, data_dir: Path | None, err: DataMissingError | None) -> None:
+def _not_checked(paper_id: str, claim, data_dir: Path | None, err: DataMissingError | None) -> NoReturn:
     """Short lines: nothing was checked, which files are missing, how to get them; exit non-zero."""
     from mlpzoo.data.paths import data_dir as resolve_data_dir
     from mlpzoo.data.paths import fetch_allowed
