@@ -55,3 +55,16 @@ def test_suite_collects_without_a_data_directory(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "error" not in done.stdout.splitlines()[-1].lower(), done.stdout[-3000:]
     assert not (tmp_path / "empty").exists()  # collecting never creates or fills a data directory
+
+
+def test_need_data_skips_fashion_mnist_when_its_folder_is_empty(tmp_path, monkeypatch, need_data):
+    import pytest
+
+    monkeypatch.setenv("MLPZOO_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("MLPZOO_FASHION_MNIST", str(tmp_path / "nowhere"))
+    monkeypatch.delenv("MLPZOO_REQUIRE_DATA", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="Fashion-MNIST not in"):
+        need_data("fashion-mnist")
+    monkeypatch.setenv("MLPZOO_REQUIRE_DATA", "1")
+    with pytest.raises(pytest.fail.Exception, match="MLPZOO_REQUIRE_DATA=1"):
+        need_data("fashion-mnist")

@@ -80,7 +80,7 @@ def collect(paths: list[Path]) -> tuple[list[RunSummary], list[ClaimSummary], li
     for path in paths:
         path = Path(path)
         if not path.is_dir():
-            skipped.append(f"{path}: not a directory")
+            skipped.append(f"{path}: {'not a directory' if path.exists() else 'does not exist'}")
             continue
         members = find_runs(path)
         if not members:
