@@ -134,7 +134,7 @@ def test_record_refuses_a_quick_budget(tmp_path: Path) -> None:
 
 def test_record_refuses_fewer_seeds_than_declared(tmp_path: Path) -> None:
     module = _tiny_module(tmp_path)
-    with pytest.raises(ConfigError, match="1 seed"):
+    with pytest.raises(ConfigError, match="1 seed\\(s\\) but the full budget declares 3"):
         record(_result(module, seeds=(0,)), tmp_path, module=module)
 
 
@@ -150,11 +150,12 @@ def test_record_refuses_a_run_on_other_code(tmp_path: Path) -> None:
         record(_result(module, code_hash="0123456789abcdef"), tmp_path, module=module)
 
 
-def test_record_refuses_a_claim_without_verdict_function(tmp_path: Path) -> None:
+def test_record_refuses_a_claim_off_the_protocol(tmp_path: Path) -> None:
     legacy = tmp_path / "legacy"
     legacy.mkdir()
-    with pytest.raises(ConfigError, match=r"no pure verdict\(table\)"):
-        record(_result(_tiny_module(tmp_path)), tmp_path, module=_tiny_module(legacy, "SPEC = None\n"))
+    for source in ("SPEC = None\n", TINY_CLAIM.replace("def verdict", "def judge")):
+        with pytest.raises(ConfigError, match="not on the declared claim protocol"):
+            record(_result(_tiny_module(tmp_path)), tmp_path, module=_tiny_module(legacy, source))
 
 
 # --- Checking entries: each of these must fail ------------------------------------------------------------
@@ -277,3 +278,33 @@ def test_our_number_and_paper_number() -> None:
     assert our_number(table, Custom) == "5 rows"
     assert paper_number({"Table 2": "FinalMLP 0.9861"}) == "FinalMLP 0.9861 (Table 2)"
     assert paper_number({}) == "-"
+
+
+# --- End to end: a real run of a claim in miniature, recorded and checked --------------------------------------
+
+
+@pytest.mark.slow
+def test_a_real_run_records_an_entry_that_checks(tmp_path: Path) -> None:
+    from mlpzoo.claims.base import get_budget, run_claim
+
+    spec = importlib.util.spec_from_file_location("tiny_resumable_claim", Path(__file__).with_name("tiny_resumable_claim.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = run_claim("hourglass", module, get_budget("full"), runs_dir=tmp_path / "runs", log=lambda line: None)
+    path = record(result, tmp_path / "results", run_folder=result.save(tmp_path / "runs"), module=module)
+    entry = load_entry(path)
+    assert check_entry(entry, module) == []
+    assert entry["environment"]["torch"] and entry["environment"]["cores"] and entry["seeds"] == [0, 1, 2]
+    assert len(entry["runs"]) == 9 and entry["files"] == ["evidence.png", "report.md"]
+
+
+def test_cli_record_refuses_before_running(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from mlpzoo.cli import main
+
+    runs = tmp_path / "runs"
+    for args, message in ((["--budget", "quick"], "smoke test, not evidence"), (["--seeds", "1"], "declares 3")):
+        out = CliRunner().invoke(main, ["reproduce", "finalmlp", "--record", "--runs-dir", str(runs), *args])
+        assert out.exit_code != 0 and message in out.output
+    assert not runs.exists()  # nothing ran

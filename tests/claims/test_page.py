@@ -286,3 +286,17 @@ def test_browser_check_catches_a_broken_page(chromium, ledger, tmp_path: Path) -
     assert any("console.error: boom" in e for e in errors)
     assert any(e.startswith("exception:") for e in errors)
     assert any("evidence.png" in e for e in errors)
+
+
+def test_cli_report_claims_writes_the_page(ledger, tmp_path: Path, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from mlpzoo.cli import main
+
+    monkeypatch.setenv("MLPZOO_RESULTS", str(ledger))
+    out = CliRunner().invoke(main, ["report", "--claims", "--out", str(tmp_path / "site")])
+    assert out.exit_code == 0, out.output
+    assert "43 papers, 2 ledger entries" in out.output
+    assert (tmp_path / "site" / "index.html").read_text() == render_html(page_rows(ledger))
+    assert (tmp_path / "site" / "claims" / "finalmlp" / "evidence.png").is_file()
+    assert CliRunner().invoke(main, ["report"]).exit_code != 0  # neither run folders nor --claims

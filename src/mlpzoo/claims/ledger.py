@@ -89,18 +89,22 @@ def record(result: ClaimResult, results_dir: Path | None = None, run_folder: Pat
     return path
 
 
-def _refuse_unrecordable(result: ClaimResult, module) -> None:
-    if result.budget not in RECORDABLE_BUDGETS:
-        raise ConfigError(f"{result.paper_id}: a {result.budget!r}-budget result is a smoke test, not evidence; "
-                          f"record a run made with --budget full")
-    if not callable(getattr(module, "verdict", None)):
-        raise ConfigError(f"{result.paper_id}: the claim module has no pure verdict(table), so an entry could not be checked; "
-                          "move it onto the declared claim protocol (mlpzoo.claims.base) first")
+def check_recordable(paper_id: str, module, budget: str, seeds: int) -> None:
+    """Raise ConfigError when a run of ``module`` at ``budget`` with ``seeds`` seeds could not become an entry;
+    ``mlpzoo reproduce --record`` asks before it spends the run's time."""
+    if budget not in RECORDABLE_BUDGETS:
+        raise ConfigError(f"{paper_id}: a {budget!r}-budget result is a smoke test, not evidence; record a run made with --budget full")
     spec = getattr(module, "SPEC", None)
-    declared = spec.seeds.get(result.budget) if spec is not None else None
-    if declared is not None and len(result.seeds) < declared:
-        raise ConfigError(f"{result.paper_id}: the run used {len(result.seeds)} seed(s) but the {result.budget} budget declares "
-                          f"{declared}; run it again without --seeds")
+    if spec is None or not callable(getattr(module, "verdict", None)):
+        raise ConfigError(f"{paper_id}: the claim module is not on the declared claim protocol (SPEC, experiment, a pure "
+                          "verdict(table)), so its entry could not be checked or resumed; convert it first (mlpzoo.claims.base)")
+    declared = spec.seeds.get(budget)
+    if declared is not None and seeds < declared:
+        raise ConfigError(f"{paper_id}: {seeds} seed(s) but the {budget} budget declares {declared}; run it without --seeds")
+
+
+def _refuse_unrecordable(result: ClaimResult, module) -> None:
+    check_recordable(result.paper_id, module, result.budget, len(result.seeds))
     current = code_hash(module)
     if result.code_hash != current:
         raise ConfigError(f"{result.paper_id}: the claim module changed since this run started (code hash {result.code_hash or '-'} "

@@ -21,8 +21,9 @@ from mlpzoo.errors import DataMissingError
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
               help="Data directory (default: $MLPZOO_DATA or the user cache).")
 @click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True)
+@click.option("--record", is_flag=True, help="Write the ledger entry results/claims/ID.json (full or gpu budget only).")
 @threads_option()
-def reproduce(paper_id: str, budget: str, seeds: int | None, data_dir: Path | None, runs_dir: Path,
+def reproduce(paper_id: str, budget: str, seeds: int | None, data_dir: Path | None, runs_dir: Path, record: bool,
               threads: int | None) -> None:
     """Run a paper's experiment and print the evidence and the verdict."""
     from mlpzoo.claims import get_claim
@@ -32,6 +33,10 @@ def reproduce(paper_id: str, budget: str, seeds: int | None, data_dir: Path | No
     set_threads(threads)
     claim = get_claim(paper_id)
     chosen = get_budget(budget, seeds)
+    if record:  # refuse before the run, not after an hour of it
+        from mlpzoo.claims.ledger import check_recordable
+
+        check_recordable(paper_id, claim, chosen.name, len(claim.SPEC.seed_list(chosen)) if hasattr(claim, "SPEC") else chosen.seeds)
     if hasattr(claim, "SPEC"):
         from mlpzoo.claims.catalog import get_paper
 
@@ -63,3 +68,8 @@ def reproduce(paper_id: str, budget: str, seeds: int | None, data_dir: Path | No
     for note in result.notes:
         console.print(f"  note: {note}", highlight=False)
     console.print(f"report: {folder / 'report.md'}")
+    if record:
+        from mlpzoo.claims.ledger import record as record_entry
+
+        entry = record_entry(result, run_folder=folder)
+        console.print(f"ledger entry: {entry}; refresh the page and the README with 'mlpzoo report --claims'", highlight=False)
