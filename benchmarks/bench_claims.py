@@ -37,7 +37,10 @@ def run_claims(ids: list[str], record: bool, runs_dir: Path, results_dir: Path) 
         result = run(paper_id, get_budget("full"), runs_dir=runs_dir, log=lambda line: None)
         folder = result.save(runs_dir)
         minutes = (time.perf_counter() - start) / 60
-        print(f"ran {paper_id}: {minutes:.1f} min wall ({result.seconds / 60:.1f} min in the claim), verdict {result.verdict}")
+        print(
+            f"ran {paper_id}: {minutes:.1f} min wall ({result.seconds / 60:.1f} min in the claim), "
+            f"verdict {result.verdict}"
+        )
         if record:
             print(f"  ledger entry: {record_entry(result, results_dir, run_folder=folder)}")
 
@@ -62,16 +65,22 @@ def report(results_dir: Path) -> bool:
     minutes = [entry["seconds"] / 60 for _, entry in timed]
     median, largest, total_h = statistics.median(minutes), max(minutes), sum(minutes) / 60
     holds = median <= MEDIAN_LIMIT_MIN and largest <= MAX_LIMIT_MIN and total_h <= TOTAL_LIMIT_H
-    print(f"median {median:.1f} min (limit {MEDIAN_LIMIT_MIN}), max {largest:.1f} min (limit {MAX_LIMIT_MIN}), "
-          f"total {total_h:.2f} h (limit {TOTAL_LIMIT_H}) over {len(timed)} of {len(claims)} claims: "
-          f"{'within the rule' if holds else 'RULE BROKEN'}")
+    print(
+        f"median {median:.1f} min (limit {MEDIAN_LIMIT_MIN}), max {largest:.1f} min (limit {MAX_LIMIT_MIN}), "
+        f"total {total_h:.2f} h (limit {TOTAL_LIMIT_H}) over {len(timed)} of {len(claims)} claims: "
+        f"{'within the rule' if holds else 'RULE BROKEN'}"
+    )
     return holds and not missing
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--results-dir", type=Path, default=None, help="the ledger's folder (default: the checkout's results/)")
-    parser.add_argument("--run", nargs="+", metavar="ID", default=None, help="run these claims (or 'all') at the full budget first")
+    parser.add_argument(
+        "--results-dir", type=Path, default=None, help="the ledger's folder (default: the checkout's results/)"
+    )
+    parser.add_argument(
+        "--run", nargs="+", metavar="ID", default=None, help="run these claims (or 'all') at the full budget first"
+    )
     parser.add_argument("--record", action="store_true", help="with --run: write their ledger entries")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
     parser.add_argument("--threads", type=int, default=None, help="torch threads for --run")

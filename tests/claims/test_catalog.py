@@ -124,7 +124,8 @@ def test_rows_show_the_ledger_entry_with_our_number_and_the_papers(tmp_path: Pat
     _write_result(tmp_path / "runs", "finalmlp", "a", verdict="reproduced", finished_at=NEW, budget="quick")
     row = {r["id"]: r for r in catalog_rows(tmp_path / "runs", {}, {"finalmlp"}, results)}["finalmlp"]
     # A newer quick run is a smoke test: the ledger's full-budget verdict stays.
-    assert (row["verdict"], row["verdict_budget"], row["source"], row["stale"]) == ("not reproduced", "full", "ledger", False)
+    shown = (row["verdict"], row["verdict_budget"], row["source"], row["stale"])
+    assert shown == ("not reproduced", "full", "ledger", False)
     assert row["ours"] == "test_auc: finalmlp 0.9700 ± 0.0010"
     assert row["paper"] == "FinalMLP 0.9861 (Table 2)"
     line = render_markdown([row]).splitlines()[2]
@@ -138,7 +139,8 @@ def test_rows_prefer_a_newer_full_local_run_and_flag_stale_code(tmp_path: Path) 
 
     _write_result(tmp_path / "runs", "finalmlp", "b", verdict="reproduced", finished_at=NEW, budget="full",
                   code_hash=source_hash("finalmlp"), table=[])
-    _write_result(tmp_path / "runs", "finalmlp", "c", verdict="not reproduced", finished_at="2030-01-01", budget="quick")
+    _write_result(tmp_path / "runs", "finalmlp", "c", verdict="not reproduced", finished_at="2030-01-01",
+                  budget="quick")
     row = {r["id"]: r for r in catalog_rows(tmp_path / "runs", {}, {"finalmlp"}, results)}["finalmlp"]
     assert (row["verdict"], row["source"], row["stale"]) == ("reproduced", "local run", False)
     assert "reproduced (full, local run)" in render_markdown([row])

@@ -19,8 +19,12 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 def _start(runs_dir: Path, out: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(SCRIPT), str(runs_dir), str(out)], env=ENV,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, str(SCRIPT), str(runs_dir), str(out)],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _stored_arms(runs_dir: Path) -> int:
@@ -43,7 +47,9 @@ def test_sigkill_then_rerun_gives_the_same_evidence(tmp_path: Path) -> None:
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=60)
     done_before = _stored_arms(runs)
-    assert not (tmp_path / "killed.json").exists() and done_before < ARMS, "the run finished before the kill; the test proves nothing"
+    assert not (tmp_path / "killed.json").exists() and done_before < ARMS, (
+        "the run finished before the kill; the test proves nothing"
+    )
 
     resumed = _start(runs, tmp_path / "killed.json")
     assert resumed.wait(timeout=300) == 0, resumed.stderr.read().decode()[-2000:]

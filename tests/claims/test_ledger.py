@@ -29,7 +29,7 @@ LEDGER = Path(__file__).resolve().parents[2] / "results"
 COMMITTED = sorted(LEDGER.glob("claims/*.json"))
 
 # A claim module in miniature: A beats B beyond one standard error -> reproduced.
-TINY_CLAIM = '''
+TINY_CLAIM = """
 from mlpzoo.claims.base import ClaimSpec, compare
 
 SPEC = ClaimSpec(claim="A beats B.", settings={"quick": {}, "full": {}}, seeds={"quick": 1, "full": 3},
@@ -40,7 +40,7 @@ def verdict(table):
     rows = {row["model"]: row for row in table}
     lead = compare(rows["a"], rows["b"], "acc")
     return ("reproduced" if lead.wins else "not reproduced"), f"A vs B {lead}"
-'''
+"""
 
 
 def _tiny_module(folder: Path, source: str = TINY_CLAIM):
@@ -53,18 +53,32 @@ def _tiny_module(folder: Path, source: str = TINY_CLAIM):
 
 
 def _table(a: float = 0.9, b: float = 0.8) -> list[dict]:
-    return [{"model": "a", "n": 3, "acc_mean": a, "acc_std": 0.01}, {"model": "b", "n": 3, "acc_mean": b, "acc_std": 0.01}]
+    return [
+        {"model": "a", "n": 3, "acc_mean": a, "acc_std": 0.01},
+        {"model": "b", "n": 3, "acc_mean": b, "acc_std": 0.01},
+    ]
 
 
 def _result(module, budget: str = "full", table: list[dict] | None = None, seeds=(0, 1, 2), **overrides) -> ClaimResult:
     table = table if table is not None else _table()
     verdict, reason = module.verdict(table)
-    fields = dict(paper_id="tiny", title="Tiny (2024)", claim=module.SPEC.claim, budget=budget, seeds=list(seeds),
-                  runs=[{"model": "a", "seed": 0, "acc": 0.9}], table=table, verdict=verdict, reason=reason,
-                  paper_numbers=dict(module.SPEC.paper_numbers), finished_at="2026-01-01T00:00:00+00:00", seconds=61.5,
-                  code_hash=code_hash(module), environment={"cores": 2, "cpu": "test", "torch": "2.13", "commit": "abc"})
-    fields.update(overrides)
-    return ClaimResult(**fields)
+    fields = {
+        "paper_id": "tiny",
+        "title": "Tiny (2024)",
+        "claim": module.SPEC.claim,
+        "budget": budget,
+        "seeds": list(seeds),
+        "runs": [{"model": "a", "seed": 0, "acc": 0.9}],
+        "table": table,
+        "verdict": verdict,
+        "reason": reason,
+        "paper_numbers": dict(module.SPEC.paper_numbers),
+        "finished_at": "2026-01-01T00:00:00+00:00",
+        "seconds": 61.5,
+        "code_hash": code_hash(module),
+        "environment": {"cores": 2, "cpu": "test", "torch": "2.13", "commit": "abc"},
+    }
+    return ClaimResult(**{**fields, **overrides})
 
 
 # --- Every committed entry ----------------------------------------------------------------------------
@@ -80,8 +94,10 @@ def test_committed_entry_holds(path: Path) -> None:
 def test_every_implemented_claim_has_a_full_budget_entry() -> None:
     missing = missing_entries(LEDGER)
     if missing and not os.environ.get("MLPZOO_LEDGER_COMPLETE"):
-        pytest.skip(f"no full-budget ledger entry yet for {len(missing)} claim(s): {', '.join(missing)} "
-                    "(set MLPZOO_LEDGER_COMPLETE=1 to make this a failure)")
+        pytest.skip(
+            f"no full-budget ledger entry yet for {len(missing)} claim(s): {', '.join(missing)} "
+            "(set MLPZOO_LEDGER_COMPLETE=1 to make this a failure)"
+        )
     assert missing == [], f"implemented claims without a full-budget entry: {', '.join(missing)}"
 
 
@@ -105,7 +121,9 @@ def test_record_writes_a_checkable_entry_with_report_and_plots(tmp_path: Path) -
     entry = load_entry(path)
     assert entry["verdict"] == "reproduced" and entry["budget"] == "full" and entry["seeds"] == [0, 1, 2]
     assert entry["table"] == _table() and entry["paper_numbers"] == {"Table 1": "A 0.90, B 0.80"}
-    assert entry["code_hash"] == code_hash(module) and entry["environment"]["commit"] == "abc" and entry["seconds"] == 61.5
+    assert (
+        entry["code_hash"] == code_hash(module) and entry["environment"]["commit"] == "abc" and entry["seconds"] == 61.5
+    )
     assert entry["files"] == ["curve.png", "evidence.png", "report.md"]  # the oversized plot stays behind
     folder = tmp_path / "results" / "claims" / "tiny"
     assert (folder / "report.md").read_text() == "# the run's report\n"
@@ -170,7 +188,10 @@ def test_check_catches_an_edited_verdict(tmp_path: Path) -> None:
     module = _tiny_module(tmp_path)
     _, entry = _recorded(tmp_path, module)
     entry["verdict"] = "partly reproduced"
-    assert any("stored verdict 'partly reproduced' but verdict(table) gives 'reproduced'" in p for p in check_entry(entry, module))
+    assert any(
+        "stored verdict 'partly reproduced' but verdict(table) gives 'reproduced'" in p
+        for p in check_entry(entry, module)
+    )
 
 
 def test_check_catches_an_edited_table(tmp_path: Path) -> None:
@@ -250,8 +271,17 @@ def test_missing_entries_lists_claims_without_full_entries(tmp_path: Path) -> No
     assert missing_entries(tmp_path) == claims
     first = tmp_path / "claims" / f"{claims[0]}.json"
     first.parent.mkdir(parents=True)
-    base = {"paper_id": claims[0], "seeds": [0], "table": [], "verdict": "reproduced", "reason": "", "code_hash": "",
-            "environment": {}, "finished_at": "x", "seconds": 1.0}
+    base = {
+        "paper_id": claims[0],
+        "seeds": [0],
+        "table": [],
+        "verdict": "reproduced",
+        "reason": "",
+        "code_hash": "",
+        "environment": {},
+        "finished_at": "x",
+        "seconds": 1.0,
+    }
     first.write_text(json.dumps({**base, "budget": "quick"}))
     assert missing_entries(tmp_path) == claims  # a quick entry is no entry
     first.write_text(json.dumps({**base, "budget": "full"}))
@@ -262,8 +292,10 @@ def test_missing_entries_lists_claims_without_full_entries(tmp_path: Path) -> No
 
 
 def test_our_number_and_paper_number() -> None:
-    table = [{"dataset": "frappe", "model": m, "n": 3, "test_auc_mean": v, "test_auc_std": 0.001} for m, v in
-             [("finalmlp", 0.97), ("dualmlp", 0.96), ("dcn", 0.95), ("deepfm", 0.94), ("dnn", 0.93)]]
+    table = [
+        {"dataset": "frappe", "model": m, "n": 3, "test_auc_mean": v, "test_auc_std": 0.001}
+        for m, v in [("finalmlp", 0.97), ("dualmlp", 0.96), ("dcn", 0.95), ("deepfm", 0.94), ("dnn", 0.93)]
+    ]
     text = our_number(table)
     assert text.startswith("test_auc: frappe / finalmlp 0.9700 ± 0.0010; frappe / dualmlp 0.9600")
     assert text.endswith("(+1 more rows)") and "dnn" not in text
@@ -287,7 +319,9 @@ def test_our_number_and_paper_number() -> None:
 def test_a_real_run_records_an_entry_that_checks(tmp_path: Path) -> None:
     from mlpzoo.claims.base import get_budget, run_claim
 
-    spec = importlib.util.spec_from_file_location("tiny_resumable_claim", Path(__file__).with_name("tiny_resumable_claim.py"))
+    spec = importlib.util.spec_from_file_location(
+        "tiny_resumable_claim", Path(__file__).with_name("tiny_resumable_claim.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     result = run_claim("hourglass", module, get_budget("full"), runs_dir=tmp_path / "runs", log=lambda line: None)

@@ -32,8 +32,10 @@ from mlpzoo.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 LEDGER = ROOT / "results"
-TABLE = [{"dataset": "frappe", "model": m, "n": 3, "test_auc_mean": v, "test_auc_std": 0.002}
-         for m, v in [("finalmlp", 0.9712), ("dualmlp", 0.9650), ("dcn", 0.9601)]]
+TABLE = [
+    {"dataset": "frappe", "model": m, "n": 3, "test_auc_mean": v, "test_auc_std": 0.002}
+    for m, v in [("finalmlp", 0.9712), ("dualmlp", 0.9650), ("dcn", 0.9601)]
+]
 
 
 def _entry(results: Path, paper_id: str, stale: bool = False, plot: bool = True) -> dict:
@@ -45,13 +47,32 @@ def _entry(results: Path, paper_id: str, stale: bool = False, plot: bool = True)
     if plot:
         plot_evidence(TABLE, folder / "evidence.png")
         files.append("evidence.png")
-    entry = {"schema": 1, "paper_id": paper_id, "title": "t", "claim": "c", "budget": "full", "seeds": [0, 1, 2],
-             "table": TABLE, "verdict": "partly reproduced", "reason": "FinalMLP <leads> on frappe only",
-             "paper_numbers": {"Table 2": "FinalMLP 0.9861"}, "notes": ["a reduced | data set"],
-             "finished_at": "2026-01-01T00:00:00+00:00", "seconds": 754.0,
-             "code_hash": "0" * 16 if stale else source_hash(paper_id), "files": sorted(files),
-             "environment": {"cores": 2, "cpu": "Test CPU", "threads": 1, "torch": "2.13.0", "device": "cpu",
-                             "mlpzoo": "0.1.0", "commit": "0123456789abcdef0123"}}
+    entry = {
+        "schema": 1,
+        "paper_id": paper_id,
+        "title": "t",
+        "claim": "c",
+        "budget": "full",
+        "seeds": [0, 1, 2],
+        "table": TABLE,
+        "verdict": "partly reproduced",
+        "reason": "FinalMLP <leads> on frappe only",
+        "paper_numbers": {"Table 2": "FinalMLP 0.9861"},
+        "notes": ["a reduced | data set"],
+        "finished_at": "2026-01-01T00:00:00+00:00",
+        "seconds": 754.0,
+        "code_hash": "0" * 16 if stale else source_hash(paper_id),
+        "files": sorted(files),
+        "environment": {
+            "cores": 2,
+            "cpu": "Test CPU",
+            "threads": 1,
+            "torch": "2.13.0",
+            "device": "cpu",
+            "mlpzoo": "0.1.0",
+            "commit": "0123456789abcdef0123",
+        },
+    }
     (results / "claims" / f"{paper_id}.json").write_text(json.dumps(entry))
     return entry
 
@@ -115,7 +136,10 @@ def test_verdicts_table_and_readme_markers(rows) -> None:
     table = verdicts_table(rows)
     lines = table.strip().splitlines()
     assert len(lines) == 2 + len(implemented_claims())
-    assert "| `finalmlp` | partly reproduced | test_auc: frappe / finalmlp 0.9712" in table and "| full, 3 | 12.6 min |" in table
+    assert (
+        "| `finalmlp` | partly reproduced | test_auc: frappe / finalmlp 0.9712" in table
+        and "| full, 3 | 12.6 min |" in table
+    )
     assert f"| `hourglass` | {NO_ENTRY} | - | - | - | - |" in table and "mvp" not in table
     readme = f"intro\n{START}\nold table\n{END}\nafter\n"
     assert readme_with_verdicts(readme, rows) == f"intro\n{START}\n{table}{END}\nafter\n"
@@ -137,7 +161,8 @@ def test_update_readme_rewrites_only_when_needed(ledger, tmp_path: Path) -> None
 def test_readme_verdicts_match_the_ledger() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert readme == readme_with_verdicts(readme, page_rows(LEDGER)), (
-        "README's Verdicts table is out of date; run: mlpzoo report --claims")
+        "README's Verdicts table is out of date; run: mlpzoo report --claims"
+    )
 
 
 def test_committed_page_matches_the_ledger() -> None:
@@ -149,8 +174,15 @@ def test_committed_page_matches_the_ledger() -> None:
 # --- In a real headless browser -----------------------------------------------------------------------------------
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--hide-scrollbars"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--hide-scrollbars",
+]
 
 
 @pytest.fixture
@@ -169,10 +201,21 @@ class DevTools:
         self.commands_r, self.commands_w = os.pipe()
         self.replies_r, self.replies_w = os.pipe()
         redirect = f'exec "$0" "$@" 3<&{self.commands_r} 4>&{self.replies_w} {self.commands_r}<&- {self.replies_w}>&-'
-        self.process = subprocess.Popen(["bash", "-c", redirect, binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-                                         "--remote-debugging-pipe", "about:blank"],
-                                        pass_fds=(self.commands_r, self.replies_w), stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [
+                "bash",
+                "-c",
+                redirect,
+                binary,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile}",
+                "--remote-debugging-pipe",
+                "about:blank",
+            ],
+            pass_fds=(self.commands_r, self.replies_w),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.close(self.commands_r)
         os.close(self.replies_w)
         self.buffer, self.events, self.next_id = b"", [], 0
@@ -222,14 +265,16 @@ class DevTools:
 DOM_CHECK = """JSON.stringify({
   rows: document.querySelectorAll('tr[data-paper]').length,
   sections: document.querySelectorAll('section.paper').length,
-  emptyRows: Array.from(document.querySelectorAll('tr[data-paper]')).filter(r => r.getBoundingClientRect().height < 5).length,
+  emptyRows: Array.from(document.querySelectorAll('tr[data-paper]'))
+    .filter(r => r.getBoundingClientRect().height < 5).length,
   images: document.images.length,
   broken: Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).map(i => i.getAttribute('src'))
 })"""
 
 
 def open_in_browser(binary: str, page: Path, profile: Path) -> tuple[dict, list[str]]:
-    """Load ``page`` in headless Chromium; returns what the DOM holds and every console error, exception or failed load."""
+    """Load ``page`` in headless Chromium; returns what the DOM holds and every console error, exception and failed
+    load."""
     browser = DevTools(binary, profile)
     try:
         target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
@@ -246,7 +291,9 @@ def open_in_browser(binary: str, page: Path, profile: Path) -> tuple[dict, list[
     for event in browser.events:
         params = event.get("params", {})
         if event["method"] == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            errors.append("console." + params["type"] + ": " + " ".join(str(a.get("value")) for a in params.get("args", [])))
+            errors.append(
+                "console." + params["type"] + ": " + " ".join(str(a.get("value")) for a in params.get("args", []))
+            )
         elif event["method"] == "Runtime.exceptionThrown":
             errors.append("exception: " + params["exceptionDetails"].get("text", ""))
         elif event["method"] == "Log.entryAdded" and params["entry"]["level"] == "error":
@@ -255,8 +302,20 @@ def open_in_browser(binary: str, page: Path, profile: Path) -> tuple[dict, list[
 
 
 def screenshot(binary: str, page: Path, png: Path, profile: Path) -> None:
-    subprocess.run([binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={png}", "--window-size=1280,2400",
-                    page.resolve().as_uri()], check=True, timeout=120, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            binary,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--screenshot={png}",
+            "--window-size=1280,2400",
+            page.resolve().as_uri(),
+        ],
+        check=True,
+        timeout=120,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def test_page_renders_every_row_without_console_errors(chromium, ledger, tmp_path: Path) -> None:
@@ -279,7 +338,9 @@ def test_browser_check_catches_a_broken_page(chromium, ledger, tmp_path: Path) -
     """The check above can fail: a missing plot and a script error are both reported."""
     written = write_page(tmp_path / "site", ledger)
     (tmp_path / "site" / "claims" / "finalmlp" / "evidence.png").unlink()
-    broken = written.html.read_text().replace("</body>", "<script>console.error('boom'); undefinedCall();</script></body>")
+    broken = written.html.read_text().replace(
+        "</body>", "<script>console.error('boom'); undefinedCall();</script></body>"
+    )
     written.html.write_text(broken)
     dom, errors = open_in_browser(chromium, written.html, tmp_path / "profile")
     assert dom["broken"] == ["claims/finalmlp/evidence.png"]

@@ -1,4 +1,6 @@
-"""A claim in miniature for the kill-and-resume test, and its runner: ``python tiny_resumable_claim.py RUNS_DIR OUT.json``.
+"""A claim in miniature for the kill-and-resume test, and its runner.
+
+    python tiny_resumable_claim.py RUNS_DIR OUT.json
 
 Claim: a wider two-layer network separates generated two-moons-like data better than a narrower one.
 Three widths x three seeds, each arm a short full-batch fit of a few hundred steps: the same shape as a
@@ -17,8 +19,11 @@ import torch
 from mlpzoo.claims.base import ClaimContext, ClaimSpec, Evidence, compare, get_budget, run_claim, summarize
 
 WIDTHS = (2, 8, 32)
-SPEC = ClaimSpec(claim="A wider hidden layer fits better.", settings={"quick": {"steps": 20}, "full": {"steps": 400}},
-                 seeds={"quick": 1, "full": 3})
+SPEC = ClaimSpec(
+    claim="A wider hidden layer fits better.",
+    settings={"quick": {"steps": 20}, "full": {"steps": 400}},
+    seeds={"quick": 1, "full": 3},
+)
 
 
 def fit(width: int, seed: int, steps: int) -> dict:
@@ -39,8 +44,11 @@ def fit(width: int, seed: int, steps: int) -> dict:
 
 def experiment(ctx: ClaimContext) -> Evidence:
     ctx.expect(len(WIDTHS) * len(ctx.seeds))
-    runs = [ctx.arm(f"width{w}/seed{s}", lambda w=w, s=s: fit(w, s, ctx.settings["steps"]), seed=s)
-            for w in WIDTHS for s in ctx.seeds]
+    runs = [
+        ctx.arm(f"width{w}/seed{s}", lambda w=w, s=s: fit(w, s, ctx.settings["steps"]), seed=s)
+        for w in WIDTHS
+        for s in ctx.seeds
+    ]
     return Evidence(summarize(runs, ("model",), ("acc", "loss")), runs)
 
 
@@ -54,6 +62,13 @@ if __name__ == "__main__":
     torch.set_num_threads(1)
     runs_dir, out = Path(sys.argv[1]), Path(sys.argv[2])
     reused: list[str] = []
-    result = run_claim("hourglass", sys.modules[__name__], get_budget("full"), runs_dir=runs_dir,
-                       log=lambda line: reused.append(line) if "reused" in line else None)
-    out.write_text(json.dumps({"table": result.table, "runs": result.runs, "verdict": result.verdict, "reused": len(reused)}))
+    result = run_claim(
+        "hourglass",
+        sys.modules[__name__],
+        get_budget("full"),
+        runs_dir=runs_dir,
+        log=lambda line: reused.append(line) if "reused" in line else None,
+    )
+    out.write_text(
+        json.dumps({"table": result.table, "runs": result.runs, "verdict": result.verdict, "reused": len(reused)})
+    )

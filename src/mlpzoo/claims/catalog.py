@@ -169,11 +169,12 @@ COLUMNS = ("id", "paper", "models built", "claim module", "verdict", "ours", "pa
 
 
 def _cells(row: dict[str, Any]) -> tuple[str, ...]:
-    return (row["id"], row["title"], ", ".join(row["models"]) or "-", _claim_text(row), _verdict_text(row), row["ours"], row["paper"])
+    models = ", ".join(row["models"]) or "-"
+    return (row["id"], row["title"], models, _claim_text(row), _verdict_text(row), row["ours"], row["paper"])
 
 
 def render_markdown(rows: list[dict[str, Any]]) -> str:
-    """A Markdown table: id, paper, models built, claim module, verdict (budget, source, stale), our number, the paper's."""
+    """A Markdown table: id, paper, models built, claim module, verdict (budget, source, stale), ours, the paper's."""
 
     def cell(text: str) -> str:
         return text.replace("|", "\\|")  # a bare pipe would split the cell

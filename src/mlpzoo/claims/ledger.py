@@ -30,7 +30,18 @@ from mlpzoo.errors import ConfigError
 
 SCHEMA = 1
 RECORDABLE_BUDGETS = ("full", "gpu")  # quick is a smoke test, never evidence
-REQUIRED = ("paper_id", "budget", "seeds", "table", "verdict", "reason", "code_hash", "environment", "finished_at", "seconds")
+REQUIRED = (
+    "paper_id",
+    "budget",
+    "seeds",
+    "table",
+    "verdict",
+    "reason",
+    "code_hash",
+    "environment",
+    "finished_at",
+    "seconds",
+)
 MAX_PLOT_BYTES = 400_000  # a committed plot larger than this is left out (the ledger stays small)
 MAX_RUNS_BYTES = 200_000  # per-seed raw runs are kept when their JSON is at most this big
 HEADLINE_ROWS = 4
@@ -60,8 +71,13 @@ def entry_folder(paper_id: str, results_dir: Path) -> Path:
 # --- Writing an entry ---------------------------------------------------------------------------
 
 
-def record(result: ClaimResult, results_dir: Path | None = None, run_folder: Path | None = None,
-           plots: tuple[Path, ...] = (), module=None) -> Path:
+def record(
+    result: ClaimResult,
+    results_dir: Path | None = None,
+    run_folder: Path | None = None,
+    plots: tuple[Path, ...] = (),
+    module=None,
+) -> Path:
     """Write the ledger entry of a finished full-budget run; returns the JSON's path.
 
     Refuses (ConfigError) a quick-budget result, a run with fewer seeds than the claim declares for
@@ -93,27 +109,38 @@ def check_recordable(paper_id: str, module, budget: str, seeds: int) -> None:
     """Raise ConfigError when a run of ``module`` at ``budget`` with ``seeds`` seeds could not become an entry;
     ``mlpzoo reproduce --record`` asks before it spends the run's time."""
     if budget not in RECORDABLE_BUDGETS:
-        raise ConfigError(f"{paper_id}: a {budget!r}-budget result is a smoke test, not evidence; record a run made with --budget full")
+        raise ConfigError(
+            f"{paper_id}: a {budget!r}-budget result is a smoke test, not evidence; "
+            "record a run made with --budget full"
+        )
     spec = getattr(module, "SPEC", None)
     if spec is None or not callable(getattr(module, "verdict", None)):
-        raise ConfigError(f"{paper_id}: the claim module is not on the declared claim protocol (SPEC, experiment, a pure "
-                          "verdict(table)), so its entry could not be checked or resumed; convert it first (mlpzoo.claims.base)")
+        raise ConfigError(
+            f"{paper_id}: the claim module is not on the declared claim protocol (SPEC, experiment, a pure "
+            "verdict(table)), so its entry could not be checked or resumed; convert it first (mlpzoo.claims.base)"
+        )
     declared = spec.seeds.get(budget)
     if declared is not None and seeds < declared:
-        raise ConfigError(f"{paper_id}: {seeds} seed(s) but the {budget} budget declares {declared}; run it without --seeds")
+        raise ConfigError(
+            f"{paper_id}: {seeds} seed(s) but the {budget} budget declares {declared}; run it without --seeds"
+        )
 
 
 def _refuse_unrecordable(result: ClaimResult, module) -> None:
     check_recordable(result.paper_id, module, result.budget, len(result.seeds))
     current = code_hash(module)
     if result.code_hash != current:
-        raise ConfigError(f"{result.paper_id}: the claim module changed since this run started (code hash {result.code_hash or '-'} "
-                          f"vs now {current}); run it again")
+        raise ConfigError(
+            f"{result.paper_id}: the claim module changed since this run started (code hash {result.code_hash or '-'} "
+            f"vs now {current}); run it again"
+        )
     stored = json.loads(json.dumps(result.table, default=_json_default))  # the table exactly as the entry will hold it
     again = module.verdict(stored)
     if tuple(again) != (result.verdict, result.reason):
-        raise ConfigError(f"{result.paper_id}: verdict(table) gives {again[0]!r} on the run's own table but the run reported "
-                          f"{result.verdict!r}; the verdict must be a pure function of the table")
+        raise ConfigError(
+            f"{result.paper_id}: verdict(table) gives {again[0]!r} on the run's own table but the run reported "
+            f"{result.verdict!r}; the verdict must be a pure function of the table"
+        )
 
 
 def _entry(result: ClaimResult, files: list[str]) -> dict[str, Any]:
@@ -124,7 +151,9 @@ def _entry(result: ClaimResult, files: list[str]) -> dict[str, Any]:
     if len(runs_json) <= MAX_RUNS_BYTES:
         entry["runs"] = runs
     else:
-        entry["runs_omitted"] = f"{len(runs)} per-seed runs ({len(runs_json):,} bytes of JSON) are in the run's result.json only"
+        entry["runs_omitted"] = (
+            f"{len(runs)} per-seed runs ({len(runs_json):,} bytes of JSON) are in the run's result.json only"
+        )
     return entry
 
 
@@ -146,7 +175,7 @@ def _copy_run_files(run_folder: Path | None, plots: tuple[Path, ...], folder: Pa
 
 
 def plot_evidence(table: list[dict], path: Path) -> bool:
-    """A bar chart of the table's first metric (mean with one standard deviation per row); False when the table has none."""
+    """A bar chart of the table's first metric (mean with one standard deviation per row); False when there is none."""
     metric = headline_metric(table)
     if metric is None:
         return False
@@ -189,7 +218,9 @@ def load_entry(path: Path) -> dict[str, Any]:
     if missing:
         raise ConfigError(f"{path}: ledger entry lacks {', '.join(missing)}; re-record it with '{RERUN}'")
     if entry["paper_id"] != path.stem:
-        raise ConfigError(f"{path}: holds the entry of {entry['paper_id']!r}; an entry's file is named after its claim id")
+        raise ConfigError(
+            f"{path}: holds the entry of {entry['paper_id']!r}; an entry's file is named after its claim id"
+        )
     return entry
 
 
@@ -244,7 +275,7 @@ def check_entry(entry: dict[str, Any], module=None) -> list[str]:
         problems.append(f"{paper_id}: made at the {entry['budget']!r} budget; only full (or gpu) runs are evidence")
     try:
         again = reapply_verdict(entry, module)
-    except Exception as err:  # a verdict that cannot read its own stored table is itself the finding
+    except Exception as err:  # noqa: BLE001 -- a verdict that cannot read its own stored table is itself the finding
         problems.append(f"{paper_id}: verdict(table) fails on the stored table: {type(err).__name__}: {err}")
     else:
         if again[0] != entry["verdict"]:
@@ -252,8 +283,11 @@ def check_entry(entry: dict[str, Any], module=None) -> list[str]:
         elif again[1] != entry["reason"]:
             problems.append(f"{paper_id}: stored reason differs from what verdict(table) gives: {again[1]!r}")
     if is_stale(entry, module):
-        problems.append(f"{paper_id}: stale: the claim module changed since the entry was made (code hash "
-                        f"{entry.get('code_hash')} vs now {current_hash(paper_id, module)}); re-run '{RERUN.replace('ID', paper_id)}'")
+        problems.append(
+            f"{paper_id}: stale: the claim module changed since the entry was made (code hash "
+            f"{entry.get('code_hash')} vs now {current_hash(paper_id, module)}); "
+            f"re-run '{RERUN.replace('ID', paper_id)}'"
+        )
     return problems
 
 

@@ -39,9 +39,11 @@ NO_CLAIM = "no claim module yet"
 START, END = "<!-- verdicts:start -->", "<!-- verdicts:end -->"
 HTML_NAME, MARKDOWN_NAME = "index.html", "claims.md"
 TITLE = "mlpzoo: the papers' claims and our verdicts"
-INTRO = ("Each implemented claim is checked by running the paper's experiment at mlpzoo's full budget on this project's "
-         "2-core CPU machine; the verdict is computed from the evidence table by the claim's own verdict function. "
-         f"{SPREAD_NOTE} Re-run any entry with `{RERUN}`.")
+INTRO = (
+    "Each implemented claim is checked by running the paper's experiment at mlpzoo's full budget on this project's "
+    "2-core CPU machine; the verdict is computed from the evidence table by the claim's own verdict function. "
+    f"{SPREAD_NOTE} Re-run any entry with `{RERUN}`."
+)
 
 
 @dataclass
@@ -83,12 +85,24 @@ def page_rows(results_dir: Path | None = None) -> list[PaperRow]:
         spec = getattr(module, "SPEC", None)
         claim = spec.claim if spec is not None else getattr(module, "CLAIM", None) or paper.claim
         plots = [name for name in (entry or {}).get("files", []) if name.endswith(".png")]
-        rows.append(PaperRow(id=paper.id, title=paper.title, venue=paper.venue, year=paper.year, arxiv=paper.arxiv,
-                             claim=claim, has_claim=module is not None, entry=entry,
-                             stale=entry is not None and is_stale(entry), plots=plots,
-                             ours=our_number(entry["table"], module) if entry else "-",
-                             paper=paper_number(entry.get("paper_numbers") or {}) if entry
-                             else paper_number(dict(getattr(spec, "paper_numbers", {}) or {}))))
+        rows.append(
+            PaperRow(
+                id=paper.id,
+                title=paper.title,
+                venue=paper.venue,
+                year=paper.year,
+                arxiv=paper.arxiv,
+                claim=claim,
+                has_claim=module is not None,
+                entry=entry,
+                stale=entry is not None and is_stale(entry),
+                plots=plots,
+                ours=our_number(entry["table"], module) if entry else "-",
+                paper=paper_number(entry.get("paper_numbers") or {})
+                if entry
+                else paper_number(dict(getattr(spec, "paper_numbers", {}) or {})),
+            )
+        )
     return rows
 
 
@@ -96,15 +110,30 @@ def page_rows(results_dir: Path | None = None) -> list[PaperRow]:
 
 
 def render_markdown(rows: list[PaperRow]) -> str:
-    lines = [f"# {TITLE}", "", INTRO, "", _counts(rows), "", "| paper | verdict | ours | paper's |", "|---|---|---|---|"]
+    lines = [
+        f"# {TITLE}",
+        "",
+        INTRO,
+        "",
+        _counts(rows),
+        "",
+        "| paper | verdict | ours | paper's |",
+        "|---|---|---|---|",
+    ]
     for row in rows:
-        lines.append(f"| [{row.id}](#{row.id}) | {_cell(_verdict_text(row))} | {_cell(row.ours)} | {_cell(row.paper)} |")
+        lines.append(
+            f"| [{row.id}](#{row.id}) | {_cell(_verdict_text(row))} | {_cell(row.ours)} | {_cell(row.paper)} |"
+        )
     for row in rows:
         lines += ["", f'<a id="{row.id}"></a>', "", f"## {row.id}: {row.title} ({row.cited})", ""]
         if row.arxiv:
             lines += [f"arXiv: [{row.arxiv}](https://arxiv.org/abs/{row.arxiv})", ""]
-        lines += [f"**Claim.** {row.claim}", "", f"**Verdict: {_verdict_text(row)}.**"
-                  + (f" {row.entry['reason']}" if row.entry else ""), ""]
+        lines += [
+            f"**Claim.** {row.claim}",
+            "",
+            f"**Verdict: {_verdict_text(row)}.**" + (f" {row.entry['reason']}" if row.entry else ""),
+            "",
+        ]
         if row.entry is None:
             continue
         lines += [f"- ours: {row.ours}", f"- paper's: {row.paper}", ""]
@@ -132,17 +161,22 @@ def _counts(rows: list[PaperRow]) -> str:
     for row in recorded:
         tally[row.verdict] = tally.get(row.verdict, 0) + 1
     verdicts = ", ".join(f"{count} {verdict}" for verdict, count in sorted(tally.items()))
-    return (f"{len(rows)} papers, {len(implemented)} with a claim module, {len(recorded)} with a full-budget entry"
-            + (f": {verdicts}." if verdicts else "."))
+    return f"{len(rows)} papers, {len(implemented)} with a claim module, {len(recorded)} with a full-budget entry" + (
+        f": {verdicts}." if verdicts else "."
+    )
 
 
 def _provenance(row: PaperRow) -> str:
     entry, env = row.entry, row.entry.get("environment") or {}
-    machine = ", ".join(f"{key} {env[key]}" for key in ("cores", "cpu", "threads", "device", "torch", "python") if env.get(key))
-    return (f"Budget `{entry['budget']}`, seeds {entry['seeds']}, wall time {_minutes(entry['seconds'])}, finished "
-            f"{entry['finished_at']}; machine: {machine or 'not recorded'}; mlpzoo {env.get('mlpzoo', '?')} at commit "
-            f"`{(env.get('commit') or 'unknown')[:12]}`, claim code hash `{entry['code_hash']}`"
-            + (" (stale)." if row.stale else "."))
+    machine = ", ".join(
+        f"{key} {env[key]}" for key in ("cores", "cpu", "threads", "device", "torch", "python") if env.get(key)
+    )
+    return (
+        f"Budget `{entry['budget']}`, seeds {entry['seeds']}, wall time {_minutes(entry['seconds'])}, finished "
+        f"{entry['finished_at']}; machine: {machine or 'not recorded'}; mlpzoo {env.get('mlpzoo', '?')} at commit "
+        f"`{(env.get('commit') or 'unknown')[:12]}`, claim code hash `{entry['code_hash']}`"
+        + (" (stale)." if row.stale else ".")
+    )
 
 
 def _minutes(seconds: float) -> str:
@@ -168,14 +202,28 @@ img { max-width: 100%; border: 1px solid #e0e0e6; }
 
 
 def render_html(rows: list[PaperRow]) -> str:
-    out = ["<!doctype html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">', f"<title>{_e(TITLE)}</title>",
-           f"<style>{STYLE}</style>", "</head>", "<body>", f"<h1>{_e(TITLE)}</h1>", f"<p>{_code_spans(INTRO)}</p>",
-           f"<p>{_e(_counts(rows))}</p>", '<table class="summary">',
-           "<thead><tr><th>paper</th><th>verdict</th><th>ours</th><th>paper's</th></tr></thead>", "<tbody>"]
+    out = [
+        "<!doctype html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(TITLE)}</title>",
+        f"<style>{STYLE}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>{_e(TITLE)}</h1>",
+        f"<p>{_code_spans(INTRO)}</p>",
+        f"<p>{_e(_counts(rows))}</p>",
+        '<table class="summary">',
+        "<thead><tr><th>paper</th><th>verdict</th><th>ours</th><th>paper's</th></tr></thead>",
+        "<tbody>",
+    ]
     for row in rows:
-        out.append(f'<tr data-paper="{_e(row.id)}"><td><a href="#{_e(row.id)}">{_e(row.id)}</a></td>'
-                   f"<td>{_badge(row)}</td><td>{_e(row.ours)}</td><td>{_e(row.paper)}</td></tr>")
+        out.append(
+            f'<tr data-paper="{_e(row.id)}"><td><a href="#{_e(row.id)}">{_e(row.id)}</a></td>'
+            f"<td>{_badge(row)}</td><td>{_e(row.ours)}</td><td>{_e(row.paper)}</td></tr>"
+        )
     out += ["</tbody>", "</table>"]
     for row in rows:
         out += _html_section(row)
@@ -184,16 +232,28 @@ def render_html(rows: list[PaperRow]) -> str:
 
 
 def _html_section(row: PaperRow) -> list[str]:
-    arxiv = (f' · <a href="https://arxiv.org/abs/{_e(row.arxiv)}">arXiv:{_e(row.arxiv)}</a>' if row.arxiv else "")
-    out = [f'<section class="paper" id="{_e(row.id)}">', f"<h2>{_e(row.id)}: {_e(row.title)}</h2>",
-           f"<p>{_e(row.cited)}{arxiv}</p>", f'<p class="claim"><strong>Claim.</strong> {_e(row.claim)}</p>',
-           f'<p class="verdict"><strong>Verdict:</strong> {_badge(row)}'
-           + (f" {_e(row.entry['reason'])}" if row.entry else "") + "</p>"]
+    arxiv = f' · <a href="https://arxiv.org/abs/{_e(row.arxiv)}">arXiv:{_e(row.arxiv)}</a>' if row.arxiv else ""
+    out = [
+        f'<section class="paper" id="{_e(row.id)}">',
+        f"<h2>{_e(row.id)}: {_e(row.title)}</h2>",
+        f"<p>{_e(row.cited)}{arxiv}</p>",
+        f'<p class="claim"><strong>Claim.</strong> {_e(row.claim)}</p>',
+        f'<p class="verdict"><strong>Verdict:</strong> {_badge(row)}'
+        + (f" {_e(row.entry['reason'])}" if row.entry else "")
+        + "</p>",
+    ]
     if row.entry is not None:
-        out += ['<table class="numbers">', f"<tr><th>ours</th><td>{_e(row.ours)}</td></tr>",
-                f"<tr><th>paper's</th><td>{_e(row.paper)}</td></tr>", "</table>"]
+        out += [
+            '<table class="numbers">',
+            f"<tr><th>ours</th><td>{_e(row.ours)}</td></tr>",
+            f"<tr><th>paper's</th><td>{_e(row.paper)}</td></tr>",
+            "</table>",
+        ]
         out += _html_table(row.entry["table"])
-        out += [f'<figure><img src="claims/{_e(row.id)}/{_e(name)}" alt="{_e(row.id)}: {_e(name)}"></figure>' for name in row.plots]
+        out += [
+            f'<figure><img src="claims/{_e(row.id)}/{_e(name)}" alt="{_e(row.id)}: {_e(name)}"></figure>'
+            for name in row.plots
+        ]
         out.append(f'<p class="provenance">{_code_spans(_provenance(row))}</p>')
         notes = row.entry.get("notes") or []
         if notes:
@@ -207,13 +267,17 @@ def _html_table(table: list[dict]) -> list[str]:
         return ["<p>(no rows)</p>"]
     columns = list(dict.fromkeys(c for row in table for c in row))
     integral = integral_columns(table)
-    out = ['<table class="evidence">', "<thead><tr>" + "".join(f"<th>{_e(c)}</th>" for c in columns) + "</tr></thead>", "<tbody>"]
+    out = [
+        '<table class="evidence">',
+        "<thead><tr>" + "".join(f"<th>{_e(c)}</th>" for c in columns) + "</tr></thead>",
+        "<tbody>",
+    ]
     for row in table:
         cells = []
         for column in columns:
             value = row.get(column)
             numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-            cells.append(f'<td{" class=num" if numeric else ""}>{_e(format_cell(value, column in integral))}</td>')
+            cells.append(f"<td{' class=num' if numeric else ''}>{_e(format_cell(value, column in integral))}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
     return out + ["</tbody>", "</table>"]
 
@@ -278,8 +342,10 @@ def verdicts_table(rows: list[PaperRow]) -> str:
             lines.append(f"| `{row.id}` | {NO_ENTRY} | - | - | - | - |")
             continue
         entry = row.entry
-        lines.append(f"| `{row.id}` | {_cell(_verdict_text(row))} | {_cell(row.ours)} | {_cell(row.paper)} | "
-                     f"{entry['budget']}, {len(entry['seeds'])} | {_minutes(entry['seconds'])} |")
+        lines.append(
+            f"| `{row.id}` | {_cell(_verdict_text(row))} | {_cell(row.ours)} | {_cell(row.paper)} | "
+            f"{entry['budget']}, {len(entry['seeds'])} | {_minutes(entry['seconds'])} |"
+        )
     return "\n".join(lines) + "\n"
 
 

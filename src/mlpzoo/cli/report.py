@@ -13,8 +13,9 @@ from mlpzoo.cli.console import console
 @click.argument("run_dirs", nargs=-1, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.md"), show_default=True,
               help="report.md or report.html; plots are written beside it.")
-@click.option("--claims", is_flag=True, help="Write the reproducibility page (index.html, claims.md) from the verdict ledger "
-                                             "and refresh the README's Verdicts table.")
+@click.option("--claims", is_flag=True,
+              help="Write the reproducibility page (index.html, claims.md) from the verdict ledger "
+                   "and refresh the README's Verdicts table.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="With --claims: folder for the page (default: the ledger's results/ folder).")
 def report(run_dirs: tuple[Path, ...], output: Path, claims: bool, out_dir: Path | None) -> None:
@@ -38,8 +39,8 @@ def _claims_page(out_dir: Path | None) -> None:
 
     results = default_results_dir()
     written = write_page(out_dir, results)
-    console.print(f"wrote {written.html} and {written.markdown}: {written.papers} papers, {written.entries} ledger entries",
-                  highlight=False)
+    console.print(f"wrote {written.html} and {written.markdown}: {written.papers} papers, "
+                  f"{written.entries} ledger entries", highlight=False)
     readme = results.parent / "README.md"  # the checkout's README, when the ledger lives in a checkout
     if readme.is_file() and START in readme.read_text(encoding="utf-8"):
         changed = update_readme(readme, results)

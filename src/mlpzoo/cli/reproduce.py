@@ -36,7 +36,8 @@ def reproduce(paper_id: str, budget: str, seeds: int | None, data_dir: Path | No
     if record:  # refuse before the run, not after an hour of it
         from mlpzoo.claims.ledger import check_recordable
 
-        check_recordable(paper_id, claim, chosen.name, len(claim.SPEC.seed_list(chosen)) if hasattr(claim, "SPEC") else chosen.seeds)
+        seed_count = len(claim.SPEC.seed_list(chosen)) if hasattr(claim, "SPEC") else chosen.seeds
+        check_recordable(paper_id, claim, chosen.name, seed_count)
     if hasattr(claim, "SPEC"):
         from mlpzoo.claims.catalog import get_paper
 
@@ -72,4 +73,5 @@ def reproduce(paper_id: str, budget: str, seeds: int | None, data_dir: Path | No
         from mlpzoo.claims.ledger import record as record_entry
 
         entry = record_entry(result, run_folder=folder)
-        console.print(f"ledger entry: {entry}; refresh the page and the README with 'mlpzoo report --claims'", highlight=False)
+        console.print(f"ledger entry: {entry}; refresh the page and the README with 'mlpzoo report --claims'",
+                      highlight=False)
