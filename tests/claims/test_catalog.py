@@ -100,7 +100,7 @@ def test_catalog_rows_and_rendering(tmp_path: Path) -> None:
     assert lines[0] == "| id | paper | models built | claim module | verdict | ours | paper's |"
     data_lines = lines[2:]
     assert len(data_lines) == 43
-    assert data_lines[1].startswith("| din |") and "reproduced (quick, local run)" in data_lines[1]
+    assert data_lines[1].startswith("| din |") and "reproduced (quick) |" in data_lines[1]
     assert "din, din_base" in data_lines[1]
     assert "claims.scaling_mlps" in data_lines[3]
 
@@ -129,13 +129,14 @@ def test_rows_show_the_ledger_entry_with_our_number_and_the_papers(tmp_path: Pat
     assert row["ours"] == "test_auc: finalmlp 0.9700 ± 0.0010"
     assert row["paper"] == "FinalMLP 0.9861 (Table 2)"
     line = render_markdown([row]).splitlines()[2]
-    assert "| not reproduced (full) | test_auc: finalmlp 0.9700 ± 0.0010 | FinalMLP 0.9861 (Table 2) |" in line
+    assert "| not reproduced (full, ledger) | test_auc: finalmlp 0.9700 ± 0.0010 | FinalMLP 0.9861 (Table 2) |" in line
 
 
 def test_rows_prefer_a_newer_full_local_run_and_flag_stale_code(tmp_path: Path) -> None:
     results = tmp_path / "results"
     _ledger_entry(results, "finalmlp", code_hash="0123456789abcdef")
-    assert {r["id"]: r for r in catalog_rows(tmp_path / "runs", {}, {"finalmlp"}, results)}["finalmlp"]["stale"]
+    stale = {r["id"]: r for r in catalog_rows(tmp_path / "runs", {}, {"finalmlp"}, results)}["finalmlp"]
+    assert stale["stale"] and "| not reproduced (full, ledger, stale) |" in render_markdown([stale])
 
     _write_result(tmp_path / "runs", "finalmlp", "b", verdict="reproduced", finished_at=NEW, budget="full",
                   code_hash=source_hash("finalmlp"), table=[])
@@ -143,7 +144,7 @@ def test_rows_prefer_a_newer_full_local_run_and_flag_stale_code(tmp_path: Path) 
                   budget="quick")
     row = {r["id"]: r for r in catalog_rows(tmp_path / "runs", {}, {"finalmlp"}, results)}["finalmlp"]
     assert (row["verdict"], row["source"], row["stale"]) == ("reproduced", "local run", False)
-    assert "reproduced (full, local run)" in render_markdown([row])
+    assert "| reproduced (full) |" in render_markdown([row])
 
 
 def test_latest_verdicts_evidence_first(tmp_path: Path) -> None:

@@ -155,7 +155,7 @@ def catalog_rows(
 def _verdict_text(row: dict[str, Any]) -> str:
     if row["verdict"] == "-" or row["verdict_budget"] is None:
         return row["verdict"]
-    where = ", local run" if row.get("source") == "local run" else ""
+    where = ", ledger" if row.get("source") == "ledger" else ""  # else a run under runs_dir
     stale = ", stale" if row.get("stale") else ""
     return f"{row['verdict']} ({row['verdict_budget']}{where}{stale})"
 
