@@ -42,7 +42,7 @@ def run_claims(ids: list[str], record: bool, runs_dir: Path, results_dir: Path) 
             f"verdict {result.verdict}"
         )
         if record:
-            print(f"  ledger entry: {record_entry(result, results_dir, run_folder=folder)}")
+            print(f"  ledger entry: {record_entry(result, results_dir, run_folder=folder, runs_dir=runs_dir)}")
 
 
 def report(results_dir: Path) -> bool:

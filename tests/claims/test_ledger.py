@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -130,6 +131,22 @@ def test_record_writes_a_checkable_entry_with_report_and_plots(tmp_path: Path) -
     assert (folder / "evidence.png").read_bytes()[:4] == b"\x89PNG" and not (folder / "huge.png").exists()
     assert check_entry(entry, module) == []
     assert read_entries(tmp_path / "results") == {"tiny": entry}
+
+
+def test_record_takes_the_plots_the_claim_wrote_while_it_ran(tmp_path: Path) -> None:
+    module = _tiny_module(tmp_path)
+    now = datetime.now(timezone.utc)
+    claim_dir = tmp_path / "runs" / "claims" / "tiny"
+    (claim_dir / "work").mkdir(parents=True)
+    (claim_dir / "curves-1.png").write_bytes(b"\x89PNG curves")
+    (claim_dir / "work" / "pareto.png").write_bytes(b"\x89PNG front")
+    old = claim_dir / "curves-0.png"
+    old.write_bytes(b"\x89PNG an earlier run")
+    os.utime(old, (now.timestamp() - 3600, now.timestamp() - 3600))
+    result = _result(module, started_at=(now - timedelta(seconds=30)).isoformat(),
+                     finished_at=(now + timedelta(seconds=30)).isoformat())
+    entry = load_entry(record(result, tmp_path / "results", module=module, runs_dir=tmp_path / "runs"))
+    assert entry["files"] == ["curves-1.png", "evidence.png", "pareto.png", "report.md"]
 
 
 def test_record_again_replaces_the_old_plots(tmp_path: Path) -> None:
@@ -301,6 +318,8 @@ def test_our_number_and_paper_number() -> None:
     assert text.endswith("(+1 more rows)") and "dnn" not in text
     assert our_number([{"model": "a", "n": 1, "acc_mean": 0.5, "acc_std": float("nan")}]) == "acc: a 0.5000"
     assert our_number([]) == "-"
+    calibration = {"kind": "calibration", "model": "finalmlp", "paper_mean": 0.9861, "ours_mean": 0.97, "gap_sd": -3.0}
+    assert our_number([calibration, *table[:1]]) == "test_auc: frappe / finalmlp 0.9700 ± 0.0010"
 
     class Custom:
         @staticmethod

@@ -81,7 +81,11 @@ def _entry(results: Path, paper_id: str, stale: bool = False, plot: bool = True)
 def ledger(tmp_path_factory) -> Path:
     results = tmp_path_factory.mktemp("results")
     _entry(results, "finalmlp")
-    _entry(results, "din", stale=True, plot=False)
+    din = _entry(results, "din", stale=True, plot=False)
+    din["table"] = [*TABLE, {"kind": "calibration", "dataset": "frappe", "model": "finalmlp", "role": "method",
+                             "paper_mean": 0.9861, "paper_sd": 0.0005, "paper_table": "Table 2", "ours_mean": 0.9712,
+                             "ours_sd": 0.002, "n": 3, "gap_sd": -29.8}]
+    (results / "claims" / "din.json").write_text(json.dumps(din))
     return results
 
 
@@ -113,6 +117,17 @@ def test_markdown_page(rows) -> None:
     assert "![evidence.png](claims/finalmlp/evidence.png)" in text
     assert "wall time 12.6 min" in text and "commit `0123456789ab`" in text and "- a reduced | data set" in text
     assert text.count("\n## ") == 43
+
+
+def test_calibration_rows_get_their_own_table(rows) -> None:
+    text = render_markdown(rows)
+    din = text[text.index("## din:"):text.index("## hourglass:")]
+    assert "Calibration: our number beside the paper's own" in din
+    assert "| frappe | finalmlp | method | 0.9861 | 0.0005 | Table 2 | 0.9712 | 0.0020 | 3 | -29.8000 |" in din
+    assert "| kind |" in din and din.index("| kind |") > din.index("Calibration:")  # not mixed into the evidence
+    assert "calibration" not in text[text.index("## finalmlp:"):text.index("## din:")]
+    page = render_html(rows)
+    assert page.count('<table class="evidence">') == 3  # finalmlp, din's evidence, din's calibration
 
 
 def test_html_page_escapes_and_links(rows) -> None:

@@ -21,6 +21,7 @@ import math
 import os
 import shutil
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ MAX_RUNS_BYTES = 200_000  # per-seed raw runs are kept when their JSON is at mos
 HEADLINE_ROWS = 4
 RERUN = "mlpzoo reproduce ID --budget full --record"
 RESULTS_ENV = "MLPZOO_RESULTS"
+CALIBRATION = "calibration"  # the ``kind`` of evidence rows that set our number beside the paper's own
 
 
 def default_results_dir() -> Path:
@@ -77,14 +79,16 @@ def record(
     run_folder: Path | None = None,
     plots: tuple[Path, ...] = (),
     module=None,
+    runs_dir: Path | None = None,
 ) -> Path:
     """Write the ledger entry of a finished full-budget run; returns the JSON's path.
 
     Refuses (ConfigError) a quick-budget result, a run with fewer seeds than the claim declares for
     its budget, a claim without a pure ``verdict(table)``, a result whose verdict that function does
     not give back from its own table, and a run whose claim module changed while it ran. The run's
-    ``report.md`` and the PNG files in ``run_folder`` (plus ``plots``) are copied beside the entry.
-    ``module`` is the claim module (default: the one of ``result.paper_id``).
+    ``report.md`` and the PNG files in ``run_folder`` (plus ``plots``, plus the PNGs the claim wrote under
+    ``runs_dir/claims/<id>`` while it ran) are copied beside the entry. ``module`` is the claim module
+    (default: the one of ``result.paper_id``).
     """
     results_dir = Path(results_dir) if results_dir is not None else default_results_dir()
     module = module if module is not None else _claim_module(result.paper_id)
@@ -93,6 +97,7 @@ def record(
     if folder.exists():
         shutil.rmtree(folder)  # an old entry's plots must not outlive it
     folder.mkdir(parents=True)
+    plots = (*plots, *plots_written_during(result, runs_dir)) if runs_dir is not None else tuple(plots)
     files = _copy_run_files(run_folder, plots, folder)
     if not (folder / "evidence.png").exists() and plot_evidence(result.table, folder / "evidence.png"):
         files.append("evidence.png")
@@ -174,8 +179,20 @@ def _copy_run_files(run_folder: Path | None, plots: tuple[Path, ...], folder: Pa
     return copied
 
 
+def plots_written_during(result: ClaimResult, runs_dir: Path) -> list[Path]:
+    """PNG files under ``runs_dir/claims/<id>`` written while ``result`` ran (learning curves, Pareto fronts)."""
+    try:
+        start = datetime.fromisoformat(result.started_at).timestamp()
+        end = datetime.fromisoformat(result.finished_at).timestamp()
+    except ValueError:
+        return []
+    found = Path(runs_dir) / "claims" / result.paper_id
+    return sorted(p for p in found.rglob("*.png") if start - 1 <= p.stat().st_mtime <= end + 1)
+
+
 def plot_evidence(table: list[dict], path: Path) -> bool:
     """A bar chart of the table's first metric (mean with one standard deviation per row); False when there is none."""
+    table = evidence_rows(table)
     metric = headline_metric(table)
     if metric is None:
         return False
@@ -306,6 +323,15 @@ def _claim_module(paper_id: str):
 # --- Our number and the paper's ------------------------------------------------------------------------
 
 
+def evidence_rows(table: list[dict]) -> list[dict]:
+    """The table without its calibration rows (ours against the paper's own number, ``kind: calibration``)."""
+    return [row for row in table if row.get("kind") != CALIBRATION]
+
+
+def calibration_rows(table: list[dict]) -> list[dict]:
+    return [row for row in table if row.get("kind") == CALIBRATION]
+
+
 def headline_metric(table: list[dict]) -> str | None:
     """The first ``<metric>_mean`` column of an evidence table (the metric the claim is judged on, by convention)."""
     for row in table:
@@ -327,6 +353,7 @@ def our_number(table: list[dict], module=None) -> str:
     custom = getattr(module, "headline", None)
     if callable(custom):
         return str(custom(table))
+    table = evidence_rows(table)
     metric = headline_metric(table)
     if metric is None:
         return "-"

@@ -25,8 +25,10 @@ from mlpzoo.claims.base import SPREAD_NOTE, format_cell, integral_columns, markd
 from mlpzoo.claims.catalog import load_catalog
 from mlpzoo.claims.ledger import (
     RERUN,
+    calibration_rows,
     default_results_dir,
     entry_folder,
+    evidence_rows,
     is_stale,
     our_number,
     paper_number,
@@ -35,6 +37,7 @@ from mlpzoo.claims.ledger import (
 from mlpzoo.errors import ConfigError
 
 NO_ENTRY = "no full-budget entry yet"
+CALIBRATION_CAPTION = "Calibration: our number beside the paper's own, on matching data and protocol (gap in paper sds):"
 NO_CLAIM = "no claim module yet"
 START, END = "<!-- verdicts:start -->", "<!-- verdicts:end -->"
 HTML_NAME, MARKDOWN_NAME = "index.html", "claims.md"
@@ -137,7 +140,10 @@ def render_markdown(rows: list[PaperRow]) -> str:
         if row.entry is None:
             continue
         lines += [f"- ours: {row.ours}", f"- paper's: {row.paper}", ""]
-        lines += markdown_table(row.entry["table"])
+        lines += markdown_table(evidence_rows(row.entry["table"]))
+        calibration = calibration_rows(row.entry["table"])
+        if calibration:
+            lines += ["", CALIBRATION_CAPTION, ""] + markdown_table(calibration)
         lines += [""] + [f"![{name}](claims/{row.id}/{name})" for name in row.plots]
         lines += ["", _provenance(row)]
         notes = row.entry.get("notes") or []
@@ -249,7 +255,10 @@ def _html_section(row: PaperRow) -> list[str]:
             f"<tr><th>paper's</th><td>{_e(row.paper)}</td></tr>",
             "</table>",
         ]
-        out += _html_table(row.entry["table"])
+        out += _html_table(evidence_rows(row.entry["table"]))
+        calibration = calibration_rows(row.entry["table"])
+        if calibration:
+            out += [f"<p>{_e(CALIBRATION_CAPTION)}</p>", *_html_table(calibration)]
         out += [
             f'<figure><img src="claims/{_e(row.id)}/{_e(name)}" alt="{_e(row.id)}: {_e(name)}"></figure>'
             for name in row.plots

@@ -72,6 +72,6 @@ def reproduce(paper_id: str, budget: str, seeds: int | None, data_dir: Path | No
     if record:
         from mlpzoo.claims.ledger import record as record_entry
 
-        entry = record_entry(result, run_folder=folder)
+        entry = record_entry(result, run_folder=folder, runs_dir=runs_dir)
         console.print(f"ledger entry: {entry}; refresh the page and the README with 'mlpzoo report --claims'",
                       highlight=False)
