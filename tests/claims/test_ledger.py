@@ -102,8 +102,11 @@ def test_every_implemented_claim_has_a_full_budget_entry() -> None:
     assert missing == [], f"implemented claims without a full-budget entry: {', '.join(missing)}"
 
 
-def test_the_ledger_is_the_repository_results_folder() -> None:
-    assert default_results_dir().resolve() == LEDGER or os.environ.get("MLPZOO_RESULTS")
+def test_the_ledger_is_the_repository_results_folder(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("MLPZOO_RESULTS", raising=False)
+    assert default_results_dir().resolve() == LEDGER
+    monkeypatch.setenv("MLPZOO_RESULTS", str(tmp_path))
+    assert default_results_dir() == tmp_path
 
 
 # --- Recording ------------------------------------------------------------------------------------------
