@@ -56,6 +56,8 @@ def report(results_dir: Path) -> bool:
         env = entry.get("environment") or {}
         machine = f"{env.get('cores', '?')} cores, {env.get('threads', '?')} threads, {env.get('cpu', '?')}"
         flag = "  over 60 min" if entry["seconds"] > MAX_LIMIT_MIN * 60 else ""
+        if entry.get("resumed_arms"):
+            flag += f"  resumed ({entry['resumed_arms']} arms from an earlier session: the time is a lower bound)"
         print(f"{paper_id:<18} {entry['seconds'] / 60:>8.1f} {len(entry['seeds']):>5}  {machine}{flag}")
     if missing:
         print(f"no full-budget entry ({len(missing)}): {', '.join(missing)}")

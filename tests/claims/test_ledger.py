@@ -352,6 +352,15 @@ def test_a_real_run_records_an_entry_that_checks(tmp_path: Path) -> None:
     assert check_entry(entry, module) == []
     assert entry["environment"]["torch"] and entry["environment"]["cores"] and entry["seeds"] == [0, 1, 2]
     assert len(entry["runs"]) == 9 and entry["files"] == ["evidence.png", "report.md"]
+    assert "resumed_arms" not in entry  # not asked: no runs_dir given
+
+    arms = sorted((tmp_path / "runs").glob("claims/hourglass/work/*/arms/*.json"))
+    for arm in arms[4:]:
+        arm.unlink()  # as if the first run had been killed after four arms
+    again = run_claim("hourglass", module, get_budget("full"), runs_dir=tmp_path / "runs", log=lambda line: None)
+    assert again.table == result.table
+    entry = load_entry(record(again, tmp_path / "results", module=module, runs_dir=tmp_path / "runs"))
+    assert entry["resumed_arms"] == 4
 
 
 def test_cli_record_refuses_before_running(tmp_path: Path) -> None:

@@ -105,6 +105,9 @@ def record(
         (folder / "report.md").write_text(result.to_markdown(), encoding="utf-8")
         files.append("report.md")
     entry = _entry(result, sorted(files))
+    if runs_dir is not None:
+        # A resumed run's clock covers only its last session: say so, so wall times are not read as budgets.
+        entry["resumed_arms"] = resumed_arms(result, module, runs_dir)
     path = entry_path(result.paper_id, results_dir)
     atomic_write_text(path, json.dumps(entry, indent=1, default=_json_default) + "\n")
     return path
@@ -177,6 +180,22 @@ def _copy_run_files(run_folder: Path | None, plots: tuple[Path, ...], folder: Pa
         shutil.copyfile(path, folder / path.name)
         copied.append(path.name)
     return copied
+
+
+def resumed_arms(result: ClaimResult, module, runs_dir: Path) -> int:
+    """How many of the run's stored arms were finished before it started (by an interrupted earlier run)."""
+    from mlpzoo.claims.base import ClaimContext, get_budget
+
+    spec = module.SPEC
+    budget = get_budget(result.budget)
+    if spec.seed_list(budget) != list(result.seeds):  # run with --seeds: the work folder is named for that count
+        budget = get_budget(result.budget, len(result.seeds))
+    ctx = ClaimContext(result.paper_id, spec, budget, None, Path(runs_dir), print, result.code_hash)
+    try:
+        start = datetime.fromisoformat(result.started_at).timestamp()
+    except ValueError:
+        return 0
+    return sum(path.stat().st_mtime < start for path in (ctx.work_dir / "arms").glob("*.json"))
 
 
 def plots_written_during(result: ClaimResult, runs_dir: Path) -> list[Path]:

@@ -177,8 +177,10 @@ def _provenance(row: PaperRow) -> str:
     machine = ", ".join(
         f"{key} {env[key]}" for key in ("cores", "cpu", "threads", "device", "torch", "python") if env.get(key)
     )
+    resumed = entry.get("resumed_arms")
+    wall = _minutes(entry["seconds"]) + (f" (resumed: {resumed} arms from an earlier session)" if resumed else "")
     return (
-        f"Budget `{entry['budget']}`, seeds {entry['seeds']}, wall time {_minutes(entry['seconds'])}, finished "
+        f"Budget `{entry['budget']}`, seeds {entry['seeds']}, wall time {wall}, finished "
         f"{entry['finished_at']}; machine: {machine or 'not recorded'}; mlpzoo {env.get('mlpzoo', '?')} at commit "
         f"`{(env.get('commit') or 'unknown')[:12]}`, claim code hash `{entry['code_hash']}`"
         + (" (stale)." if row.stale else ".")
