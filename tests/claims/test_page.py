@@ -375,4 +375,3 @@ def test_cli_report_claims_writes_the_page(ledger, tmp_path: Path, monkeypatch) 
     assert "43 papers, 2 ledger entries" in out.output
     assert (tmp_path / "site" / "index.html").read_text() == render_html(page_rows(ledger))
     assert (tmp_path / "site" / "claims" / "finalmlp" / "evidence.png").is_file()
-    assert CliRunner().invoke(main, ["report"]).exit_code != 0  # neither run folders nor --claims

@@ -1,4 +1,4 @@
-"""``mlpzoo report``: one page comparing runs and claim results."""
+"""``mlpzoo report``: one page comparing runs and claim results, found at any depth below the folders given."""
 
 from __future__ import annotations
 
@@ -6,31 +6,33 @@ from pathlib import Path
 
 import click
 
-from mlpzoo.cli.console import console
+from mlpzoo.cli.console import console, say
 
 
 @click.command()
 @click.argument("run_dirs", nargs=-1, type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.md"), show_default=True,
-              help="report.md or report.html; plots are written beside it.")
+@click.option("--output", type=click.Path(path_type=Path), default=Path("runs/report"), show_default=True,
+              help="Folder for the page and its plots (or a report.md / report.html file).")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "html"]), default="markdown", show_default=True,
+              help="Page format when --output is a folder.")
 @click.option("--claims", is_flag=True,
-              help="Write the reproducibility page (index.html, claims.md) from the verdict ledger "
-                   "and refresh the README's Verdicts table.")
+              help="Instead: the reproducibility page (index.html, claims.md) from the verdict ledger, "
+                   "and the README's Verdicts table refreshed.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="With --claims: folder for the page (default: the ledger's results/ folder).")
-def report(run_dirs: tuple[Path, ...], output: Path, claims: bool, out_dir: Path | None) -> None:
-    """One page comparing runs (table, learning curves, metric vs parameters); claim result folders too.
+def report(run_dirs: tuple[Path, ...], output: Path, fmt: str, claims: bool, out_dir: Path | None) -> None:
+    """One page comparing runs (table, learning curves, metric vs parameters) and claim results.
+
+    RUN_DIRS (default: runs) are searched at any depth: fits, tuning studies, claim results.
     With --claims: the reproducibility page of every paper from the committed ledger."""
     if claims:
         _claims_page(out_dir)
         return
-    if not run_dirs:
-        raise click.UsageError("give one or more RUN_DIRS, or --claims for the reproducibility page")
     from mlpzoo.report_runs import write_runs_report
 
-    written = write_runs_report(list(run_dirs), output, log=lambda line: console.print(f"[yellow]{line}[/]", highlight=False))
-    console.print(f"wrote {written.path}: {written.runs} run(s), {written.claims} claim result(s), {written.skipped} skipped",
-                  highlight=False)
+    paths = list(run_dirs) or [Path("runs")]
+    written = write_runs_report(paths, output, log=lambda line: console.print(f"[yellow]{line}[/]", highlight=False), fmt=fmt)
+    say(written.summary())
 
 
 def _claims_page(out_dir: Path | None) -> None:
@@ -39,9 +41,8 @@ def _claims_page(out_dir: Path | None) -> None:
 
     results = default_results_dir()
     written = write_page(out_dir, results)
-    console.print(f"wrote {written.html} and {written.markdown}: {written.papers} papers, "
-                  f"{written.entries} ledger entries", highlight=False)
+    say(f"wrote {written.html} and {written.markdown}: {written.papers} papers, {written.entries} ledger entries")
     readme = results.parent / "README.md"  # the checkout's README, when the ledger lives in a checkout
     if readme.is_file() and START in readme.read_text(encoding="utf-8"):
         changed = update_readme(readme, results)
-        console.print(f"{readme}: Verdicts table {'updated' if changed else 'already current'}", highlight=False)
+        say(f"{readme}: Verdicts table {'updated' if changed else 'already current'}")

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from mlpzoo.cli.console import console, render_table
-from mlpzoo.cli.options import read_spec
+from mlpzoo.cli.options import read_spec, set_threads, threads_option
 
 
 @click.command()
@@ -19,12 +19,17 @@ from mlpzoo.cli.options import read_spec
               help="Study name (default: the config's file name); workers with the same storage and name share it.")
 @click.option("--workers", type=int, default=1, show_default=True, help="Worker processes started on this machine.")
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", help="Override a config value, as for train.")
+@threads_option()
 def tune(config: Path, trials: int, storage: str | None, study_name: str | None, workers: int,
-         overrides: tuple[str, ...]) -> None:
+         overrides: tuple[str, ...], threads: int | None) -> None:
     """Search hyperparameters with Optuna over the config's tune: block (pruning on the validation metric)."""
     from mlpzoo.tune import tune as run_tune
 
-    result = run_tune(read_spec(config, overrides), str(config), trials, storage, study_name, workers,
+    set_threads(threads)
+    spec = read_spec(config, overrides)
+    if threads:
+        spec.setdefault("train", {})["num_threads"] = threads  # each trial, in every worker process
+    result = run_tune(spec, str(config), trials, storage, study_name, workers,
                       log=lambda line: console.print(line, highlight=False))
     console.print(", ".join(f"{n} {state}" for state, n in result.counts.items())
                   + f" trial(s) in study {result.study} ({result.storage})", highlight=False)
