@@ -163,10 +163,12 @@ def test_record_again_replaces_the_old_plots(tmp_path: Path) -> None:
     assert (tmp_path / "results" / "claims" / "tiny" / "report.md").read_text().startswith("# tiny: Tiny (2024)")
 
 
-def test_record_refuses_a_quick_budget(tmp_path: Path) -> None:
+def test_record_refuses_quick_and_gpu_budgets(tmp_path: Path) -> None:
     module = _tiny_module(tmp_path)
     with pytest.raises(ConfigError, match="smoke test, not evidence"):
         record(_result(module, budget="quick", seeds=(0,)), tmp_path, module=module)
+    with pytest.raises(ConfigError, match="'gpu'-budget result is not the budget the ledger records"):
+        record(_result(module, budget="gpu"), tmp_path, module=module)
     assert not (tmp_path / "claims").exists()
 
 

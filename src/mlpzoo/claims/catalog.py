@@ -108,12 +108,12 @@ def best_results(runs_dir: Path, results_dir: Path | None = None) -> dict[str, d
     """Per paper id, the result ``mlpzoo papers`` shows: the newest evidence (a full or gpu budget), from
     the committed ledger or a newer local run under ``runs_dir``; a local quick run only where there is
     no evidence at all. Each result gains ``source``: ``"ledger"`` or ``"local run"``."""
-    from mlpzoo.claims.ledger import RECORDABLE_BUDGETS, read_entries
+    from mlpzoo.claims.ledger import EVIDENCE_BUDGETS, read_entries
 
     chosen = {pid: {**entry, "source": "ledger"} for pid, entry in read_entries(results_dir).items()}
     for paper_id, result in latest_verdicts(runs_dir, evidence_first=True).items():
         current = chosen.get(paper_id)
-        is_evidence = result.get("budget") in RECORDABLE_BUDGETS
+        is_evidence = result.get("budget") in EVIDENCE_BUDGETS
         if current is None or (is_evidence and result["finished_at"] > current["finished_at"]):
             chosen[paper_id] = {**result, "source": "local run"}
     return chosen

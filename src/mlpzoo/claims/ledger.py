@@ -30,7 +30,9 @@ from mlpzoo.claims.base import ClaimResult, _json_default, atomic_write_text, co
 from mlpzoo.errors import ConfigError
 
 SCHEMA = 1
-RECORDABLE_BUDGETS = ("full", "gpu")  # quick is a smoke test, never evidence
+# The ledger holds the CPU full budget (the 2-core machine of the budget rule); gpu runs use the paper's scale.
+RECORDABLE_BUDGETS = ("full",)
+EVIDENCE_BUDGETS = ("full", "gpu")  # what counts as evidence in a local run (quick never does)
 REQUIRED = (
     "paper_id",
     "budget",
@@ -117,10 +119,8 @@ def check_recordable(paper_id: str, module, budget: str, seeds: int) -> None:
     """Raise ConfigError when a run of ``module`` at ``budget`` with ``seeds`` seeds could not become an entry;
     ``mlpzoo reproduce --record`` asks before it spends the run's time."""
     if budget not in RECORDABLE_BUDGETS:
-        raise ConfigError(
-            f"{paper_id}: a {budget!r}-budget result is a smoke test, not evidence; "
-            "record a run made with --budget full"
-        )
+        why = "a smoke test, not evidence" if budget == "quick" else "not the budget the ledger records"
+        raise ConfigError(f"{paper_id}: a {budget!r}-budget result is {why}; record a run made with --budget full")
     spec = getattr(module, "SPEC", None)
     if spec is None or not callable(getattr(module, "verdict", None)):
         raise ConfigError(
@@ -308,7 +308,7 @@ def check_entry(entry: dict[str, Any], module=None) -> list[str]:
     problems = []
     paper_id = entry["paper_id"]
     if entry["budget"] not in RECORDABLE_BUDGETS:
-        problems.append(f"{paper_id}: made at the {entry['budget']!r} budget; only full (or gpu) runs are evidence")
+        problems.append(f"{paper_id}: made at the {entry['budget']!r} budget; only full-budget runs are ledger entries")
     try:
         again = reapply_verdict(entry, module)
     except Exception as err:  # noqa: BLE001 -- a verdict that cannot read its own stored table is itself the finding

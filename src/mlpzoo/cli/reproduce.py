@@ -33,7 +33,7 @@ NOT_CHECKED_EXIT = 2
               help="Data directory (default: $MLPZOO_DATA or the user cache).")
 @click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True)
 @click.option("--yes", "-y", is_flag=True, help="Start without asking, however long the estimate.")
-@click.option("--record", is_flag=True, help="Write the ledger entry results/claims/ID.json (full or gpu budget only).")
+@click.option("--record", is_flag=True, help="Write the ledger entry results/claims/ID.json (full budget only).")
 @threads_option()
 def reproduce(paper_id: str, budget: str, seeds: int | None, data_dir: Path | None, runs_dir: Path, yes: bool,
               record: bool, threads: int | None) -> None:
