@@ -13,11 +13,13 @@ import pytest
 from mlpzoo.claims import get_claim, implemented_claims
 from mlpzoo.claims.base import ClaimResult, code_hash
 from mlpzoo.claims.ledger import (
+    RERUN,
     check_entry,
     default_results_dir,
     is_stale,
     load_entry,
     missing_entries,
+    missing_files,
     our_number,
     paper_number,
     read_entries,
@@ -90,6 +92,7 @@ def test_committed_entry_holds(path: Path) -> None:
     """Its stored verdict is what the claim's verdict gives on its stored table, at the full budget, on current code."""
     entry = load_entry(path)
     assert check_entry(entry) == []
+    assert missing_files(path, entry) == [], f"re-record it: {RERUN}"
 
 
 def test_every_implemented_claim_has_a_full_budget_entry() -> None:
@@ -132,8 +135,10 @@ def test_record_writes_a_checkable_entry_with_report_and_plots(tmp_path: Path) -
     folder = tmp_path / "results" / "claims" / "tiny"
     assert (folder / "report.md").read_text() == "# the run's report\n"
     assert (folder / "evidence.png").read_bytes()[:4] == b"\x89PNG" and not (folder / "huge.png").exists()
-    assert check_entry(entry, module) == []
+    assert check_entry(entry, module) == [] and missing_files(path, entry) == []
     assert read_entries(tmp_path / "results") == {"tiny": entry}
+    (folder / "curve.png").unlink()
+    assert missing_files(path, entry) == ["curve.png"]
 
 
 def test_record_takes_the_plots_the_claim_wrote_while_it_ran(tmp_path: Path) -> None:

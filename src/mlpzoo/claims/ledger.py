@@ -327,6 +327,12 @@ def check_entry(entry: dict[str, Any], module=None) -> list[str]:
     return problems
 
 
+def missing_files(path: Path, entry: dict[str, Any]) -> list[str]:
+    """The files an entry lists (report, plots) that are not in its folder beside ``path``."""
+    folder = Path(path).parent / entry["paper_id"]
+    return [name for name in entry.get("files", []) if not (folder / name).is_file()]
+
+
 def missing_entries(results_dir: Path | None = None) -> list[str]:
     """Implemented claims with no full-budget entry in the ledger."""
     entries = read_entries(results_dir)
