@@ -17,6 +17,7 @@ from mlpzoo.claims.catalog import (
     render_markdown,
     render_rich,
 )
+from mlpzoo.claims.ledger import source_hash
 from mlpzoo.errors import ConfigError
 
 # The ids of PAPERS.md, in its order.
@@ -85,20 +86,69 @@ def test_latest_verdicts_without_runs(tmp_path: Path) -> None:
 
 def test_catalog_rows_and_rendering(tmp_path: Path) -> None:
     _write_result(tmp_path, "din", "a", verdict="reproduced", finished_at=OLD, budget="quick")
-    rows = catalog_rows(tmp_path, models_by_paper={"din": ["din_base", "din"]}, claim_ids={"din", "scaling-mlps"})
+    rows = catalog_rows(tmp_path, models_by_paper={"din": ["din_base", "din"]}, claim_ids={"din", "scaling-mlps"},
+                        results_dir=tmp_path / "no-ledger")
     assert [r["id"] for r in rows] == EXPECTED_IDS
     by_id = {r["id"]: r for r in rows}
     assert by_id["din"]["verdict"] == "reproduced" and by_id["din"]["verdict_budget"] == "quick"
+    assert by_id["din"]["source"] == "local run" and not by_id["din"]["stale"]  # no code hash recorded: cannot tell
     assert by_id["din"]["has_claim"] and not by_id["mvp"]["has_claim"]
-    assert by_id["mvp"]["verdict"] == "-" and by_id["mvp"]["models"] == []
+    assert by_id["mvp"]["verdict"] == "-" and by_id["mvp"]["models"] == [] and by_id["mvp"]["ours"] == "-"
     assert by_id["din"]["models"] == ["din", "din_base"]
 
     lines = render_markdown(rows).strip().splitlines()
-    assert lines[0] == "| id | paper | models built | claim module | last verdict |"
+    assert lines[0] == "| id | paper | models built | claim module | verdict | ours | paper's |"
     data_lines = lines[2:]
     assert len(data_lines) == 43
-    assert data_lines[1].startswith("| din |") and "reproduced (quick)" in data_lines[1] and "din, din_base" in data_lines[1]
+    assert data_lines[1].startswith("| din |") and "reproduced (quick) |" in data_lines[1]
+    assert "din, din_base" in data_lines[1]
     assert "claims.scaling_mlps" in data_lines[3]
 
     table = render_rich(rows)
     assert isinstance(table, Table) and table.row_count == 43
+
+
+def _ledger_entry(results: Path, paper_id: str, **fields: object) -> None:
+    entry = {"paper_id": paper_id, "budget": "full", "seeds": [0, 1, 2], "verdict": "not reproduced", "reason": "r",
+             "code_hash": source_hash(paper_id), "environment": {}, "finished_at": OLD, "seconds": 600.0,
+             "paper_numbers": {"Table 2": "FinalMLP 0.9861"},
+             "table": [{"model": "finalmlp", "n": 3, "test_auc_mean": 0.97, "test_auc_std": 0.001}], **fields}
+    path = results / "claims" / f"{paper_id}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(entry))
+
+
+def test_rows_show_the_ledger_entry_with_our_number_and_the_papers(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    _ledger_entry(results, "finalmlp")
+    _write_result(tmp_path / "runs", "finalmlp", "a", verdict="reproduced", finished_at=NEW, budget="quick")
+    row = {r["id"]: r for r in catalog_rows(tmp_path / "runs", {}, {"finalmlp"}, results)}["finalmlp"]
+    # A newer quick run is a smoke test: the ledger's full-budget verdict stays.
+    shown = (row["verdict"], row["verdict_budget"], row["source"], row["stale"])
+    assert shown == ("not reproduced", "full", "ledger", False)
+    assert row["ours"] == "test_auc: finalmlp 0.9700 ± 0.0010"
+    assert row["paper"] == "FinalMLP 0.9861 (Table 2)"
+    line = render_markdown([row]).splitlines()[2]
+    assert "| not reproduced (full, ledger) | test_auc: finalmlp 0.9700 ± 0.0010 | FinalMLP 0.9861 (Table 2) |" in line
+
+
+def test_rows_prefer_a_newer_full_local_run_and_flag_stale_code(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    _ledger_entry(results, "finalmlp", code_hash="0123456789abcdef")
+    stale = {r["id"]: r for r in catalog_rows(tmp_path / "runs", {}, {"finalmlp"}, results)}["finalmlp"]
+    assert stale["stale"] and "| not reproduced (full, ledger, stale) |" in render_markdown([stale])
+
+    _write_result(tmp_path / "runs", "finalmlp", "b", verdict="reproduced", finished_at=NEW, budget="full",
+                  code_hash=source_hash("finalmlp"), table=[])
+    _write_result(tmp_path / "runs", "finalmlp", "c", verdict="not reproduced", finished_at="2030-01-01",
+                  budget="quick")
+    row = {r["id"]: r for r in catalog_rows(tmp_path / "runs", {}, {"finalmlp"}, results)}["finalmlp"]
+    assert (row["verdict"], row["source"], row["stale"]) == ("reproduced", "local run", False)
+    assert "| reproduced (full) |" in render_markdown([row])
+
+
+def test_latest_verdicts_evidence_first(tmp_path: Path) -> None:
+    _write_result(tmp_path, "din", "a", verdict="reproduced", finished_at=OLD, budget="full")
+    _write_result(tmp_path, "din", "b", verdict="not reproduced", finished_at=NEW, budget="quick")
+    assert latest_verdicts(tmp_path)["din"]["budget"] == "quick"
+    assert latest_verdicts(tmp_path, evidence_first=True)["din"]["budget"] == "full"

@@ -34,9 +34,10 @@ NOT_CHECKED_EXIT = 2
               help="Data directory (default: $MLPZOO_DATA or the user cache).")
 @click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True)
 @click.option("--yes", "-y", is_flag=True, help="Start without asking, however long the estimate.")
+@click.option("--record", is_flag=True, help="Write the ledger entry results/claims/ID.json (full budget only).")
 @threads_option()
 def reproduce(paper_id: str, budget: str, seeds: int | None, data_dir: Path | None, runs_dir: Path, yes: bool,
-              threads: int | None) -> None:
+              record: bool, threads: int | None) -> None:
     """Run a paper's experiment and print the evidence and the verdict (a bare `reproduce ID` runs the full budget)."""
     from mlpzoo.claims import get_claim
     from mlpzoo.claims import run as run_claim
@@ -46,6 +47,10 @@ def reproduce(paper_id: str, budget: str, seeds: int | None, data_dir: Path | No
     claim = get_claim(paper_id)
     chosen = get_budget(budget, seeds)
     seed_count = _print_header(paper_id, claim, chosen)
+    if record:  # refuse before the run, not after an hour of it
+        from mlpzoo.claims.ledger import check_recordable
+
+        check_recordable(paper_id, claim, chosen.name, seed_count)
     _stop_if_data_missing(paper_id, claim, data_dir)
     _confirm_duration(estimate_seconds(paper_id, chosen.name, seed_count, runs_dir), yes)
     try:
@@ -64,6 +69,11 @@ def print_result(result, folder: Path) -> None:
     for note in result.notes:
         say(f"  note: {note}")
     say(f"report: {folder / 'report.md'}")
+    if record:
+        from mlpzoo.claims.ledger import record as record_entry
+
+        entry = record_entry(result, run_folder=folder, runs_dir=runs_dir)
+        say(f"ledger entry: {entry}; refresh the page and the README with 'mlpzoo report --claims'")
 
 
 def _print_header(paper_id: str, claim, chosen) -> int:
