@@ -11,9 +11,19 @@ from mlpzoo.claims.kits import kan as suite
 
 def _skan_table(by_function, std=math.nan, n=1, budgets=None):
     budgets = budgets or {}
-    return [{"function": f, "model": m, "n": n, "test_rmse_mean": v, "test_rmse_std": std, "parameters": 1200.0,
-             "epoch_budget": budgets.get(m, 400)}
-            for f, values in by_function.items() for m, v in values.items()]
+    return [
+        {
+            "function": f,
+            "model": m,
+            "n": n,
+            "test_rmse_mean": v,
+            "test_rmse_std": std,
+            "parameters": 1200.0,
+            "epoch_budget": budgets.get(m, 400),
+        }
+        for f, values in by_function.items()
+        for m, v in values.items()
+    ]
 
 
 BEST = {"mlp": 0.3, "kan_bspline": 0.2, "kan_rbf": 0.25, "af_kan": 0.22, "s_kan": 0.1}
@@ -56,15 +66,20 @@ def test_s_kan_mixture_and_finetune_share_the_rivals_epoch_cap():
 
 
 def test_kit_matches_parameters():
-    counts = [sum(p.numel() for p in suite.matched_model(kind, kwargs, 2, 0)[1].parameters())
-              for kind, kwargs in s_kan.MODELS.values()]
+    counts = [
+        sum(p.numel() for p in suite.matched_model(kind, kwargs, 2, 0)[1].parameters())
+        for kind, kwargs in s_kan.MODELS.values()
+    ]
     assert max(counts) <= s_kan.PARAMETER_SPREAD * min(counts)
 
 
 def _hea_table(f1, r2, mse=None, std=0.01, n=5, floor=(0.3, 0.0, 2.0)):
     mse = mse or {"kan": 1.0, "mlp": 1.0}
-    values = {"test_macro_f1": {**f1, "constant": floor[0]}, "test_r2": {**r2, "constant": floor[1]},
-              "test_mse": {**mse, "constant": floor[2]}}
+    values = {
+        "test_macro_f1": {**f1, "constant": floor[0]},
+        "test_r2": {**r2, "constant": floor[1]},
+        "test_mse": {**mse, "constant": floor[2]},
+    }
     rows = []
     for target, metrics in (("phase", ("test_macro_f1",)), ("yield_strength", ("test_r2", "test_mse"))):
         for model in ("kan", "mlp", "constant"):
@@ -111,7 +126,8 @@ def test_kan_hea_quick(tmp_path, need_data):
     result = run("kan-hea", get_budget("quick"), runs_dir=tmp_path, log=lambda s: None)
     assert result.verdict in VERDICTS
     assert {(row["target"], row["model"]) for row in result.table} == {
-        (t, m) for t in kan_hea.TARGETS for m in kan_hea.MODELS}
+        (t, m) for t in kan_hea.TARGETS for m in kan_hea.MODELS
+    }
     for row in result.table:
         assert row["n"] == 3
         key = "test_macro_f1_mean" if row["target"] == "phase" else "test_r2_mean"

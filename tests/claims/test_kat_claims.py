@@ -17,8 +17,10 @@ def test_claims_are_registered():
 
 
 def _kat_table(kat_acc, vit_acc, std=0.01, n=3):
-    return [{"model": m, "n": n, "test_accuracy_mean": a, "test_accuracy_std": std, "parameters": 1000.0}
-            for m, a in (("kat", kat_acc), ("kat_vit", vit_acc))]
+    return [
+        {"model": m, "n": n, "test_accuracy_mean": a, "test_accuracy_std": std, "parameters": 1000.0}
+        for m, a in (("kat", kat_acc), ("kat_vit", vit_acc))
+    ]
 
 
 def test_kat_outperforms_needs_a_lead_beyond_one_standard_error():
@@ -37,12 +39,32 @@ def test_kat_outperforms_needs_a_lead_beyond_one_standard_error():
 
 
 def _af_table(af_acc, mlp_acc, af_flops=1e6, mlp_flops=1e5, rmse=None, std=0.002, n=3, rmse_std=0.0):
-    rows = [{"task": "fashion_mnist", "metric": "accuracy", "model": m, "n": n, "test_score_mean": a, "test_score_std": std,
-             "parameters": 5e4, "flops_per_sample": f}
-            for m, a, f in (("af_kan", af_acc, af_flops), ("mlp", mlp_acc, mlp_flops))]
+    rows = [
+        {
+            "task": "fashion_mnist",
+            "metric": "accuracy",
+            "model": m,
+            "n": n,
+            "test_score_mean": a,
+            "test_score_std": std,
+            "parameters": 5e4,
+            "flops_per_sample": f,
+        }
+        for m, a, f in (("af_kan", af_acc, af_flops), ("mlp", mlp_acc, mlp_flops))
+    ]
     for function, (af_rmse, mlp_rmse) in (rmse or {}).items():
-        rows += [{"task": function, "metric": "rmse", "model": m, "n": n, "test_score_mean": v, "test_score_std": rmse_std,
-                  "flops_per_sample": 1.0} for m, v in (("af_kan", af_rmse), ("mlp", mlp_rmse))]
+        rows += [
+            {
+                "task": function,
+                "metric": "rmse",
+                "model": m,
+                "n": n,
+                "test_score_mean": v,
+                "test_score_std": rmse_std,
+                "flops_per_sample": 1.0,
+            }
+            for m, v in (("af_kan", af_rmse), ("mlp", mlp_rmse))
+        ]
     return rows
 
 
@@ -69,9 +91,19 @@ def _flash_table(ratios, error=1e-6, q25=None, error64=1e-16):
     rows = []
     for device, values in ratios.items():
         for i, r in enumerate(values):
-            rows.append({"device": device, "device_kind": "cuda" if device.startswith("H") else "cpu", "case": f"c{i}",
-                         "step_speedup": r, "step_speedup_q25": r if q25 is None else q25, "rational_speedup": r,
-                         "grad_error_flashkat": error, "grad_error_kat": error, "float64_grad_error": error64})
+            rows.append(
+                {
+                    "device": device,
+                    "device_kind": "cuda" if device.startswith("H") else "cpu",
+                    "case": f"c{i}",
+                    "step_speedup": r,
+                    "step_speedup_q25": r if q25 is None else q25,
+                    "rational_speedup": r,
+                    "grad_error_flashkat": error,
+                    "grad_error_kat": error,
+                    "float64_grad_error": error64,
+                }
+            )
     return rows
 
 
@@ -103,7 +135,9 @@ def test_flashkat_backwards_agree_with_autograd_in_float64():
 def test_flashkat_bench_case_names_what_it_measures():
     row = flashkat.bench_case(16, 8, (4, 3), 2, torch.device("cpu"))
     assert row["elements"] == 4 * 3 * 16
-    assert {"step_flashkat_ms", "step_kat_ms", "step_autograd_ms", "rational_flashkat_ms", "rational_kat_ms"} <= set(row)
+    assert {"step_flashkat_ms", "step_kat_ms", "step_autograd_ms", "rational_flashkat_ms", "rational_kat_ms"} <= set(
+        row
+    )
     assert row["grad_error_flashkat"] < flashkat.GRAD_TOLERANCE and row["grad_error_kat"] < flashkat.GRAD_TOLERANCE
 
 

@@ -48,21 +48,35 @@ CHECKS = {"phase": (("test_macro_f1", True),), "yield_strength": (("test_r2", Tr
 
 SPEC = ClaimSpec(
     claim="A KAN matches or beats an MLP in F1 (phase classification) and in R2 / MSE (yield-strength regression).",
-    paper_numbers={"abstract (own data sets)": "KAN either outperforms or matches the MLP in F1, MSE and R2 in all three examples"},
+    paper_numbers={
+        "abstract (own data sets)": "KAN either outperforms or matches the MLP in F1, MSE and R2 in all three examples"
+    },
     datasets=("mpea",),
     seeds={"quick": 3, "full": 5, "gpu": 5},  # cross-validation folds
-    settings={"quick": {"epochs": 8, "patience": 8, "trees": 50},
-              "full": {"epochs": 300, "patience": 30, "trees": 300}},
+    settings={
+        "quick": {"epochs": 8, "patience": 8, "trees": 50},
+        "full": {"epochs": 300, "patience": 30, "trees": 300},
+    },
     notes=(
-        "K-fold cross-validation (split seed 0), one fold per 'seed'; n in the table counts folds, and the spread is over folds.",
-        "MPEA data, not the paper's: phase = the file's BCC/FCC/other column; yield strength mixes compression and tension "
-        "tests at all temperatures (test type and temperature are inputs).",
-        f"KAN: B-spline, one hidden layer of {KAN_HIDDEN}; MLP: {MLP_DEPTH} SiLU hidden layers matched to the KAN's "
-        "parameter count; random forest 'parameters' counts tree nodes; constant = majority class / training mean.",
+        (
+            "K-fold cross-validation (split seed 0), one fold per 'seed'; n in the table counts folds, and the spread "
+            "is over folds."
+        ),
+        (
+            "MPEA data, not the paper's: phase = the file's BCC/FCC/other column; yield strength mixes compression "
+            "and tension tests at all temperatures (test type and temperature are inputs)."
+        ),
+        (
+            f"KAN: B-spline, one hidden layer of {KAN_HIDDEN}; MLP: {MLP_DEPTH} SiLU hidden layers matched to the "
+            "KAN's parameter count; random forest 'parameters' counts tree nodes; constant = majority class / "
+            "training mean."
+        ),
         f"Neural nets: Adam lr {LR}, batch {BATCH}, patience on a 15 % early-stopping split of each training fold.",
-        "Full budget estimate: 5 folds x 2 targets x (2 nets of at most 300 epochs x ~20 steps + a 300-tree forest); "
-        "about 5 min at the caps on one thread (the quick run: 12 net fits of 8 epochs and 6 forests in 8 s of CPU on a "
-        "loaded 2-core machine, ~0.04 s per net epoch).",
+        (
+            "Full budget estimate: 5 folds x 2 targets x (2 nets of at most 300 epochs x ~20 steps + a 300-tree "
+            "forest); about 5 min at the caps on one thread (the quick run: 12 net fits of 8 epochs and 6 forests in "
+            "8 s of CPU on a loaded 2-core machine, ~0.04 s per net epoch)."
+        ),
     ),
 )
 
@@ -86,13 +100,26 @@ def _fit_net(kind: str, target: str, x_tr, y_tr, x_va, y_va, x_te, seed: int, se
         model = build("mlp", d, n_out, (width,) * MLP_DEPTH)
     classify = target == "phase"
     task = get_task("classification" if classify else "regression")
-    label = (lambda y: torch.as_tensor(y, dtype=torch.long)) if classify else (lambda y: torch.as_tensor(y, dtype=torch.float32))
+    label = (
+        (lambda y: torch.as_tensor(y, dtype=torch.long))
+        if classify
+        else (lambda y: torch.as_tensor(y, dtype=torch.float32))
+    )
     train = ArrayData(torch.as_tensor(x_tr), label(y_tr))
     valid = ArrayData(torch.as_tensor(x_va), label(y_va))
     test = ArrayData(torch.as_tensor(x_te), label(np.zeros(len(x_te))))
-    cfg = {"epochs": settings["epochs"], "patience": settings["patience"], "batch_size": BATCH, "lr": LR,
-           "lr_decay_factor": 1.0, "min_delta": 0.0, "seed": seed, "monitor": "macro_f1" if classify else "rmse",
-           "progress": False, "save_checkpoints": False}
+    cfg = {
+        "epochs": settings["epochs"],
+        "patience": settings["patience"],
+        "batch_size": BATCH,
+        "lr": LR,
+        "lr_decay_factor": 1.0,
+        "min_delta": 0.0,
+        "seed": seed,
+        "monitor": "macro_f1" if classify else "rmse",
+        "progress": False,
+        "save_checkpoints": False,
+    }
     trainer = Trainer(task, model, cfg)
     trainer.fit(train, valid)
     return trainer.predict(test), count_parameters(model)
@@ -105,26 +132,42 @@ def _predict(target: str, model: str, x_train, y_train, x_test, fold: int, setti
         value = np.bincount(y_train).argmax() if classify else y_train.mean()
         return np.full(len(x_test), value), 1.0
     if model == "random_forest":
-        forest = (RandomForestClassifier if classify else RandomForestRegressor)(n_estimators=settings["trees"], random_state=fold, n_jobs=1)
+        forest = (RandomForestClassifier if classify else RandomForestRegressor)(
+            n_estimators=settings["trees"], random_state=fold, n_jobs=1
+        )
         forest.fit(x_train, y_train)
-        return forest.predict(x_test), float(sum(t.tree_.node_count for t in forest.estimators_))  # tree nodes, not weights
-    x_fit, x_es, y_fit, y_es = train_test_split(x_train, y_train, test_size=0.15, random_state=fold,
-                                                stratify=y_train if classify else None)
+        return forest.predict(x_test), float(
+            sum(t.tree_.node_count for t in forest.estimators_)
+        )  # tree nodes, not weights
+    x_fit, x_es, y_fit, y_es = train_test_split(
+        x_train, y_train, test_size=0.15, random_state=fold, stratify=y_train if classify else None
+    )
     x_fit, x_es, x_te = _standardise(x_fit, x_es, x_test)
     if classify:
         probs, params = _fit_net(model, target, x_fit, y_fit, x_es, y_es, x_te, fold, settings, 3)
         return probs.argmax(1), float(params)
     mean, std = float(y_fit.mean()), float(y_fit.std()) or 1.0
-    out, params = _fit_net(model, target, x_fit, (y_fit - mean) / std, x_es, (y_es - mean) / std, x_te, fold, settings, 1)
+    out, params = _fit_net(
+        model, target, x_fit, (y_fit - mean) / std, x_es, (y_es - mean) / std, x_te, fold, settings, 1
+    )
     return out.reshape(-1) * std + mean, float(params)
 
 
-def run_fold(target: str, model: str, x: np.ndarray, y: np.ndarray, train_idx, test_idx, fold: int, settings: dict) -> dict:
+def run_fold(
+    target: str, model: str, x: np.ndarray, y: np.ndarray, train_idx, test_idx, fold: int, settings: dict
+) -> dict:
     """One fold of one model on one target: the run record (metrics of the other kind of task are NaN)."""
     predicted, size = _predict(target, model, x[train_idx], y[train_idx], x[test_idx], fold, settings)
     y_test = y[test_idx]
-    record = {"target": target, "model": model, "fold": fold, "parameters": size, "test_macro_f1": math.nan,
-              "test_r2": math.nan, "test_mse": math.nan}
+    record = {
+        "target": target,
+        "model": model,
+        "fold": fold,
+        "parameters": size,
+        "test_macro_f1": math.nan,
+        "test_r2": math.nan,
+        "test_mse": math.nan,
+    }
     if target == "phase":
         record["test_macro_f1"] = float(f1_score(y_test, predicted, average="macro", zero_division=0))
     else:
@@ -144,8 +187,13 @@ def experiment(ctx: ClaimContext) -> Evidence:
         splitter = (StratifiedKFold if target == "phase" else KFold)(n_splits=folds, shuffle=True, random_state=0)
         for fold, (train_idx, test_idx) in enumerate(splitter.split(x, y)):
             for model in MODELS:
-                record = ctx.arm(f"{target}/{model}/fold{fold}", lambda t=target, m=model, f=fold, tr=train_idx, te=test_idx:
-                                 run_fold(t, m, x, y, tr, te, f, s), seed=fold)
+                record = ctx.arm(
+                    f"{target}/{model}/fold{fold}",
+                    lambda t=target, m=model, f=fold, tr=train_idx, te=test_idx, xs=x, ys=y: run_fold(
+                        t, m, xs, ys, tr, te, f, s
+                    ),
+                    seed=fold,
+                )
                 ctx.log(f"{target} fold {fold} {model}: F1 {record['test_macro_f1']:.4f} R2 {record['test_r2']:.4f}")
                 runs.append(record)
     return Evidence(summarize(runs, ("target", "model"), METRICS), runs)
@@ -167,9 +215,11 @@ def verdict(table: list[dict]) -> tuple[str, str]:
             ok = ok and not duel.loses and useful
             forest = rows.get((target, "random_forest"))
             extra = f", forest {forest[f'{metric}_mean']:.4g}" if forest else ""
-            parts.append(f"{metric[5:]} KAN {kan[f'{metric}_mean']:.4g} vs MLP {mlp[f'{metric}_mean']:.4g} ({duel}; "
-                         f"{'below' if duel.loses else 'not below'} the MLP), constant {floor[f'{metric}_mean']:.4g}"
-                         f"{'' if useful else ' (KAN not beyond 1 SE above it)'}{extra}")
+            parts.append(
+                f"{metric[5:]} KAN {kan[f'{metric}_mean']:.4g} vs MLP {mlp[f'{metric}_mean']:.4g} ({duel}; "
+                f"{'below' if duel.loses else 'not below'} the MLP), constant {floor[f'{metric}_mean']:.4g}"
+                f"{'' if useful else ' (KAN not beyond 1 SE above it)'}{extra}"
+            )
         holds += ok
         findings.append(f"{target}: " + "; ".join(parts))
     outcome = {2: "reproduced", 1: "partly reproduced", 0: "not reproduced"}[holds]

@@ -43,26 +43,56 @@ SPLIT_SEED = 2024
 SPEC = ClaimSpec(
     claim="KAT (a ViT whose MLPs are GR-KANs) is more accurate than a ViT of equal size and equal training.",
     paper_numbers={
-        "ImageNet-1k top-1, 300 epochs from scratch (KAT paper, ICLR 2025 version, Table 5)":
-            "KAT-T 74.6 vs DeiT-T 72.2; KAT-S 81.2 vs DeiT-S 79.8; KAT-B 82.3 vs DeiT-B 81.8",
+        "ImageNet-1k top-1, 300 epochs from scratch (KAT paper, ICLR 2025 version, Table 5)": (
+            "KAT-T 74.6 vs DeiT-T 72.2; KAT-S 81.2 vs DeiT-S 79.8; KAT-B 82.3 vs DeiT-B 81.8"
+        ),
     },
     datasets=("cifar10",),
     settings={
-        "quick": {"train_per_class": 100, "valid_per_class": 20, "test_per_class": 50, "epochs": 3, "warmup_epochs": 0,
-                  "batch_size": 50, "model": {"embed_dim": 32, "depth": 2, "num_heads": 2}},
-        "full": {"train_per_class": None, "valid_size": 5000, "test_per_class": None, "epochs": 3, "warmup_epochs": 1,
-                 "batch_size": 128, "model": {"embed_dim": 64, "depth": 4, "num_heads": 2}},
-        "gpu": {"train_per_class": None, "valid_size": 5000, "test_per_class": None, "epochs": 100, "warmup_epochs": 5,
-                "batch_size": 128, "model": {"embed_dim": 192, "depth": 12, "num_heads": 3}},
+        "quick": {
+            "train_per_class": 100,
+            "valid_per_class": 20,
+            "test_per_class": 50,
+            "epochs": 3,
+            "warmup_epochs": 0,
+            "batch_size": 50,
+            "model": {"embed_dim": 32, "depth": 2, "num_heads": 2},
+        },
+        "full": {
+            "train_per_class": None,
+            "valid_size": 5000,
+            "test_per_class": None,
+            "epochs": 3,
+            "warmup_epochs": 1,
+            "batch_size": 128,
+            "model": {"embed_dim": 64, "depth": 4, "num_heads": 2},
+        },
+        "gpu": {
+            "train_per_class": None,
+            "valid_size": 5000,
+            "test_per_class": None,
+            "epochs": 100,
+            "warmup_epochs": 5,
+            "batch_size": 128,
+            "model": {"embed_dim": 192, "depth": 12, "num_heads": 3},
+        },
     },
     notes=(
-        "Models: mlp ratio 4, patch 4 on 32-px images; KAT's mixers are rational(identity) -> fc1 -> rational(GELU) -> fc2 "
-        "with 8 groups; FLOPs per image count the rationals' elementwise work but not the ViT's GELU (docs/kan.md).",
-        "Paper: 300 ImageNet epochs, DeiT recipe (cosine schedule, 5 warm-up epochs, RandAugment, mixup, CutMix, label "
-        "smoothing, drop path). Here: CIFAR-10, AdamW, cosine after linear warm-up, crop + flip only.",
-        "Full budget estimate: a training step of batch 128 (width 64, depth 4) took 0.68 s for KAT and 0.37 s for the ViT "
-        "on one thread of a loaded 2-core machine (load ~5.6); 352 steps x 3 epochs x 3 seeds gives ~55 min there and "
-        "about 25 min on an idle machine with 2 threads. Reductions: depth 4 instead of 6, 3 epochs, 3 seeds.",
+        (
+            "Models: mlp ratio 4, patch 4 on 32-px images; KAT's mixers are rational(identity) -> fc1 -> "
+            "rational(GELU) -> fc2 with 8 groups; FLOPs per image count the rationals' elementwise work but not the "
+            "ViT's GELU (docs/kan.md)."
+        ),
+        (
+            "Paper: 300 ImageNet epochs, DeiT recipe (cosine schedule, 5 warm-up epochs, RandAugment, mixup, CutMix, "
+            "label smoothing, drop path). Here: CIFAR-10, AdamW, cosine after linear warm-up, crop + flip only."
+        ),
+        (
+            "Full budget estimate: a training step of batch 128 (width 64, depth 4) took 0.68 s for KAT and 0.37 s "
+            "for the ViT on one thread of a loaded 2-core machine (load ~5.6); 352 steps x 3 epochs x 3 seeds gives "
+            "~55 min there and about 25 min on an idle machine with 2 threads. Reductions: depth 4 instead of 6, 3 "
+            "epochs, 3 seeds."
+        ),
     ),
 )
 
@@ -85,18 +115,33 @@ def load_splits(settings: dict, data_dir=None) -> tuple[ImageData, ImageData, Im
     test_images, test_labels = load_cifar10("test", data_dir, limit_per_class=settings["test_per_class"])
     mean, std = channel_stats(images[train_idx])
     augment = Compose([RandomCrop(4), HorizontalFlip()])
-    return (ImageData(images[train_idx], labels[train_idx], mean, std, augment),
-            ImageData(images[valid_idx], labels[valid_idx], mean, std),
-            ImageData(test_images, test_labels, mean, std))
+    return (
+        ImageData(images[train_idx], labels[train_idx], mean, std, augment),
+        ImageData(images[valid_idx], labels[valid_idx], mean, std),
+        ImageData(test_images, test_labels, mean, std),
+    )
 
 
 def _train_config(settings: dict, seed: int, name: str, run_dir, save: bool) -> dict:
     epochs = settings["epochs"]
-    return {"epochs": epochs, "patience": epochs, "batch_size": settings["batch_size"], "eval_batch_size": 1000,
-            "lr": LR, "optimizer": "adamw", "weight_decay": WEIGHT_DECAY, "lr_schedule": "cosine",
-            "warmup_epochs": settings["warmup_epochs"], "min_delta": 0.0,
-            "grad_clip_norm": None, "seed": seed, "progress": False, "save_checkpoints": save,
-            "run_dir": str(run_dir), "run_name": f"{name}-seed{seed}"}
+    return {
+        "epochs": epochs,
+        "patience": epochs,
+        "batch_size": settings["batch_size"],
+        "eval_batch_size": 1000,
+        "lr": LR,
+        "optimizer": "adamw",
+        "weight_decay": WEIGHT_DECAY,
+        "lr_schedule": "cosine",
+        "warmup_epochs": settings["warmup_epochs"],
+        "min_delta": 0.0,
+        "grad_clip_norm": None,
+        "seed": seed,
+        "progress": False,
+        "save_checkpoints": save,
+        "run_dir": str(run_dir),
+        "run_name": f"{name}-seed{seed}",
+    }
 
 
 def fit_one(name: str, seed: int, settings: dict, splits, run_dir, save: bool) -> dict:
@@ -108,9 +153,16 @@ def fit_one(name: str, seed: int, settings: dict, splits, run_dir, save: bool) -
     flops = flops_per_sample(model, example)
     cfg = _train_config(settings, seed, name, run_dir, save)
     result = Trainer(get_task("classification"), model, cfg).fit(train, valid, test)
-    return {"model": name, "seed": seed, "parameters": count_parameters(model), "flops_per_image": flops,
-            "epochs": result.epochs_run, "train_samples_per_second": result.train_samples_per_second,
-            "valid_accuracy": result.metrics["valid"]["accuracy"], "test_accuracy": result.metrics["test"]["accuracy"]}
+    return {
+        "model": name,
+        "seed": seed,
+        "parameters": count_parameters(model),
+        "flops_per_image": flops,
+        "epochs": result.epochs_run,
+        "train_samples_per_second": result.train_samples_per_second,
+        "valid_accuracy": result.metrics["valid"]["accuracy"],
+        "test_accuracy": result.metrics["test"]["accuracy"],
+    }
 
 
 def experiment(ctx: ClaimContext) -> Evidence:
@@ -127,8 +179,13 @@ def experiment(ctx: ClaimContext) -> Evidence:
     runs = []
     for seed in ctx.seeds:
         for name in MODELS:
-            record = ctx.arm(f"{name}/seed{seed}", lambda m=name, sd=seed: fit_one(
-                m, sd, s, splits(), ctx.work_dir / "fits", save=ctx.budget.name != "quick"), seed=seed)
+            record = ctx.arm(
+                f"{name}/seed{seed}",
+                lambda m=name, sd=seed: fit_one(
+                    m, sd, s, splits(), ctx.work_dir / "fits", save=ctx.budget.name != "quick"
+                ),
+                seed=seed,
+            )
             ctx.log(f"{name} seed {seed}: {record['parameters']} params, test accuracy {record['test_accuracy']:.4f}")
             runs.append(record)
     table = summarize(runs, ("model",), ("test_accuracy", "valid_accuracy"))
@@ -136,9 +193,12 @@ def experiment(ctx: ClaimContext) -> Evidence:
         row["flops_per_image"] = float(np.mean([r["flops_per_image"] for r in runs if r["model"] == row["model"]]))
     sizes = s["model"]
     train = "45,000" if s["train_per_class"] is None else f"{10 * s['train_per_class']:,}"
-    note = (f"This run: width {sizes['embed_dim']}, depth {sizes['depth']}, {sizes['num_heads']} heads; CIFAR-10 {train} "
-            f"training images (validation a seeded draw from the train split); AdamW lr {LR}, weight decay {WEIGHT_DECAY}, "
-            f"batch {s['batch_size']}, {s['epochs']} epochs, {s['warmup_epochs']} warm-up epoch(s), best-validation weights restored.")
+    note = (
+        f"This run: width {sizes['embed_dim']}, depth {sizes['depth']}, {sizes['num_heads']} heads; CIFAR-10 {train} "
+        f"training images (validation a seeded draw from the train split); AdamW lr {LR}, weight decay "
+        f"{WEIGHT_DECAY}, batch {s['batch_size']}, {s['epochs']} epochs, {s['warmup_epochs']} warm-up epoch(s), "
+        "best-validation weights restored."
+    )
     return Evidence(table, runs, [note])
 
 
@@ -155,6 +215,8 @@ def verdict(table: list[dict]) -> tuple[str, str]:
         outcome, how = "not reproduced", "behind by more than one standard error"
     else:
         outcome, how = "partly reproduced", "level within one standard error (a tie, not a lead)"
-    return outcome, (f"test accuracy KAT {kat['test_accuracy_mean']:.4f} vs ViT {vit['test_accuracy_mean']:.4f} "
-                     f"({kat.get('parameters', float('nan')):.0f} vs {vit.get('parameters', float('nan')):.0f} parameters): "
-                     f"KAT {how} (difference {lead}, n = {kat['n']}).")
+    return outcome, (
+        f"test accuracy KAT {kat['test_accuracy_mean']:.4f} vs ViT {vit['test_accuracy_mean']:.4f} "
+        f"({kat.get('parameters', float('nan')):.0f} vs {vit.get('parameters', float('nan')):.0f} parameters): "
+        f"KAT {how} (difference {lead}, n = {kat['n']})."
+    )

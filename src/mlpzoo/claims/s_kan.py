@@ -31,22 +31,36 @@ RIVALS = ("mlp", "kan_bspline", "kan_rbf", "af_kan")
 PARAMETER_SPREAD = 1.25  # the largest trainable count may exceed the smallest by at most this factor
 
 SPEC = ClaimSpec(
-    claim="S-KAN reaches lower error than single-basis KANs and MLPs with the same number of parameters on function fitting.",
-    settings={"quick": {**suite.SUITE["quick"], "finetune_epochs": 15},
-              "full": {**suite.SUITE["full"], "finetune_epochs": 100}},
+    claim=(
+        "S-KAN reaches lower error than single-basis KANs and MLPs with the same number of parameters on function "
+        "fitting."
+    ),
+    settings={
+        "quick": {**suite.SUITE["quick"], "finetune_epochs": 15},
+        "full": {**suite.SUITE["full"], "finetune_epochs": 100},
+    },
     notes=(
-        f"Matched parameters: {suite.DEPTH} hidden layers per model, width chosen for ~{suite.TARGET_PARAMS} trainable "
-        "parameters while training; S-KAN is pruned after training (parameters_pruned).",
-        "Equal optimisation budget: epoch_budget is each arm's epoch cap over the same points and batch size; S-KAN's "
-        "covers its mixture training and its fine-tune together (same lr 1e-2). s_kan_mixture is the unpruned net after "
-        "the mixture phase (reference only, not in the verdict).",
-        "Calibration (issue 21): no published table row matches this protocol. The KAN paper's Table 2 fits ellipkinc "
-        "with LBFGS, grid extension and hand-picked shapes and gives one best RMSE without a spread; the S-KAN paper's "
-        "seven tasks are not in its abstract. So no paper number is set beside ours.",
-        "Full budget estimate: 5 functions x 5 models x 3 seeds = 75 fits of at most 400 epochs x 8 steps; about 25 min "
-        "at the caps on one thread (the quick run's 10 fits of 200 steps took 12 s of CPU, ~6 ms a step with the "
-        "per-epoch validation, on a loaded machine); early stopping usually ends fits sooner. The S-KAN "
-        "paper's own scale (seven tasks, its widths and epochs) is not in its abstract; ours is the KAN paper's suite.",
+        (
+            f"Matched parameters: {suite.DEPTH} hidden layers per model, width chosen for ~{suite.TARGET_PARAMS} "
+            "trainable parameters while training; S-KAN is pruned after training (parameters_pruned)."
+        ),
+        (
+            "Equal optimisation budget: epoch_budget is each arm's epoch cap over the same points and batch size; "
+            "S-KAN's covers its mixture training and its fine-tune together (same lr 1e-2). s_kan_mixture is the "
+            "unpruned net after the mixture phase (reference only, not in the verdict)."
+        ),
+        (
+            "Calibration (issue 21): no published table row matches this protocol. The KAN paper's Table 2 fits "
+            "ellipkinc with LBFGS, grid extension and hand-picked shapes and gives one best RMSE without a spread; "
+            "the S-KAN paper's seven tasks are not in its abstract. So no paper number is set beside ours."
+        ),
+        (
+            "Full budget estimate: 5 functions x 5 models x 3 seeds = 75 fits of at most 400 epochs x 8 steps; about "
+            "25 min at the caps on one thread (the quick run's 10 fits of 200 steps took 12 s of CPU, ~6 ms a step "
+            "with the per-epoch validation, on a loaded machine); early stopping usually ends fits sooner. The S-KAN "
+            "paper's own scale (seven tasks, its widths and epochs) is not in its abstract; ours is the KAN paper's "
+            "suite."
+        ),
     ),
 )
 
@@ -60,16 +74,28 @@ def fit_one(function: str, label: str, seed: int, settings: dict) -> dict:
     budget = settings["epochs"]
     first = budget - settings["finetune_epochs"] if kind == "selectable" else budget
     result = suite.fit(model, data, settings, seed, first)
-    record = {"function": function, "model": label, "seed": seed, "width": width, "parameters": parameters,
-              "parameters_pruned": parameters, "epoch_budget": budget, "epochs": result.epochs_run,
-              "test_rmse": result.metrics["test"]["rmse"], "test_rmse_before_prune": result.metrics["test"]["rmse"]}
+    record = {
+        "function": function,
+        "model": label,
+        "seed": seed,
+        "width": width,
+        "parameters": parameters,
+        "parameters_pruned": parameters,
+        "epoch_budget": budget,
+        "epochs": result.epochs_run,
+        "test_rmse": result.metrics["test"]["rmse"],
+        "test_rmse_before_prune": result.metrics["test"]["rmse"],
+    }
     if kind == "selectable":
         chosen = model.select()
         model.prune()
         tuned = suite.fit(model, data, settings, seed, settings["finetune_epochs"])
-        record.update(parameters_pruned=count_parameters(model), test_rmse=tuned.metrics["test"]["rmse"],
-                      epochs=result.epochs_run + tuned.epochs_run,
-                      selected={f"layer{i}": names for i, names in enumerate(chosen)})
+        record.update(
+            parameters_pruned=count_parameters(model),
+            test_rmse=tuned.metrics["test"]["rmse"],
+            epochs=result.epochs_run + tuned.epochs_run,
+            selected={f"layer{i}": names for i, names in enumerate(chosen)},
+        )
     return record
 
 
@@ -80,14 +106,26 @@ def experiment(ctx: ClaimContext) -> Evidence:
     for function in s["functions"]:
         for label in MODELS:
             for seed in ctx.seeds:
-                record = ctx.arm(f"{function}/{label}/seed{seed}", lambda f=function, m=label, sd=seed: fit_one(f, m, sd, s),
-                                 seed=seed)
-                ctx.log(f"{function} {label} seed {seed}: {record['parameters']} params, test RMSE {record['test_rmse']:.4g}")
+                record = ctx.arm(
+                    f"{function}/{label}/seed{seed}",
+                    lambda f=function, m=label, sd=seed: fit_one(f, m, sd, s),
+                    seed=seed,
+                )
+                ctx.log(
+                    f"{function} {label} seed {seed}: {record['parameters']} params, test RMSE "
+                    f"{record['test_rmse']:.4g}"
+                )
                 runs.append(record)
                 if label == "s_kan":  # the unpruned mixture, for reference (not part of the verdict)
-                    runs.append({**record, "model": "s_kan_mixture", "test_rmse": record["test_rmse_before_prune"],
-                                 "parameters_pruned": record["parameters"],
-                                 "epoch_budget": s["epochs"] - s["finetune_epochs"]})
+                    runs.append(
+                        {
+                            **record,
+                            "model": "s_kan_mixture",
+                            "test_rmse": record["test_rmse_before_prune"],
+                            "parameters_pruned": record["parameters"],
+                            "epoch_budget": s["epochs"] - s["finetune_epochs"],
+                        }
+                    )
     table = summarize(runs, ("function", "model"), ("test_rmse",))
     for row in table:
         members = [r for r in runs if r["function"] == row["function"] and r["model"] == row["model"]]
@@ -117,16 +155,21 @@ def verdict(table: list[dict]) -> tuple[str, str]:
         wins += won
         losses += bool(lost)
         status = "wins" if won else f"loses to {', '.join(lost)}" if lost else "ties"
-        findings.append(f"{name}: S-KAN {skan['test_rmse_mean']:.4g} vs best rival {best} {rows[best]['test_rmse_mean']:.4g}, "
-                        f"margin {duels[best]} ({status})")
+        findings.append(
+            f"{name}: S-KAN {skan['test_rmse_mean']:.4g} vs best rival {best} {rows[best]['test_rmse_mean']:.4g}, "
+            f"margin {duels[best]} ({status})"
+        )
     if wins * 2 > len(functions) and not losses:
         outcome = "reproduced"
     elif wins:
         outcome = "partly reproduced"
     else:
         outcome = "not reproduced"
-    return outcome, ("test RMSE: " + "; ".join(findings) +
-                     f" (S-KAN below every rival beyond 1 SE on {wins} of {len(functions)} functions, beaten on {losses}).")
+    return outcome, (
+        "test RMSE: "
+        + "; ".join(findings)
+        + f" (S-KAN below every rival beyond 1 SE on {wins} of {len(functions)} functions, beaten on {losses})."
+    )
 
 
 def _unfair(table: list[dict], functions: list[str]) -> list[str]:

@@ -30,9 +30,22 @@ MODELS = {
 }
 # The suite at each budget: every function, points per split, epoch cap and patience, batch size.
 SUITE = {
-    "quick": {"functions": ("f2", "bessel"), "n_train": 500, "n_test": 500, "epochs": 40, "patience": 40, "batch_size": 100},
-    "full": {"functions": tuple(FUNCTIONS), "n_train": 2000, "n_test": 1000, "epochs": 400, "patience": 50,
-             "batch_size": 256},
+    "quick": {
+        "functions": ("f2", "bessel"),
+        "n_train": 500,
+        "n_test": 500,
+        "epochs": 40,
+        "patience": 40,
+        "batch_size": 100,
+    },
+    "full": {
+        "functions": tuple(FUNCTIONS),
+        "n_train": 2000,
+        "n_test": 1000,
+        "epochs": 400,
+        "patience": 50,
+        "batch_size": 256,
+    },
 }
 
 Splits = tuple[ArrayData, ArrayData, ArrayData]
@@ -52,8 +65,17 @@ def matched_model(kind: str, kwargs: dict, dim: int, seed: int) -> tuple[int, to
 
 def fit(model: torch.nn.Module, data: Splits, suite: dict, seed: int, epochs: int) -> FitResult:
     """Train ``model`` by the suite's protocol for at most ``epochs`` epochs (no checkpoints, no decay)."""
-    config = {"epochs": epochs, "patience": suite["patience"], "batch_size": suite["batch_size"], "lr": LR,
-              "lr_decay_factor": 1.0, "min_delta": 0.0, "seed": seed, "progress": False, "save_checkpoints": False}
+    config = {
+        "epochs": epochs,
+        "patience": suite["patience"],
+        "batch_size": suite["batch_size"],
+        "lr": LR,
+        "lr_decay_factor": 1.0,
+        "min_delta": 0.0,
+        "seed": seed,
+        "progress": False,
+        "save_checkpoints": False,
+    }
     train, valid, test = data
     return Trainer(get_task("regression"), model, config).fit(train, valid, test)
 
