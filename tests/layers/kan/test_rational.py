@@ -13,6 +13,7 @@ from mlpzoo.layers.kan import rational
 from mlpzoo.layers.kan.rational import (
     GRKANLinear,
     GroupRational,
+    atomic_group_rational,
     group_rational,
     naive_group_rational,
     rational_init,
@@ -40,7 +41,7 @@ def _random_coefficients(groups, seed):
     return a, b
 
 
-@pytest.mark.parametrize("fn", [group_rational, naive_group_rational])
+@pytest.mark.parametrize("fn", [group_rational, naive_group_rational, atomic_group_rational])
 def test_forward_matches_elementwise_formula(fn):
     a, b = _random_coefficients(4, 0)
     x = torch.randn(2, 3, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
@@ -71,6 +72,34 @@ def test_custom_gradients_equal_plain_autograd_gradients():
     naive = torch.autograd.grad(naive_group_rational(x, a, b, 8), (x, a, b), grad_out)
     for c, n in zip(custom, naive):
         torch.testing.assert_close(c, n, rtol=1e-10, atol=1e-10)
+
+
+def test_per_element_accumulation_passes_gradcheck_across_chunks(monkeypatch):
+    # KAT's accumulation (one index_add_ per element and partial) gives the block-reduced gradients.
+    a, b = _random_coefficients(2, 8)
+    x = torch.randn(3, 5, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
+    inputs = (x.requires_grad_(), a.requires_grad_(), b.requires_grad_())
+    assert torch.autograd.gradcheck(lambda x, a, b: atomic_group_rational(x, a, b, 2), inputs)
+    monkeypatch.setattr(rational, "_CHUNK_ELEMENTS", 12)  # several chunks, the last one shorter
+    assert torch.autograd.gradcheck(lambda x, a, b: atomic_group_rational(x, a, b, 2), inputs)
+    grad_out = torch.randn(3, 5, 6, dtype=torch.float64)
+    block = torch.autograd.grad(group_rational(*inputs, 2), inputs, grad_out)
+    for got, want in zip(torch.autograd.grad(atomic_group_rational(*inputs, 2), inputs, grad_out), block):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_atomic_layer_matches_the_block_reduced_layer_and_refuses_naive_too():
+    torch.manual_seed(0)
+    block, atomic = GRKANLinear(16, 4, groups=4), GRKANLinear(16, 4, groups=4, atomic=True)
+    atomic.load_state_dict(block.state_dict())
+    x = torch.randn(10, 16)
+    for layer in (block, atomic):
+        layer(x).square().sum().backward()
+    torch.testing.assert_close(atomic.rational.a.grad, block.rational.a.grad, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(atomic.rational.b.grad, block.rational.b.grad, rtol=1e-5, atol=1e-6)
+    assert "atomic=True" in repr(atomic)
+    with pytest.raises(ConfigError, match="choose one"):
+        GroupRational(8, naive=True, atomic=True)
 
 
 def test_zero_denominator_coefficients_still_get_gradients():

@@ -4,7 +4,9 @@ Yang & Wang, "Kolmogorov-Arnold Transformer", arXiv:2409.10594 (rational base fu
 group-wise coefficient sharing, variance-preserving initialisation). The backward pass follows
 Raffel & Chen, "FlashKAT: Understanding and Addressing Performance Bottlenecks in the
 Kolmogorov-Arnold Transformer", arXiv:2505.13813: coefficient gradients are reduced per group
-block instead of being scattered element by element.
+block instead of being scattered element by element. :func:`atomic_group_rational` keeps KAT's own
+accumulation (every element adds its partials into its group's coefficient gradients one by one)
+as the baseline FlashKAT is measured against.
 
 Every channel ``d`` of group ``g = d // (dim / groups)`` applies
 
@@ -240,16 +242,7 @@ class _GroupRationalFunction(torch.autograd.Function):
             out = rational_forward(x.reshape(-1, dim).contiguous(), table, fused)
             ctx.save_for_backward(x, a, b, table)
             return out.view(x.shape)
-        z_all = x.reshape(-1, dim)
-        num, den = _coefficient_rows(a, b, dim)
-        num, den = list(num.unbind(0)), list(den.unbind(0))
-        out = torch.empty_like(z_all)
-        step = _chunk_rows(dim, z_all.shape[0], z_all.device)
-        for start in range(0, z_all.shape[0], step):
-            z = z_all[start : start + step]
-            q, _ = _denominator(z, den)
-            torch.div(_horner(num, z), q, out=out[start : start + step])
-        out = out.reshape(x.shape)
+        out = _eager_forward(x, a, b)
         ctx.save_for_backward(x, a, b, out)
         return out
 
@@ -258,23 +251,51 @@ class _GroupRationalFunction(torch.autograd.Function):
     def backward(ctx, grad_out):
         x, a, b, saved = ctx.saved_tensors  # saved: the coefficient table (fused) or the output F
         groups, dim = ctx.groups, x.shape[-1]
-        # dF/d|b_i| = -F/Q |x|^i. d|b|/db is taken as copysign(1, b), +1 at b = 0 as in the
-        # PAU/KAT kernels: with sign(0) = 0 the zero-initialised b of `identity` could never move.
         if ctx.fused:  # the kernel folds the sums into groups and applies the sign itself
             z = x.reshape(-1, dim).contiguous()
             g = grad_out.reshape(z.shape).contiguous()
             grad_x, grad_a, grad_b = rational_backward(z, g, saved, b, ctx.fused)
         else:
-            grad_x, sums = _eager_backward(x, a, b, saved, grad_out, ctx.needs_input_grad[0])
-            sums = sums.view(-1, groups, dim // groups).sum(-1).T  # (groups, 10)
-            grad_a = sums[:, :NUM_COEFFS].to(a.dtype)
-            grad_b = -sums[:, NUM_COEFFS:].to(b.dtype) * torch.copysign(torch.ones_like(b), b)
+            grad_x = torch.empty_like(x).reshape(-1, dim) if ctx.needs_input_grad[0] else None
+            acc_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+            sums = torch.zeros(NUM_COEFFS + DEN_COEFFS, dim, dtype=acc_dtype, device=x.device)
+            for buf in _element_partials(x, a, b, saved, grad_out, grad_x):
+                sums += buf.sum(1, dtype=acc_dtype)  # one reduction per channel over the chunk's rows
+            grad_a, grad_b = _coefficient_grads(sums.view(-1, groups, dim // groups).sum(-1).T, a, b)
         grad_x = grad_x.reshape(x.shape) if ctx.needs_input_grad[0] else None
         return grad_x, grad_a, grad_b, None, None
 
 
-def _eager_backward(x, a, b, out, grad_out, need_grad_x: bool):
-    """``grad_x`` (or None) and the per-channel sums ``(10, dim)`` by chunks of eager ops."""
+def _eager_forward(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``P(x) / Q(|x|)`` element by element, by chunks of rows (see :func:`_chunk_rows`)."""
+    dim = x.shape[-1]
+    z_all = x.reshape(-1, dim)
+    num, den = _coefficient_rows(a, b, dim)
+    num, den = list(num.unbind(0)), list(den.unbind(0))
+    out = torch.empty_like(z_all)
+    step = _chunk_rows(dim, z_all.shape[0], z_all.device)
+    for start in range(0, z_all.shape[0], step):
+        z = z_all[start : start + step]
+        q, _ = _denominator(z, den)
+        torch.div(_horner(num, z), q, out=out[start : start + step])
+    return out.reshape(x.shape)
+
+
+def _coefficient_grads(per_group: torch.Tensor, a: torch.Tensor, b: torch.Tensor):
+    """``(grad_a, grad_b)`` from the ``(groups, 10)`` sums of ``g/Q x^k`` and ``g F/Q |x|^i``.
+
+    dF/d|b_i| = -F/Q |x|^i. d|b|/db is taken as copysign(1, b), +1 at b = 0 as in the PAU/KAT
+    kernels: with sign(0) = 0 the zero-initialised b of `identity` could never move.
+    """
+    grad_a = per_group[:, :NUM_COEFFS].to(a.dtype)
+    grad_b = -per_group[:, NUM_COEFFS:].to(b.dtype) * torch.copysign(torch.ones_like(b), b)
+    return grad_a, grad_b
+
+
+def _element_partials(x, a, b, out, grad_out, grad_x):
+    """Per chunk of rows, the ten per-element partials ``g/Q x^k`` (k = 0..5) and ``g F/Q |x|^i``
+    (i = 1..4) as one ``(10, rows, dim)`` buffer, reused between chunks (yielded, so the caller
+    reduces it before the next chunk). Writes ``grad_x`` ``(elements / dim, dim)`` when given."""
     dim = x.shape[-1]
     z_all, f_all = x.reshape(-1, dim), out.reshape(-1, dim)
     g_all = grad_out.reshape(z_all.shape)
@@ -283,9 +304,6 @@ def _eager_backward(x, a, b, out, grad_out, need_grad_x: bool):
     dnum = num[1:] * torch.arange(1, NUM_COEFFS, dtype=num.dtype, device=num.device)[:, None]
     dden = den[1:] * torch.arange(1, DEN_COEFFS + 1, dtype=den.dtype, device=den.device)[:, None]
     num, den, dnum, dden = (list(t.unbind(0)) for t in (num, den, dnum, dden))
-    grad_x = torch.empty_like(z_all) if need_grad_x else None
-    acc_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-    sums = torch.zeros(NUM_COEFFS + DEN_COEFFS, dim, dtype=acc_dtype, device=x.device)
     step = _chunk_rows(dim, z_all.shape[0], z_all.device)
     buf = None
     for start in range(0, z_all.shape[0], step):
@@ -303,8 +321,56 @@ def _eager_backward(x, a, b, out, grad_out, need_grad_x: bool):
         torch.mul(r, f, out=buf[s]).mul_(az)
         for i in range(s + 1, s + DEN_COEFFS):
             torch.mul(buf[i - 1], az, out=buf[i])
-        sums += buf.sum(1, dtype=acc_dtype)
-    return grad_x, sums
+        yield buf
+
+
+class _AtomicGroupRationalFunction(torch.autograd.Function):
+    """KAT's GR-KAN backward as its public kernels accumulate it: element by element.
+
+    In KAT's CUDA and Triton kernels (github.com/Adamdad/rational_kat_cu) one thread handles one
+    element, computes its ten partials and atomically adds each into its group's coefficient
+    gradient (float32), so every element of a group contends for the same ten addresses. Here the
+    same partials as :class:`_GroupRationalFunction` (same forward, same ``grad_x``) are added with
+    ``index_add_`` into a flat ``(groups * 10,)`` float32 accumulator, one source element per
+    index: on a GPU that is one ``atomicAdd`` per element and partial, as in KAT's kernel; on the
+    CPU a serial loop of scalar adds. Only the accumulation differs from the block-reduced backward.
+    """
+
+    @staticmethod
+    def forward(ctx, x, a, b, groups):
+        out = _eager_forward(x, a, b)
+        ctx.groups = groups
+        ctx.save_for_backward(x, a, b, out)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        x, a, b, out = ctx.saved_tensors
+        groups, dim = ctx.groups, x.shape[-1]
+        parts = NUM_COEFFS + DEN_COEFFS
+        grad_x = torch.empty_like(x).reshape(-1, dim) if ctx.needs_input_grad[0] else None
+        acc = torch.zeros(groups * parts, dtype=torch.float64 if x.dtype == torch.float64 else torch.float32,
+                          device=x.device)
+        # Slot of partial k of channel d: group(d) * 10 + k; the (10, rows, dim) index is built once per chunk size.
+        slots = torch.arange(dim, device=x.device) // (dim // groups) * parts
+        index: dict[int, torch.Tensor] = {}
+        for buf in _element_partials(x, a, b, out, grad_out, grad_x):
+            rows = buf.shape[1]
+            if rows not in index:
+                ks = torch.arange(parts, device=x.device)[:, None, None]
+                index[rows] = (ks + slots[None, None, :]).expand(parts, rows, dim).reshape(-1)
+            acc.index_add_(0, index[rows], buf.reshape(-1).to(acc.dtype))
+        grad_a, grad_b = _coefficient_grads(acc.view(groups, parts), a, b)
+        grad_x = grad_x.reshape(x.shape) if grad_x is not None else None
+        return grad_x, grad_a, grad_b, None
+
+
+def atomic_group_rational(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor, groups: int) -> torch.Tensor:
+    """Group rational with KAT's per-element accumulation of the coefficient gradients (the baseline
+    FlashKAT removes); same values and gradients as :func:`group_rational` up to summation order."""
+    _check_coefficients(x, a, b, groups)
+    return _AtomicGroupRationalFunction.apply(x, a, b, groups)
 
 
 def group_rational(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor, groups: int,
@@ -331,17 +397,20 @@ class GroupRational(nn.Module):
         init: ``identity``, ``gelu`` or ``silu``: every group starts as the least-squares rational
             fit of that function on ``[-3, 3]`` (see :func:`rational_init`).
         naive: use :func:`naive_group_rational` (plain autograd) instead of the custom backward.
+        atomic: use :func:`atomic_group_rational` (KAT's per-element accumulation; a benchmark baseline).
         fused: ``False`` (default), ``True`` or ``"auto"``: compiled kernels, see :func:`group_rational`.
             The first call per process compiles (seconds; see docs/kan.md), so the default stays eager.
     """
 
     def __init__(self, dim: int, groups: int = 8, init: str = "gelu", naive: bool = False,
-                 fused: bool | str = False):
+                 fused: bool | str = False, atomic: bool = False):
         super().__init__()
         if dim < 1 or groups < 1 or dim % groups:
             raise ConfigError(f"GroupRational groups={groups} must divide dim={dim}; pick a divisor of {dim}")
+        if naive and atomic:
+            raise ConfigError("GroupRational naive=True and atomic=True are two different backwards; choose one")
         a, b, _ = rational_init(init)
-        self.dim, self.groups, self.init, self.naive = dim, groups, init.lower(), naive
+        self.dim, self.groups, self.init, self.naive, self.atomic = dim, groups, init.lower(), naive, atomic
         self.fused = check_fused(fused)
         self.a = nn.Parameter(torch.tensor(a, dtype=torch.float32).repeat(groups, 1))
         self.b = nn.Parameter(torch.tensor(b, dtype=torch.float32).repeat(groups, 1))
@@ -352,6 +421,8 @@ class GroupRational(nn.Module):
             raise ConfigError(f"GroupRational expects last dim {self.dim}, got {x.shape[-1]}; match dim to the input")
         if self.naive:
             return naive_group_rational(x, self.a, self.b, self.groups)
+        if self.atomic:
+            return atomic_group_rational(x, self.a, self.b, self.groups)
         return group_rational(x, self.a, self.b, self.groups, self.fused)
 
     def elementwise_flops(self, inputs: tuple[torch.Tensor, ...]) -> int:
@@ -360,7 +431,8 @@ class GroupRational(nn.Module):
 
     def extra_repr(self) -> str:
         fused = f", fused={self.fused!r}" if self.fused is not False else ""
-        return f"dim={self.dim}, groups={self.groups}, init={self.init!r}{fused}"
+        backward = ", naive=True" if self.naive else ", atomic=True" if self.atomic else ""
+        return f"dim={self.dim}, groups={self.groups}, init={self.init!r}{fused}{backward}"
 
 
 def rational_second_moment(init: str, samples: int = 20001) -> float:
@@ -387,11 +459,12 @@ class GRKANLinear(nn.Module):
         init: the rational's starting function (``identity``, ``gelu``, ``silu``).
         bias: bias of the linear layer.
         naive: plain-autograd rational (for benchmarks and checks).
+        atomic: the rational with KAT's per-element gradient accumulation (the FlashKAT benchmark's baseline).
         fused: the rational's compiled kernels (``False``, ``True``, ``"auto"``; see :class:`GroupRational`).
     """
 
     def __init__(self, in_features: int, out_features: int, groups: int = 8, init: str = "gelu",
-                 bias: bool = True, naive: bool = False, fused: bool | str = False):
+                 bias: bool = True, naive: bool = False, fused: bool | str = False, atomic: bool = False):
         super().__init__()
         if out_features < 1:
             raise ConfigError(f"GRKANLinear out_features={out_features} must be >= 1; give a positive width")
@@ -400,7 +473,7 @@ class GRKANLinear(nn.Module):
                 f"GRKANLinear groups={groups} must divide in_features={in_features}; pick a divisor of {in_features}"
             )
         self.in_features, self.out_features = in_features, out_features
-        self.rational = GroupRational(in_features, groups, init, naive=naive, fused=fused)
+        self.rational = GroupRational(in_features, groups, init, naive=naive, fused=fused, atomic=atomic)
         self.linear = nn.Linear(in_features, out_features, bias=bias)
         self.second_moment = rational_second_moment(init)
         with torch.no_grad():
