@@ -10,6 +10,7 @@ import torch
 from mlpzoo import claims
 from mlpzoo.claims import get_claim, grokking_tickets, hypernetworks, zaya1
 from mlpzoo.claims.base import VERDICTS, get_budget
+from mlpzoo.errors import ConfigError
 from mlpzoo.methods.sizing import candidate_widths
 
 
@@ -138,8 +139,10 @@ def test_hypernetworks_verdict_picks_the_hypernetwork_on_validation():
 def _size_rows(gains, std=0.5, n=3):
     rows = []
     for pair, (naive, aligned) in gains.items():
+        widths = [int(w) for w in pair.split("/")]
         for model, g in (("naive", naive), ("aligned", aligned)):
-            rows.append({"part": "sizing", "pair": pair, "model": model, "n": n, "gflops_mean": g, "gflops_std": std})
+            rows.append({"part": "sizing", "pair": pair, "model": model, "n": n, "gflops_mean": g, "gflops_std": std,
+                         "naive_width": widths[0], "chosen_width": widths[1]})
     return rows
 
 
@@ -160,6 +163,12 @@ def test_zaya1_without_pairs_is_not_checkable():
     assert zaya1.verdict([])[0] == "not checkable here"
 
 
+def test_zaya1_gpu_budget_needs_cuda(monkeypatch):
+    monkeypatch.setattr(zaya1.torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="no CUDA device"):
+        zaya1.choose_width(5000, zaya1.SPEC.settings["gpu"])
+
+
 def _write_idx(path, array):
     header = bytes([0, 0, 8, array.ndim]) + np.array(array.shape, dtype=">u4").tobytes()
     path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
@@ -173,12 +182,12 @@ def test_zaya1_reads_fashion_mnist_from_the_data_dir(tmp_path, monkeypatch):
         _write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
         _write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, n))
     settings = {"moe_train_rows": 20, "moe_test_rows": 5}
-    name, train, valid, test = zaya1._image_data(settings, tmp_path)
+    name, train, valid, test = zaya1.image_data(settings, tmp_path)
     assert name == "Fashion-MNIST" and (len(train), len(valid), len(test)) == (18, 2, 5)
     assert train.x.shape[1:] == (1, 28, 28) and float(train.x.max()) <= 1.0
     # No Fashion-MNIST anywhere: scikit-learn digits instead.
     monkeypatch.setenv("MLPZOO_FASHION_MNIST", str(tmp_path / "absent"))
-    assert zaya1._image_data(settings, tmp_path / "empty")[0] == "digits"
+    assert zaya1.image_data(settings, tmp_path / "empty")[0] == "digits"
 
 
 @pytest.mark.slow
@@ -206,12 +215,12 @@ def test_hypernetworks_quick(tmp_path):
 
 @pytest.mark.slow
 def test_zaya1_quick(tmp_path):
-    result = get_claim("zaya1").run(get_budget("quick"), runs_dir=tmp_path, log=lambda s: None)
+    result = claims.run("zaya1", get_budget("quick"), runs_dir=tmp_path, log=lambda s: None)
     assert result.verdict in VERDICTS
     sizing = {r["model"]: r for r in result.table if r["part"] == "sizing"}
     assert sizing["naive"]["gflops_mean"] > 0 and sizing["aligned"]["gflops_mean"] > 0
     swept = {int(r["model"].removeprefix("width_")): r["gflops_mean"] for r in result.table if r["part"] == "sweep"}
     assert set(swept) == set(candidate_widths(1000, zaya1.SWEEP_TOLERANCE)) and len(swept) > 2
-    (pair,) = {r["pair"] for r in result.table if r["part"] == "sizing"}
-    assert pair == f"1000/{max(swept, key=swept.get)}"  # the sweep's fastest width is the one timed against 1000
+    assert sizing["aligned"]["chosen_width"] == max(swept, key=swept.get)  # the sweep's fastest width is timed against 1000
+    assert sizing["naive"]["naive_width"] == 1000 and sizing["naive"]["n"] == zaya1.SPEC.settings["quick"]["rounds"]
     assert {r["model"] for r in result.table if r["part"].startswith("moe_")} == {"moe_mlp", "dense_mlp"}
