@@ -14,11 +14,14 @@ from mlpzoo.errors import ConfigError
 from mlpzoo.methods.sizing import candidate_widths
 
 
-def _grok_rows(dense=3000, ticket=600, no_wd=(1.0, 900), controls=(3000, 2800, 2500), std=50.0, n=3):
-    def row(arm, fraction, wd, epochs, grokked=1.0):
+def _grok_rows(dense=3000, ticket=600, no_wd=(1.0, 900), controls=(3000, 2800, 2500), dense_no_wd=(0.0, 6000), std=50.0,
+               n=3):
+    def row(arm, fraction, wd, epochs, grokked=1.0, valid=None):
         return {"arm": arm, "keep_fraction": fraction, "weight_decay": wd, "n": n, "epochs_to_95_mean": float(epochs),
-                "epochs_to_95_std": std, "grokked_mean": grokked, "grokked_std": 0.0}
-    rows = [row("dense", 1.0, 1.0, dense), row("ticket", 0.4, 1.0, ticket), row("ticket_no_wd", 0.4, 0.0, no_wd[1], no_wd[0])]
+                "epochs_to_95_std": std, "valid_epochs_to_95_mean": float(epochs if valid is None else valid),
+                "valid_epochs_to_95_std": std, "grokked_mean": grokked, "grokked_std": 0.0}
+    rows = [row("dense", 1.0, 1.0, dense), row("ticket", 0.4, 1.0, ticket), row("ticket_no_wd", 0.4, 0.0, no_wd[1], no_wd[0]),
+            row("dense_no_wd", 1.0, 0.0, dense_no_wd[1], dense_no_wd[0])]
     rows += [row(arm, 1.0 if arm == "dense_same_norm" else 0.4, 1.0, e) for arm, e in zip(grokking_tickets.CONTROLS, controls)]
     return rows
 
@@ -29,10 +32,31 @@ def test_grokking_verdicts():
     assert grokking_tickets.verdict(_grok_rows(controls=(3000, 620, 2500)))[0] == "partly reproduced"
     assert grokking_tickets.verdict(_grok_rows(ticket=2000, no_wd=(0.0, 20000)))[0] == "not reproduced"
     assert grokking_tickets.verdict(_grok_rows(ticket=2000))[0] == "partly reproduced"  # 1.5x only, but grokking without wd
+    # Twice as fast on the means but inside one standard error: no speed-up.
+    assert grokking_tickets.verdict(_grok_rows(ticket=1400, std=1500, no_wd=(0.0, 20000)))[0] == "not reproduced"
     rows = _grok_rows()
     rows[0]["grokked_mean"] = 0.5
     outcome, reason = grokking_tickets.verdict(rows)
     assert outcome == "not reproduced" and "dense" in reason
+
+
+def test_grokking_without_weight_decay_needs_the_dense_control():
+    # The dense net groks without weight decay as fast as the ticket: nothing only the ticket achieves.
+    outcome, reason = grokking_tickets.verdict(_grok_rows(ticket=2000, dense_no_wd=(1.0, 900)))
+    assert outcome == "not reproduced" and "no grokking that only the ticket achieves" in reason
+    rows = [r for r in _grok_rows(ticket=2000) if r["arm"] != "dense_no_wd"]
+    assert grokking_tickets.verdict(rows)[0] == "not reproduced"
+    assert grokking_tickets.verdict(_grok_rows(ticket=2000))[0] == "partly reproduced"
+
+
+def test_grokking_pruning_rate_is_chosen_on_validation():
+    # Two rates: 0.2 is fastest on test but slow on validation; 0.4 is chosen and is only 1.2x faster than dense.
+    rows = _grok_rows(ticket=2500, no_wd=(0.0, 20000), controls=(4000, 4000, 4000))
+    rows.append(dict(rows[1], keep_fraction=0.2, epochs_to_95_mean=500.0, valid_epochs_to_95_mean=4000.0))
+    outcome, reason = grokking_tickets.verdict(rows)
+    assert outcome == "not reproduced" and "keep 0.4, chosen on validation" in reason
+    rows[-1]["valid_epochs_to_95_mean"] = 450.0  # now 0.2 is also the validation choice
+    assert grokking_tickets.verdict(rows)[0] == "partly reproduced"
 
 
 def test_grokking_verdict_missing_control_is_no_pass():
@@ -68,6 +92,7 @@ def test_grokking_generalised_checkpoint_comes_from_validation(monkeypatch):
     model = grokking_tickets.GrokkingMLP(11, 16, 8)
     result = grokking_tickets.train_full_batch(model, data, 1e-2, 0.0, 100, 5, valid_index=valid)
     assert result["epochs_to_95"] == 20 and result["grokked"] == 1 and result["curve"][-1][0] == 20
+    assert result["valid_epochs_to_95"] == 10
     generalised = result["generalised_state"]
     assert all(torch.equal(generalised[n], snapshots[2][n]) for n in generalised)  # the weights at epoch 10
     assert not all(torch.equal(generalised[n], snapshots[4][n]) for n in generalised)
@@ -75,7 +100,7 @@ def test_grokking_generalised_checkpoint_comes_from_validation(monkeypatch):
     # Without a validation index the run stops at the test target and keeps no generalised checkpoint.
     seen.update(train=[], valid=[], test=[])
     result = grokking_tickets.train_full_batch(model, data, 1e-2, 0.0, 100, 5)
-    assert result["epochs_to_95"] == 20 and result["generalised_state"] is None
+    assert result["epochs_to_95"] == 20 and result["generalised_state"] is None and result["valid_epochs_to_95"] is None
 
 
 def _hyper_rows(hyper_acc=0.95, mlp_acc=0.955, matched_acc=0.93, hyper_mse=0.3, mlp_mse=2.0, hyper_params=2000,
@@ -192,12 +217,16 @@ def test_zaya1_reads_fashion_mnist_from_the_data_dir(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_grokking_tickets_quick(tmp_path):
-    result = get_claim("grokking-tickets").run(get_budget("quick"), runs_dir=tmp_path, log=lambda s: None)
+    result = claims.run("grokking-tickets", get_budget("quick"), runs_dir=tmp_path, log=lambda s: None)
     assert result.verdict in VERDICTS
     arms = {row["arm"] for row in result.table}
-    assert {"dense", "ticket", "ticket_no_wd", "random_mask", "dense_same_norm"} <= arms
-    assert all(math.isfinite(row["epochs_to_95_mean"]) for row in result.table)
+    assert {"dense", "ticket", "ticket_no_wd", "random_mask", "dense_same_norm", "dense_no_wd"} <= arms
+    assert all(math.isfinite(row["epochs_to_95_mean"]) and math.isfinite(row["valid_epochs_to_95_mean"]) for row in result.table)
     assert list((tmp_path / "claims" / "grokking-tickets").glob("curves-*.png"))
+    assert all("curve" not in run for run in result.runs)
+    # The dense net's weights are cached for the tickets: a second run reuses every arm.
+    again = claims.run("grokking-tickets", get_budget("quick"), runs_dir=tmp_path, log=lambda s: None)
+    assert again.runs == result.runs
 
 
 @pytest.mark.slow
