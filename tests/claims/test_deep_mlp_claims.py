@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from mlpzoo import claims
 from mlpzoo.claims import get_claim, hourglass, min_transformer, scaling_mlps
 from mlpzoo.claims.base import VERDICTS, Budget, get_budget
 from mlpzoo.data.images import FASHION_MNIST_DIR, fashion_mnist_dir, load_fashion_mnist
@@ -138,12 +139,13 @@ def test_hourglass_budget_matching():
 
 
 # ---------------------------------------------------------------------------- min-transformer
-def _min_table(accuracy, params, std=math.nan, n=1):
+def _min_table(accuracy, params, std=math.nan, n=1, valid=None):
     rows = []
     for dataset in ("fashion_mnist", "cifar10"):
         for (mode, variant), acc in accuracy.items():
             rows.append({"dataset": dataset, "mode": mode, "variant": variant, "n": n, "test_accuracy_mean": acc,
-                         "test_accuracy_std": std, "parameters": params[(mode, variant)]})
+                         "test_accuracy_std": std, "valid_accuracy_mean": (valid or accuracy)[(mode, variant)],
+                         "valid_accuracy_std": std, "parameters": params[(mode, variant)]})
     return rows
 
 
@@ -156,6 +158,19 @@ def test_min_transformer_verdicts():
     assert verdict == "not reproduced" and "no reduced configuration is similar" in reason
     # A drop beyond the tolerance but within one standard error over seeds still counts as similar.
     assert min_transformer.verdict(_min_table({base: 0.9, tiny: 0.87, half: 0.8}, params, std=0.05, n=3))[0] == "reproduced"
+
+
+def test_min_transformer_configuration_is_chosen_on_validation():
+    base, tiny, half = min_transformer.BASELINE, ("symmetric", "1 head, no MLP"), ("collapsed", "4 heads, MLP")
+    params = {base: 100_000, tiny: 8_000, half: 45_000}
+    # Similar on test, but not on validation: not chosen, so its saving does not count.
+    valid = {base: 0.9, tiny: 0.85, half: 0.9}
+    verdict, reason = min_transformer.verdict(_min_table({base: 0.9, tiny: 0.9, half: 0.9}, params, valid=valid))
+    assert verdict == "partly reproduced" and "collapsed / 4 heads, MLP" in reason
+    # Chosen on validation, then not similar on test: the test is read once, no second choice.
+    valid = {base: 0.9, tiny: 0.9, half: 0.9}
+    verdict, reason = min_transformer.verdict(_min_table({base: 0.9, tiny: 0.8, half: 0.9}, params, valid=valid))
+    assert verdict == "not reproduced" and "not similar on test" in reason
 
 
 # ---------------------------------------------------------------------------- quick runs
@@ -204,11 +219,11 @@ def test_hourglass_quick(tmp_path):
 def test_min_transformer_quick(tmp_path, need_data):
     need_data("cifar10")
     need_fashion_mnist()
-    result = get_claim("min-transformer").run(get_budget("quick"), data_dir=None, runs_dir=tmp_path, log=lambda s: None)
+    result = claims.run("min-transformer", get_budget("quick"), data_dir=None, runs_dir=tmp_path, log=lambda s: None)
     assert result.verdict in VERDICTS
     assert len(result.table) == 18
     for dataset in min_transformer.DATASETS:
         rows = [r for r in result.table if r["dataset"] == dataset]
         base = next(r for r in rows if (r["mode"], r["variant"]) == min_transformer.BASELINE)
         assert all(r["parameters"] <= base["parameters"] for r in rows)
-        assert all(0 <= r["test_accuracy_mean"] <= 1 for r in rows)
+        assert all(0 <= r["test_accuracy_mean"] <= 1 and 0 <= r["valid_accuracy_mean"] <= 1 for r in rows)
