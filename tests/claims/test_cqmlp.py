@@ -12,11 +12,24 @@ from mlpzoo.claims.base import VERDICTS, get_budget
 
 def _table(acc2, f12, acc_float=0.999, f1_float=0.95, majority=0.987, std=math.nan, n=1, recall2=0.95):
     rows = []
-    for model, acc, f1, recall in (("cqmlp_float", acc_float, f1_float, 0.97), ("cqmlp_4bit", acc_float, f1_float, 0.97),
-                                   ("cqmlp_2bit", acc2, f12, recall2)):
-        rows.append({"model": model, "n": n, "accuracy_mean": acc, "accuracy_std": std, "macro_f1_mean": f1,
-                     "macro_f1_std": std, "attack_recall_mean": recall, "attack_recall_std": std,
-                     "majority_accuracy": majority})
+    for model, acc, f1, recall in (
+        ("cqmlp_float", acc_float, f1_float, 0.97),
+        ("cqmlp_4bit", acc_float, f1_float, 0.97),
+        ("cqmlp_2bit", acc2, f12, recall2),
+    ):
+        rows.append(
+            {
+                "model": model,
+                "n": n,
+                "accuracy_mean": acc,
+                "accuracy_std": std,
+                "macro_f1_mean": f1,
+                "macro_f1_std": std,
+                "attack_recall_mean": recall,
+                "attack_recall_std": std,
+                "majority_accuracy": majority,
+            }
+        )
     return rows
 
 
@@ -62,7 +75,9 @@ def test_cqmlp_quick(tmp_path, need_data):
     rows = {row["model"]: row for row in result.table}
     assert set(rows) == set(cqmlp.MODELS)
     for row in rows.values():
-        assert 0.9 < row["accuracy_mean"] <= 1 and 0 <= row["macro_f1_mean"] <= 1 and 0 <= row["attack_recall_mean"] <= 1
+        assert (
+            0.9 < row["accuracy_mean"] <= 1 and 0 <= row["macro_f1_mean"] <= 1 and 0 <= row["attack_recall_mean"] <= 1
+        )
         assert row["ms_per_message_b1"] > 0 and row["messages_per_s_b1024"] > 0
     assert rows["cqmlp_2bit"]["weight_bits"] * 16 == rows["cqmlp_float"]["weight_bits"]  # 2 vs 32 bits a weight
     assert rows["cqmlp_2bit"]["size_bits"] < rows["cqmlp_4bit"]["size_bits"] < rows["cqmlp_float"]["size_bits"]

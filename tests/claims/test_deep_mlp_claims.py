@@ -9,9 +9,8 @@ import torch
 
 from mlpzoo import claims
 from mlpzoo.claims import get_claim, hourglass, min_transformer, scaling_mlps
-from mlpzoo.claims.base import VERDICTS, Budget, get_budget
+from mlpzoo.claims.base import VERDICTS, get_budget
 from mlpzoo.data.images import FASHION_MNIST_DIR, fashion_mnist_dir, load_fashion_mnist
-from mlpzoo.data.tensors import ArrayData
 from mlpzoo.errors import DataMissingError
 
 
@@ -107,12 +106,13 @@ def test_scaling_seeds_are_averaged_before_the_frontier():
 
 
 # ---------------------------------------------------------------------------- hourglass
-def _hourglass_table(diffs_by_task, std=math.nan, n=1):
+def _hourglass_table(diffs_by_task, std=math.nan, n=1, parameters=None, candidates=(2, 2)):
     rows = []
     for task, diffs in diffs_by_task.items():
-        for budget, diff in zip((1, 2, 3, 4), diffs):
-            rows.append({"task": task, "shape": "conventional", "budget": budget, "n": n, "quality_mean": 0.9, "quality_std": std})
-            rows.append({"task": task, "shape": "hourglass", "budget": budget, "n": n, "quality_mean": 0.9 + diff, "quality_std": std})
+        for budget, diff in zip((1000, 2000, 3000, 4000), diffs):
+            for shape, quality, searched in (("conventional", 0.9, candidates[0]), ("hourglass", 0.9 + diff, candidates[1])):
+                rows.append({"task": task, "shape": shape, "budget": budget, "n": n, "quality_mean": quality,
+                             "quality_std": std, "parameters": float(parameters or budget), "candidates": searched})
     return rows
 
 
@@ -126,16 +126,34 @@ def test_hourglass_verdicts():
     assert hourglass.verdict(_hourglass_table({"digits": (0.1, -0.02, 0.1, 0.1)}, std=0.05, n=3))[0] == "reproduced"
 
 
-def test_hourglass_budget_matching():
-    settings = hourglass.SETTINGS["quick"]["digits"]
-    for budget in settings["budgets"]:
-        for shape in hourglass.SHAPES:
-            options = hourglass.candidates(shape, "digits", settings, 64, 10, budget)
-            assert options, (shape, budget)
-            for dim, hidden, depth in options:
-                model = hourglass.build(shape, "digits", 64, 10, dim, hidden, depth, 0)
-                assert abs(hourglass.trainable(model) - budget) <= 2 * depth * dim + 10
-                assert (hidden < dim) if shape == "hourglass" else (hidden > dim)
+def test_hourglass_verdict_needs_matched_parameters():
+    win = (0.01, 0.02, 0.0, 0.03)
+    outcome, reason = hourglass.verdict(_hourglass_table({"digits": win}, parameters=3000))
+    assert outcome == "not reproduced" and "not within 5%" in reason
+
+
+def test_hourglass_cannot_win_with_a_larger_search():
+    win = (0.01, 0.02, 0.0, 0.03)
+    outcome, reason = hourglass.verdict(_hourglass_table({"digits": win}, candidates=(1, 3)))
+    assert outcome == "not reproduced" and "searched 3 candidates" in reason
+    assert hourglass.verdict(_hourglass_table({"digits": win}, candidates=(3, 3)))[0] == "reproduced"
+
+
+@pytest.mark.parametrize("budget_name", ["quick", "full", "gpu"])
+def test_hourglass_budget_matching(budget_name):
+    for task in hourglass.TASKS:
+        settings = hourglass.SPEC.settings[budget_name][task]
+        features = 64 if task == "digits" else (28 // settings["pool"]) ** 2
+        for budget in settings["budgets"]:
+            for shape in hourglass.SHAPES:
+                options = hourglass.candidates(shape, task, settings, features, 10 if task == "digits" else features, budget)
+                assert options, (task, shape, budget)
+                for dim, hidden, depth in options:
+                    with torch.device("meta"):
+                        model = hourglass.build(shape, task, features, 10 if task == "digits" else features, dim, hidden,
+                                                depth, 0)
+                    assert abs(hourglass.trainable(model) - budget) <= hourglass.MATCH_TOLERANCE * budget
+                    assert (hidden < dim) if shape == "hourglass" else (hidden > dim)
 
 
 # ---------------------------------------------------------------------------- min-transformer
@@ -194,25 +212,19 @@ def test_seeds_follow_the_settings_unless_given(monkeypatch):
     assert scaling_mlps.run(get_budget("quick"), log=lambda s: None).seeds == [0]
     assert scaling_mlps.run(get_budget("quick", seeds=3), log=lambda s: None).seeds == [0, 1, 2]
 
-    digits = ArrayData(torch.zeros(4, 64), torch.zeros(4, dtype=torch.long))
-    monkeypatch.setattr(hourglass, "digits_splits", lambda: (digits,) * 3)
-    monkeypatch.setattr(hourglass, "denoise_splits", lambda settings, data_dir: (ArrayData(torch.zeros(4, 196), torch.zeros(4, 196)),) * 3)
-    monkeypatch.setattr(hourglass, "fit", lambda task, model, data, settings, seed: (0.5, 0.5 + seed))
-    assert hourglass.run(get_budget("quick"), log=lambda s: None).seeds == [0]
-    assert hourglass.run(get_budget("quick", seeds=2), log=lambda s: None).seeds == [0, 1]
-    assert hourglass.run(Budget("quick", seeds=3, max_epochs=2), log=lambda s: None).seeds == [0, 1, 2]
-
 
 @pytest.mark.slow
 def test_hourglass_quick(tmp_path):
     need_fashion_mnist()
-    result = get_claim("hourglass").run(get_budget("quick"), data_dir=None, runs_dir=tmp_path, log=lambda s: None)
-    assert result.verdict in VERDICTS
+    result = claims.run("hourglass", get_budget("quick"), data_dir=None, runs_dir=tmp_path, log=lambda s: None)
+    assert result.verdict in VERDICTS and result.seeds == [0]
     assert {(row["task"], row["shape"]) for row in result.table} == {(t, s) for t in hourglass.TASKS for s in hourglass.SHAPES}
     assert all(len({r["budget"] for r in result.table if r["task"] == t}) >= 4 for t in hourglass.TASKS)
     for row in result.table:
         assert abs(row["parameters"] - row["budget"]) < 0.05 * row["budget"]
         assert (0.5 < row["quality_mean"] <= 1) if row["task"] == "digits" else (5 < row["quality_mean"] < 40)
+    searched = {(r["task"], r["budget"], r["shape"]): r["candidates"] for r in result.table}
+    assert all(searched[(t, b, "hourglass")] == searched[(t, b, "conventional")] for t, b, _ in searched)
 
 
 @pytest.mark.slow

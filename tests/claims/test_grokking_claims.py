@@ -8,21 +8,39 @@ import pytest
 import torch
 
 from mlpzoo import claims
-from mlpzoo.claims import get_claim, grokking_tickets, hypernetworks, zaya1
+from mlpzoo.claims import grokking_tickets, hypernetworks, zaya1
 from mlpzoo.claims.base import VERDICTS, get_budget
 from mlpzoo.errors import ConfigError
 from mlpzoo.methods.sizing import candidate_widths
 
 
-def _grok_rows(dense=3000, ticket=600, no_wd=(1.0, 900), controls=(3000, 2800, 2500), dense_no_wd=(0.0, 6000), std=50.0,
-               n=3):
+def _grok_rows(
+    dense=3000, ticket=600, no_wd=(1.0, 900), controls=(3000, 2800, 2500), dense_no_wd=(0.0, 6000), std=50.0, n=3
+):
     def row(arm, fraction, wd, epochs, grokked=1.0, valid=None):
-        return {"arm": arm, "keep_fraction": fraction, "weight_decay": wd, "n": n, "epochs_to_95_mean": float(epochs),
-                "epochs_to_95_std": std, "valid_epochs_to_95_mean": float(epochs if valid is None else valid),
-                "valid_epochs_to_95_std": std, "grokked_mean": grokked, "grokked_std": 0.0}
-    rows = [row("dense", 1.0, 1.0, dense), row("ticket", 0.4, 1.0, ticket), row("ticket_no_wd", 0.4, 0.0, no_wd[1], no_wd[0]),
-            row("dense_no_wd", 1.0, 0.0, dense_no_wd[1], dense_no_wd[0])]
-    rows += [row(arm, 1.0 if arm == "dense_same_norm" else 0.4, 1.0, e) for arm, e in zip(grokking_tickets.CONTROLS, controls)]
+        return {
+            "arm": arm,
+            "keep_fraction": fraction,
+            "weight_decay": wd,
+            "n": n,
+            "epochs_to_95_mean": float(epochs),
+            "epochs_to_95_std": std,
+            "valid_epochs_to_95_mean": float(epochs if valid is None else valid),
+            "valid_epochs_to_95_std": std,
+            "grokked_mean": grokked,
+            "grokked_std": 0.0,
+        }
+
+    rows = [
+        row("dense", 1.0, 1.0, dense),
+        row("ticket", 0.4, 1.0, ticket),
+        row("ticket_no_wd", 0.4, 0.0, no_wd[1], no_wd[0]),
+        row("dense_no_wd", 1.0, 0.0, dense_no_wd[1], dense_no_wd[0]),
+    ]
+    rows += [
+        row(arm, 1.0 if arm == "dense_same_norm" else 0.4, 1.0, e)
+        for arm, e in zip(grokking_tickets.CONTROLS, controls)
+    ]
     return rows
 
 
@@ -31,7 +49,9 @@ def test_grokking_verdicts():
     assert grokking_tickets.verdict(_grok_rows(no_wd=(0.0, 20000)))[0] == "partly reproduced"
     assert grokking_tickets.verdict(_grok_rows(controls=(3000, 620, 2500)))[0] == "partly reproduced"
     assert grokking_tickets.verdict(_grok_rows(ticket=2000, no_wd=(0.0, 20000)))[0] == "not reproduced"
-    assert grokking_tickets.verdict(_grok_rows(ticket=2000))[0] == "partly reproduced"  # 1.5x only, but grokking without wd
+    assert (
+        grokking_tickets.verdict(_grok_rows(ticket=2000))[0] == "partly reproduced"
+    )  # 1.5x only, but grokking without wd
     # Twice as fast on the means but inside one standard error: no speed-up.
     assert grokking_tickets.verdict(_grok_rows(ticket=1400, std=1500, no_wd=(0.0, 20000)))[0] == "not reproduced"
     rows = _grok_rows()
@@ -74,7 +94,10 @@ def test_grokking_generalised_checkpoint_comes_from_validation(monkeypatch):
     data, valid = grokking_tickets.split_held_out(grokking_tickets.modular_addition(11, 0.4, seed=0))
     held_out = torch.cat([valid, data.test_index])
     assert not set(valid.tolist()) & set(data.test_index.tolist())
-    assert not set(held_out.tolist()) & set(data.train_index.tolist()) and held_out.numel() + data.train_index.numel() == 66
+    assert (
+        not set(held_out.tolist()) & set(data.train_index.tolist())
+        and held_out.numel() + data.train_index.numel() == 66
+    )
     # Scripted accuracies per evaluation: validation reaches 95 % at the 2nd, test at the 4th.
     seen = {"train": [], "valid": [], "test": []}
     snapshots = []
@@ -103,17 +126,46 @@ def test_grokking_generalised_checkpoint_comes_from_validation(monkeypatch):
     assert result["epochs_to_95"] == 20 and result["generalised_state"] is None and result["valid_epochs_to_95"] is None
 
 
-def _hyper_rows(hyper_acc=0.95, mlp_acc=0.955, matched_acc=0.93, hyper_mse=0.3, mlp_mse=2.0, hyper_params=2000,
-                matched_params=2010, std=0.005):
+def _hyper_rows(
+    hyper_acc=0.95,
+    mlp_acc=0.955,
+    matched_acc=0.93,
+    hyper_mse=0.3,
+    mlp_mse=2.0,
+    hyper_params=2000,
+    matched_params=2010,
+    std=0.005,
+):
     def digits(model, acc, params):
-        return {"part": "digits", "model": model, "adapt_steps": -1, "n": 3, "valid_accuracy_mean": acc,
-                "valid_accuracy_std": std, "test_accuracy_mean": acc, "test_accuracy_std": std,
-                "trainable_parameters_mean": float(params)}
-    rows = [digits("mlp_w64", mlp_acc, 4810), digits("hyper_a", hyper_acc, hyper_params),
-            digits("mlp_matched_hyper_a", matched_acc, matched_params)]
+        return {
+            "part": "digits",
+            "model": model,
+            "adapt_steps": -1,
+            "n": 3,
+            "valid_accuracy_mean": acc,
+            "valid_accuracy_std": std,
+            "test_accuracy_mean": acc,
+            "test_accuracy_std": std,
+            "trainable_parameters_mean": float(params),
+        }
+
+    rows = [
+        digits("mlp_w64", mlp_acc, 4810),
+        digits("hyper_a", hyper_acc, hyper_params),
+        digits("mlp_matched_hyper_a", matched_acc, matched_params),
+    ]
     for model, mse in (("hyper_task_embedding", hyper_mse), ("mlp_finetune", mlp_mse)):
-        rows.append({"part": "sine_adaptation", "model": model, "adapt_steps": 10, "n": 3, "query_mse_mean": mse,
-                     "query_mse_std": 0.1, "trainable_parameters_mean": 8.0})
+        rows.append(
+            {
+                "part": "sine_adaptation",
+                "model": model,
+                "adapt_steps": 10,
+                "n": 3,
+                "query_mse_mean": mse,
+                "query_mse_std": 0.1,
+                "trainable_parameters_mean": 8.0,
+            }
+        )
     return rows
 
 
@@ -166,8 +218,18 @@ def _size_rows(gains, std=0.5, n=3):
     for pair, (naive, aligned) in gains.items():
         widths = [int(w) for w in pair.split("/")]
         for model, g in (("naive", naive), ("aligned", aligned)):
-            rows.append({"part": "sizing", "pair": pair, "model": model, "n": n, "gflops_mean": g, "gflops_std": std,
-                         "naive_width": widths[0], "chosen_width": widths[1]})
+            rows.append(
+                {
+                    "part": "sizing",
+                    "pair": pair,
+                    "model": model,
+                    "n": n,
+                    "gflops_mean": g,
+                    "gflops_std": std,
+                    "naive_width": widths[0],
+                    "chosen_width": widths[1],
+                }
+            )
     return rows
 
 
@@ -182,8 +244,17 @@ def test_zaya1_verdicts():
 
 
 def test_zaya1_without_pairs_is_not_checkable():
-    moe = [{"part": "moe_digits", "pair": "-", "model": m, "n": 1, "test_accuracy_mean": 0.9, "train_samples_per_second": 1e4}
-           for m in ("moe_mlp", "dense_mlp")]
+    moe = [
+        {
+            "part": "moe_digits",
+            "pair": "-",
+            "model": m,
+            "n": 1,
+            "test_accuracy_mean": 0.9,
+            "train_samples_per_second": 1e4,
+        }
+        for m in ("moe_mlp", "dense_mlp")
+    ]
     assert zaya1.verdict(moe)[0] == "not checkable here"
     assert zaya1.verdict([])[0] == "not checkable here"
 
@@ -221,7 +292,10 @@ def test_grokking_tickets_quick(tmp_path):
     assert result.verdict in VERDICTS
     arms = {row["arm"] for row in result.table}
     assert {"dense", "ticket", "ticket_no_wd", "random_mask", "dense_same_norm", "dense_no_wd"} <= arms
-    assert all(math.isfinite(row["epochs_to_95_mean"]) and math.isfinite(row["valid_epochs_to_95_mean"]) for row in result.table)
+    assert all(
+        math.isfinite(row["epochs_to_95_mean"]) and math.isfinite(row["valid_epochs_to_95_mean"])
+        for row in result.table
+    )
     assert list((tmp_path / "claims" / "grokking-tickets").glob("curves-*.png"))
     assert all("curve" not in run for run in result.runs)
     # The dense net's weights are cached for the tickets: a second run reuses every arm.
@@ -250,6 +324,8 @@ def test_zaya1_quick(tmp_path):
     assert sizing["naive"]["gflops_mean"] > 0 and sizing["aligned"]["gflops_mean"] > 0
     swept = {int(r["model"].removeprefix("width_")): r["gflops_mean"] for r in result.table if r["part"] == "sweep"}
     assert set(swept) == set(candidate_widths(1000, zaya1.SWEEP_TOLERANCE)) and len(swept) > 2
-    assert sizing["aligned"]["chosen_width"] == max(swept, key=swept.get)  # the sweep's fastest width is timed against 1000
+    assert sizing["aligned"]["chosen_width"] == max(
+        swept, key=swept.get
+    )  # the sweep's fastest width is timed against 1000
     assert sizing["naive"]["naive_width"] == 1000 and sizing["naive"]["n"] == zaya1.SPEC.settings["quick"]["rounds"]
     assert {r["model"] for r in result.table if r["part"].startswith("moe_")} == {"moe_mlp", "dense_mlp"}

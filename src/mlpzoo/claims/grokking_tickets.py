@@ -67,35 +67,75 @@ CONTROLS = ("random_mask", "memorisation_mask", "dense_same_norm")
 NO_WD_CONTROL = "dense_no_wd"
 
 SPEC = ClaimSpec(
-    claim=("Magnitude-pruned subnetworks of a generalised net, rewound to initialisation ('grokking tickets'), "
-           "reach full test accuracy much sooner than the dense net and than random, memorisation-time or "
-           "equal-norm controls, and grok even without weight decay (where the dense net does not)."),
-    paper_numbers={"abstract": "tickets 'drastically accelerate grokking'; no speed-up for memorisation-time tickets "
-                               "or random pruning at initialisation; grokking without weight decay at an appropriate "
-                               "pruning rate"},
+    claim=(
+        "Magnitude-pruned subnetworks of a generalised net, rewound to initialisation ('grokking tickets'), "
+        "reach full test accuracy much sooner than the dense net and than random, memorisation-time or "
+        "equal-norm controls, and grok even without weight decay (where the dense net does not)."
+    ),
+    paper_numbers={
+        "abstract": "tickets 'drastically accelerate grokking'; no speed-up for memorisation-time tickets "
+        "or random pruning at initialisation; grokking without weight decay at an appropriate "
+        "pruning rate"
+    },
     settings={
         # Quick: one pruning rate and short caps; every arm and control runs.
-        "quick": {"p": 67, "d_emb": 128, "d_model": 48, "lr": 1e-2, "weight_decay": 1.0, "dense_epochs": 2000,
-                  "retrain_epochs": 250, "keep_fractions": (0.4,), "control_fraction": 0.4, "eval_every": 10},
-        "full": {"p": 67, "d_emb": 128, "d_model": 48, "lr": 3e-3, "weight_decay": 1.0, "dense_epochs": 10000,
-                 "retrain_epochs": 6000, "keep_fractions": (0.6, 0.4, 0.2), "control_fraction": 0.4, "eval_every": 10},
+        "quick": {
+            "p": 67,
+            "d_emb": 128,
+            "d_model": 48,
+            "lr": 1e-2,
+            "weight_decay": 1.0,
+            "dense_epochs": 2000,
+            "retrain_epochs": 250,
+            "keep_fractions": (0.4,),
+            "control_fraction": 0.4,
+            "eval_every": 10,
+        },
+        "full": {
+            "p": 67,
+            "d_emb": 128,
+            "d_model": 48,
+            "lr": 3e-3,
+            "weight_decay": 1.0,
+            "dense_epochs": 10000,
+            "retrain_epochs": 6000,
+            "keep_fractions": (0.6, 0.4, 0.2),
+            "control_fraction": 0.4,
+            "eval_every": 10,
+        },
         # The paper's MLP (d_emb 500, lr 1e-3) with its long runs; tiny full-batch steps, so a GPU helps little.
-        "gpu": {"p": 67, "d_emb": 500, "d_model": 48, "lr": 1e-3, "weight_decay": 1.0, "dense_epochs": 30000,
-                "retrain_epochs": 20000, "keep_fractions": (0.6, 0.4, 0.2), "control_fraction": 0.4, "eval_every": 10},
+        "gpu": {
+            "p": 67,
+            "d_emb": 500,
+            "d_model": 48,
+            "lr": 1e-3,
+            "weight_decay": 1.0,
+            "dense_epochs": 30000,
+            "retrain_epochs": 20000,
+            "keep_fractions": (0.6, 0.4, 0.2),
+            "control_fraction": 0.4,
+            "eval_every": 10,
+        },
     },
     seeds={"quick": 1, "full": 3, "gpu": 3},
     notes=(
-        "epochs_to_95: first evaluation with test accuracy >= 95 %; runs that never get there count at their cap with "
-        "grokked = 0, so their mean is a lower bound. valid_epochs_to_95 is the same on the validation pairs: the "
-        "pruning rate judged (with and without weight decay) is the one fastest on validation.",
-        "Masks: one global magnitude threshold over all four weight matrices (embedding, in, out, unembedding); controls "
-        "at control_fraction. Unlike the paper's code, fully pruned hidden units are not revived ('relive_neurons'). "
-        "The equal-norm control matches the L2 norm only (the paper also matches L1).",
-        "Full budget (CPU): d_emb 128 and lr 3e-3 instead of the paper's 500 and 1e-3 (the gpu budget), dense cap "
-        "10,000 epochs, retraining caps 6,000 (paper: 30,000 / 20,000); 11 runs a seed at about 13 ms an epoch (measured "
-        "on a loaded 2-core machine): at most 45 min for 3 seeds if nothing groks, about 35 min when only the tickets "
-        "and the dense net do. At lr 1e-2 (the quick budget) weight decay wipes the rewound tickets out before they "
-        "learn; a side run at lr 3e-3 had the 0.4 ticket at 46 % test accuracy after 1,500 epochs, the dense net at 6 %.",
+        (
+            "epochs_to_95: first evaluation with test accuracy >= 95 %; runs that never get there count at their cap with "
+            "grokked = 0, so their mean is a lower bound. valid_epochs_to_95 is the same on the validation pairs: the "
+            "pruning rate judged (with and without weight decay) is the one fastest on validation."
+        ),
+        (
+            "Masks: one global magnitude threshold over all four weight matrices (embedding, in, out, unembedding); controls "
+            "at control_fraction. Unlike the paper's code, fully pruned hidden units are not revived ('relive_neurons'). "
+            "The equal-norm control matches the L2 norm only (the paper also matches L1)."
+        ),
+        (
+            "Full budget (CPU): d_emb 128 and lr 3e-3 instead of the paper's 500 and 1e-3 (the gpu budget), dense cap "
+            "10,000 epochs, retraining caps 6,000 (paper: 30,000 / 20,000); 11 runs a seed at about 13 ms an epoch (measured "
+            "on a loaded 2-core machine): at most 45 min for 3 seeds if nothing groks, about 35 min when only the tickets "
+            "and the dense net do. At lr 1e-2 (the quick budget) weight decay wipes the rewound tickets out before they "
+            "learn; a side run at lr 3e-3 had the 0.4 ticket at 46 % test accuracy after 1,500 epochs, the dense net at 6 %."
+        ),
     ),
 )
 
@@ -112,8 +152,16 @@ def split_held_out(data: ModularAddition) -> tuple[ModularAddition, torch.Tensor
     return replace(data, test_index=data.test_index[half:]), data.test_index[:half]
 
 
-def train_full_batch(model: GrokkingMLP, data: ModularAddition, lr: float, weight_decay: float, max_epochs: int,
-                     eval_every: int, masks=None, valid_index: torch.Tensor | None = None) -> dict:
+def train_full_batch(
+    model: GrokkingMLP,
+    data: ModularAddition,
+    lr: float,
+    weight_decay: float,
+    max_epochs: int,
+    eval_every: int,
+    masks=None,
+    valid_index: torch.Tensor | None = None,
+) -> dict:
     """Full-batch AdamW until test accuracy >= ``TARGET`` (and, given ``valid_index``, validation
     accuracy too) or ``max_epochs``.
 
@@ -126,8 +174,14 @@ def train_full_batch(model: GrokkingMLP, data: ModularAddition, lr: float, weigh
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=BETAS)
     batch = {"a": data.a[data.train_index], "b": data.b[data.train_index]}
     labels = data.label[data.train_index]
-    result = {"epochs_to_95": max_epochs, "grokked": 0, "memorised_epoch": None, "memorised_state": None,
-              "generalised_state": None, "valid_epochs_to_95": None if valid_index is None else max_epochs}
+    result = {
+        "epochs_to_95": max_epochs,
+        "grokked": 0,
+        "memorised_epoch": None,
+        "memorised_state": None,
+        "generalised_state": None,
+        "valid_epochs_to_95": None if valid_index is None else max_epochs,
+    }
     curve = result["curve"] = []
     for epoch in range(max_epochs + 1):
         if epoch % eval_every == 0 or epoch == max_epochs:
@@ -135,8 +189,11 @@ def train_full_batch(model: GrokkingMLP, data: ModularAddition, lr: float, weigh
             curve.append((epoch, train_acc, test_acc))
             if result["memorised_state"] is None and train_acc == 1.0:
                 result["memorised_epoch"], result["memorised_state"] = epoch, copy.deepcopy(model.state_dict())
-            if (valid_index is not None and result["generalised_state"] is None
-                    and _accuracy(model, data, valid_index) >= TARGET):
+            if (
+                valid_index is not None
+                and result["generalised_state"] is None
+                and _accuracy(model, data, valid_index) >= TARGET
+            ):
                 result["generalised_state"] = copy.deepcopy(model.state_dict())
                 result["valid_epochs_to_95"] = epoch
             if not result["grokked"] and test_acc >= TARGET:
@@ -154,15 +211,33 @@ def train_full_batch(model: GrokkingMLP, data: ModularAddition, lr: float, weigh
     return result
 
 
-def _fit(arm: str, fraction: float, decay: float, net: GrokkingMLP, data, valid, settings: dict, max_epochs: int,
-         seed: int, masks=None) -> tuple[dict, dict]:
+def _fit(
+    arm: str,
+    fraction: float,
+    decay: float,
+    net: GrokkingMLP,
+    data,
+    valid,
+    settings: dict,
+    max_epochs: int,
+    seed: int,
+    masks=None,
+) -> tuple[dict, dict]:
     """Train one arm; (its evidence row with the test-accuracy curve, the raw result)."""
     start_norm = weight_norm(net)
     result = train_full_batch(net, data, settings["lr"], decay, max_epochs, settings["eval_every"], masks, valid)
-    row = {"arm": arm, "keep_fraction": fraction, "weight_decay": decay, "seed": seed,
-           "epochs_to_95": float(result["epochs_to_95"]), "grokked": float(result["grokked"]),
-           "valid_epochs_to_95": float(result["valid_epochs_to_95"]), "final_test_acc": result["curve"][-1][2],
-           "init_weight_norm": start_norm, "curve": [[e, te] for e, _, te in result["curve"]]}
+    row = {
+        "arm": arm,
+        "keep_fraction": fraction,
+        "weight_decay": decay,
+        "seed": seed,
+        "epochs_to_95": float(result["epochs_to_95"]),
+        "grokked": float(result["grokked"]),
+        "valid_epochs_to_95": float(result["valid_epochs_to_95"]),
+        "final_test_acc": result["curve"][-1][2],
+        "init_weight_norm": start_norm,
+        "curve": [[e, te] for e, _, te in result["curve"]],
+    }
     return row, result
 
 
@@ -184,10 +259,17 @@ def run_dense(seed: int, settings: dict, checkpoint: Path) -> dict:
 def retrain_arms(settings: dict) -> list[tuple[str, float, float]]:
     """(arm, keep fraction, weight decay) of every run after the dense one, in order."""
     wd, control = settings["weight_decay"], settings["control_fraction"]
-    arms = [(arm, fraction, decay) for fraction in settings["keep_fractions"]
-            for arm, decay in (("ticket", wd), ("ticket_no_wd", 0.0))]
-    arms += [("random_mask", control, wd), ("memorisation_mask", control, wd), ("dense_same_norm", 1.0, wd),
-             (NO_WD_CONTROL, 1.0, 0.0)]
+    arms = [
+        (arm, fraction, decay)
+        for fraction in settings["keep_fractions"]
+        for arm, decay in (("ticket", wd), ("ticket_no_wd", 0.0))
+    ]
+    arms += [
+        ("random_mask", control, wd),
+        ("memorisation_mask", control, wd),
+        ("dense_same_norm", 1.0, wd),
+        (NO_WD_CONTROL, 1.0, 0.0),
+    ]
     return arms
 
 
@@ -232,31 +314,44 @@ def experiment(ctx: ClaimContext) -> Evidence:
     runs, curves = [], {}
     for seed in ctx.seeds:
         checkpoint = ctx.work_dir / f"dense-seed{seed}.pt"
-        rows = [ctx.arm(f"seed{seed}/dense", lambda sd=seed: run_dense(sd, s, checkpoint), seed=seed)]
+        rows = [ctx.arm(f"seed{seed}/dense", lambda sd=seed, c=checkpoint: run_dense(sd, s, c), seed=seed)]
         for arm, fraction, decay in arms:
             key = f"seed{seed}/{arm}/keep{fraction:g}/wd{decay:g}"
-            row = ctx.arm(key, lambda a=arm, f=fraction, d=decay, sd=seed: run_retrain(a, f, d, sd, s, checkpoint), seed=seed)
+            row = ctx.arm(
+                key, lambda a=arm, f=fraction, d=decay, sd=seed, c=checkpoint: run_retrain(a, f, d, sd, s, c), seed=seed
+            )
             if row is None:
                 ctx.log(f"seed {seed} {arm}: the dense net never reached 100 % training accuracy, no memorisation mask")
             else:
                 rows.append(row)
         for row in rows:
-            curves.setdefault(seed, {})[f"{row['arm']} keep={row['keep_fraction']:g} wd={row['weight_decay']:g}"] = row.pop("curve")
+            curves.setdefault(seed, {})[f"{row['arm']} keep={row['keep_fraction']:g} wd={row['weight_decay']:g}"] = (
+                row.pop("curve")
+            )
             state = f"{row['epochs_to_95']:.0f} epochs" if row["grokked"] else "never"
-            ctx.log(f"seed {seed} {row['arm']} keep {row['keep_fraction']:g} wd {row['weight_decay']:g}: test >= "
-                    f"{TARGET:.0%} {state} (final test acc {row['final_test_acc']:.3f})")
+            ctx.log(
+                f"seed {seed} {row['arm']} keep {row['keep_fraction']:g} wd {row['weight_decay']:g}: test >= "
+                f"{TARGET:.0%} {state} (final test acc {row['final_test_acc']:.3f})"
+            )
         runs += rows
-    table = summarize(runs, ("arm", "keep_fraction", "weight_decay"),
-                      ("epochs_to_95", "valid_epochs_to_95", "grokked", "final_test_acc"))
+    table = summarize(
+        runs,
+        ("arm", "keep_fraction", "weight_decay"),
+        ("epochs_to_95", "valid_epochs_to_95", "grokked", "final_test_acc"),
+    )
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     png = plot_curves(curves, ctx.runs_dir / "claims" / ctx.paper_id / f"curves-{stamp}.png")
     pairs = s["p"] * (s["p"] + 1) // 2
     held_out = pairs - int(TRAIN_FRACTION * pairs)
-    notes = [f"Modular addition p={s['p']}, {TRAIN_FRACTION:.0%} of the {pairs} unordered pairs for training, full batch; "
-             f"MLP d_emb={s['d_emb']}, d_model={s['d_model']}; AdamW lr {s['lr']}, betas {BETAS}, weight decay "
-             f"{s['weight_decay']} (0 for ticket_no_wd and {NO_WD_CONTROL}); {held_out // 2} validation and "
-             f"{held_out - held_out // 2} test pairs; caps {s['dense_epochs']} (dense) and {s['retrain_epochs']} epochs.",
-             f"Curves (test accuracy per epoch, first seed): {png}"]
+    notes = [
+        (
+            f"Modular addition p={s['p']}, {TRAIN_FRACTION:.0%} of the {pairs} unordered pairs for training, full batch; "
+            f"MLP d_emb={s['d_emb']}, d_model={s['d_model']}; AdamW lr {s['lr']}, betas {BETAS}, weight decay "
+            f"{s['weight_decay']} (0 for ticket_no_wd and {NO_WD_CONTROL}); {held_out // 2} validation and "
+            f"{held_out - held_out // 2} test pairs; caps {s['dense_epochs']} (dense) and {s['retrain_epochs']} epochs."
+        ),
+        f"Curves (test accuracy per epoch, first seed): {png}",
+    ]
     return Evidence(table, runs, notes)
 
 
@@ -273,7 +368,9 @@ def plot_curves(curves_by_seed: dict[int, dict[str, list]], path: Path) -> Path:
         epochs, accuracy = zip(*points)
         ax.plot(epochs, accuracy, label=label, linestyle="-" if label.startswith(("dense ", "ticket")) else "--")
     ax.axhline(TARGET, color="grey", linewidth=0.8)
-    ax.set(xlabel="epoch (full batch)", ylabel="test accuracy", title=f"Grokking tickets, modular addition (seed {seed})")
+    ax.set(
+        xlabel="epoch (full batch)", ylabel="test accuracy", title=f"Grokking tickets, modular addition (seed {seed})"
+    )
     ax.legend(fontsize=8)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
@@ -298,9 +395,11 @@ def _speed_up(dense: dict, ticket: dict | None) -> tuple[bool, str]:
     ratio = dense["epochs_to_95_mean"] / max(ticket["epochs_to_95_mean"], 1.0)
     lead = compare(ticket, dense, "epochs_to_95", higher_is_better=False)
     fast = ticket["grokked_mean"] == 1.0 and ratio >= SPEEDUP and lead.wins
-    return fast, (f"ticket (keep {ticket['keep_fraction']:g}, chosen on validation) {ticket['epochs_to_95_mean']:.0f} vs "
-                  f"dense {dense['epochs_to_95_mean']:.0f} epochs ({ratio:.1f}x, {lead} epochs; grokked in "
-                  f"{ticket['grokked_mean']:.0%} of seeds){'' if fast else f': not a {SPEEDUP:g}x speed-up beyond 1 SE'}")
+    return fast, (
+        f"ticket (keep {ticket['keep_fraction']:g}, chosen on validation) {ticket['epochs_to_95_mean']:.0f} vs "
+        f"dense {dense['epochs_to_95_mean']:.0f} epochs ({ratio:.1f}x, {lead} epochs; grokked in "
+        f"{ticket['grokked_mean']:.0%} of seeds){'' if fast else f': not a {SPEEDUP:g}x speed-up beyond 1 SE'}"
+    )
 
 
 def _controls(table: list[dict], dense: dict) -> tuple[bool, list[str]]:
@@ -308,19 +407,25 @@ def _controls(table: list[dict], dense: dict) -> tuple[bool, list[str]]:
     fraction = controls["random_mask"]["keep_fraction"] if "random_mask" in controls else None
     reference = next((r for r in table if r["arm"] == "ticket" and r["keep_fraction"] == fraction), None)
     if reference is None or reference["grokked_mean"] < 1.0:
-        return False, ["the ticket at the controls' keep fraction did not grok in every seed, so the controls are not compared"]
+        return False, [
+            "the ticket at the controls' keep fraction did not grok in every seed, so the controls are not compared"
+        ]
     findings, ok = [], True
     for name in CONTROLS:
         control = controls.get(name)
         if control is None or control["n"] < dense["n"]:
-            findings.append(f"{name} missing in some or all seeds (the memorisation mask needs a dense run that reached "
-                            "100 % training accuracy), so the controls check does not pass")
+            findings.append(
+                f"{name} missing in some or all seeds (the memorisation mask needs a dense run that reached "
+                "100 % training accuracy), so the controls check does not pass"
+            )
             ok = False
             continue
         slower = _faster(reference, control)
         ok &= slower
-        findings.append(f"{name} {control['epochs_to_95_mean']:.0f} epochs, grokked in {control['grokked_mean']:.0%} of seeds "
-                        f"({'slower than' if slower else 'not slower than'} the ticket beyond 1 SE)")
+        findings.append(
+            f"{name} {control['epochs_to_95_mean']:.0f} epochs, grokked in {control['grokked_mean']:.0%} of seeds "
+            f"({'slower than' if slower else 'not slower than'} the ticket beyond 1 SE)"
+        )
     return ok, findings
 
 
@@ -330,10 +435,12 @@ def _without_weight_decay(table: list[dict]) -> tuple[bool, str]:
     if ticket is None or dense is None:
         return False, f"no ticket_no_wd or {NO_WD_CONTROL} row, so grokking without weight decay is not checked"
     ok = ticket["grokked_mean"] == 1.0 and _faster(ticket, dense)
-    return ok, (f"without weight decay: ticket (keep {ticket['keep_fraction']:g}, chosen on validation) "
-                f"{ticket['epochs_to_95_mean']:.0f} epochs, grokked in {ticket['grokked_mean']:.0%} of seeds; dense "
-                f"{dense['epochs_to_95_mean']:.0f} epochs, grokked in {dense['grokked_mean']:.0%} "
-                f"({'the ticket groks and the dense net does not match it' if ok else 'no grokking that only the ticket achieves'})")
+    return ok, (
+        f"without weight decay: ticket (keep {ticket['keep_fraction']:g}, chosen on validation) "
+        f"{ticket['epochs_to_95_mean']:.0f} epochs, grokked in {ticket['grokked_mean']:.0%} of seeds; dense "
+        f"{dense['epochs_to_95_mean']:.0f} epochs, grokked in {dense['grokked_mean']:.0%} "
+        f"({'the ticket groks and the dense net does not match it' if ok else 'no grokking that only the ticket achieves'})"
+    )
 
 
 def verdict(table: list[dict]) -> tuple[str, str]:
@@ -352,8 +459,10 @@ def verdict(table: list[dict]) -> tuple[str, str]:
     """
     dense = next(r for r in table if r["arm"] == "dense")
     if dense["grokked_mean"] != 1.0:
-        return "not reproduced", (f"the dense net did not reach {TARGET:.0%} test accuracy in every seed "
-                                  f"({dense['grokked_mean']:.0%} of seeds), so its ticket is not a grokking ticket")
+        return "not reproduced", (
+            f"the dense net did not reach {TARGET:.0%} test accuracy in every seed "
+            f"({dense['grokked_mean']:.0%} of seeds), so its ticket is not a grokking ticket"
+        )
     fast, finding = _speed_up(dense, _chosen_on_validation([r for r in table if r["arm"] == "ticket"]))
     controls_ok, control_findings = _controls(table, dense)
     no_wd, no_wd_finding = _without_weight_decay(table)

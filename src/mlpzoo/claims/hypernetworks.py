@@ -30,7 +30,14 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from mlpzoo.claims.base import ClaimContext, ClaimSpec, Evidence, compare, outcome, summarize
+from mlpzoo.claims.base import (
+    ClaimContext,
+    ClaimSpec,
+    Evidence,
+    compare,
+    outcome,
+    summarize,
+)
 from mlpzoo.data.synthetic_tasks import sample_sine_tasks, sine_wave
 from mlpzoo.data.tensors import ArrayData
 from mlpzoo.layers.hyper import functional_mlp
@@ -52,27 +59,55 @@ ADAPT_LRS = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)  # the same grid for both arms, chose
 QUERY_POINTS = 100
 
 SPEC = ClaimSpec(
-    claim=("A hypernetwork reaches accuracy comparable to the network it generates with fewer trainable parameters, "
-           "beating a plain network of the same size, and adapts to a new task faster than fine-tuning a plain network."),
-    paper_numbers={"review (abstract)": "qualitative: adaptability and model compression are listed among hypernetworks' benefits"},
+    claim=(
+        "A hypernetwork reaches accuracy comparable to the network it generates with fewer trainable parameters, "
+        "beating a plain network of the same size, and adapts to a new task faster than fine-tuning a plain network."
+    ),
+    paper_numbers={
+        "review (abstract)": "qualitative: adaptability and model compression are listed among hypernetworks' benefits"
+    },
     # Quick: fewer epochs, pretraining steps and tasks; every arm and both parts run.
     settings={
-        "quick": {"epochs": 12, "patience": 12, "train_tasks": 100, "pretrain_steps": 300, "task_batch": 25,
-                  "valid_tasks": 20, "test_tasks": 20, "shots": 10, "adapt_steps": (0, 5, 20)},
-        "full": {"epochs": 300, "patience": 30, "train_tasks": 1000, "pretrain_steps": 10000, "task_batch": 25,
-                 "valid_tasks": 200, "test_tasks": 200, "shots": 10, "adapt_steps": (0, 1, 5, 10, 20, 50)},
+        "quick": {
+            "epochs": 12,
+            "patience": 12,
+            "train_tasks": 100,
+            "pretrain_steps": 300,
+            "task_batch": 25,
+            "valid_tasks": 20,
+            "test_tasks": 20,
+            "shots": 10,
+            "adapt_steps": (0, 5, 20),
+        },
+        "full": {
+            "epochs": 300,
+            "patience": 30,
+            "train_tasks": 1000,
+            "pretrain_steps": 10000,
+            "task_batch": 25,
+            "valid_tasks": 200,
+            "test_tasks": 200,
+            "shots": 10,
+            "adapt_steps": (0, 1, 5, 10, 20, 50),
+        },
     },
     seeds={"quick": 1, "full": 3},
     notes=(
-        f"Digits: hypernetworks generate a 64-[{REFERENCE_WIDTH}]-10 ReLU MLP; configs (chunk size, chunk embedding, "
-        f"generator hidden): {HYPER_CONFIGS}. Each has a plain MLP matched to its trainable parameters within "
-        f"{MATCH_TOLERANCE:.0%} (mlp_matched_<name>); trainable_parameters_mean is the column the verdict reads.",
-        f"Sine: MAML's family (A in [0.1, 5], phase in [0, pi], x in [-5, 5]); query MSE on {QUERY_POINTS} points; Adam "
-        f"learning rate from {ADAPT_LRS} for both arms, chosen per step count on validation tasks, measured on test tasks.",
+        (
+            f"Digits: hypernetworks generate a 64-[{REFERENCE_WIDTH}]-10 ReLU MLP; configs (chunk size, chunk embedding, "
+            f"generator hidden): {HYPER_CONFIGS}. Each has a plain MLP matched to its trainable parameters within "
+            f"{MATCH_TOLERANCE:.0%} (mlp_matched_<name>); trainable_parameters_mean is the column the verdict reads."
+        ),
+        (
+            f"Sine: MAML's family (A in [0.1, 5], phase in [0, pi], x in [-5, 5]); query MSE on {QUERY_POINTS} points; Adam "
+            f"learning rate from {ADAPT_LRS} for both arms, chosen per step count on validation tasks, measured on test tasks."
+        ),
         "trainable_parameters in part 2 counts what adaptation changes (the embedding vs the whole MLP).",
-        "Full budget: 3 seeds x (5 digits fits of up to 300 epochs on 1,078 rows, about 0.06 s an epoch, + 10,000 "
-        "pretraining steps at about 6 ms + 14 s of adaptation); about 8 min on one CPU thread if nothing stops early "
-        "(per-arm times measured on a loaded 2-core machine). The scale is the papers' own (digits, MAML's sine tasks).",
+        (
+            "Full budget: 3 seeds x (5 digits fits of up to 300 epochs on 1,078 rows, about 0.06 s an epoch, + 10,000 "
+            "pretraining steps at about 6 ms + 14 s of adaptation); about 8 min on one CPU thread if nothing stops early "
+            "(per-arm times measured on a loaded 2-core machine). The scale is the papers' own (digits, MAML's sine tasks)."
+        ),
     ),
 )
 
@@ -81,11 +116,15 @@ SPEC = ClaimSpec(
 def digits_split(seed: int) -> tuple[ArrayData, ArrayData, ArrayData]:
     x, y = load_digits(return_X_y=True)
     x_train, x_rest, y_train, y_rest = train_test_split(x, y, test_size=0.4, stratify=y, random_state=seed)
-    x_valid, x_test, y_valid, y_test = train_test_split(x_rest, y_rest, test_size=0.5, stratify=y_rest, random_state=seed)
+    x_valid, x_test, y_valid, y_test = train_test_split(
+        x_rest, y_rest, test_size=0.5, stratify=y_rest, random_state=seed
+    )
     scaler = StandardScaler().fit(x_train)
 
     def data(xs, ys):
-        return ArrayData(torch.as_tensor(scaler.transform(xs), dtype=torch.float32), torch.as_tensor(ys, dtype=torch.long))
+        return ArrayData(
+            torch.as_tensor(scaler.transform(xs), dtype=torch.float32), torch.as_tensor(ys, dtype=torch.long)
+        )
 
     return data(x_train, y_train), data(x_valid, y_valid), data(x_test, y_test)
 
@@ -110,12 +149,29 @@ def fit_digits(name: str, build, seed: int, settings: dict) -> dict:
     """One digits arm: validation and test accuracy of the best-validation weights."""
     train, valid, test = digits_split(seed)
     model = build()
-    cfg = {"epochs": settings["epochs"], "patience": settings["patience"], "batch_size": 64, "lr": 1e-3,
-           "lr_decay_factor": 1.0, "seed": seed, "monitor": "accuracy", "progress": False, "save_checkpoints": False}
+    cfg = {
+        "epochs": settings["epochs"],
+        "patience": settings["patience"],
+        "batch_size": 64,
+        "lr": 1e-3,
+        "lr_decay_factor": 1.0,
+        "seed": seed,
+        "monitor": "accuracy",
+        "progress": False,
+        "save_checkpoints": False,
+    }
     metrics = Trainer(get_task("classification"), model, cfg).fit(train, valid, test).metrics
-    return {"part": "digits", "model": name, "seed": seed, "adapt_steps": -1, "valid_accuracy": metrics["valid"]["accuracy"],
-            "test_accuracy": metrics["test"]["accuracy"], "valid_query_mse": float("nan"), "query_mse": float("nan"),
-            "trainable_parameters": count_parameters(model)}
+    return {
+        "part": "digits",
+        "model": name,
+        "seed": seed,
+        "adapt_steps": -1,
+        "valid_accuracy": metrics["valid"]["accuracy"],
+        "test_accuracy": metrics["test"]["accuracy"],
+        "valid_query_mse": float("nan"),
+        "query_mse": float("nan"),
+        "trainable_parameters": count_parameters(model),
+    }
 
 
 # ---------------------------------------------------------------- part 2: sine-wave adaptation
@@ -166,16 +222,20 @@ def adapt(params: list[torch.Tensor], forward, support, query, steps: tuple[int,
 def new_tasks(n: int, settings: dict, generator: torch.Generator):
     """``n`` unseen sine tasks: (support points, query points)."""
     tasks = sample_sine_tasks(n, 1, generator)
-    return (_task_points(tasks.amplitude, tasks.phase, settings["shots"], generator),
-            _task_points(tasks.amplitude, tasks.phase, QUERY_POINTS, generator))
+    return (
+        _task_points(tasks.amplitude, tasks.phase, settings["shots"], generator),
+        _task_points(tasks.amplitude, tasks.phase, QUERY_POINTS, generator),
+    )
 
 
 def run_adaptation(seed: int, settings: dict) -> list[dict]:
     """Pretrain both arms, then per step count: the learning rate chosen on validation tasks, MSE on test tasks."""
     hyper, plain = pretrain(settings, seed)
     generator = torch.Generator().manual_seed(10_000 + seed)
-    splits = {"valid": new_tasks(settings["valid_tasks"], settings, generator),
-              "test": new_tasks(settings["test_tasks"], settings, generator)}
+    splits = {
+        "valid": new_tasks(settings["valid_tasks"], settings, generator),
+        "test": new_tasks(settings["test_tasks"], settings, generator),
+    }
     steps = settings["adapt_steps"]
     linears = [m for m in plain.mlp if isinstance(m, torch.nn.Linear)]
     mean_embedding = hyper.task_embedding.weight.detach().mean(0)
@@ -183,20 +243,40 @@ def run_adaptation(seed: int, settings: dict) -> list[dict]:
     def arms(t: int) -> dict:  # model -> (per-task starting parameters, forward, trainable count)
         # The MLP's weights copied per task, so one batched forward fine-tunes every task independently.
         per_task = [w.detach().expand(t, *w.shape) for layer in linears for w in (layer.weight, layer.bias)]
-        return {"hyper_task_embedding": ([mean_embedding.expand(t, -1)], lambda p, x: hyper(x, p[0]), mean_embedding.numel()),
-                "mlp_finetune": (per_task, lambda p, x: functional_mlp(x, p), count_parameters(plain))}
+        return {
+            "hyper_task_embedding": (
+                [mean_embedding.expand(t, -1)],
+                lambda p, x: hyper(x, p[0]),
+                mean_embedding.numel(),
+            ),
+            "mlp_finetune": (per_task, lambda p, x: functional_mlp(x, p), count_parameters(plain)),
+        }
 
-    errors = {split: {model: {lr: adapt(start, forward, support, query, steps, lr) for lr in ADAPT_LRS}
-                      for model, (start, forward, _) in arms(support[0].shape[0]).items()}
-              for split, (support, query) in splits.items()}
+    errors = {
+        split: {
+            model: {lr: adapt(start, forward, support, query, steps, lr) for lr in ADAPT_LRS}
+            for model, (start, forward, _) in arms(support[0].shape[0]).items()
+        }
+        for split, (support, query) in splits.items()
+    }
     records = []
     for model, (_, _, trainable) in arms(1).items():
         for step in steps:
             lr = min(ADAPT_LRS, key=lambda rate: errors["valid"][model][rate][step])
-            records.append({"part": "sine_adaptation", "model": model, "seed": seed, "adapt_steps": step,
-                            "valid_accuracy": float("nan"), "test_accuracy": float("nan"), "lr": lr,
-                            "valid_query_mse": errors["valid"][model][lr][step], "query_mse": errors["test"][model][lr][step],
-                            "trainable_parameters": trainable})
+            records.append(
+                {
+                    "part": "sine_adaptation",
+                    "model": model,
+                    "seed": seed,
+                    "adapt_steps": step,
+                    "valid_accuracy": float("nan"),
+                    "test_accuracy": float("nan"),
+                    "lr": lr,
+                    "valid_query_mse": errors["valid"][model][lr][step],
+                    "query_mse": errors["test"][model][lr][step],
+                    "trainable_parameters": trainable,
+                }
+            )
     return records
 
 
@@ -208,18 +288,28 @@ def experiment(ctx: ClaimContext) -> Evidence:
     runs = []
     for seed in ctx.seeds:
         for name, build in models.items():
-            row = ctx.arm(f"digits/{name}/seed{seed}", lambda n=name, b=build, s=seed: fit_digits(n, b, s, ctx.settings),
-                          seed=seed)
-            ctx.log(f"digits seed {seed} {name}: valid {row['valid_accuracy']:.4f}, test {row['test_accuracy']:.4f}, "
-                    f"{row['trainable_parameters']} trainable parameters")
+            row = ctx.arm(
+                f"digits/{name}/seed{seed}",
+                lambda n=name, b=build, s=seed: fit_digits(n, b, s, ctx.settings),
+                seed=seed,
+            )
+            ctx.log(
+                f"digits seed {seed} {name}: valid {row['valid_accuracy']:.4f}, test {row['test_accuracy']:.4f}, "
+                f"{row['trainable_parameters']} trainable parameters"
+            )
             runs.append(row)
         rows = ctx.arm(f"sine/seed{seed}", lambda s=seed: run_adaptation(s, ctx.settings), seed=seed)
         for row in rows:
-            ctx.log(f"sine seed {seed} {row['model']} after {row['adapt_steps']} steps: test MSE {row['query_mse']:.3f} "
-                    f"(lr {row['lr']:g}, chosen on validation tasks)")
+            ctx.log(
+                f"sine seed {seed} {row['model']} after {row['adapt_steps']} steps: test MSE {row['query_mse']:.3f} "
+                f"(lr {row['lr']:g}, chosen on validation tasks)"
+            )
         runs += rows
-    table = summarize(runs, ("part", "model", "adapt_steps"),
-                      ("valid_accuracy", "test_accuracy", "valid_query_mse", "query_mse", "trainable_parameters"))
+    table = summarize(
+        runs,
+        ("part", "model", "adapt_steps"),
+        ("valid_accuracy", "test_accuracy", "valid_query_mse", "query_mse", "trainable_parameters"),
+    )
     return Evidence(table, runs)
 
 
@@ -231,27 +321,43 @@ def _compression(table: list[dict]) -> tuple[list[bool], list[str]]:
     limit = COMPRESSION * reference["trainable_parameters_mean"]
     small = [r for name, r in digits.items() if name.startswith("hyper") and r["trainable_parameters_mean"] <= limit]
     if not small:
-        return [False, False], [f"no hypernetwork has <= {COMPRESSION:.0%} of the reference MLP's "
-                                f"{reference['trainable_parameters_mean']:.0f} trainable parameters"]
+        return [False, False], [
+            (
+                f"no hypernetwork has <= {COMPRESSION:.0%} of the reference MLP's "
+                f"{reference['trainable_parameters_mean']:.0f} trainable parameters"
+            )
+        ]
     best = max(small, key=lambda r: r["valid_accuracy_mean"])
     vs_reference = compare(best, reference, "test_accuracy")
     comparable = -vs_reference.margin <= max(TOLERANCE, vs_reference.se)
-    findings = [f"digits: {best['model']} (chosen on validation, {best['trainable_parameters_mean']:.0f} parameters) test "
-                f"accuracy {best['test_accuracy_mean']:.4f} vs reference MLP 64-{REFERENCE_WIDTH}-10 "
-                f"({reference['trainable_parameters_mean']:.0f}) {reference['test_accuracy_mean']:.4f}: {vs_reference} "
-                f"({'comparable' if comparable else 'not comparable'}, tolerance {TOLERANCE})"]
+    findings = [
+        (
+            f"digits: {best['model']} (chosen on validation, {best['trainable_parameters_mean']:.0f} parameters) test "
+            f"accuracy {best['test_accuracy_mean']:.4f} vs reference MLP 64-{REFERENCE_WIDTH}-10 "
+            f"({reference['trainable_parameters_mean']:.0f}) {reference['test_accuracy_mean']:.4f}: {vs_reference} "
+            f"({'comparable' if comparable else 'not comparable'}, tolerance {TOLERANCE})"
+        )
+    ]
     matched = digits.get(f"mlp_matched_{best['model']}")
     if matched is None:
         return [comparable, False], findings + ["no size-matched plain MLP in the table"]
-    gap = abs(matched["trainable_parameters_mean"] - best["trainable_parameters_mean"]) / best["trainable_parameters_mean"]
+    gap = (
+        abs(matched["trainable_parameters_mean"] - best["trainable_parameters_mean"])
+        / best["trainable_parameters_mean"]
+    )
     if gap > MATCH_TOLERANCE:
         return [comparable, False], findings + [
-            f"{matched['model']} has {matched['trainable_parameters_mean']:.0f} parameters, {gap:.1%} off the hypernetwork's "
-            f"(more than {MATCH_TOLERANCE:.0%}): no size-matched baseline, so the compression has nothing to beat"]
+            (
+                f"{matched['model']} has {matched['trainable_parameters_mean']:.0f} parameters, {gap:.1%} off the hypernetwork's "
+                f"(more than {MATCH_TOLERANCE:.0%}): no size-matched baseline, so the compression has nothing to beat"
+            )
+        ]
     vs_matched = compare(best, matched, "test_accuracy")
-    findings.append(f"vs the size-matched plain MLP ({matched['trainable_parameters_mean']:.0f} parameters, {gap:.1%} off) "
-                    f"{matched['test_accuracy_mean']:.4f}: {vs_matched} ({'better' if vs_matched.wins else 'not better'} "
-                    "beyond 1 SE)")
+    findings.append(
+        f"vs the size-matched plain MLP ({matched['trainable_parameters_mean']:.0f} parameters, {gap:.1%} off) "
+        f"{matched['test_accuracy_mean']:.4f}: {vs_matched} ({'better' if vs_matched.wins else 'not better'} "
+        "beyond 1 SE)"
+    )
     return [comparable, vs_matched.wins], findings
 
 
@@ -263,8 +369,10 @@ def _adaptation(table: list[dict]) -> tuple[bool, str]:
         return False, "no adaptation rows"
     hyper, mlp = rows[("hyper_task_embedding", steps[-1])], rows[("mlp_finetune", steps[-1])]
     lead = compare(hyper, mlp, "query_mse", higher_is_better=False)
-    return lead.wins, (f"sine adaptation after {steps[-1]} steps: embedding-only MSE {hyper['query_mse_mean']:.3f} vs MLP "
-                       f"fine-tune {mlp['query_mse_mean']:.3f}, {lead} ({'lower' if lead.wins else 'not lower'} beyond 1 SE)")
+    return lead.wins, (
+        f"sine adaptation after {steps[-1]} steps: embedding-only MSE {hyper['query_mse_mean']:.3f} vs MLP "
+        f"fine-tune {mlp['query_mse_mean']:.3f}, {lead} ({'lower' if lead.wins else 'not lower'} beyond 1 SE)"
+    )
 
 
 def verdict(table: list[dict]) -> tuple[str, str]:

@@ -50,33 +50,69 @@ FULL_SAVING, HALF_SAVING = 0.8, 0.5  # "up to 90 %": at least 80 % for reproduce
 LR, WEIGHT_DECAY = 1e-3, 0.05
 
 SPEC = ClaimSpec(
-    claim=("Transformers without MLP, with collapsed W_qk, without W_v/W_o and with a symmetric similarity classify as "
-           "well as the original while saving up to 90 % of the parameters."),
-    paper_numbers={"abstract (MNIST, CIFAR-10)": "similar performance to the original architecture, saving up to 90 % of parameters"},
+    claim=(
+        "Transformers without MLP, with collapsed W_qk, without W_v/W_o and with a symmetric similarity classify as "
+        "well as the original while saving up to 90 % of the parameters."
+    ),
+    paper_numbers={
+        "abstract (MNIST, CIFAR-10)": "similar performance to the original architecture, saving up to 90 % of parameters"
+    },
     datasets=("cifar10",),
     settings={
         # Quick: 800 training images, width 32, one block, 2 epochs: all 9 configurations on both data sets.
-        "quick": {"n_train": 800, "n_valid": 200, "n_test": 500, "dim": 32, "depth": 1, "epochs": 2, "warmup_epochs": 0,
-                  "batch_size": 64},
-        "full": {"n_train": 2000, "n_valid": 1000, "n_test": 2000, "dim": 32, "depth": 2, "epochs": 8, "warmup_epochs": 1,
-                 "batch_size": 64},
+        "quick": {
+            "n_train": 800,
+            "n_valid": 200,
+            "n_test": 500,
+            "dim": 32,
+            "depth": 1,
+            "epochs": 2,
+            "warmup_epochs": 0,
+            "batch_size": 64,
+        },
+        "full": {
+            "n_train": 2000,
+            "n_valid": 1000,
+            "n_test": 2000,
+            "dim": 32,
+            "depth": 2,
+            "epochs": 8,
+            "warmup_epochs": 1,
+            "batch_size": 64,
+        },
         # Whole training files, a 4-block width-64 ViT, 30 epochs: the scale of a GPU run.
-        "gpu": {"n_train": None, "n_valid": 5000, "n_test": None, "dim": 64, "depth": 4, "epochs": 30, "warmup_epochs": 2,
-                "batch_size": 128},
+        "gpu": {
+            "n_train": None,
+            "n_valid": 5000,
+            "n_test": None,
+            "dim": 64,
+            "depth": 4,
+            "epochs": 30,
+            "warmup_epochs": 2,
+            "batch_size": 128,
+        },
     },
     seeds={"quick": 1, "full": 3, "gpu": 3},
     notes=(
-        "Fashion-MNIST stands in for MNIST. Patches 4 x 4, class token; AdamW lr 1e-3, weight decay 0.05, per-step "
-        "cosine decay after linear warm-up (the ViT/DeiT schedule; no early stop, the best-validation epoch's weights "
-        "are tested), no augmentation.",
-        "Reduced modes split the features across heads, each head with its own W_qk or L on its slice (our reading of the "
-        "multi-head form); parameters count everything, patch embedding and head included.",
-        f"Similar = at most {TOLERANCE:.0%} (or one standard error over seeds, if larger) below the baseline; the "
-        "configuration judged is chosen on validation accuracy, its test accuracy read once.",
-        "Full budget (CPU): 2,000 training images per data set, width 32, 2 blocks, 8 epochs (gpu budget: whole training "
-        "files, width 64, 4 blocks, 30 epochs); 9 configurations x 2 data sets x 3 seeds = 54 fits; an epoch of all 18 "
-        "fits of a seed took 77 s on one CPU thread of a loaded 2-core machine (CIFAR-10 baseline 14 s, the smallest "
-        "model 2 s), so about 31 min, less on an idle machine.",
+        (
+            "Fashion-MNIST stands in for MNIST. Patches 4 x 4, class token; AdamW lr 1e-3, weight decay 0.05, per-step "
+            "cosine decay after linear warm-up (the ViT/DeiT schedule; no early stop, the best-validation epoch's weights "
+            "are tested), no augmentation."
+        ),
+        (
+            "Reduced modes split the features across heads, each head with its own W_qk or L on its slice (our reading of the "
+            "multi-head form); parameters count everything, patch embedding and head included."
+        ),
+        (
+            f"Similar = at most {TOLERANCE:.0%} (or one standard error over seeds, if larger) below the baseline; the "
+            "configuration judged is chosen on validation accuracy, its test accuracy read once."
+        ),
+        (
+            "Full budget (CPU): 2,000 training images per data set, width 32, 2 blocks, 8 epochs (gpu budget: whole training "
+            "files, width 64, 4 blocks, 30 epochs); 9 configurations x 2 data sets x 3 seeds = 54 fits; an epoch of all 18 "
+            "fits of a seed took 77 s on one CPU thread of a loaded 2-core machine (CIFAR-10 baseline 14 s, the smallest "
+            "model 2 s), so about 31 min, less on an idle machine."
+        ),
     ),
 )
 
@@ -86,7 +122,9 @@ def load(dataset: str, settings: dict, data_dir=None) -> tuple[ImageData, ImageD
     if dataset == "cifar10":
         per_class = None if settings["n_train"] is None else -(-(settings["n_train"] + settings["n_valid"]) // 10)
         images, labels = load_cifar10("train", data_dir, limit_per_class=per_class)
-        test_images, test_labels = load_cifar10("test", data_dir, limit_per_class=None if settings["n_test"] is None else settings["n_test"] // 10)
+        test_images, test_labels = load_cifar10(
+            "test", data_dir, limit_per_class=None if settings["n_test"] is None else settings["n_test"] // 10
+        )
     else:
         folder = fashion_mnist_dir(data_dir)
         images, labels = load_fashion_mnist("train", folder)
@@ -96,10 +134,13 @@ def load(dataset: str, settings: dict, data_dir=None) -> tuple[ImageData, ImageD
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
     n_valid = settings["n_valid"]
     n_train = len(images) - n_valid if settings["n_train"] is None else settings["n_train"]
-    valid_rows, train_rows = order[:n_valid], order[n_valid:n_valid + n_train]
+    valid_rows, train_rows = order[:n_valid], order[n_valid : n_valid + n_train]
     mean, std = channel_stats(images[train_rows])
-    return (ImageData(images[train_rows], labels[train_rows], mean, std), ImageData(images[valid_rows], labels[valid_rows], mean, std),
-            ImageData(test_images, test_labels, mean, std))
+    return (
+        ImageData(images[train_rows], labels[train_rows], mean, std),
+        ImageData(images[valid_rows], labels[valid_rows], mean, std),
+        ImageData(test_images, test_labels, mean, std),
+    )
 
 
 def fit_one(dataset: str, mode: str, variant: str, data, settings: dict, seed: int) -> dict:
@@ -107,18 +148,43 @@ def fit_one(dataset: str, mode: str, variant: str, data, settings: dict, seed: i
     train, valid, test = data
     similarity, value_output = MODES[mode]
     heads, mlp_ratio = VARIANTS[variant]
-    model = VisionTransformer(image_size=train.images.shape[-1], in_channels=train.images.shape[1], num_classes=10,
-                              dim=settings["dim"], depth=settings["depth"], heads=heads, similarity=similarity,
-                              value_output=value_output, mlp_ratio=mlp_ratio)
+    model = VisionTransformer(
+        image_size=train.images.shape[-1],
+        in_channels=train.images.shape[1],
+        num_classes=10,
+        dim=settings["dim"],
+        depth=settings["depth"],
+        heads=heads,
+        similarity=similarity,
+        value_output=value_output,
+        mlp_ratio=mlp_ratio,
+    )
     # A cosine schedule is meant to run to its end: patience = epochs turns early stopping off.
-    config = {"epochs": settings["epochs"], "patience": settings["epochs"], "batch_size": settings["batch_size"],
-              "optimizer": "adamw", "lr": LR, "weight_decay": WEIGHT_DECAY, "lr_schedule": "cosine",
-              "warmup_epochs": settings["warmup_epochs"], "seed": seed, "progress": False, "save_checkpoints": False,
-              "monitor": "accuracy"}
+    config = {
+        "epochs": settings["epochs"],
+        "patience": settings["epochs"],
+        "batch_size": settings["batch_size"],
+        "optimizer": "adamw",
+        "lr": LR,
+        "weight_decay": WEIGHT_DECAY,
+        "lr_schedule": "cosine",
+        "warmup_epochs": settings["warmup_epochs"],
+        "seed": seed,
+        "progress": False,
+        "save_checkpoints": False,
+        "monitor": "accuracy",
+    }
     result = Trainer(get_task("classification"), model, config).fit(train, valid, test)
-    return {"dataset": dataset, "mode": mode, "variant": variant, "seed": seed,
-            "parameters": sum(p.numel() for p in model.parameters()), "epochs": result.epochs_run,
-            "valid_accuracy": result.metrics["valid"]["accuracy"], "test_accuracy": result.metrics["test"]["accuracy"]}
+    return {
+        "dataset": dataset,
+        "mode": mode,
+        "variant": variant,
+        "seed": seed,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "epochs": result.epochs_run,
+        "valid_accuracy": result.metrics["valid"]["accuracy"],
+        "test_accuracy": result.metrics["test"]["accuracy"],
+    }
 
 
 def experiment(ctx: ClaimContext) -> Evidence:
@@ -136,11 +202,15 @@ def experiment(ctx: ClaimContext) -> Evidence:
         for mode in MODES:
             for variant in VARIANTS:
                 for seed in ctx.seeds:
-                    record = ctx.arm(f"{dataset}/{mode}/{variant}/seed{seed}",
-                                     lambda m=mode, v=variant, s=seed, d=dataset, get=data: fit_one(d, m, v, get(), ctx.settings, s),
-                                     seed=seed)
-                    ctx.log(f"{dataset} {mode} / {variant} seed {seed}: valid {record['valid_accuracy']:.4f}, test "
-                            f"{record['test_accuracy']:.4f}, {record['parameters']} parameters")
+                    record = ctx.arm(
+                        f"{dataset}/{mode}/{variant}/seed{seed}",
+                        lambda m=mode, v=variant, s=seed, d=dataset, get=data: fit_one(d, m, v, get(), ctx.settings, s),
+                        seed=seed,
+                    )
+                    ctx.log(
+                        f"{dataset} {mode} / {variant} seed {seed}: valid {record['valid_accuracy']:.4f}, test "
+                        f"{record['test_accuracy']:.4f}, {record['parameters']} parameters"
+                    )
                     runs.append(record)
     table = summarize(runs, ("dataset", "mode", "variant"), ("valid_accuracy", "test_accuracy"))
     return Evidence(table, runs)
@@ -169,9 +239,11 @@ def verdict(table: list[dict]) -> tuple[str, str]:
         saving = 1.0 - chosen["parameters"] / base["parameters"]
         confirmed = _similar(chosen, base, "test_accuracy")
         savings.append(saving if confirmed else 0.0)
-        findings.append(f"{head}; chosen on validation: {chosen['mode']} / {chosen['variant']} ({saving:.0%} fewer "
-                        f"parameters), test {chosen['test_accuracy_mean']:.4f}, {compare(chosen, base, 'test_accuracy')} "
-                        f"({'similar' if confirmed else 'not similar'} on test)")
+        findings.append(
+            f"{head}; chosen on validation: {chosen['mode']} / {chosen['variant']} ({saving:.0%} fewer "
+            f"parameters), test {chosen['test_accuracy_mean']:.4f}, {compare(chosen, base, 'test_accuracy')} "
+            f"({'similar' if confirmed else 'not similar'} on test)"
+        )
     if savings and min(savings) >= FULL_SAVING:
         outcome = "reproduced"
     elif any(s >= HALF_SAVING for s in savings):

@@ -48,29 +48,68 @@ SPEC = ClaimSpec(
     paper_numbers={"MI300X (abstract)": "sizing rules from kernel microbenchmarks; no figures for CPUs"},
     # Quick: one naive width, a small block, two timing rounds and a short MoE fit: every step of the full run.
     settings={
-        "quick": {"device": "cpu", "dtype": "float32", "naive_widths": (1000,), "dim": 256, "tokens": 512, "repeats": 5,
-                  "rounds": 2, "moe_train_rows": 4000, "moe_test_rows": 2000, "moe_epochs": 2},
-        "full": {"device": "cpu", "dtype": "float32", "naive_widths": (1000, 3000), "dim": 512, "tokens": 1024,
-                 "repeats": 7, "rounds": 5, "moe_train_rows": 60000, "moe_test_rows": 10000, "moe_epochs": 10},
+        "quick": {
+            "device": "cpu",
+            "dtype": "float32",
+            "naive_widths": (1000,),
+            "dim": 256,
+            "tokens": 512,
+            "repeats": 5,
+            "rounds": 2,
+            "moe_train_rows": 4000,
+            "moe_test_rows": 2000,
+            "moe_epochs": 2,
+        },
+        "full": {
+            "device": "cpu",
+            "dtype": "float32",
+            "naive_widths": (1000, 3000),
+            "dim": 512,
+            "tokens": 1024,
+            "repeats": 7,
+            "rounds": 5,
+            "moe_train_rows": 60000,
+            "moe_test_rows": 10000,
+            "moe_epochs": 10,
+        },
         # Foundation-model scale on an accelerator: bfloat16 blocks of width 2048 on 16,384 tokens (our choice of
         # shapes; the paper's exact ones are not in its abstract), naive widths that are not multiples of 64.
-        "gpu": {"device": "cuda", "dtype": "bfloat16", "naive_widths": (5000, 7000, 11000), "dim": 2048,
-                "tokens": 16384, "repeats": 20, "rounds": 10, "moe_train_rows": 60000, "moe_test_rows": 10000,
-                "moe_epochs": 15},
+        "gpu": {
+            "device": "cuda",
+            "dtype": "bfloat16",
+            "naive_widths": (5000, 7000, 11000),
+            "dim": 2048,
+            "tokens": 16384,
+            "repeats": 20,
+            "rounds": 10,
+            "moe_train_rows": 60000,
+            "moe_test_rows": 10000,
+            "moe_epochs": 15,
+        },
     },
     seeds={"quick": 1, "full": 3, "gpu": 3},
     notes=(
-        "n of a sizing row counts timing rounds (naive and chosen widths alternate in each round; the spread is over "
-        "rounds); the 'aligned' rows are fresh timings of the sweep's choice, not the sweep's own draw.",
-        f"Sweep: candidate widths within {SWEEP_TOLERANCE:.0%} of each naive width (multiples of 64, 128, 256 and the "
-        "naive width itself), one timing each.",
-        f"MoE: {MOE}; dense block width {MOE['top_k'] * MOE['expert_hidden']}; 'parameters' are active MLP parameters "
-        "(router included for the MoE). Reported for context, not in the verdict.",
-        "The paper's sizing targets MI300X GPUs; on a CPU the BLAS may tile any width equally well, so 'not reproduced' "
-        "on the cpu budgets says nothing about GPUs: the gpu budget (CUDA, bfloat16) is the closer check.",
-        "Full budget (CPU): sweeps of 4 and 11 widths (about 1 min), 5 rounds x 2 pairs of timings (about 1 min), then "
-        "MoE and dense fits x 3 seeds of 10 epochs on 54,000 Fashion-MNIST rows (about 70 s and 40 s each); about 8 min "
-        "on one CPU thread (per-arm times measured on a loaded 2-core machine).",
+        (
+            "n of a sizing row counts timing rounds (naive and chosen widths alternate in each round; the spread is over "
+            "rounds); the 'aligned' rows are fresh timings of the sweep's choice, not the sweep's own draw."
+        ),
+        (
+            f"Sweep: candidate widths within {SWEEP_TOLERANCE:.0%} of each naive width (multiples of 64, 128, 256 and the "
+            "naive width itself), one timing each."
+        ),
+        (
+            f"MoE: {MOE}; dense block width {MOE['top_k'] * MOE['expert_hidden']}; 'parameters' are active MLP parameters "
+            "(router included for the MoE). Reported for context, not in the verdict."
+        ),
+        (
+            "The paper's sizing targets MI300X GPUs; on a CPU the BLAS may tile any width equally well, so 'not reproduced' "
+            "on the cpu budgets says nothing about GPUs: the gpu budget (CUDA, bfloat16) is the closer check."
+        ),
+        (
+            "Full budget (CPU): sweeps of 4 and 11 widths (about 1 min), 5 rounds x 2 pairs of timings (about 1 min), then "
+            "MoE and dense fits x 3 seeds of 10 epochs on 54,000 Fashion-MNIST rows (about 70 s and 40 s each); about 8 min "
+            "on one CPU thread (per-arm times measured on a loaded 2-core machine)."
+        ),
     ),
 )
 
@@ -96,21 +135,38 @@ class ResidualMLPClassifier(nn.Module):
 
 def _device(settings: dict) -> tuple[str, torch.dtype]:
     if settings["device"] == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("the gpu budget of zaya1 times CUDA kernels but no CUDA device is available; use --budget full")
+        raise ConfigError(
+            "the gpu budget of zaya1 times CUDA kernels but no CUDA device is available; use --budget full"
+        )
     return settings["device"], getattr(torch, settings["dtype"])
 
 
 def _timing_row(part: str, pair: str, model: str, timing, seed: int) -> dict:
-    return {"part": part, "pair": pair, "model": model, "width": timing.width, "seed": seed, "gflops": timing.gflops,
-            "step_ms": timing.step_ms, "test_accuracy": NAN, "train_samples_per_second": NAN,
-            "parameters": float(timing.parameters)}
+    return {
+        "part": part,
+        "pair": pair,
+        "model": model,
+        "width": timing.width,
+        "seed": seed,
+        "gflops": timing.gflops,
+        "step_ms": timing.step_ms,
+        "test_accuracy": NAN,
+        "train_samples_per_second": NAN,
+        "parameters": float(timing.parameters),
+    }
 
 
 def choose_width(naive: int, settings: dict) -> dict:
     """The GEMM sweep around ``naive``: the candidate with the best achieved GFLOP/s, and every candidate's row."""
     device, dtype = _device(settings)
-    timings = sweep(candidate_widths(naive, SWEEP_TOLERANCE), settings["dim"], settings["tokens"], settings["repeats"],
-                    device, dtype)
+    timings = sweep(
+        candidate_widths(naive, SWEEP_TOLERANCE),
+        settings["dim"],
+        settings["tokens"],
+        settings["repeats"],
+        device,
+        dtype,
+    )
     chosen = recommend(timings, [naive], SWEEP_TOLERANCE)[0]["recommended"]
     return {"chosen": chosen, "rows": [_timing_row("sweep", str(naive), f"width_{t.width}", t, 0) for t in timings]}
 
@@ -121,7 +177,9 @@ def timing_round(pairs: list[tuple[int, int]], round_: int, settings: dict) -> l
     rows = []
     for naive, chosen in pairs:
         for kind, width in (("naive", naive), ("aligned", chosen)):
-            timing = time_mlp_block(width, settings["dim"], settings["tokens"], settings["repeats"], device=device, dtype=dtype)
+            timing = time_mlp_block(
+                width, settings["dim"], settings["tokens"], settings["repeats"], device=device, dtype=dtype
+            )
             rows.append(_timing_row("sizing", f"{naive}/{chosen}", kind, timing, round_))
     return rows
 
@@ -142,26 +200,51 @@ def image_data(settings: dict, data_dir=None):
         (x_train, y_train), (x_test, y_test), name = (x[:cut], y[:cut]), (x[cut:], y[cut:]), "digits"
     n_valid = len(x_train) // 10
     scale = lambda images: images.float().div(255.0)
-    return (name, ArrayData(scale(x_train[n_valid:]), y_train[n_valid:]), ArrayData(scale(x_train[:n_valid]), y_train[:n_valid]),
-            ArrayData(scale(x_test), y_test))
+    return (
+        name,
+        ArrayData(scale(x_train[n_valid:]), y_train[n_valid:]),
+        ArrayData(scale(x_train[:n_valid]), y_train[:n_valid]),
+        ArrayData(scale(x_test), y_test),
+    )
 
 
 def fit_moe(kind: str, seed: int, settings: dict, data_dir=None) -> dict:
     """One residual classifier with an MoE or a dense MLP block of equal active width; test accuracy and speed."""
     name, train, valid, test = image_data(settings, data_dir)
     m = MOE
-    block = (MoEMLP(m["dim"], m["expert_hidden"], m["experts"], m["top_k"], m["capacity_factor"]) if kind == "moe_mlp"
-             else DenseMLPBlock(m["dim"], m["top_k"] * m["expert_hidden"]))
+    block = (
+        MoEMLP(m["dim"], m["expert_hidden"], m["experts"], m["top_k"], m["capacity_factor"])
+        if kind == "moe_mlp"
+        else DenseMLPBlock(m["dim"], m["top_k"] * m["expert_hidden"])
+    )
     model = ResidualMLPClassifier(train.x[0].numel(), 10, m["dim"], block, m["aux_weight"])
-    cfg = {"epochs": settings["moe_epochs"], "patience": settings["moe_epochs"], "batch_size": 128, "lr": 1e-3,
-           "lr_decay_factor": 1.0, "seed": seed, "monitor": "accuracy", "progress": False, "save_checkpoints": False,
-           "device": "cuda" if settings["device"] == "cuda" else "cpu"}
+    cfg = {
+        "epochs": settings["moe_epochs"],
+        "patience": settings["moe_epochs"],
+        "batch_size": 128,
+        "lr": 1e-3,
+        "lr_decay_factor": 1.0,
+        "seed": seed,
+        "monitor": "accuracy",
+        "progress": False,
+        "save_checkpoints": False,
+        "device": "cuda" if settings["device"] == "cuda" else "cpu",
+    }
     trainer = Trainer(get_task("classification"), model, cfg)
     fit = trainer.fit(train, valid)
     active = model.block.active_parameters() if kind == "moe_mlp" else count_parameters(model.block)
-    return {"part": f"moe_{name}", "pair": "-", "model": kind, "width": NAN, "seed": seed, "gflops": NAN, "step_ms": NAN,
-            "test_accuracy": trainer.evaluate(test)["accuracy"], "train_samples_per_second": fit.train_samples_per_second,
-            "parameters": float(active)}
+    return {
+        "part": f"moe_{name}",
+        "pair": "-",
+        "model": kind,
+        "width": NAN,
+        "seed": seed,
+        "gflops": NAN,
+        "step_ms": NAN,
+        "test_accuracy": trainer.evaluate(test)["accuracy"],
+        "train_samples_per_second": fit.train_samples_per_second,
+        "parameters": float(active),
+    }
 
 
 def experiment(ctx: ClaimContext) -> Evidence:
@@ -173,8 +256,11 @@ def experiment(ctx: ClaimContext) -> Evidence:
         found = ctx.arm(f"sweep/{naive}", lambda n=naive: choose_width(n, s), seed=0)
         pairs.append((naive, found["chosen"]))
         runs += found["rows"]
-        ctx.log(f"sweep around {naive}: " + ", ".join(f"{r['width']} {r['gflops']:.1f}" for r in found["rows"])
-                + f" GFLOP/s; chosen {found['chosen']}")
+        ctx.log(
+            f"sweep around {naive}: "
+            + ", ".join(f"{r['width']} {r['gflops']:.1f}" for r in found["rows"])
+            + f" GFLOP/s; chosen {found['chosen']}"
+        )
     for round_ in range(s["rounds"]):
         rows = ctx.arm(f"timing/round{round_}", lambda r=round_: timing_round(pairs, r, s), seed=0)
         ctx.log(f"round {round_}: " + ", ".join(f"{r['width']} {r['gflops']:.1f} GFLOP/s" for r in rows))
@@ -182,16 +268,21 @@ def experiment(ctx: ClaimContext) -> Evidence:
     for seed in ctx.seeds:
         for kind in ("moe_mlp", "dense_mlp"):
             row = ctx.arm(f"moe/{kind}/seed{seed}", lambda k=kind, sd=seed: fit_moe(k, sd, s, ctx.data_dir), seed=seed)
-            ctx.log(f"{row['part']} seed {seed} {kind}: test accuracy {row['test_accuracy']:.4f}, "
-                    f"{row['train_samples_per_second']:,.0f} samples/s, {row['parameters']:.0f} active MLP parameters")
+            ctx.log(
+                f"{row['part']} seed {seed} {kind}: test accuracy {row['test_accuracy']:.4f}, "
+                f"{row['train_samples_per_second']:,.0f} samples/s, {row['parameters']:.0f} active MLP parameters"
+            )
             runs.append(row)
     table = summarize(runs, ("part", "pair", "model"), ("gflops", "step_ms", "test_accuracy"))
     for row in table:  # the widths the verdict reads: the naive one and the sweep's choice
         if row["part"] == "sizing":
             row["naive_width"], row["chosen_width"] = (int(w) for w in row["pair"].split("/"))
-    notes = [f"Device: {s['device']} ({s['dtype']}), {torch.get_num_threads()} CPU thread(s), torch {torch.__version__}; "
-             f"block dim {s['dim']}, {s['tokens']} tokens, median of {s['repeats']} steps, {s['rounds']} rounds; chosen: "
-             + ", ".join(f"{c} for {n}" for n, c in pairs) + "."]
+    notes = [
+        f"Device: {s['device']} ({s['dtype']}), {torch.get_num_threads()} CPU thread(s), torch {torch.__version__}; "
+        f"block dim {s['dim']}, {s['tokens']} tokens, median of {s['repeats']} steps, {s['rounds']} rounds; chosen: "
+        + ", ".join(f"{c} for {n}" for n, c in pairs)
+        + "."
+    ]
     return Evidence(table, runs, notes)
 
 
@@ -213,11 +304,15 @@ def verdict(table: list[dict]) -> tuple[str, str]:
         ok = not kept and ratio >= MIN_SPEEDUP and gain.wins
         wins += ok
         why = ", the sweep kept the naive width" if kept else "" if ok else ", no real gain"
-        findings.append(f"{pair}: {aligned['gflops_mean']:.1f} vs {naive['gflops_mean']:.1f} GFLOP/s ({ratio:.3f}x per "
-                        f"parameter, {gain}{why})")
+        findings.append(
+            f"{pair}: {aligned['gflops_mean']:.1f} vs {naive['gflops_mean']:.1f} GFLOP/s ({ratio:.3f}x per "
+            f"parameter, {gain}{why})"
+        )
     moe = {r["model"]: r for r in table if r["part"].startswith("moe_")}
     if {"moe_mlp", "dense_mlp"} <= set(moe):
-        findings.append(f"MoE vs dense of equal active parameters (context): accuracy {moe['moe_mlp']['test_accuracy_mean']:.4f} vs "
-                        f"{moe['dense_mlp']['test_accuracy_mean']:.4f}")
+        findings.append(
+            f"MoE vs dense of equal active parameters (context): accuracy {moe['moe_mlp']['test_accuracy_mean']:.4f} vs "
+            f"{moe['dense_mlp']['test_accuracy_mean']:.4f}"
+        )
     outcome = "reproduced" if wins == len(pairs) else "partly reproduced" if wins else "not reproduced"
     return outcome, "; ".join(findings) + "."
