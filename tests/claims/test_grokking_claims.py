@@ -329,3 +329,10 @@ def test_zaya1_quick(tmp_path):
     )  # the sweep's fastest width is timed against 1000
     assert sizing["naive"]["naive_width"] == 1000 and sizing["naive"]["n"] == zaya1.SPEC.settings["quick"]["rounds"]
     assert {r["model"] for r in result.table if r["part"].startswith("moe_")} == {"moe_mlp", "dense_mlp"}
+
+
+def test_grokking_gpu_budget_needs_cuda(monkeypatch):
+    monkeypatch.setattr(grokking_tickets.torch.cuda, "is_available", lambda: False)
+    data = grokking_tickets.modular_addition(11, 0.4, seed=0)
+    with pytest.raises(ConfigError, match="no CUDA device"):
+        grokking_tickets.train_full_batch(grokking_tickets.GrokkingMLP(11, 16, 8), data, 1e-2, 0.0, 10, 5, device="cuda")

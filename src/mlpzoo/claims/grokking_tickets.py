@@ -48,6 +48,7 @@ import torch.nn.functional as F
 
 from mlpzoo.claims.base import ClaimContext, ClaimSpec, Evidence, compare, summarize
 from mlpzoo.data.synthetic_tasks import ModularAddition, modular_addition
+from mlpzoo.errors import ConfigError
 from mlpzoo.methods.pruning import (
     apply_masks,
     global_magnitude_masks,
@@ -80,6 +81,7 @@ SPEC = ClaimSpec(
     settings={
         # Quick: one pruning rate and short caps; every arm and control runs.
         "quick": {
+            "device": "cpu",
             "p": 67,
             "d_emb": 128,
             "d_model": 48,
@@ -92,6 +94,7 @@ SPEC = ClaimSpec(
             "eval_every": 10,
         },
         "full": {
+            "device": "cpu",
             "p": 67,
             "d_emb": 128,
             "d_model": 48,
@@ -103,8 +106,9 @@ SPEC = ClaimSpec(
             "control_fraction": 0.4,
             "eval_every": 10,
         },
-        # The paper's MLP (d_emb 500, lr 1e-3) with its long runs; tiny full-batch steps, so a GPU helps little.
+        # The paper's MLP (d_emb 500, lr 1e-3) with its long runs, on CUDA.
         "gpu": {
+            "device": "cuda",
             "p": 67,
             "d_emb": 500,
             "d_model": 48,
@@ -161,6 +165,7 @@ def train_full_batch(
     eval_every: int,
     masks=None,
     valid_index: torch.Tensor | None = None,
+    device: str = "cpu",
 ) -> dict:
     """Full-batch AdamW until test accuracy >= ``TARGET`` (and, given ``valid_index``, validation
     accuracy too) or ``max_epochs``.
@@ -170,7 +175,13 @@ def train_full_batch(
     validation; None without ``valid_index``), ``memorised_epoch`` and ``memorised_state`` (weights at
     the first evaluation with 100 % training accuracy) and ``generalised_state`` (weights at the first
     evaluation with validation accuracy >= ``TARGET``; None without ``valid_index`` or when not reached).
+    Training runs on ``device`` (the model is moved there).
     """
+    device = _device(device)
+    model.to(device)
+    data = replace(data, **{f: getattr(data, f).to(device) for f in ("a", "b", "label", "train_index", "test_index")})
+    valid_index = None if valid_index is None else valid_index.to(device)
+    masks = {name: mask.to(device) for name, mask in masks.items()} if masks else masks
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=BETAS)
     batch = {"a": data.a[data.train_index], "b": data.b[data.train_index]}
     labels = data.label[data.train_index]
@@ -211,6 +222,18 @@ def train_full_batch(
     return result
 
 
+def _device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            "the gpu budget of grokking-tickets trains on CUDA but no CUDA device is available; use --budget full"
+        )
+    return torch.device(name)
+
+
+def _cpu(state: dict | None) -> dict | None:
+    return None if state is None else {name: tensor.detach().cpu() for name, tensor in state.items()}
+
+
 def _fit(
     arm: str,
     fraction: float,
@@ -225,7 +248,9 @@ def _fit(
 ) -> tuple[dict, dict]:
     """Train one arm; (its evidence row with the test-accuracy curve, the raw result)."""
     start_norm = weight_norm(net)
-    result = train_full_batch(net, data, settings["lr"], decay, max_epochs, settings["eval_every"], masks, valid)
+    result = train_full_batch(
+        net, data, settings["lr"], decay, max_epochs, settings["eval_every"], masks, valid, settings["device"]
+    )
     row = {
         "arm": arm,
         "keep_fraction": fraction,
@@ -248,10 +273,10 @@ def run_dense(seed: int, settings: dict, checkpoint: Path) -> dict:
     model = GrokkingMLP(s["p"], s["d_emb"], s["d_model"])
     init = copy.deepcopy(model.state_dict())
     row, result = _fit("dense", 1.0, s["weight_decay"], model, data, valid, s, s["dense_epochs"], seed)
-    generalised = result["generalised_state"] or model.state_dict()
+    generalised = _cpu(result["generalised_state"] or model.state_dict())
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     tmp = checkpoint.with_suffix(".tmp")
-    torch.save({"init": init, "generalised": generalised, "memorised": result["memorised_state"]}, tmp)
+    torch.save({"init": init, "generalised": generalised, "memorised": _cpu(result["memorised_state"])}, tmp)
     tmp.replace(checkpoint)  # atomic: a resumed run never reads half a file
     return row
 
