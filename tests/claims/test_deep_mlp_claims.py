@@ -11,6 +11,7 @@ from mlpzoo import claims
 from mlpzoo.claims import get_claim, hourglass, min_transformer, scaling_mlps
 from mlpzoo.claims.base import VERDICTS, get_budget
 from mlpzoo.data.images import FASHION_MNIST_DIR, fashion_mnist_dir, load_fashion_mnist
+from mlpzoo.data.tensors import ArrayData
 from mlpzoo.errors import DataMissingError
 
 
@@ -130,6 +131,27 @@ def test_hourglass_verdict_needs_matched_parameters():
     win = (0.01, 0.02, 0.0, 0.03)
     outcome, reason = hourglass.verdict(_hourglass_table({"digits": win}, parameters=3000))
     assert outcome == "not reproduced" and "not within 5%" in reason
+
+
+def test_hourglass_cannot_win_over_an_undertrained_conventional_mlp():
+    win = (0.5, 0.5, 0.5, 0.5)
+    rows = _hourglass_table({"fashion_denoise": win})
+    for row in rows:
+        row["linear_quality"] = 1.0  # the least-squares linear map beats the conventional MLP (0.9) everywhere
+    outcome, reason = hourglass.verdict(rows)
+    assert outcome == "not reproduced" and "undertrained, not beaten" in reason
+    for row in rows:
+        row["linear_quality"] = 0.5
+    assert hourglass.verdict(rows)[0] == "reproduced"
+
+
+def test_hourglass_linear_denoiser_reference():
+    generator = torch.Generator().manual_seed(0)
+    clean = torch.rand(400, 16, generator=generator)
+    noisy = clean + 0.1 * torch.randn(clean.shape, generator=generator)
+    pairs = ArrayData(noisy, clean)
+    psnr = hourglass.linear_denoiser_psnr((pairs, pairs, pairs))
+    assert 10 * math.log10(1 / 0.01) < psnr < 60  # better than the noisy input (20 dB), not perfect
 
 
 def test_hourglass_cannot_win_with_a_larger_search():

@@ -27,7 +27,9 @@ stopping on the validation metric, best weights restored (the project's Trainer)
 Verdict per task: the hourglass front dominates when it is no worse (within one standard error)
 at every budget and better by more than one standard error at half of them or more; a budget counts
 only when both shapes' trainable parameters are within ``MATCH_TOLERANCE`` of it, and the hourglass
-may not win a budget where it was given more candidates than the conventional shape. Both tasks:
+may not win a budget where it was given more candidates than the conventional shape, nor one
+where the conventional MLP denoises no better than a least-squares linear map (a baseline that
+fails on its own training distribution is undertrained, not beaten). Both tasks:
 reproduced; one: partly reproduced; none: not reproduced.
 """
 
@@ -40,7 +42,7 @@ import torch
 from sklearn.model_selection import train_test_split
 from torch import nn
 
-from mlpzoo.claims.base import ClaimContext, ClaimSpec, Evidence, compare
+from mlpzoo.claims.base import ClaimContext, ClaimSpec, Comparison, Evidence, compare
 from mlpzoo.data.images import fashion_mnist_dir, load_digits_images, load_fashion_mnist
 from mlpzoo.data.tensors import ArrayData
 from mlpzoo.models.deep_mlp import DeepResidualMLP
@@ -52,6 +54,7 @@ TASKS = ("digits", "fashion_denoise")
 SHAPES = ("conventional", "hourglass")
 MATCH_TOLERANCE = 0.05  # both shapes' trainable parameters within 5 % of the budget
 LR = 1e-3
+RIDGE = 1e-3
 
 SPEC = ClaimSpec(
     claim=(
@@ -291,7 +294,7 @@ def experiment(ctx: ClaimContext) -> Evidence:
             # Equal tuning effort: each shape searches as many candidates as the other (the first that fit its grid).
             k = min(len(found) for found in options.values())
             plan += [(task, budget, shape, options[shape][:k]) for shape in SHAPES]
-    ctx.expect(sum(len(options) for *_, options in plan) * len(ctx.seeds))
+    ctx.expect(sum(len(options) for *_, options in plan) * len(ctx.seeds) + 1)
     loaded: dict[str, tuple] = {}
 
     def data(task: str):  # read only when some arm of the task is not stored yet
@@ -316,7 +319,33 @@ def experiment(ctx: ClaimContext) -> Evidence:
                 best = dict(max(tried, key=lambda r: r["valid_score"]), candidates=len(tried))
                 ctx.log(f"{task} budget {budget} {shape} seed {seed}: {best['config']} -> {best['quality']:.4f}")
                 runs.append(best)
-    return Evidence(tabulate(runs), runs)
+    # The floor any trained denoiser must clear: the least-squares linear map, fitted on the training images.
+    linear = ctx.arm("fashion_denoise/linear", lambda: {"quality": linear_denoiser_psnr(data("fashion_denoise"))})
+    ctx.log(f"fashion_denoise least-squares linear map: test PSNR {linear['quality']:.2f} dB")
+    table = tabulate(runs)
+    for row in table:
+        if row["task"] == "fashion_denoise":
+            row["linear_quality"] = linear["quality"]
+    return Evidence(
+        table,
+        runs,
+        [
+            (
+                f"Least-squares linear denoiser (ridge {RIDGE}, one weight a pixel pair plus biases), fitted on the "
+                "training pairs: "
+                f"test PSNR {linear['quality']:.2f} dB (linear_quality)."
+            )
+        ],
+    )
+
+
+def linear_denoiser_psnr(data) -> float:
+    """Test PSNR of the ridge-regression linear map noisy -> clean fitted on the training pairs."""
+    train, _, test = data
+    x = torch.cat([train.x, torch.ones(len(train.x), 1)], 1).double()
+    weights = torch.linalg.solve(x.T @ x + RIDGE * torch.eye(x.shape[1], dtype=x.dtype), x.T @ train.label.double())
+    prediction = torch.cat([test.x, torch.ones(len(test.x), 1)], 1).double() @ weights
+    return 10 * math.log10(1.0 / float((prediction - test.label.double()).square().mean()))
 
 
 def tabulate(runs: list[dict]) -> list[dict]:
@@ -349,7 +378,9 @@ def _matched(row: dict) -> bool:
 def verdict(table: list[dict]) -> tuple[str, str]:
     """Per task: at every shared budget (both shapes' parameters within ``MATCH_TOLERANCE`` of it) the
     hourglass is no worse (1 SE), and better (> 1 SE) at half of them or more, a budget where it searched
-    more candidates than the conventional shape not counting as a win. A mismatched budget fails the task."""
+    more candidates than the conventional shape not counting as a win, nor a win over a conventional MLP no better
+    than the least-squares linear map (``linear_quality``: an undertrained baseline). A mismatched budget fails
+    the task."""
     rows = {(r["task"], r["shape"], r["budget"]): r for r in table}
     dominated, findings = 0, []
     tasks = sorted({r["task"] for r in table}, key=lambda t: TASKS.index(t) if t in TASKS else 99)
@@ -366,6 +397,12 @@ def verdict(table: list[dict]) -> tuple[str, str]:
                 )
                 continue
             lead = compare(hg, conv, "quality")
+            if lead.wins and conv["quality_mean"] <= conv.get("linear_quality", -math.inf):
+                problems.append(
+                    f"budget {b}: the conventional MLP ({conv['quality_mean']:.2f}) is no better than the "
+                    f"least-squares linear map ({conv['linear_quality']:.2f}): undertrained, not beaten"
+                )
+                lead = Comparison(0.0, lead.se)
             diffs.append(str(lead))
             no_worse += not lead.loses
             fair = hg["candidates"] <= conv["candidates"]
