@@ -42,7 +42,7 @@ import torch
 from sklearn.model_selection import train_test_split
 from torch import nn
 
-from mlpzoo.claims.base import ClaimContext, ClaimSpec, Comparison, Evidence, compare
+from mlpzoo.claims.base import ClaimContext, ClaimSpec, Evidence, compare
 from mlpzoo.data.images import fashion_mnist_dir, load_digits_images, load_fashion_mnist
 from mlpzoo.data.tensors import ArrayData
 from mlpzoo.models.deep_mlp import DeepResidualMLP
@@ -72,8 +72,8 @@ SPEC = ClaimSpec(
                 "budgets": (10_000, 20_000, 40_000, 80_000),
                 "conventional": (1, 2),
                 "hourglass": ((128, 2), (256, 2)),
-                "epochs": 12,
-                "patience": 12,
+                "epochs": 8,
+                "patience": 8,
                 "batch_size": 64,
             },
             "fashion_denoise": {
@@ -397,16 +397,16 @@ def verdict(table: list[dict]) -> tuple[str, str]:
                 )
                 continue
             lead = compare(hg, conv, "quality")
-            if lead.wins and conv["quality_mean"] <= conv.get("linear_quality", -math.inf):
+            diffs.append(str(lead))
+            no_worse += not lead.loses
+            fair = hg["candidates"] <= conv["candidates"]
+            trained = conv["quality_mean"] > conv.get("linear_quality", -math.inf)
+            better += lead.wins and fair and trained
+            if lead.wins and not trained:
                 problems.append(
                     f"budget {b}: the conventional MLP ({conv['quality_mean']:.2f}) is no better than the "
                     f"least-squares linear map ({conv['linear_quality']:.2f}): undertrained, not beaten"
                 )
-                lead = Comparison(0.0, lead.se)
-            diffs.append(str(lead))
-            no_worse += not lead.loses
-            fair = hg["candidates"] <= conv["candidates"]
-            better += lead.wins and fair
             if lead.wins and not fair:
                 problems.append(
                     f"budget {b}: hourglass searched {hg['candidates']} candidates, conventional {conv['candidates']}"
