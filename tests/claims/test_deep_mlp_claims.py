@@ -10,7 +10,12 @@ import torch
 from mlpzoo import claims
 from mlpzoo.claims import get_claim, hourglass, min_transformer, scaling_mlps
 from mlpzoo.claims.base import VERDICTS, get_budget
-from mlpzoo.data.images import FASHION_MNIST_DIR, fashion_mnist_dir, load_fashion_mnist
+from mlpzoo.data.images import (
+    FASHION_MNIST_DIR,
+    ImageData,
+    fashion_mnist_dir,
+    load_fashion_mnist,
+)
 from mlpzoo.data.tensors import ArrayData
 from mlpzoo.errors import DataMissingError
 
@@ -198,6 +203,28 @@ def test_min_transformer_verdicts():
     assert verdict == "not reproduced" and "no reduced configuration is similar" in reason
     # A drop beyond the tolerance but within one standard error over seeds still counts as similar.
     assert min_transformer.verdict(_min_table({base: 0.9, tiny: 0.87, half: 0.8}, params, std=0.05, n=3))[0] == "reproduced"
+
+
+def test_min_transformer_undertrained_baseline_proves_nothing():
+    base, tiny, half = min_transformer.BASELINE, ("symmetric", "1 head, no MLP"), ("collapsed", "4 heads, MLP")
+    params = {base: 100_000, tiny: 8_000, half: 45_000}
+    rows = _min_table({base: 0.3, tiny: 0.3, half: 0.3}, params)
+    for row in rows:
+        row["linear_accuracy"] = 0.35  # a ridge classifier on pixels beats the baseline transformer
+    verdict, reason = min_transformer.verdict(rows)
+    assert verdict == "not reproduced" and "undertrained" in reason
+    for row in rows:
+        row["linear_accuracy"] = 0.25
+    assert min_transformer.verdict(rows)[0] == "reproduced"
+
+
+def test_min_transformer_linear_classifier_learns():
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.arange(200) % 10
+    images = torch.randint(0, 60, (200, 1, 4, 4), generator=generator)
+    images.view(200, 16)[torch.arange(200), labels] += 150  # one bright pixel per class: linearly separable
+    data = ImageData(images.to(torch.uint8), labels)
+    assert min_transformer.linear_classifier(data, data, data)["accuracy"] > 0.9
 
 
 def test_min_transformer_configuration_is_chosen_on_validation():
