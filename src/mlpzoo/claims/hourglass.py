@@ -114,6 +114,7 @@ SPEC = ClaimSpec(
         # Full-resolution denoising at millions of parameters on all of Fashion-MNIST: about a day a seed on a CPU.
         "gpu": {
             "digits": {
+                "device": "cuda",
                 "budgets": (10_000, 20_000, 40_000, 80_000, 160_000),
                 "conventional": (1, 2, 4, 8),
                 "hourglass": ((128, 2), (256, 2), (256, 4), (512, 4)),
@@ -122,6 +123,7 @@ SPEC = ClaimSpec(
                 "batch_size": 64,
             },
             "fashion_denoise": {
+                "device": "cuda",
                 "budgets": (2_000_000, 4_000_000, 8_000_000, 16_000_000),
                 "conventional": (1, 2, 4),
                 "hourglass": ((1024, 2), (1024, 4), (2048, 4)),
@@ -254,6 +256,7 @@ def fit(task: str, model: nn.Module, data, settings: dict, seed: int) -> tuple[f
         "progress": False,
         "save_checkpoints": False,
         "monitor": "accuracy" if classify else "mse",
+        "device": settings.get("device", "auto"),
     }
     trainer = Trainer(get_task("classification" if classify else "regression"), model, config)
     result = trainer.fit(train, valid, test)

@@ -83,6 +83,7 @@ SPEC = ClaimSpec(
         },
         # Whole training files, a 4-block width-64 ViT, 30 epochs: the scale of a GPU run.
         "gpu": {
+            "device": "cuda",
             "n_train": None,
             "n_valid": 5000,
             "n_test": None,
@@ -176,6 +177,7 @@ def fit_one(dataset: str, mode: str, variant: str, data, settings: dict, seed: i
         "progress": False,
         "save_checkpoints": False,
         "monitor": "accuracy",
+        "device": settings.get("device", "auto"),
     }
     result = Trainer(get_task("classification"), model, config).fit(train, valid, test)
     return {
