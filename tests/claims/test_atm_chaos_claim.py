@@ -21,7 +21,8 @@ def test_diebold_mariano_discounts_autocorrelated_differences():
     n = 300
     b = np.ones(n)
     a = b + 0.2 + np.where(np.arange(n) // 30 % 2 == 0, 1.0, -1.0)
-    assert atm_chaos.stats.ttest_rel(a, b).pvalue < 0.01 < 0.05 < atm_chaos.diebold_mariano(a, b)
+    assert atm_chaos.stats.ttest_rel(a, b).pvalue < 0.01
+    assert atm_chaos.diebold_mariano(a, b) > 0.05
     assert atm_chaos.diebold_mariano(b, b) == 1.0
     independent = 1.0 + 0.3 + np.random.default_rng(0).normal(size=n)
     assert atm_chaos.diebold_mariano(independent, b) < 0.01

@@ -153,7 +153,7 @@ def _link_table(diff_read, diff_recall, std=math.nan, n=1, regressor_parameters=
 
 
 def test_diffusion_link_verdicts():
-    verdict = lambda *args, **kw: diffusion_link.verdict(_link_table(*args, **kw))  # noqa: E731
+    verdict = lambda *args, **kw: diffusion_link.verdict(_link_table(*args, **kw))
     assert verdict(0.85, 0.3)[0] == "reproduced"
     outcome, reason = verdict(0.85, 0.2)  # reads better but loses the pairing against the linear map
     assert outcome == "partly reproduced" and "recall@1 vs linear" in reason and "pairing lost" in reason

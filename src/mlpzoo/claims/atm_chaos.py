@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -53,7 +54,13 @@ from sklearn.svm import SVR
 from mlpzoo.claims.base import ClaimContext, ClaimSpec, Evidence, compare, summarize
 from mlpzoo.data.series import load_series
 from mlpzoo.data.tensors import ArrayData
-from mlpzoo.methods.chaos import Embedding, acf_lag, calendar_one_hot, cao_embedding, embed_series
+from mlpzoo.methods.chaos import (
+    Embedding,
+    acf_lag,
+    calendar_one_hot,
+    cao_embedding,
+    embed_series,
+)
 from mlpzoo.registry import create_model
 from mlpzoo.tasks import get_task
 from mlpzoo.train.trainer import Trainer
@@ -242,8 +249,7 @@ def experiment(ctx: ClaimContext) -> Evidence:
         setup = SeriesSetup(name, ctx.data_dir)
         series_runs = []
         for model, features, seed in fits:
-            record = ctx.arm(f"{name}/{model}/{features}/seed{seed}",
-                             lambda model=model, features=features, seed=seed: setup.forecast(model, features, s, seed),
+            record = ctx.arm(f"{name}/{model}/{features}/seed{seed}", partial(setup.forecast, model, features, s, seed),
                              seed=seed)
             series_runs.append(record)
         runs += [{k: v for k, v in r.items() if k != "forecast"} for r in series_runs]

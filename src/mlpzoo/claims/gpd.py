@@ -36,6 +36,8 @@ being within 10 % of a trained model is no achievement where copying yesterday d
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import torch
 from sklearn.linear_model import Ridge
@@ -170,8 +172,8 @@ def experiment(ctx: ClaimContext) -> Evidence:
     runs = []
     for seed in ctx.seeds:
         for source, target in DIRECTIONS:
-            units = {name: (lambda name=name: gpd_forecasts(name, source, target, splits, seed, s)) for name in gpds}
-            units["baselines"] = lambda: baselines(source, target, splits, seed, s)
+            units = {name: partial(gpd_forecasts, name, source, target, splits, seed, s) for name in gpds}
+            units["baselines"] = partial(baselines, source, target, splits, seed, s)
             for unit, fn in units.items():
                 for record in ctx.arm(f"{source}->{target}/{unit}/seed{seed}", fn, seed=seed):
                     ctx.log(f"seed {seed} {record['direction']} H={record['horizon']} {record['model']}: "
@@ -190,6 +192,10 @@ def experiment(ctx: ClaimContext) -> Evidence:
     return Evidence(table, runs, notes)
 
 
+def _row(rows: dict, direction: str, horizon: int, model: str) -> dict:
+    return rows[(direction, horizon, model)]
+
+
 def _scaled(row: dict, factor: float) -> dict:
     """``row`` with its MSE mean and spread multiplied by ``factor`` (the competitive bound)."""
     return {**row, "test_mse_mean": factor * row["test_mse_mean"], "test_mse_std": factor * row["test_mse_std"]}
@@ -203,7 +209,7 @@ def verdict(table: list[dict]) -> tuple[str, str]:
     settings = sorted({(r["direction"], r["horizon"]) for r in table})
     competitive, findings = 0, []
     for direction, horizon in settings:
-        row = lambda model: rows[(direction, horizon, model)]  # noqa: E731
+        row = partial(_row, rows, direction, horizon)
         gpd = row("gpd_zero_shot")
         best = min((row(m) for m in TRAINED), key=lambda r: r["test_mse_mean"])
         bound = compare(gpd, _scaled(best, 1 + gpd["margin"]), "test_mse", higher_is_better=False)

@@ -31,12 +31,20 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from functools import partial
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mlpzoo.claims.base import ClaimContext, ClaimSpec, Evidence, compare, outcome, summarize
+from mlpzoo.claims.base import (
+    ClaimContext,
+    ClaimSpec,
+    Evidence,
+    compare,
+    outcome,
+    summarize,
+)
 from mlpzoo.data.synthetic_sequences import IGNORE, induction_heads, selective_copying
 from mlpzoo.registry import create_model
 
@@ -72,17 +80,17 @@ SPEC = ClaimSpec(
                 "timing_lengths": (1024, 2048, 4096, 8192, 16384), "timing_repeats": 5},
     },
     notes=(
-        "Vocabulary 16 as in the paper. Quick and full budgets are far below the paper's lengths (selective copying "
-        "4096 + 16 tokens, induction heads trained at 256) and steps, so no calibration row against Table 1 applies; "
-        "the gpu budget runs the paper's lengths and then compares S6 and LTI copying with Table 1.",
-        "Optimiser (ours; the paper's task recipe is in an appendix not available here): AdamW, linear warm-up, "
-        "constant learning rate, clipping at 1, the same steps and batch for all three models. The Transformer's "
-        "settings were tried on held-out batches until it solved induction heads at the training length (see the "
-        "module's docstring for the protocol); the test batches use seeds never used in training or tuning.",
-        f"Verdict thresholds: solved = accuracy >= {SOLVED}; linear = exponent <= {LINEAR_EXPONENT} fitted over the "
-        "longer half of the timing lengths. The cost check can only complete a verdict the selection checks earned.",
-        "Full budget estimate on the 2-core machine (one thread, loaded): about 45 min (18 fits of 2,000 steps at "
-        "lengths 64-72, plus timing); not run here.",
+        ("Vocabulary 16 as in the paper. Quick and full budgets are far below the paper's lengths (selective copying "
+         "4096 + 16 tokens, induction heads trained at 256) and steps, so no calibration row against Table 1 applies; "
+         "the gpu budget runs the paper's lengths and then compares S6 and LTI copying with Table 1."),
+        ("Optimiser (ours; the paper's task recipe is in an appendix not available here): AdamW, linear warm-up, "
+         "constant learning rate, clipping at 1, the same steps and batch for all three models. The Transformer's "
+         "settings were tried on held-out batches until it solved induction heads at the training length (see the "
+         "module's docstring for the protocol); the test batches use seeds never used in training or tuning."),
+        (f"Verdict thresholds: solved = accuracy >= {SOLVED}; linear = exponent <= {LINEAR_EXPONENT} fitted over the "
+         "longer half of the timing lengths. The cost check can only complete a verdict the selection checks earned."),
+        ("Full budget estimate on the 2-core machine (one thread, loaded): about 45 min (18 fits of 2,000 steps at "
+         "lengths 64-72, plus timing); not run here."),
     ),
 )
 
@@ -204,7 +212,7 @@ def experiment(ctx: ClaimContext) -> Evidence:
     for seed in ctx.seeds:
         for name in MODELS:
             for task, fit in (("selective_copying", selective_copying_run), ("induction_heads", induction_heads_run)):
-                records = ctx.arm(f"{task}/{name}/seed{seed}", lambda: fit(name, s, seed), seed=seed)
+                records = ctx.arm(f"{task}/{name}/seed{seed}", partial(fit, name, s, seed), seed=seed)
                 ctx.log(f"{task} seed {seed} {name}: " + ", ".join(f"{r['accuracy']:.3f} at {r['length']}" for r in records))
                 runs += records
     table = summarize(runs, ("task", "model", "length"), ("accuracy",))
@@ -213,14 +221,14 @@ def experiment(ctx: ClaimContext) -> Evidence:
         row.update(scored=sum(r["scored"] for r in members), train_length=_train_length(row["task"], s),
                    solved_at=SOLVED, copy_setting=f"{s['copy_len']}+{s['copy_tokens']}")
     for name in TIMED:
-        timing = ctx.arm(f"time_per_token/{name}", lambda: timing_run(name, s))
+        timing = ctx.arm(f"time_per_token/{name}", partial(timing_run, name, s))
         ctx.log(f"time per token {name}: " + ", ".join(f"{r['us_per_token']:.1f} us at {r['length']}" for r in timing))
         table += [{**r, "n": 1, "linear_at_most": LINEAR_EXPONENT} for r in timing]
-    notes = [f"Selective copying: {s['copy_tokens']} tokens among {s['copy_len']} noise tokens; induction heads trained "
-             f"at {s['induction_len']} tokens, tested up to {max(s['induction_test'])}; 2 layers, d_model {s['d_model']}, "
-             f"SSM state {s['d_state']}, {s['n_head']} attention heads; {s['steps']} AdamW steps of batch {s['batch']}, "
-             f"lr {s['lr']} after {s['warmup']} warm-up steps; test batch {s['eval_batch']}; device {device().type}, "
-             f"{torch.get_num_threads()} thread(s)."]
+    notes = [(f"Selective copying: {s['copy_tokens']} tokens among {s['copy_len']} noise tokens; induction heads trained "
+              f"at {s['induction_len']} tokens, tested up to {max(s['induction_test'])}; 2 layers, d_model {s['d_model']}, "
+              f"SSM state {s['d_state']}, {s['n_head']} attention heads; {s['steps']} AdamW steps of batch {s['batch']}, "
+              f"lr {s['lr']} after {s['warmup']} warm-up steps; test batch {s['eval_batch']}; device {device().type}, "
+              f"{torch.get_num_threads()} thread(s).")]
     return Evidence(table, runs, notes)
 
 
