@@ -131,9 +131,9 @@ def frozen_embeddings(seed: int, settings: dict, cache) -> dict[str, np.ndarray]
            "audio_test": embed(audio_tower, top_test), "text_test": embed(text_tower, bottom_test),
            "digit_train": digit_train, "digit_test": digit_test}
     cache.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache.with_name(f"{cache.stem}.partial.npz")
-    np.savez(partial, **out)
-    partial.replace(cache)
+    scratch = cache.with_name(f"{cache.stem}.partial.npz")  # written whole, then renamed
+    np.savez(scratch, **out)
+    scratch.replace(cache)
     return out
 
 

@@ -146,7 +146,9 @@ def sentence_embeddings(nouns: list[str], cache) -> tuple[np.ndarray, np.ndarray
     encode = lambda t: model.encode(t, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
     nouns_, sentences = encode(nouns), encode(texts).reshape(len(nouns), len(MEANINGS), 3, -1)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, nouns=nouns_, sentences=sentences)
+    scratch = cache.with_name(f"{cache.stem}.partial.npz")  # written whole, then renamed
+    np.savez(scratch, nouns=nouns_, sentences=sentences)
+    scratch.replace(cache)
     return nouns_, sentences
 
 
