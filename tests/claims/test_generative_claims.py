@@ -9,7 +9,7 @@ import torch
 from mlpzoo.claims import diffusion_link, flow_omni, gpd
 from mlpzoo.claims import run as run_claim
 from mlpzoo.claims.base import VERDICTS, get_budget
-from mlpzoo.claims.kits.generative import MSEHead, matched_width, parameter_count
+from mlpzoo.claims.kits.generative import parameter_count
 
 # ---------------------------------------------------------------------------------------------- gpd
 
@@ -130,12 +130,6 @@ def test_flow_omni_rival_heads_learn_and_match_the_flow_heads_size():
         assert draws.shape == (64, 2)
         # Both heads keep both modes (a regression would put every draw near 0).
         assert (draws[:, 0] > 0.5).any() and (draws[:, 0] < -0.5).any()
-
-
-def test_matched_width():
-    head = MSEHead(10, 5, matched_width(20_000, 10, 5, layers=3), layers=3)
-    assert abs(parameter_count(head) / 20_000 - 1) < 0.02
-    assert matched_width(1_000, 10, 5, layers=1) == round((1_000 - 5) / 16)
 
 
 # ----------------------------------------------------------------------------------- diffusion-link
