@@ -9,7 +9,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 
 from mlpzoo.errors import ConfigError
 from mlpzoo.tasks import get_task
-from mlpzoo.tasks.metrics import auc, group_auc, logloss
+from mlpzoo.tasks.metrics import auc, energy_distance, group_auc, logloss
 
 
 def _reference_gauc(y, s, g):
@@ -93,3 +93,18 @@ def test_binary_ctr_task():
     assert "gauc" not in task.evaluate(np.array([0, 1]), np.array([0.2, 0.8]))
     with pytest.raises(ConfigError):
         get_task("ranking")
+
+
+def test_energy_distance():
+    rng = np.random.default_rng(0)
+    a = torch.from_numpy(rng.normal(size=(2, 400, 3)))
+    b = torch.from_numpy(rng.normal(size=(2, 400, 3)))
+    assert energy_distance(a, a).abs().max().item() < 1e-9  # identical draws
+    same, shifted, spread = (energy_distance(a, other) for other in (b, b + 2.0, 3.0 * b))
+    assert same.max().item() < 0.05  # two samples of one distribution
+    assert shifted.min().item() > 1.0 and spread.min().item() > 0.5  # a shift and a change of spread both show
+    # One point at the mean of two modes is far from the two-mode distribution, though its mean matches.
+    modes = torch.tensor([[[-1.0], [1.0]]]).repeat(1, 50, 1)
+    assert energy_distance(torch.zeros(1, 1, 1), modes).item() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="expects x"):
+        energy_distance(torch.zeros(4, 3), torch.zeros(4, 3))

@@ -29,26 +29,21 @@ from the cost of the zero-shot transfer.
 Verdict, fixed before running: GPD is *competitive* in a (direction, horizon) setting unless its
 mean test MSE exceeds ``1 + MARGIN`` (10 %) times the better trained baseline's (linear or MLP)
 by more than one standard error of the difference over seeds (none with one seed). All settings
-competitive -> reproduced; at least half -> partly reproduced; fewer -> not reproduced.
+competitive -> reproduced; at least half -> partly reproduced; fewer -> not reproduced. GPD must
+also beat the seasonal-naive forecast beyond one standard error wherever it counts as competitive:
+being within 10 % of a trained model is no achievement where copying yesterday does as well.
 """
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
+from functools import partial
 
 import numpy as np
 import torch
 from sklearn.linear_model import Ridge
 from torch import nn
 
-from mlpzoo.claims.base import (
-    Budget,
-    ClaimResult,
-    now_iso,
-    standard_error_of_difference,
-    summarize,
-)
+from mlpzoo.claims.base import ClaimContext, ClaimSpec, Evidence, compare, summarize
 from mlpzoo.data.ett import ett_splits, load_ett, make_windows
 from mlpzoo.data.tensors import ArrayData
 from mlpzoo.layers.mlp import MLP
@@ -56,26 +51,46 @@ from mlpzoo.methods.gpd import GPDForecaster
 from mlpzoo.tasks import get_task
 from mlpzoo.train.trainer import Trainer
 
-PAPER_ID = "gpd"
-TITLE = "Generative Pre-Trained Diffusion Paradigm for Zero-Shot Time Series Forecasting (Yang et al., 2024, arXiv:2406.02212)"
-CLAIM = "Zero-shot forecasts of an MLP diffusion model pretrained on other series are competitive with models trained on the target."
-PAPER_NUMBERS = {"paper (abstract)": "zero-shot GPD comparable to SOTA LLM-based and deep models on mainstream benchmarks; "
-                                     "per-setting numbers not recorded here"}
 DIRECTIONS = (("ETTh1", "ETTh2"), ("ETTh2", "ETTh1"))
 MODELS = ("gpd_zero_shot", "seasonal_naive", "linear", "mlp")
-IN_DOMAIN = "gpd_in_domain"  # GPD pretrained on the target's own training split (full budget, for reference)
+IN_DOMAIN = "gpd_in_domain"  # GPD pretrained on the target's own training split (for reference)
 TRAINED = ("linear", "mlp")
 MARGIN = 0.10
 HISTORY, SEASON = 96, 24
-SETTINGS = {
-    "quick": {"horizons": (24,), "window": 120, "hidden": 128, "blocks": 3, "diffusion_steps": 50, "clip_x0": 6.0,
-              "train_steps": 300, "batch": 128, "lr": 2e-3, "samples": 4, "test_stride": 97,
-              "mlp_epochs": 2, "mlp_batches": 60, "in_domain": False},
-    "full": {"horizons": (24, 48, 96), "window": 192, "hidden": 256, "blocks": 3, "diffusion_steps": 200, "clip_x0": 6.0,
-             "train_steps": 8000, "batch": 256, "lr": 1e-3, "samples": 8, "test_stride": 13,
-             "mlp_epochs": 30, "mlp_batches": None, "in_domain": True},
-}
 METRICS = ("test_mse", "test_mae")
+
+SPEC = ClaimSpec(
+    claim="Zero-shot forecasts of an MLP diffusion model pretrained on other series are competitive with models trained on the target.",
+    paper_numbers={"paper (abstract)": "zero-shot GPD comparable to SOTA LLM-based and deep models on mainstream "
+                                       "benchmarks; no per-setting number is quoted here"},
+    datasets=("ett",),
+    seeds={"quick": 1, "full": 3},
+    # Quick: one horizon, short pretraining, few test windows; every model including the in-domain reference.
+    settings={
+        "quick": {"horizons": (24,), "window": 120, "hidden": 128, "blocks": 3, "diffusion_steps": 50, "clip_x0": 6.0,
+                  "train_steps": 200, "batch": 128, "lr": 2e-3, "samples": 4, "test_stride": 97,
+                  "mlp_epochs": 2, "mlp_batches": 60, "in_domain": True},
+        "full": {"horizons": (24, 48, 96), "window": 192, "hidden": 128, "blocks": 3, "diffusion_steps": 200,
+                 "clip_x0": 6.0, "train_steps": 6000, "batch": 256, "lr": 1e-3, "samples": 8, "test_stride": 29,
+                 "mlp_epochs": 30, "mlp_batches": None, "in_domain": True},
+    },
+    notes=(
+        ("Zero-shot means no target value is used for fitting; the target's training-split mean and deviation set "
+         "the standardised scale on which every model is scored (the usual ETT convention)."),
+        (f"Competitive = GPD mean MSE <= {1 + MARGIN:.2f} x the better trained baseline (linear, MLP) plus one "
+         "standard error of the difference over seeds, and below the seasonal-naive MSE beyond one standard error."),
+        (f"{IN_DOMAIN} (not part of the verdict): the same GPD pretrained on the target's training split, to separate "
+         "the diffusion forecaster's quality from the cost of zero-shot transfer."),
+        ("The paper's own benchmark table (its LLM-based and deep baselines) is not reproduced; the baselines here are "
+         "a least-squares linear map and an MLP trained on the target."),
+        ("Full budget estimate on the 2-core machine (one thread), from measured step times (loaded machine): about "
+         "35 min: 12 pretrainings (3 seeds x 2 directions x zero-shot and in-domain) of 6,000 steps at 0.013 s, "
+         "12 x 3 horizons of forecasts (200 denoiser calls on ~5,600 rows at 0.07 s), 18 MLP baselines of at most 30 "
+         "epochs. Reduced from width 256, 8,000 steps and a test window every 13 hours (about 2 h)."),
+        ("The paper pretrains on a large multi-domain corpus; here pretraining is one ETT series' training split, a "
+         "much smaller source, so the zero-shot transfer is harder than in the paper."),
+    ),
+)
 
 
 class _CentredMLP(nn.Module):
@@ -111,92 +126,107 @@ def _metrics(forecast: np.ndarray, target: np.ndarray) -> dict[str, float]:
     return {"test_mse": float(np.mean((forecast - target) ** 2)), "test_mae": float(np.mean(np.abs(forecast - target)))}
 
 
-def run_setting(source: str, target: str, horizon: int, splits: dict, gpds: dict[str, GPDForecaster], seed: int,
-                settings: dict) -> list[dict]:
-    """Every model on one (direction, horizon): one record per model. ``gpds`` maps model name -> forecaster."""
-    train, valid, test, _ = splits[target]
-    x_test, y_test = make_windows(test, HISTORY, horizon, settings["test_stride"])
-    forecasts = {name: gpd.forecast(x_test, horizon, n_samples=settings["samples"], seed=seed) for name, gpd in gpds.items()}
-    forecasts["seasonal_naive"] = np.tile(x_test[:, -SEASON:], (1, -(-horizon // SEASON), 1))[:, :horizon]
-    x_train, y_train = make_windows(train, HISTORY, horizon)
-    rows_train = _univariate(x_train)
-    linear = Ridge(alpha=1e-3 * len(rows_train)).fit(rows_train, _univariate(y_train))
-    n, c = x_test.shape[0], x_test.shape[2]
-    forecasts["linear"] = linear.predict(_univariate(x_test)).reshape(n, c, horizon).transpose(0, 2, 1)
-    mlp = _fit_mlp((x_train, y_train), make_windows(valid, HISTORY, horizon), horizon, seed, settings)
-    with torch.no_grad():
-        out = mlp({"x": torch.from_numpy(_univariate(x_test))}).numpy()
-    forecasts["mlp"] = out.reshape(n, c, horizon).transpose(0, 2, 1)
-    direction = f"{source}->{target}"
-    return [{"direction": direction, "horizon": horizon, "model": model, "seed": seed, "windows": n,
+def _records(direction: str, horizon: int, seed: int, forecasts: dict, y_test: np.ndarray) -> list[dict]:
+    return [{"direction": direction, "horizon": horizon, "model": model, "seed": seed, "windows": len(y_test),
              **_metrics(forecast, y_test)} for model, forecast in forecasts.items()]
 
 
-def pretrain(series: np.ndarray, seed: int, settings: dict) -> GPDForecaster:
-    # Pretraining windows are centred on their first HISTORY hours, as forecasts centre on the history.
+def baselines(source: str, target: str, splits: dict, seed: int, settings: dict) -> list[dict]:
+    """Seasonal naive, the least-squares linear map and the MLP on the target, every horizon."""
+    train, valid, test, _ = splits[target]
+    records = []
+    for horizon in settings["horizons"]:
+        x_test, y_test = make_windows(test, HISTORY, horizon, settings["test_stride"])
+        n, c = x_test.shape[0], x_test.shape[2]
+        forecasts = {"seasonal_naive": np.tile(x_test[:, -SEASON:], (1, -(-horizon // SEASON), 1))[:, :horizon]}
+        x_train, y_train = make_windows(train, HISTORY, horizon)
+        rows_train = _univariate(x_train)
+        linear = Ridge(alpha=1e-3 * len(rows_train)).fit(rows_train, _univariate(y_train))
+        forecasts["linear"] = linear.predict(_univariate(x_test)).reshape(n, c, horizon).transpose(0, 2, 1)
+        mlp = _fit_mlp((x_train, y_train), make_windows(valid, HISTORY, horizon), horizon, seed, settings)
+        with torch.no_grad():
+            out = mlp({"x": torch.from_numpy(_univariate(x_test))}).numpy()
+        forecasts["mlp"] = out.reshape(n, c, horizon).transpose(0, 2, 1)
+        records += _records(f"{source}->{target}", horizon, seed, forecasts, y_test)
+    return records
+
+
+def gpd_forecasts(name: str, source: str, target: str, splits: dict, seed: int, settings: dict) -> list[dict]:
+    """Pretrain GPD on ``source`` (zero-shot) or on ``target`` (in-domain) and forecast the target's test split."""
     gpd = GPDForecaster(settings["window"], pretrain_horizon=settings["window"] - HISTORY,
                         hidden_dim=settings["hidden"], n_blocks=settings["blocks"],
                         diffusion_steps=settings["diffusion_steps"], clip_x0=settings["clip_x0"])
-    return gpd.fit(series, steps=settings["train_steps"], batch_size=settings["batch"], lr=settings["lr"], seed=seed)
+    # Pretraining windows are centred on their first HISTORY hours, as forecasts centre on the history.
+    gpd.fit(splits[source if name == "gpd_zero_shot" else target][0], steps=settings["train_steps"],
+            batch_size=settings["batch"], lr=settings["lr"], seed=seed)
+    records = []
+    for horizon in settings["horizons"]:
+        x_test, y_test = make_windows(splits[target][2], HISTORY, horizon, settings["test_stride"])
+        forecast = gpd.forecast(x_test, horizon, n_samples=settings["samples"], seed=seed)
+        records += _records(f"{source}->{target}", horizon, seed, {name: forecast}, y_test)
+    return records
 
 
-def run(budget: Budget, data_dir=None, runs_dir: Path = Path("runs"), log=print) -> ClaimResult:
-    """``runs_dir`` is unused: the fits are throw-away (no checkpoints)."""
-    started, clock = now_iso(), time.perf_counter()
-    settings = SETTINGS.get(budget.name, SETTINGS["full"])
+def experiment(ctx: ClaimContext) -> Evidence:
+    s = ctx.settings
     # Validation and test segments start HISTORY hours early so their first target hour has a history.
-    splits = {name: ett_splits(load_ett(name, data_dir), history=HISTORY) for name in ("ETTh1", "ETTh2")}
-    seeds = list(range(budget.seeds))
+    splits = {name: ett_splits(load_ett(name, ctx.data_dir), history=HISTORY) for name in ("ETTh1", "ETTh2")}
+    gpds = ("gpd_zero_shot", IN_DOMAIN) if s["in_domain"] else ("gpd_zero_shot",)
+    ctx.expect(len(ctx.seeds) * len(DIRECTIONS) * (1 + len(gpds)))
     runs = []
-    for seed in seeds:
+    for seed in ctx.seeds:
         for source, target in DIRECTIONS:
-            gpds = {"gpd_zero_shot": pretrain(splits[source][0], seed, settings)}
-            if settings["in_domain"]:
-                gpds[IN_DOMAIN] = pretrain(splits[target][0], seed, settings)
-            for horizon in settings["horizons"]:
-                for record in run_setting(source, target, horizon, splits, gpds, seed, settings):
-                    log(f"seed {seed} {record['direction']} H={horizon} {record['model']}: "
-                        f"MSE {record['test_mse']:.4f} MAE {record['test_mae']:.4f}")
+            units = {name: partial(gpd_forecasts, name, source, target, splits, seed, s) for name in gpds}
+            units["baselines"] = partial(baselines, source, target, splits, seed, s)
+            for unit, fn in units.items():
+                for record in ctx.arm(f"{source}->{target}/{unit}/seed{seed}", fn, seed=seed):
+                    ctx.log(f"seed {seed} {record['direction']} H={record['horizon']} {record['model']}: "
+                            f"MSE {record['test_mse']:.4f} MAE {record['test_mae']:.4f}")
                     runs.append(record)
     table = summarize(runs, ("direction", "horizon", "model"), METRICS)
-    verdict_, reason = verdict(table)
-    s = settings
-    notes = [
-        (f"GPD: residual-MLP DDPM over windows of {s['window']} hours ({s['blocks']} blocks of width {s['hidden']}, "
-        f"{s['diffusion_steps']} linear-schedule steps, x_0 estimate clipped to +-{s['clip_x0']}), pretrained {s['train_steps']} AdamW steps on the source's "
-        f"training split, all 7 channels as univariate windows; forecast = mean of {s['samples']} RePaint draws "
-        "with the 96-hour history imposed, each window centred on its history mean."),
-        ("Zero-shot means no target value is used for fitting; the target's training-split mean and deviation set "
-        "the standardised scale on which every model is scored (the usual ETT convention)."),
-        (f"Test windows start every {s['test_stride']} hours over the 4-month test split (history taken from the "
-        "hours before it); n in the table counts seeds."),
-        (f"Competitive = GPD mean MSE <= {1 + MARGIN:.2f} x the better trained baseline (linear, MLP) plus one "
-         "standard error of the difference over seeds."),
-        (f"{IN_DOMAIN} (full budget only, not part of the verdict): the same GPD pretrained on the target's training "
-        "split, to separate the diffusion forecaster's quality from the cost of zero-shot transfer."),
-    ]
-    return ClaimResult(PAPER_ID, TITLE, CLAIM, budget.name, seeds, runs, table, verdict_, reason, PAPER_NUMBERS,
-                       notes, started, now_iso(), time.perf_counter() - clock)
+    for row in table:
+        row["margin"] = MARGIN
+    notes = [(f"GPD: residual-MLP DDPM over windows of {s['window']} hours ({s['blocks']} blocks of width {s['hidden']}, "
+              f"{s['diffusion_steps']} linear-schedule steps, x_0 estimate clipped to +-{s['clip_x0']}), pretrained "
+              f"{s['train_steps']} AdamW steps on the source's training split, all 7 channels as univariate windows; "
+              f"forecast = mean of {s['samples']} RePaint draws with the 96-hour history imposed, each window centred "
+              "on its history mean."),
+             (f"Test windows start every {s['test_stride']} hours over the 4-month test split (history taken from the "
+              "hours before it); n in the table counts seeds.")]
+    return Evidence(table, runs, notes)
+
+
+def _row(rows: dict, direction: str, horizon: int, model: str) -> dict:
+    return rows[(direction, horizon, model)]
+
+
+def _scaled(row: dict, factor: float) -> dict:
+    """``row`` with its MSE mean and spread multiplied by ``factor`` (the competitive bound)."""
+    return {**row, "test_mse_mean": factor * row["test_mse_mean"], "test_mse_std": factor * row["test_mse_std"]}
 
 
 def verdict(table: list[dict]) -> tuple[str, str]:
-    """Count the (direction, horizon) settings where GPD's MSE <= (1 + MARGIN) x the best trained
-    baseline's, up to one standard error of the difference over seeds."""
+    """Per (direction, horizon): GPD is competitive when its MSE does not exceed ``1 + margin`` times the
+    better trained baseline's beyond one standard error, and it beats seasonal naive beyond one SE.
+    All settings -> reproduced; at least half -> partly; fewer -> not reproduced."""
     rows = {(r["direction"], r["horizon"], r["model"]): r for r in table}
     settings = sorted({(r["direction"], r["horizon"]) for r in table})
     competitive, findings = 0, []
     for direction, horizon in settings:
-        gpd = rows[(direction, horizon, "gpd_zero_shot")]["test_mse_mean"]
-        name = min(TRAINED, key=lambda m: rows[(direction, horizon, m)]["test_mse_mean"])
-        best = rows[(direction, horizon, name)]["test_mse_mean"]
-        se = standard_error_of_difference(rows[(direction, horizon, "gpd_zero_shot")], rows[(direction, horizon, name)],
-                                          "test_mse")
-        naive = rows[(direction, horizon, "seasonal_naive")]["test_mse_mean"]
-        ok = gpd - (1 + MARGIN) * best <= se
+        row = partial(_row, rows, direction, horizon)
+        gpd = row("gpd_zero_shot")
+        best = min((row(m) for m in TRAINED), key=lambda r: r["test_mse_mean"])
+        bound = compare(gpd, _scaled(best, 1 + gpd["margin"]), "test_mse", higher_is_better=False)
+        over_naive = compare(gpd, row("seasonal_naive"), "test_mse", higher_is_better=False)
+        ok = not bound.loses and over_naive.wins
         competitive += ok
-        findings.append(f"{direction} H={horizon}: GPD {gpd:.4f} vs {name} {best:.4f} ({gpd / best - 1:+.0%}, "
-                        f"1 SE {se:.4f}), seasonal naive {naive:.4f}")
+        reference = rows.get((direction, horizon, IN_DOMAIN))
+        findings.append(f"{direction} H={horizon}: GPD {gpd['test_mse_mean']:.4f} vs {best['model']} "
+                        f"{best['test_mse_mean']:.4f} ({gpd['test_mse_mean'] / best['test_mse_mean'] - 1:+.0%}; vs "
+                        f"{1 + gpd['margin']:.2f}x {bound}), seasonal naive {row('seasonal_naive')['test_mse_mean']:.4f} "
+                        f"({'beaten' if over_naive.wins else 'not beaten'} beyond 1 SE)"
+                        + (f", in-domain GPD {reference['test_mse_mean']:.4f}" if reference else "")
+                        + f" -> {'competitive' if ok else 'not competitive'}")
     share = competitive / len(settings)
-    outcome = "reproduced" if share == 1 else "partly reproduced" if share >= 0.5 else "not reproduced"
-    return outcome, (f"GPD within {MARGIN:.0%} of the best trained baseline's MSE in {competitive} of {len(settings)} "
-                     "settings: " + "; ".join(findings) + ".")
+    verdict_ = "reproduced" if share == 1 else "partly reproduced" if share >= 0.5 else "not reproduced"
+    return verdict_, (f"GPD competitive in {competitive} of {len(settings)} settings: " + "; ".join(findings) + ".")

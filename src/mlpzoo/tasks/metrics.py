@@ -1,4 +1,5 @@
-"""Ranking metrics for CTR: AUC and log loss from scikit-learn, and group AUC (gAUC).
+"""Ranking metrics for CTR: AUC and log loss from scikit-learn, group AUC (gAUC); the energy distance
+between sets of draws.
 
 gAUC is DIN's user-weighted AUC (Zhou et al., KDD 2018, eq. 1): the AUC of each user that has
 both classes, averaged with weights equal to that user's number of impressions. scikit-learn
@@ -9,6 +10,7 @@ lexicographic sort, ties given their mean rank, as the Mann-Whitney statistic re
 from __future__ import annotations
 
 import numpy as np
+import torch
 from sklearn.metrics import log_loss, roc_auc_score
 
 
@@ -48,3 +50,13 @@ def group_auc(y_true: np.ndarray, y_score: np.ndarray, groups: np.ndarray) -> fl
         return float("nan")
     per_group = (rank_sum_pos[valid] - pos[valid] * (pos[valid] + 1) / 2) / (pos[valid] * neg[valid])
     return float(np.average(per_group, weights=size[valid]))
+
+
+def energy_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Energy distance ``2E|X-Y| - E|X-X'| - E|Y-Y'|`` between batches of draws ``x (n, s, d)`` and
+    ``y (n, t, d)``, one value per batch row (Szekely & Rizzo, 2013). It is zero when the two sets of
+    draws coincide and grows with any difference in distribution, not only in the means. The V-statistic
+    (each draw also paired with itself), so a set of one point against itself is 0."""
+    if x.dim() != 3 or y.dim() != 3 or x.shape[0] != y.shape[0] or x.shape[2] != y.shape[2]:
+        raise ValueError(f"energy_distance expects x (n, s, d) and y (n, t, d); got {tuple(x.shape)} and {tuple(y.shape)}")
+    return 2 * torch.cdist(x, y).mean((1, 2)) - torch.cdist(x, x).mean((1, 2)) - torch.cdist(y, y).mean((1, 2))
