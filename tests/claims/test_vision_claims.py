@@ -14,8 +14,18 @@ from mlpzoo.claims.kits import vision
 
 def _table(candidate, accuracy, base_accuracy=0.70, params=1.0e6, flops=1.0e8, std=math.nan, n=1, exponent=1.2):
     def row(model, acc, p, f, e):
-        return {"model": model, "n": n, "test_accuracy_mean": acc, "test_accuracy_std": std, "parameters": p,
-                "flops_per_image": f, "parameter_tolerance": 0.05, "cost_exponent": e, "max_exponent": 1.254}
+        return {
+            "model": model,
+            "n": n,
+            "test_accuracy_mean": acc,
+            "test_accuracy_std": std,
+            "parameters": p,
+            "flops_per_image": f,
+            "parameter_tolerance": 0.05,
+            "cost_exponent": e,
+            "max_exponent": 1.254,
+        }
+
     return [row("mixer", base_accuracy, 1.0e6, 1.0e8, 2.0), row(candidate, accuracy, params, flops, exponent)]
 
 
@@ -51,7 +61,9 @@ def test_strip_and_ms_verdicts(module, name):
 def test_dsm_verdict_and_cost_exponents():
     assert dsm.verdict(_table("dsm", 0.71))[0] == "reproduced"
     # Sub-quadratic is not enough: the claim is near log-linear (N log N's slope over the grids, ~1.18, + 0.07).
-    assert dsm.log_linear_exponent() == pytest.approx(1.184, abs=1e-3) and dsm.MAX_EXPONENT == pytest.approx(1.254, abs=1e-3)
+    assert dsm.log_linear_exponent() == pytest.approx(1.184, abs=1e-3) and dsm.MAX_EXPONENT == pytest.approx(
+        1.254, abs=1e-3
+    )
     outcome, reason = dsm.verdict(_table("dsm", 0.71, exponent=1.38))  # today's matrix DCT
     assert outcome == "partly reproduced" and "above the near-log-linear limit" in reason
     assert dsm.verdict(_table("dsm", 0.71, exponent=1.9))[0] == "partly reproduced"
@@ -79,8 +91,10 @@ def test_class_balanced_split_is_fixed_disjoint_and_balanced():
 @pytest.mark.parametrize("candidate", ["raftmlp", "strip_mlp", "ms_mlp", "dsm"])
 def test_budget_sizes_match_mixer(candidate):
     settings = vision.MIXER_SETTINGS["full"]
-    count = {name: sum(p.numel() for p in create_model(name, **vision.model_kwargs(name, settings)).parameters())
-             for name in (vision.BASELINE, candidate)}
+    count = {
+        name: sum(p.numel() for p in create_model(name, **vision.model_kwargs(name, settings)).parameters())
+        for name in (vision.BASELINE, candidate)
+    }
     assert abs(count[candidate] / count[vision.BASELINE] - 1) <= vision.PARAMETER_TOLERANCE, count
 
 
@@ -90,8 +104,17 @@ def test_arms_resume_and_each_claim_fits_its_own_baseline(monkeypatch, tmp_path)
 
     def fake_fit(name, seed, data, settings):
         fits.append(name)
-        return {"model": name, "seed": seed, "test_accuracy": 0.5, "valid_accuracy": 0.5, "epochs": 2,
-                "parameters": 1000.0, "flops_per_image": 1e6, "train_samples_per_second": 1.0, "infer_images_per_second": 1.0}
+        return {
+            "model": name,
+            "seed": seed,
+            "test_accuracy": 0.5,
+            "valid_accuracy": 0.5,
+            "epochs": 2,
+            "parameters": 1000.0,
+            "flops_per_image": 1e6,
+            "train_samples_per_second": 1.0,
+            "infer_images_per_second": 1.0,
+        }
 
     monkeypatch.setattr(vision, "mixer_data", lambda settings, data_dir: None)
     monkeypatch.setattr(vision, "fit_one", fake_fit)

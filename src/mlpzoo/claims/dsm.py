@@ -45,16 +45,20 @@ MAX_EXPONENT = log_linear_exponent() + COST_TOLERANCE
 
 SPEC = ClaimSpec(
     claim="DSM is at least as accurate as MLP-Mixer at equal parameters, with token mixing cost near log-linear in the "
-          "number of tokens.",
+    "number of tokens.",
     paper_numbers={"ImageNet top-1 (abstract)": "83.8 %", "complexity (abstract)": "log-linear in tokens N (DCT)"},
     datasets=("cifar10",),
     settings=vision.MIXER_SETTINGS,
     seeds=vision.MIXER_SEEDS,
-    notes=(vision.FULL_NOTE,
-           f"cost_exponent: slope of log FLOPs against log tokens for one mixing layer (width {COST_DIM}) on grids "
-           f"{', '.join(f'{g}x{g}' for g in GRIDS)}; near log-linear means at most max_exponent (N log N's own slope "
-           f"there, {log_linear_exponent():.2f}, + {COST_TOLERANCE}). Our DCT is a matrix product (O(N^1.5)), not the "
-           "paper's FFT, so the cost half is expected to fail."),
+    notes=(
+        vision.FULL_NOTE,
+        (
+            f"cost_exponent: slope of log FLOPs against log tokens for one mixing layer (width {COST_DIM}) on grids "
+            f"{', '.join(f'{g}x{g}' for g in GRIDS)}; near log-linear means at most max_exponent (N log N's own slope "
+            f"there, {log_linear_exponent():.2f}, + {COST_TOLERANCE}). Our DCT is a matrix product (O(N^1.5)), not the "
+            "paper's FFT, so the cost half is expected to fail."
+        ),
+    ),
 )
 
 
@@ -88,7 +92,9 @@ def verdict(table: list[dict]) -> tuple[str, str]:
     accurate = not margin.loses
     cheap = mine["cost_exponent"] <= mine["max_exponent"]
     outcome = "not reproduced" if not accurate else "reproduced" if cheap else "partly reproduced"
-    return outcome, (f"accuracy {'not below' if accurate else 'below'} Mixer's beyond 1 SE; token-mixing FLOPs ~ "
-                     f"N^{mine['cost_exponent']:.2f} (Mixer N^{base['cost_exponent']:.2f}; "
-                     f"{'within' if cheap else 'above'} the near-log-linear limit N^{mine['max_exponent']:.2f}): "
-                     f"{vision.describe(mine, base, margin)}.")
+    return outcome, (
+        f"accuracy {'not below' if accurate else 'below'} Mixer's beyond 1 SE; token-mixing FLOPs ~ "
+        f"N^{mine['cost_exponent']:.2f} (Mixer N^{base['cost_exponent']:.2f}; "
+        f"{'within' if cheap else 'above'} the near-log-linear limit N^{mine['max_exponent']:.2f}): "
+        f"{vision.describe(mine, base, margin)}."
+    )

@@ -22,14 +22,21 @@ MODEL = "raftmlp"
 
 SPEC = ClaimSpec(
     claim="RaftMLP has fewer parameters and FLOPs than MLP-Mixer at equal or better accuracy.",
-    paper_numbers={"abstract": "improves the accuracy of MLP-Mixer while reducing its parameters and computational complexity"},
+    paper_numbers={
+        "abstract": "improves the accuracy of MLP-Mixer while reducing its parameters and computational complexity"
+    },
     datasets=("cifar10",),
     settings=vision.MIXER_SETTINGS,
     seeds=vision.MIXER_SEEDS,
-    notes=(vision.FULL_NOTE,
-           "RaftMLP keeps Mixer's width and depth. At 64 tokens (not the paper's 196) the multi-scale patch embedding "
-           "outweighs the raft token MLPs' saving: RaftMLP has a few % fewer parameters and slightly more FLOPs, so the "
-           "FLOPs half is expected to fail here."),
+    notes=(
+        vision.FULL_NOTE,
+        (
+            "RaftMLP keeps Mixer's width and depth. At 64 tokens (not the paper's 196) the multi-scale patch embedding "
+            "outweighs the raft token MLPs' saving: RaftMLP has a few % fewer parameters and slightly more FLOPs, so "
+            "the "
+            "FLOPs half is expected to fail here."
+        ),
+    ),
 )
 
 
@@ -48,6 +55,8 @@ def verdict(table: list[dict]) -> tuple[str, str]:
     fewer_flops = mine["flops_per_image"] < base["flops_per_image"]
     savings = fewer_params + fewer_flops
     outcome = "not reproduced" if not accurate or not savings else "reproduced" if savings == 2 else "partly reproduced"
-    found = (f"accuracy {'not below' if accurate else 'below'} Mixer's beyond 1 SE, "
-             f"{'fewer' if fewer_params else 'not fewer'} parameters, {'fewer' if fewer_flops else 'not fewer'} FLOPs")
+    found = (
+        f"accuracy {'not below' if accurate else 'below'} Mixer's beyond 1 SE, "
+        f"{'fewer' if fewer_params else 'not fewer'} parameters, {'fewer' if fewer_flops else 'not fewer'} FLOPs"
+    )
     return outcome, f"{found}: {vision.describe(mine, base, margin)}."

@@ -17,7 +17,9 @@ MODEL = "strip_mlp"
 
 SPEC = ClaimSpec(
     claim="Strip-MLP beats Mixer-family baselines on small data sets (here CIFAR-10 at matched parameters).",
-    paper_numbers={"average top-1 gain over MLP-based models (abstract)": "+2.44 % on Caltech-101, +2.16 % on CIFAR-100"},
+    paper_numbers={
+        "average top-1 gain over MLP-based models (abstract)": "+2.44 % on Caltech-101, +2.16 % on CIFAR-100"
+    },
     datasets=("cifar10",),
     settings=vision.MIXER_SETTINGS,
     seeds=vision.MIXER_SEEDS,

@@ -25,7 +25,13 @@ import time
 import torch
 
 from mlpzoo.claims.base import ClaimContext, Comparison, Evidence, compare, summarize
-from mlpzoo.data.augment import Compose, HorizontalFlip, LabelSmoothing, Mixup, RandomCrop
+from mlpzoo.data.augment import (
+    Compose,
+    HorizontalFlip,
+    LabelSmoothing,
+    Mixup,
+    RandomCrop,
+)
 from mlpzoo.data.images import ImageData, load_cifar10
 from mlpzoo.flops import count_flops
 from mlpzoo.registry import create_model, model_entry
@@ -42,22 +48,51 @@ VALIDATION_SEED = 0  # the held-out validation images are the same for every see
 # The budgets of the token-mixing claims. "full" fits a 2-core CPU (about 20 minutes a claim, see
 # ``FULL_NOTE``); "gpu" is the papers' CIFAR-scale recipe (all 50,000 training images, full-size models).
 MIXER_SETTINGS = {
-    "quick": {"train_per_class": 100, "valid_per_class": 25, "test_per_class": 40, "epochs": 2, "warmup_epochs": 1,
-              "shrink": {"dim": 64, "depth": 3}, "heavy_augment": True, "device": "cpu"},
-    "full": {"train_per_class": 500, "valid_per_class": 100, "test_per_class": None, "epochs": 12, "warmup_epochs": 1,
-             "shrink": {"dim": 64, "depth": 3}, "heavy_augment": True, "device": "cpu"},
-    "gpu": {"train_per_class": 4500, "valid_per_class": 500, "test_per_class": None, "epochs": 100, "warmup_epochs": 5,
-            "shrink": {}, "heavy_augment": True, "device": "auto"},
+    "quick": {
+        "train_per_class": 100,
+        "valid_per_class": 25,
+        "test_per_class": 40,
+        "epochs": 2,
+        "warmup_epochs": 1,
+        "shrink": {"dim": 64, "depth": 3},
+        "heavy_augment": True,
+        "device": "cpu",
+    },
+    "full": {
+        "train_per_class": 400,
+        "valid_per_class": 100,
+        "test_per_class": None,
+        "epochs": 10,
+        "warmup_epochs": 1,
+        "shrink": {"dim": 64, "depth": 3},
+        "heavy_augment": True,
+        "device": "cpu",
+    },
+    "gpu": {
+        "train_per_class": 4500,
+        "valid_per_class": 500,
+        "test_per_class": None,
+        "epochs": 100,
+        "warmup_epochs": 5,
+        "shrink": {},
+        "heavy_augment": True,
+        "device": "auto",
+    },
 }
 MIXER_SEEDS = {"quick": 1, "full": 3, "gpu": 3}
-FULL_NOTE = ("Full budget against the papers' CIFAR scale (the 'gpu' budget): 500 + 100 images per class instead of "
-             "4,500 + 500, 12 epochs instead of 100 (1 warm-up epoch instead of 5), models at width 64 and depth 3 "
-             "instead of 128 and 8 (channel MLPs re-sized to Mixer's parameters), 3 seeds. Estimated from training "
-             "speeds measured on the loaded 2-core machine (about 300 images/s a model on one thread): 6 fits x "
-             "5,000 images x 12 epochs, about 20-25 minutes.")
+FULL_NOTE = (
+    "Full budget against the papers' CIFAR scale (the 'gpu' budget): 400 + 100 training/validation images "
+    "per class instead of 4,500 + 500, 10 epochs instead of 100 (1 warm-up epoch instead of 5), models at width "
+    "64 and depth 3 instead of 128 and 8 (channel MLPs re-sized to Mixer's parameters), 3 seeds. Estimated from a "
+    "measured fit (Mixer, 5,000 images x 12 epochs with its evaluations: 468 s on the 2-core machine under a load "
+    "of about 8; the candidates train at similar speeds): 6 fits of 4,000 images x 10 epochs, about 30 minutes "
+    "under that load, less on an idle machine."
+)
 
 
-def class_balanced_split(labels: torch.Tensor, held_out_per_class: int, seed: int = VALIDATION_SEED) -> tuple[torch.Tensor, torch.Tensor]:
+def class_balanced_split(
+    labels: torch.Tensor, held_out_per_class: int, seed: int = VALIDATION_SEED
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Indices (kept, held out): per class a fixed random ``held_out_per_class`` rows are held out."""
     generator = torch.Generator().manual_seed(seed)
     kept, held_out = [], []
@@ -69,8 +104,9 @@ def class_balanced_split(labels: torch.Tensor, held_out_per_class: int, seed: in
     return torch.cat(kept).sort().values, torch.cat(held_out).sort().values
 
 
-def cifar10_splits(train_per_class: int | None, valid_per_class: int, test_per_class: int | None,
-                   data_dir=None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+def cifar10_splits(
+    train_per_class: int | None, valid_per_class: int, test_per_class: int | None, data_dir=None
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """uint8 images and labels of a train / validation / test split of CIFAR-10.
 
     Train and validation come from the training split (``train_per_class + valid_per_class`` images per
@@ -80,7 +116,11 @@ def cifar10_splits(train_per_class: int | None, valid_per_class: int, test_per_c
     images, labels = load_cifar10("train", data_dir, limit_per_class=per_class)
     train_idx, valid_idx = class_balanced_split(labels, valid_per_class)
     test = load_cifar10("test", data_dir, limit_per_class=test_per_class)
-    return {"train": (images[train_idx], labels[train_idx]), "valid": (images[valid_idx], labels[valid_idx]), "test": test}
+    return {
+        "train": (images[train_idx], labels[train_idx]),
+        "valid": (images[valid_idx], labels[valid_idx]),
+        "test": test,
+    }
 
 
 # ---------------------------------------------------------------------------- a candidate against Mixer
@@ -106,7 +146,9 @@ def _parameters(name: str, kwargs: dict) -> int:
 
 def mixer_data(settings: dict, data_dir=None) -> tuple[ImageData, ImageData, ImageData]:
     """Train (augmented), validation and test :class:`ImageData`, normalised with the training statistics."""
-    splits = cifar10_splits(settings["train_per_class"], settings["valid_per_class"], settings["test_per_class"], data_dir)
+    splits = cifar10_splits(
+        settings["train_per_class"], settings["valid_per_class"], settings["test_per_class"], data_dir
+    )
     augment = [RandomCrop(4), HorizontalFlip()]
     if settings["heavy_augment"]:
         augment += [Mixup(0.8, 10), LabelSmoothing(0.1, 10)]
@@ -132,19 +174,37 @@ def fit_one(name: str, seed: int, data: tuple[ImageData, ImageData, ImageData], 
     train, valid, test = data
     model = create_model(name, **model_kwargs(name, settings))
     # A cosine schedule is meant to run to its end: patience = epochs turns early stopping off.
-    config = {"epochs": settings["epochs"], "patience": settings["epochs"], "batch_size": BATCH, "eval_batch_size": 512,
-              "lr": LR, "optimizer": "adamw", "weight_decay": WEIGHT_DECAY, "lr_schedule": "cosine",
-              "warmup_epochs": settings["warmup_epochs"], "seed": seed, "progress": False, "save_checkpoints": False,
-              "device": settings["device"]}
-    result = Trainer(get_task("classification"), model, config).fit(train, valid, test)  # test once, best-validation weights
+    config = {
+        "epochs": settings["epochs"],
+        "patience": settings["epochs"],
+        "batch_size": BATCH,
+        "eval_batch_size": 512,
+        "lr": LR,
+        "optimizer": "adamw",
+        "weight_decay": WEIGHT_DECAY,
+        "lr_schedule": "cosine",
+        "warmup_epochs": settings["warmup_epochs"],
+        "seed": seed,
+        "progress": False,
+        "save_checkpoints": False,
+        "device": settings["device"],
+    }
+    result = Trainer(get_task("classification"), model, config).fit(
+        train, valid, test
+    )  # test once, best-validation weights
     example = next(test.iter_batches(64))["x"]
     model.cpu()
-    return {"model": name, "seed": seed, "test_accuracy": result.metrics["test"]["accuracy"],
-            "valid_accuracy": result.metrics["valid"]["accuracy"], "epochs": result.epochs_run,
-            "parameters": float(sum(p.numel() for p in model.parameters())),
-            "flops_per_image": float(count_flops(model, example[:1])),
-            "train_samples_per_second": result.train_samples_per_second,
-            "infer_images_per_second": inference_speed(model, example)}
+    return {
+        "model": name,
+        "seed": seed,
+        "test_accuracy": result.metrics["test"]["accuracy"],
+        "valid_accuracy": result.metrics["valid"]["accuracy"],
+        "epochs": result.epochs_run,
+        "parameters": float(sum(p.numel() for p in model.parameters())),
+        "flops_per_image": float(count_flops(model, example[:1])),
+        "train_samples_per_second": result.train_samples_per_second,
+        "infer_images_per_second": inference_speed(model, example),
+    }
 
 
 def run_against_mixer(ctx: ClaimContext, candidate: str) -> Evidence:
@@ -162,8 +222,10 @@ def run_against_mixer(ctx: ClaimContext, candidate: str) -> Evidence:
     for seed in ctx.seeds:
         for name in (BASELINE, candidate):
             row = ctx.arm(f"{name}/seed{seed}", lambda name=name, seed=seed: fit(name, seed), seed=seed)
-            ctx.log(f"{name} seed {seed}: test accuracy {row['test_accuracy']:.4f}, {row['parameters']:.0f} parameters, "
-                    f"{row['flops_per_image'] / 1e6:.1f} MFLOPs/image, {row['train_samples_per_second']:.0f} train img/s")
+            ctx.log(
+                f"{name} seed {seed}: test accuracy {row['test_accuracy']:.4f}, {row['parameters']:.0f} parameters, "
+                f"{row['flops_per_image'] / 1e6:.1f} MFLOPs/image, {row['train_samples_per_second']:.0f} train img/s"
+            )
             runs.append(row)
     table = summarize(runs, ("model",), METRICS)
     for row in table:
@@ -188,15 +250,19 @@ def unequal_parameters(table: list[dict], candidate: str) -> str | None:
     tolerance = mine["parameter_tolerance"]
     if abs(ratio - 1) <= tolerance:
         return None
-    return (f"parameters differ by {100 * (ratio - 1):+.1f} % ({mine['parameters']:.0f} vs Mixer "
-            f"{base['parameters']:.0f}; > {100 * tolerance:.0f} %): not an equal-parameter comparison.")
+    return (
+        f"parameters differ by {100 * (ratio - 1):+.1f} % ({mine['parameters']:.0f} vs Mixer "
+        f"{base['parameters']:.0f}; > {100 * tolerance:.0f} %): not an equal-parameter comparison."
+    )
 
 
 def describe(mine: dict, base: dict, margin: Comparison) -> str:
-    return (f"{mine['model']} {mine['test_accuracy_mean']:.4f} vs Mixer {base['test_accuracy_mean']:.4f} test accuracy "
-            f"(difference {margin}, n={mine['n']}); parameters {mine['parameters']:.0f} vs "
-            f"{base['parameters']:.0f}; FLOPs/image {mine['flops_per_image'] / 1e6:.1f} M vs "
-            f"{base['flops_per_image'] / 1e6:.1f} M")
+    return (
+        f"{mine['model']} {mine['test_accuracy_mean']:.4f} vs Mixer {base['test_accuracy_mean']:.4f} test accuracy "
+        f"(difference {margin}, n={mine['n']}); parameters {mine['parameters']:.0f} vs "
+        f"{base['parameters']:.0f}; FLOPs/image {mine['flops_per_image'] / 1e6:.1f} M vs "
+        f"{base['flops_per_image'] / 1e6:.1f} M"
+    )
 
 
 def beats_mixer(table: list[dict], candidate: str) -> tuple[str, str]:
@@ -211,19 +277,20 @@ def beats_mixer(table: list[dict], candidate: str) -> tuple[str, str]:
 
 
 def mixer_notes(settings: dict, seeds: list[int]) -> list[str]:
-    if settings["shrink"]:
-        sizes = (f"width {settings['shrink']['dim']}, depth {settings['shrink']['depth']}, channel MLPs sized to Mixer's "
-                 "parameters")
-    else:
-        sizes = "the registered CIFAR-10 defaults (about 1.13 M parameters each)"
+    shrink = settings["shrink"]
+    sizes = (f"width {shrink['dim']}, depth {shrink['depth']}, channel MLPs sized to Mixer's parameters" if shrink
+             else "the registered CIFAR-10 defaults (about 1.13 M parameters each)")
     test = "all 10,000" if settings["test_per_class"] is None else str(settings["test_per_class"] * 10)
+    mixup = " + mixup 0.8 + label smoothing 0.1" if settings["heavy_augment"] else ""
     return [
-        f"CIFAR-10 from the JPEG zip (lossy re-encoding): {settings['train_per_class']} train + {settings['valid_per_class']} "
-        f"validation images per class from the training split, {test} test images (each fit is tested once, with its "
-        "best-validation weights).",
-        f"Models: {sizes}; isotropic single-stage versions (patch 4, 8 x 8 tokens), not the papers' ImageNet hierarchies.",
-        f"AdamW lr {LR}, weight decay {WEIGHT_DECAY}, batch {BATCH}, {settings['epochs']} epochs of per-step cosine decay "
-        f"after {settings['warmup_epochs']} linear warm-up epochs (DeiT's schedule; no early stop), crop+flip"
-        f"{' + mixup 0.8 + label smoothing 0.1' if settings['heavy_augment'] else ''}; seeds {seeds}.",
-        "Images/s are measured on this machine's CPU threads at the time of each fit; compare them within one run only.",
+        (f"CIFAR-10 from the JPEG zip (lossy re-encoding): {settings['train_per_class']} train + "
+        f"{settings['valid_per_class']} validation images per class from the training split, {test} test images "
+        "(each fit is tested once, with its best-validation weights)."),
+        (f"Models: {sizes}; isotropic single-stage versions (patch 4, 8 x 8 tokens), not the papers' ImageNet "
+        "hierarchies."),
+        (f"AdamW lr {LR}, weight decay {WEIGHT_DECAY}, batch {BATCH}, {settings['epochs']} epochs of per-step cosine "
+        f"decay after {settings['warmup_epochs']} linear warm-up epochs (DeiT's schedule; no early stop), "
+        f"crop+flip{mixup}; seeds {seeds}."),
+        ("Images/s are measured on this machine's CPU threads at the time of each fit; compare them within one run "
+        "only."),
     ]
