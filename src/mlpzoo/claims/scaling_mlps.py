@@ -127,34 +127,29 @@ SPEC = ClaimSpec(
     notes=(
         (
             "Test is never used to choose anything: the frontier and each fit's weights are chosen on a validation "
-            "split "
-            "carved from the training images; test scores only the chosen models, once each."
+            "split carved from the training images; test scores only the chosen models, once each."
         ),
         (
             "Full budget against the 'gpu' budget (itself far below the paper, which pre-trains on ImageNet-21k at "
-            "64 x 64): 400 training + 50 validation images per class instead of 4,500 + 500, 5,000 test images instead "
-            "of 10,000; widths 32-128 and depths 2-4 instead of 128-1024 and 2-6; 12 epochs instead of 40; the CNN is "
-            "ResNet-8 on an eighth of the rows instead of ResNet-20 on all; batch 64 instead of 1,024 (a 1,024 batch "
-            "gives "
-            "1-4 steps an epoch on 500-4,000 images); 3 seeds."
+            "64 x 64): 400 training + 50 validation images per class instead of 4,500 + 500, 5,000 test images "
+            "instead of 10,000; widths 32-128 and depths 2-4 instead of 128-1024 and 2-6; 12 epochs instead of 40; "
+            "the CNN is ResNet-8 on an eighth of the rows instead of ResNet-20 on all; batch 64 instead of 1,024 "
+            "(a 1,024 batch gives 1-4 steps an epoch on 500-4,000 images); 3 seeds."
         ),
         (
             "LION lr 3e-4 instead of 1e-4, chosen on validation error with augmentation, one seed: lr 1e-4 at batch "
-            "128 "
-            "left ResNet-8 at 0.686 validation error on 1,000 images; at batch 64 on the compared rows the MLP and CNN "
-            "validation errors summed to 1.352 at lr 3e-4 and 1.360 at 1e-3."
+            "128 left ResNet-8 at 0.686 validation error on 1,000 images; at batch 64 on the compared rows the MLP "
+            "and CNN validation errors summed to 1.352 at lr 3e-4 and 1.360 at 1e-3."
         ),
         (
             "Time, estimated from per-arm times measured on the 2-core machine under a load of about 8 (one thread; "
-            "B-4/Wi-256 on 4,000 images for 12 epochs 79 s, B-4/Wi-128 on 500 images 8-18 s, ResNet-8 on 500 images "
-            "91-137 s, each with its evaluations): about 20 minutes of MLP fits and 10 of CNN fits, about 30 minutes "
-            "in "
-            "all under that load, less on an idle machine."
+            "B-4/Wi-256 on 4,000 images for 12 epochs 79 s, B-4/Wi-128 on 500 images 8-18 s, ResNet-8 on 500 "
+            "images 91-137 s, each with its evaluations): about 20 minutes of MLP fits and 10 of CNN fits, about 30 "
+            "minutes in all under that load, less on an idle machine."
         ),
         (
             "The MLP and the CNN differ in size (the claim is about augmentation gains, not efficiency): each is "
-            "trained "
-            "with the same rows, recipe and epochs; the MLP compared is the sweep's largest."
+            "trained with the same rows, recipe and epochs; the MLP compared is the sweep's largest."
         ),
     ),
 )
