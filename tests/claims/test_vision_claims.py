@@ -98,11 +98,22 @@ def test_budget_sizes_match_mixer(candidate):
     assert abs(count[candidate] / count[vision.BASELINE] - 1) <= vision.PARAMETER_TOLERANCE, count
 
 
+def test_raftmlp_keeps_mixers_channel_mlp_so_a_saving_can_show():
+    """RaftMLP's claim is a saving at Mixer's width and depth: its channel MLP is Mixer's, not re-sized to
+    Mixer's parameter count (which would make "fewer parameters" fail by construction)."""
+    settings = vision.MIXER_SETTINGS["full"]
+    mine, base = (vision.model_kwargs(name, settings, match_parameters=False) for name in ("raftmlp", vision.BASELINE))
+    assert mine == base
+    counts = [sum(p.numel() for p in create_model(name, **kwargs).parameters())
+              for name, kwargs in (("raftmlp", mine), (vision.BASELINE, base))]
+    assert counts[0] < counts[1]
+
+
 def test_arms_resume_and_each_claim_fits_its_own_baseline(monkeypatch, tmp_path):
     """No cache shared between claims: each fits its own Mixer arms, and a rerun reuses its stored arms."""
     fits = []
 
-    def fake_fit(name, seed, data, settings):
+    def fake_fit(name, seed, data, settings, match_parameters=True):
         fits.append(name)
         return {
             "model": name,

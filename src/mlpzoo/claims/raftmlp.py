@@ -31,7 +31,7 @@ SPEC = ClaimSpec(
     notes=(
         vision.FULL_NOTE,
         (
-            "RaftMLP keeps Mixer's width and depth. At 64 tokens (not the paper's 196) the multi-scale patch "
+            "RaftMLP keeps Mixer's width, depth and channel MLP width. At 64 tokens (not the paper's 196) the multi-scale patch "
             "embedding outweighs the raft token MLPs' saving: RaftMLP has a few % fewer parameters and slightly more "
             "FLOPs, so the FLOPs half is expected to fail here."
         ),
@@ -40,7 +40,8 @@ SPEC = ClaimSpec(
 
 
 def experiment(ctx: ClaimContext) -> Evidence:
-    return vision.run_against_mixer(ctx, MODEL)
+    # The claim is a saving at Mixer's width and depth: RaftMLP keeps Mixer's channel MLP, its size is not matched.
+    return vision.run_against_mixer(ctx, MODEL, match_parameters=False)
 
 
 def verdict(table: list[dict]) -> tuple[str, str]:
