@@ -213,19 +213,20 @@ def fit_cell(
         "optimizer": "lion",
     }
     trainer = Trainer(get_task("classification"), model, config)
-    best = {"valid_error": math.inf, "weights": None}
+    best = {"valid_error": math.inf, "weights": None, "test_error": None}
     records = []
 
     def at_epoch(epoch: int, metrics: dict) -> None:
         valid_error = 1.0 - metrics["valid_accuracy"]
         if valid_error < best["valid_error"]:
-            best.update(valid_error=valid_error, weights=copy.deepcopy(model.state_dict()))
+            best.update(valid_error=valid_error, weights=copy.deepcopy(model.state_dict()), test_error=None)
         if epoch not in milestones:
             return
-        current = copy.deepcopy(model.state_dict())
-        model.load_state_dict(best["weights"])
-        test_error = 1.0 - trainer.evaluate(test)["accuracy"]
-        model.load_state_dict(current)
+        if best["test_error"] is None:  # a model still best at a later milestone keeps its one test score
+            current = copy.deepcopy(model.state_dict())
+            model.load_state_dict(best["weights"])
+            best["test_error"] = 1.0 - trainer.evaluate(test)["accuracy"]
+            model.load_state_dict(current)
         records.append(
             {
                 "model": model_name,
@@ -237,7 +238,7 @@ def fit_cell(
                 "parameters": params,
                 "compute": 3.0 * flops_per_sample * len(rows) * epoch,
                 "valid_error": best["valid_error"],
-                "test_error": test_error,
+                "test_error": best["test_error"],
             }
         )
 
