@@ -2,8 +2,9 @@
 
 Paper: Bachmann, Anagnostidis & Hofmann, "Scaling MLPs: A Tale of Inductive Bias", NeurIPS 2023,
 arXiv:2306.13575. Its Figure 1 plots test error on CIFAR-100 against compute (PFLOPS) for MLPs on the
-compute-optimal frontier, a power law; its ablations find data augmentation far more important for
-MLPs than for convolutional networks.
+compute-optimal frontier, a power law; the catalog's second half, that data augmentation matters
+far more for MLPs than for convolutional networks, is the paper's reading of its augmentation ablations
+(no figure of it is quoted here).
 
 Experiment on CIFAR-10 (the JPEG copy in the data directory). A class-balanced validation split is
 carved from the training images; the test split is touched only to score models chosen on validation.
