@@ -63,3 +63,23 @@ def test_wrong_channel_count(name):
     with pytest.raises(ConfigError, match="1 channels but the model was built with in_chans=3"):
         model(torch.randn(1, 1, 32, 32))
     assert create_model(name, dim=16, depth=1, in_chans=1, img_size=28)(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_resnet_cifar_is_he_et_al_resnet20():
+    model = create_model("resnet_cifar")
+    assert _params(model) == 269_722  # He et al. report 0.27 M for ResNet-20 (Table 6; option A shortcuts)
+    x = torch.randn(2, 3, 32, 32)
+    assert model(x).shape == (2, 10) and model({"x": x}).shape == (2, 10)
+    small = create_model("resnet_cifar", depth=8, width=8)
+    assert _params(small) < _params(create_model("resnet_cifar", depth=8)) < _params(model)
+    small(x).sum().backward()
+    assert all(p.grad is not None for p in small.parameters())
+    small.reset_classifier(4)
+    assert small(torch.randn(1, 3, 40, 40)).shape == (1, 4)  # convolutional: any image size
+
+
+def test_resnet_cifar_bad_input():
+    with pytest.raises(ConfigError, match="6 n \\+ 2"):
+        create_model("resnet_cifar", depth=10)
+    with pytest.raises(ConfigError, match="1 channels but the model was built with in_chans=3"):
+        create_model("resnet_cifar", depth=8)(torch.randn(1, 1, 32, 32))

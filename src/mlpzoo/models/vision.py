@@ -8,6 +8,9 @@
 - ``ms_mlp``: Zheng et al., "Mixing and Shifting: Exploiting Global and Local Dependencies in Vision MLPs",
   2022, arXiv:2202.06510.
 - ``dsm``: Hu and Zhang, "Dynamic Spectrum Mixer for Visual Recognition", 2023, arXiv:2309.06721.
+- ``resnet_cifar``: He, Zhang, Ren and Sun, "Deep Residual Learning for Image Recognition", CVPR 2016,
+  arXiv:1512.03385, Section 4.2 (the CIFAR-10 ResNets); the small standard CNN that scaling-mlps
+  compares augmentation gains against.
 
 All are isotropic (one stage of ``depth`` blocks of width ``dim``), as Mixer is, so that a
 comparison isolates the token mixing; the papers' ImageNet models are four-stage hierarchies.
@@ -15,7 +18,8 @@ Defaults put every model within about 5 % of Mixer's 1.13 M parameters (docs/vis
 the counts). Every model reads ``batch["x"]`` (or a tensor) ``(B, 3, 32, 32)`` and returns logits
 ``(B, num_classes)``. Mixer, Strip-MLP and DSM have position-indexed weights and accept only
 their ``img_size``; RaftMLP resamples its weights bicubically for other sizes; MS-MLP is
-convolutional and accepts any multiple of the patch size.
+convolutional and accepts any multiple of the patch size. ``resnet_cifar`` is a convolutional network,
+not an MLP: it accepts any image size.
 """
 
 from __future__ import annotations
@@ -27,14 +31,14 @@ from torch import nn
 
 from mlpzoo.errors import ConfigError
 from mlpzoo.layers.mixing import MixerBlock
-from mlpzoo.layers.patch import MultiScalePatchEmbed, PatchEmbed
+from mlpzoo.layers.patch import MultiScalePatchEmbed, PatchEmbed, check_image
 from mlpzoo.layers.raft import RaftBlock
 from mlpzoo.layers.shift import MixShiftBlock
 from mlpzoo.layers.spectrum import DynamicSpectrumBlock
 from mlpzoo.layers.strip import StripBlock
 from mlpzoo.registry import register_model
 
-__all__ = ["VisionMLP", "dsm", "mixer", "ms_mlp", "raftmlp", "strip_mlp"]
+__all__ = ["ResNetCIFAR", "VisionMLP", "dsm", "mixer", "ms_mlp", "raftmlp", "resnet_cifar", "strip_mlp"]
 
 
 class VisionMLP(nn.Module):
@@ -122,3 +126,74 @@ def dsm(num_classes: int = 10, img_size: int = 32, in_chans: int = 3, patch: int
     g = _grid(img_size, patch, depth)
     blocks = [DynamicSpectrumBlock(dim, g, g, channel_hidden, num_bases) for _ in range(depth)]
     return VisionMLP(PatchEmbed(in_chans, dim, patch), blocks, dim, num_classes, img_size, fixed_size=True)
+
+
+class BasicBlock(nn.Module):
+    """He et al.'s basic residual block: two 3x3 convolutions with batch norm. A block that halves the
+    resolution and widens the channels keeps a parameter-free shortcut (their option A, used for CIFAR):
+    every second pixel, the new channels zero-padded."""
+
+    def __init__(self, in_channels: int, channels: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, channels, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.stride, self.extra_channels = stride, channels - in_channels
+
+    def shortcut(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, :, :: self.stride, :: self.stride]
+        return nn.functional.pad(x, (0, 0, 0, 0, 0, self.extra_channels)) if self.extra_channels else x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(y)) + self.shortcut(x))
+
+
+class ResNetCIFAR(nn.Module):
+    """The CIFAR-10 ResNet of He et al. (2016, Section 4.2): a 3x3 stem, three stages of ``n`` basic
+    blocks with ``width``, ``2 width`` and ``4 width`` channels (the last two halve the resolution), global
+    average pooling and a linear head; ``depth = 6 n + 2`` layers (ResNet-20: n = 3, 0.27 M parameters, their Table 6).
+
+    Args:
+        depth: 8, 14, 20, 32, 44, 56, 110, ... (6 n + 2). width: channels of the first stage (16 in the paper).
+        num_classes: outputs. in_chans: image channels.
+    """
+
+    def __init__(self, depth: int = 20, width: int = 16, num_classes: int = 10, in_chans: int = 3):
+        super().__init__()
+        if depth < 8 or (depth - 2) % 6:
+            raise ConfigError(f"ResNetCIFAR: depth={depth} is not 6 n + 2 for n >= 1; use 8, 14, 20, 32, 44, 56 or 110")
+        if width < 1:
+            raise ConfigError(f"ResNetCIFAR: width={width} must be at least 1 channel")
+        blocks_per_stage, self.in_chans = (depth - 2) // 6, in_chans
+        self.stem = nn.Sequential(nn.Conv2d(in_chans, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU())
+        stages, channels = [], width
+        for stage in range(3):
+            out = width * 2**stage
+            for i in range(blocks_per_stage):
+                stages.append(BasicBlock(channels, out, 2 if stage > 0 and i == 0 else 1))
+                channels = out
+        self.blocks = nn.Sequential(*stages)
+        self.head = nn.Linear(channels, num_classes)
+        self.num_features = channels
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        check_image(x, self.in_chans, 1, type(self).__name__, self.head.weight)
+        return self.blocks(self.stem(x))
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(features.mean(dim=(2, 3)))
+
+    def forward(self, batch) -> torch.Tensor:
+        x = batch["x"] if isinstance(batch, dict) else batch
+        return self.forward_head(self.forward_features(x))
+
+    def reset_classifier(self, num_classes: int) -> None:
+        self.head = nn.Linear(self.num_features, num_classes)
+
+
+@register_model("resnet_cifar", family="vision")
+def resnet_cifar(num_classes: int = 10, in_chans: int = 3, depth: int = 20, width: int = 16) -> ResNetCIFAR:
+    """He et al.'s CIFAR-10 ResNet, ResNet-20 (16, 32, 64 channels) unless ``depth``/``width`` say otherwise."""
+    return ResNetCIFAR(depth, width, num_classes, in_chans)
