@@ -1,4 +1,4 @@
-"""Tests for the packaged paper catalog and the latest-verdict scan."""
+"""Tests for the packaged paper catalog and the papers table built on it (mlpzoo.claims.papers)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,8 @@ from pathlib import Path
 import pytest
 from rich.table import Table
 
-from mlpzoo.claims.catalog import (
-    FAMILIES,
-    catalog_rows,
-    get_paper,
-    latest_verdicts,
-    load_catalog,
-    render_markdown,
-    render_rich,
-)
+from mlpzoo.claims.catalog import FAMILIES, get_paper, load_catalog
+from mlpzoo.claims.papers import catalog_rows, latest_verdicts, render_markdown, render_rich
 from mlpzoo.claims.ledger import source_hash
 from mlpzoo.errors import ConfigError
 

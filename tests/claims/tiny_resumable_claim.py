@@ -64,6 +64,7 @@ if __name__ == "__main__":
     reused: list[str] = []
     result = run_claim(
         "hourglass",
+        "a tiny resumable claim (test)",
         sys.modules[__name__],
         get_budget("full"),
         runs_dir=runs_dir,

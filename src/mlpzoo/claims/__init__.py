@@ -38,8 +38,9 @@ def get_claim(paper_id: str):
 def run(paper_id: str, budget, data_dir=None, runs_dir: Path = Path("runs"), log=print, progress: bool = False, console=None):
     """Run the claim of ``paper_id`` under ``budget`` and return its :class:`~mlpzoo.claims.base.ClaimResult`."""
     from mlpzoo.claims.base import run_claim
+    from mlpzoo.claims.catalog import get_paper
 
     module = get_claim(paper_id)
-    if hasattr(module, "SPEC"):
-        return run_claim(paper_id, module, budget, data_dir, runs_dir, log, progress, console)
-    return module.run(budget, data_dir=data_dir, runs_dir=runs_dir, log=log)  # not yet on the declared protocol
+    entry = get_paper(paper_id)
+    title = f"{entry.title} ({entry.venue or entry.year or 'preprint'})"
+    return run_claim(paper_id, title, module, budget, data_dir, runs_dir, log, progress, console)

@@ -272,6 +272,8 @@ class ClaimSpec:
         paper_numbers: the paper's own figures for the same metric, each naming its table or figure.
         datasets: the ``load_dataset`` names the experiment reads (empty for generated data).
         notes: standing notes: reductions against the paper's scale, stand-ins, thresholds.
+        replicated_by: for a benchmark whose spread comes from repeated timing rounds rather than seeds,
+            what the replicates are (the full budget then needs no three seeds).
     """
 
     claim: str
@@ -281,6 +283,7 @@ class ClaimSpec:
     paper_numbers: dict[str, str] = field(default_factory=dict)
     datasets: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    replicated_by: str = ""  # where seeds are not the unit of replication (timing rounds of a benchmark), what is
 
     def __post_init__(self) -> None:
         missing = {"quick", "full"} - set(self.settings)
@@ -356,13 +359,10 @@ class ClaimContext:
         return json.loads(json.dumps(value, default=_json_default))  # the stored form, so fresh and resumed runs agree
 
 
-def run_claim(paper_id: str, module, budget: Budget, data_dir=None, runs_dir: Path = Path("runs"), log: Callable[[str], None] = print,
-              progress: bool = False, console=None) -> ClaimResult:
+def run_claim(paper_id: str, title: str, module, budget: Budget, data_dir=None, runs_dir: Path = Path("runs"),
+              log: Callable[[str], None] = print, progress: bool = False, console=None) -> ClaimResult:
     """Run a declared claim module's experiment under ``budget`` and judge its evidence."""
-    from mlpzoo.claims.catalog import get_paper
-
     spec: ClaimSpec = module.SPEC
-    entry = get_paper(paper_id)
     code = code_hash(module)
     started, clock = now_iso(), time.perf_counter()
     tracker = _ArmTracker(log, progress, console, clock)
@@ -371,7 +371,7 @@ def run_claim(paper_id: str, module, budget: Budget, data_dir=None, runs_dir: Pa
     with tracker:
         evidence: Evidence = module.experiment(ctx)
     verdict_, reason = module.verdict(evidence.table)
-    return ClaimResult(paper_id=paper_id, title=f"{entry.title} ({entry.venue or entry.year or 'preprint'})", claim=spec.claim,
+    return ClaimResult(paper_id=paper_id, title=title, claim=spec.claim,
                        budget=budget.name, seeds=ctx.seeds, runs=evidence.runs, table=evidence.table, verdict=verdict_,
                        reason=reason, paper_numbers=dict(spec.paper_numbers), notes=[*spec.notes, *evidence.notes],
                        started_at=started, finished_at=now_iso(), seconds=time.perf_counter() - clock, code_hash=code,

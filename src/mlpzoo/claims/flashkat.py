@@ -52,7 +52,8 @@ SPEC = ClaimSpec(
     claim="Reducing GR-KAN's coefficient gradients per block, instead of accumulating them element by element as KAT's "
     "kernel does, gives a large training-step speed-up.",
     paper_numbers={"abstract": "training speed-up of 86.5x over KAT (whole KAT training, GPU)"},
-    seeds={"quick": 1, "full": 1, "gpu": 1},  # a benchmark: one run of interleaved timing rounds
+    seeds={"quick": 1, "full": 1, "gpu": 1},
+    replicated_by="interleaved timing rounds (20 per size at the full budget); the spread is over rounds",
     # (label, in, out, leading shape of the input)
     settings={
         "quick": {

@@ -79,8 +79,8 @@ TRUNK_LAYERS = 3  # hidden layers of the rivals' MLPs
 SPEC = ClaimSpec(
     claim=("A flow-matching MLP head samples continuous tokens closer to their true conditional distribution than an "
            "equally sized head over discrete codes (and no worse than an equally sized mixture-density head)."),
-    paper_numbers={"paper": "no number for this property; the paper reports speech-to-speech robustness (WER) "
-                            "of the full model against discrete-token variants"},
+    paper_numbers={"abstract": "no number for this property; the paper reports speech-to-speech robustness (WER) "
+                               "of the full model against discrete-token variants"},
     seeds={"quick": 1, "full": 3},
     # Quick: both experiments and all four heads, fewer contexts and steps.
     settings={"quick": {"train_contexts": 1500, "test_contexts": 40, "draws": 64, "hidden": 96, "steps": 500,

@@ -23,7 +23,7 @@ from mlpzoo.cli.console import console
 def papers(fmt: str, runs_dir: Path) -> None:
     """The catalog: one row a paper, its models, its claim module and the last verdict."""
     from mlpzoo.claims import implemented_claims
-    from mlpzoo.claims.catalog import catalog_rows, render_markdown, render_rich
+    from mlpzoo.claims.papers import catalog_rows, render_markdown, render_rich
     from mlpzoo.registry import list_models, model_entry
 
     models_by_paper: dict[str, list[str]] = {}

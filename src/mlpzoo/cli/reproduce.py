@@ -58,7 +58,13 @@ def reproduce(paper_id: str, budget: str, seeds: int | None, data_dir: Path | No
                            progress=console.is_terminal, console=console)
     except DataMissingError as err:
         _not_checked(paper_id, claim, data_dir, err)
-    print_result(result, result.save(runs_dir))
+    folder = result.save(runs_dir)
+    print_result(result, folder)
+    if record:
+        from mlpzoo.claims.ledger import record as record_entry
+
+        entry = record_entry(result, run_folder=folder, runs_dir=runs_dir)
+        say(f"ledger entry: {entry}; refresh the page and the README with 'mlpzoo report --claims'")
 
 
 def print_result(result, folder: Path) -> None:
@@ -69,25 +75,16 @@ def print_result(result, folder: Path) -> None:
     for note in result.notes:
         say(f"  note: {note}")
     say(f"report: {folder / 'report.md'}")
-    if record:
-        from mlpzoo.claims.ledger import record as record_entry
-
-        entry = record_entry(result, run_folder=folder, runs_dir=runs_dir)
-        say(f"ledger entry: {entry}; refresh the page and the README with 'mlpzoo report --claims'")
 
 
 def _print_header(paper_id: str, claim, chosen) -> int:
     """Title, claim and budget; returns the number of seeds the run will use."""
-    if hasattr(claim, "SPEC"):
-        from mlpzoo.claims.catalog import get_paper
+    from mlpzoo.claims.catalog import get_paper
 
-        seeds = len(claim.SPEC.seed_list(chosen))
-        console.print(f"[bold]{get_paper(paper_id).title}[/]", highlight=False)
-        say(f"claim: {claim.SPEC.claim}\nbudget: {chosen.name}, {seeds} seed(s)")
-        return seeds
-    console.print(f"[bold]{claim.TITLE}[/]", highlight=False)
-    say(f"claim: {claim.CLAIM}\nbudget: {chosen.name}, {chosen.seeds} seed(s), up to {chosen.max_epochs} epochs")
-    return chosen.seeds
+    seeds = len(claim.SPEC.seed_list(chosen))
+    console.print(f"[bold]{get_paper(paper_id).title}[/]", highlight=False)
+    say(f"claim: {claim.SPEC.claim}\nbudget: {chosen.name}, {seeds} seed(s)")
+    return seeds
 
 
 # --- How long it will take ----------------------------------------------------------------------------
