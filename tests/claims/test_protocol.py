@@ -49,3 +49,17 @@ def test_seeds_follow_the_spec_unless_given():
     assert spec.seed_list(get_budget("quick")) == [7]
     assert spec.seed_list(get_budget("full")) == [7, 8, 9, 10]
     assert spec.seed_list(get_budget("full", seeds=2)) == [7, 8]
+
+
+def test_code_hash_covers_the_kits_a_claim_imports(tmp_path, monkeypatch):
+    from mlpzoo.claims import base
+
+    kits = tmp_path / "kits"
+    kits.mkdir()
+    (kits / "shared.py").write_text("X = 1\n")
+    claim = tmp_path / "claim.py"
+    claim.write_text("from mlpzoo.claims.kits.shared import X\n")
+    monkeypatch.setattr(base, "__file__", str(tmp_path / "base.py"))
+    before = base.source_hash(claim)
+    (kits / "shared.py").write_text("X = 2\n")
+    assert base.source_hash(claim) != before

@@ -425,9 +425,29 @@ def _duration(seconds: float) -> str:
 
 
 def code_hash(module) -> str:
-    """First 16 hex digits of the SHA-256 of a module's source file."""
-    source = Path(module.__file__).read_bytes() if getattr(module, "__file__", None) else b""
-    return hashlib.sha256(source).hexdigest()[:16]
+    """First 16 hex digits of the SHA-256 of a claim module's source and of the experiment kits it imports."""
+    return source_hash(Path(module.__file__)) if getattr(module, "__file__", None) else ""
+
+
+def source_hash(path: Path) -> str:
+    """The code hash of the claim module file ``path``, found without importing it.
+
+    The kits (``mlpzoo.claims.kits.*``) a claim imports are part of its experiment, so a change
+    there changes the hash too; the rest of the library is versioned by the git commit.
+    """
+    import ast
+
+    digest = hashlib.sha256(path.read_bytes())
+    kits = Path(__file__).parent / "kits"
+    names = set()
+    for node in ast.walk(ast.parse(path.read_bytes())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mlpzoo.claims.kits."):
+            names.add(node.module.rsplit(".", 1)[1])
+    for name in sorted(names):
+        kit = kits / f"{name}.py"
+        if kit.is_file():
+            digest.update(kit.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def environment() -> dict[str, Any]:

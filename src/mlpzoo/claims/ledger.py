@@ -14,7 +14,6 @@ every committed entry; ``mlpzoo papers``, the README's Verdicts table and the re
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import math
@@ -27,6 +26,7 @@ from typing import Any
 
 from mlpzoo.claims import implemented_claims, module_name
 from mlpzoo.claims.base import ClaimResult, _json_default, atomic_write_text, code_hash, format_cell, integral_columns
+from mlpzoo.claims.base import source_hash as base_source_hash
 from mlpzoo.errors import ConfigError
 
 SCHEMA = 1
@@ -281,7 +281,7 @@ def source_hash(paper_id: str) -> str | None:
     spec = importlib.util.find_spec(module_name(paper_id))
     if spec is None or not spec.origin:
         return None
-    return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()[:16]
+    return base_source_hash(Path(spec.origin))
 
 
 def current_hash(paper_id: str, module=None) -> str | None:
