@@ -56,9 +56,10 @@ SPEC = ClaimSpec(
     seeds={"quick": 1, "full": 5},
     # Quick: every code path (both teachers, both settings, the calibration) on Cora, few epochs, small students.
     settings={"quick": {"datasets": ("cora",), "teachers": ("gcn", "sage"), "settings": ("transductive", "inductive"),
-                        "max_epochs": 15, "student": {"hidden": 64, "num_layers": 2}, "calibration": ("cora",)},
+                        "max_epochs": 15, "teacher": {"hidden": 64, "num_layers": 2},
+                        "student": {"hidden": 64, "num_layers": 2}, "calibration": ("cora",)},
               "full": {"datasets": ("cora", "citeseer", "csbm"), "teachers": ("gcn", "sage"),
-                       "settings": ("transductive", "inductive"), "max_epochs": None, "student": {},
+                       "settings": ("transductive", "inductive"), "max_epochs": None, "teacher": {}, "student": {},
                        "calibration": ("cora", "citeseer")}},
     notes=(
         "Main rows: FF-G2M's protocol and best_parameters.json per data set and teacher (the teacher shares the "
@@ -106,7 +107,7 @@ def _epochs(s: dict) -> dict:
 
 
 def _distil(graph, teacher: str, setting: str, seed: int, s: dict) -> list[dict]:
-    t_cfg = teacher_config(teacher, graph.name, **_epochs(s))
+    t_cfg = teacher_config(teacher, graph.name, **_epochs(s), **s["teacher"])
     st_cfg = student_config(graph.name, teacher, **_epochs(s), **s["student"])
     records = run_distillation(graph, teacher, setting, seed, t_cfg, st_cfg)
     return [{**r, "prod_acc": r.get("prod_acc", math.nan)} for r in records]
