@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import replace
+from functools import partial
 
 import torch
 
@@ -41,15 +42,15 @@ SPEC = ClaimSpec(
               "full": {"datasets": ("cora", "citeseer", "csbm"), "losses": ("separate", "joint"), "epochs": 500,
                        "rounds": 20}},
     notes=(
-        "Experts: GLNN's Cora/Citeseer MLP (2 layers, width 128) and GCN (2 x 64, dropout 0.8), pre-trained alone, "
-        "then copied into Mowst; gate: MLP on (variance, negative entropy) of the MLP's softmax, width 128, batch norm.",
-        "Equal training: Mowst alternates 10 epochs weak+gate and 10 epochs GNN for up to `rounds` rounds; the "
-        "standalone MLP and GCN rows continue their own training for rounds x 10 epochs each; every row keeps its "
-        "best-validation weights. Adam lr 0.01, each expert with its own weight decay.",
+        ("Experts: GLNN's Cora/Citeseer MLP (2 layers, width 128) and GCN (2 x 64, dropout 0.8), pre-trained alone, "
+         "then copied into Mowst; gate: MLP on (variance, negative entropy) of the MLP's softmax, width 128, batch norm."),
+        ("Equal training: Mowst alternates 10 epochs weak+gate and 10 epochs GNN for up to `rounds` rounds; the "
+         "standalone MLP and GCN rows continue their own training for rounds x 10 epochs each; every row keeps its "
+         "best-validation weights. Adam lr 0.01, each expert with its own weight decay."),
         "The paper's benchmarks are larger graphs; Cora/Citeseer/CSBM check the mechanism, not the paper's table.",
         f"CSBM: {CSBM}, seed 0.",
-        "Full budget, estimated from the quick run's arm times on the loaded 2-core machine: 15 arms of about "
-        "1-2 min, about 20-30 min.",
+        ("Full budget, estimated from the quick run's arm times on the loaded 2-core machine: 15 arms of about "
+         "1-2 min, about 20-30 min."),
     ),
 )
 WEAK = {"cora": StudentConfig(hidden=128, num_layers=2, dropout=0.6, weight_decay=5e-3),
@@ -63,7 +64,7 @@ def experiment(ctx: ClaimContext) -> Evidence:
     for dataset in s["datasets"]:
         graph = load_graph(dataset, ctx.data_dir)
         for seed in ctx.seeds:
-            runs += ctx.arm(f"{dataset}/seed{seed}", lambda: run_seed(graph, seed, s), seed=seed)
+            runs += ctx.arm(f"{dataset}/seed{seed}", partial(run_seed, graph, seed, s), seed=seed)
     return Evidence(summarize(runs, ("dataset", "model"), ("test_acc",)), runs)
 
 
