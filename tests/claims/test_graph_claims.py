@@ -66,7 +66,8 @@ def test_mowst_verdicts():
 
 def test_elliptic_verdict_is_not_checkable_and_reports_the_stand_in():
     rows = [{"model": m, "n": 3, "illicit_f1_mean": v, "illicit_f1_std": 0.01} for m, v in
-            {"logistic_regression": 0.4, "random_forest": 0.7, "mlp": 0.6, "gcn": 0.5, "random_forest_embeddings": 0.75}.items()]
+            {"logistic_regression": 0.4, "random_forest": 0.7, "mlp": 0.6, "gcn": 0.5,
+             "random_forest_embeddings": 0.75}.items()]
     outcome, reason = elliptic_aml.verdict(rows)
     assert outcome == "not checkable here"
     assert "RF strongest: yes" in reason and "embeddings help: yes" in reason
@@ -109,8 +110,8 @@ def test_mowst_quick_run(tmp_path, need_data):
     need_data("planetoid")
     result = run_claim("mowst", mowst, get_budget("quick"), runs_dir=tmp_path, log=lambda s: None)
     assert result.verdict in VERDICTS[:3]
-    assert {r["model"] for r in result.table} == {"mlp", "gcn", "mowst (mixture)", "mowst (sampled)", "mowst* (mixture)",
-                                                   "mowst* (sampled)"}
+    assert {r["model"] for r in result.table} == {"mlp", "gcn", "mowst (mixture)", "mowst (sampled)",
+                                                   "mowst* (mixture)", "mowst* (sampled)"}
 
 
 @pytest.mark.slow

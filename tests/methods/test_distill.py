@@ -77,7 +77,8 @@ def test_inductive_split_holds_out_test_nodes_and_their_edges():
 def test_configs_follow_each_papers_release_and_bad_names():
     # FF-G2M's best_parameters.json: the student MLP takes dropout_t, the teacher dropout_s and the student's size.
     cora_sage = student_config("cora", "sage")
-    assert (cora_sage.hidden, cora_sage.num_layers, cora_sage.dropout, cora_sage.tau, cora_sage.lamb) == (512, 3, 0.4, 1.3, 0.5)
+    fields = (cora_sage.hidden, cora_sage.num_layers, cora_sage.dropout, cora_sage.tau, cora_sage.lamb)
+    assert fields == (512, 3, 0.4, 1.3, 0.5)
     assert cora_sage.glnn_lamb == 0.5
     teacher = teacher_config("sage", "cora")
     assert (teacher.hidden, teacher.num_layers, teacher.dropout) == (512, 3, 0.3)

@@ -25,7 +25,8 @@ import math
 from functools import partial
 
 from mlpzoo.claims.base import (
-    ClaimContext, ClaimSpec, Evidence, PaperNumber, calibrate, calibrated_verdict, compare, split_calibration, summarize,
+    ClaimContext, ClaimSpec, Evidence, PaperNumber, calibrate, calibrated_verdict, compare, split_calibration,
+    summarize,
 )
 from mlpzoo.claims.kits.graphs import CSBM, load_graph
 from mlpzoo.methods.distill import run_distillation, student_config, teacher_config
@@ -61,7 +62,8 @@ SPEC = ClaimSpec(
     settings={"quick": {"groups": (("cora", "gcn", "transductive"), ("cora", "sage", "inductive")),
                         "main_seeds": 1, "max_epochs": 15, "teacher": {"hidden": 64, "num_layers": 2},
                         "student": {"hidden": 64, "num_layers": 2}, "calibration": ("cora",)},
-              "full": {"groups": tuple((d, t, "transductive") for d in ("cora", "citeseer", "csbm") for t in ("gcn", "sage"))
+              "full": {"groups": tuple((d, t, "transductive") for d in ("cora", "citeseer", "csbm")
+                                        for t in ("gcn", "sage"))
                        + (("cora", "sage", "inductive"), ("csbm", "sage", "inductive")),
                        "main_seeds": 3, "max_epochs": None, "teacher": {}, "student": {},
                        "calibration": ("cora", "citeseer")}},
@@ -145,15 +147,20 @@ def verdict(table: list[dict]) -> tuple[str, str]:
     findings = []
     for group in groups:
         ff, gl, ml, te = (rows[(*group, m)] for m in ("ffg2m", "glnn", "mlp", "teacher"))
-        ff_vs_gl, gl_vs_ml, ff_vs_te = compare(ff, gl, "test_acc"), compare(gl, ml, "test_acc"), compare(ff, te, "test_acc")
+        ff_vs_gl, gl_vs_ml = compare(ff, gl, "test_acc"), compare(gl, ml, "test_acc")
+        ff_vs_te = compare(ff, te, "test_acc")
         close = ff_vs_te.margin + CLOSE >= -ff_vs_te.se
         base = gl_vs_ml.wins and close
         full += base and ff_vs_gl.wins
         partial += base and ff_vs_gl.ties
         word = "pass" if base and ff_vs_gl.wins else "partly" if base and ff_vs_gl.ties else "fail"
         findings.append(f"{'/'.join(group)}: FF-G2M {ff['test_acc_mean']:.4f}, GLNN {gl['test_acc_mean']:.4f}, "
-                        f"MLP {ml['test_acc_mean']:.4f}, teacher {te['test_acc_mean']:.4f} ({word}: FF-GLNN {ff_vs_gl}, "
+                        f"MLP {ml['test_acc_mean']:.4f}, teacher {te['test_acc_mean']:.4f} "
+                        f"({word}: FF-GLNN {ff_vs_gl}, "
                         f"GLNN-MLP {gl_vs_ml}, FF-teacher {ff_vs_te})")
-    outcome = "reproduced" if groups and full == len(groups) else "partly reproduced" if full + partial else "not reproduced"
+    if groups and full == len(groups):
+        outcome = "reproduced"
+    else:
+        outcome = "partly reproduced" if full + partial else "not reproduced"
     reason = f"{full} of {len(groups)} groups pass in full, {partial} in part. " + "; ".join(findings) + "."
     return calibrated_verdict(outcome, reason, table)

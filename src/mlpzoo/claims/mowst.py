@@ -28,13 +28,17 @@ from mlpzoo.claims.base import ClaimContext, ClaimSpec, Evidence, compare, summa
 from mlpzoo.claims.kits.graphs import CSBM, load_graph
 from mlpzoo.methods.distill import StudentConfig, make_student, teacher_config
 from mlpzoo.methods.mowst import ConfidenceGate, Mowst, MowstConfig, fit_mowst
-from mlpzoo.methods.node_training import FitConfig, accuracy, cross_entropy_on, feature_matrix, fit_full_batch, seed_everything
+from mlpzoo.methods.node_training import (
+    FitConfig, accuracy, cross_entropy_on, feature_matrix, fit_full_batch, seed_everything,
+)
 from mlpzoo.models.graph import GCN
 
 SPEC = ClaimSpec(
-    claim="Mowst (weak MLP + strong GNN with a confidence gate) is at least as accurate as the better of its two experts.",
-    paper_numbers={"paper (abstract)": "Mowst improves over its GNN backbone on 6 benchmarks (Flickr, ogbn-arxiv, "
-                                       "ogbn-products, Penn94, pokec, twitch-gamer); Cora and Citeseer are not among them"},
+    claim=("Mowst (weak MLP + strong GNN with a confidence gate) is at least as accurate as the better of its "
+           "two experts."),
+    paper_numbers={"paper (abstract)": ("Mowst improves over its GNN backbone on 6 benchmarks (Flickr, ogbn-arxiv, "
+                                        "ogbn-products, Penn94, pokec, twitch-gamer); Cora and Citeseer are not "
+                                        "among them")},
     datasets=("planetoid",),
     seeds={"quick": 1, "full": 5},
     # Quick: Cora, both inference modes and the joint loss, few epochs and rounds.
@@ -43,7 +47,8 @@ SPEC = ClaimSpec(
                        "rounds": 20}},
     notes=(
         ("Experts: GLNN's Cora/Citeseer MLP (2 layers, width 128) and GCN (2 x 64, dropout 0.8), pre-trained alone, "
-         "then copied into Mowst; gate: MLP on (variance, negative entropy) of the MLP's softmax, width 128, batch norm."),
+         "then copied into Mowst; gate: MLP on (variance, negative entropy) of the MLP's softmax, width 128, "
+         "batch norm."),
         ("Equal training: Mowst alternates 10 epochs weak+gate and 10 epochs GNN for up to `rounds` rounds; the "
          "standalone MLP and GCN rows continue their own training for rounds x 10 epochs each; every row keeps its "
          "best-validation weights. Adam lr 0.01, each expert with its own weight decay."),
@@ -94,7 +99,8 @@ def run_seed(graph, seed: int, s: dict) -> list[dict]:
             records.append({**base, "model": name, "test_acc": accuracy(forward(), y, test), "epochs": extra})
     for loss in s["losses"]:
         seed_everything(seed)
-        model = Mowst(copy.deepcopy(pretrained["mlp"]), copy.deepcopy(pretrained["gcn"]), ConfidenceGate(hidden=weak_cfg.hidden))
+        model = Mowst(copy.deepcopy(pretrained["mlp"]), copy.deepcopy(pretrained["gcn"]),
+                      ConfidenceGate(hidden=weak_cfg.hidden))
         info = fit_mowst(model, x, adj, y, train, val, replace(config, loss=loss))
         name = "mowst" if loss == "separate" else "mowst*"
         for mode in ("mixture", "sampled"):
@@ -119,5 +125,8 @@ def verdict(table: list[dict]) -> tuple[str, str]:
         passed += ok
         findings.append(f"{dataset}: Mowst {mowst['test_acc_mean']:.4f} vs best expert {best['model']} "
                         f"{best['test_acc_mean']:.4f} ({against}; {'not below' if ok else 'below'} beyond 1 SE)")
-    outcome = "reproduced" if datasets and passed == len(datasets) else "partly reproduced" if passed else "not reproduced"
+    if datasets and passed == len(datasets):
+        outcome = "reproduced"
+    else:
+        outcome = "partly reproduced" if passed else "not reproduced"
     return outcome, f"{passed} of {len(datasets)} data sets. " + "; ".join(findings) + "."
