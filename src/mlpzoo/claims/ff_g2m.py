@@ -79,7 +79,8 @@ SPEC = ClaimSpec(
          "GLNN's student takes minibatches of 512 nodes, ours the full graph; GLNN reports 10 runs, we run 5; "
          "Citeseer's component has 2,120 nodes here against CPF's 2,110."),
         "Inductive rows: test_acc is on the 20 % held-out test nodes; prod_acc = 0.8 * observed test + 0.2 * held-out.",
-        f"CSBM: {CSBM}, seed 0; its students take FF-G2M's Citeseer-GCN row.",
+        (f"CSBM: {CSBM}, seed 0; its students take FF-G2M's Citeseer-GCN row, its teachers GLNN's "
+         "train.conf.yaml rows (FF-G2M has none for it)."),
         "FF-G2M's own table (public split) could not be read here, so FF-G2M has no calibration row.",
         ("Full budget: both teachers, transductive, on Cora, Citeseer and the CSBM; SAGE inductive (GLNN's "
          "production setting) on Cora and the CSBM; 3 seeds, the calibration on 5 (GLNN reports 10). Estimate from "
