@@ -40,3 +40,19 @@ def test_unpickler_refuses_other_globals():
 def test_unknown_name():
     with pytest.raises(DataError, match="cora"):
         load_planetoid("pubmed")
+
+
+@pytest.mark.parametrize("name,nodes,classes", [("cora", 2485, 7), ("citeseer", 2120, 6)])
+def test_cpf_split_is_glnns_protocol(need_data, name, nodes, classes):
+    need_data("planetoid")
+    g = load_planetoid(name, split="cpf", seed=3)
+    assert g.num_nodes == nodes and g.info["split"] == "cpf"
+    assert int(g.train_mask.sum()) == 20 * classes and int(g.val_mask.sum()) == 30 * classes
+    assert (g.train_mask | g.val_mask | g.test_mask).all() and not (g.train_mask & g.test_mask).any()
+    assert torch.bincount(g.y[g.train_mask], minlength=classes).tolist() == [20] * classes
+    assert set(g.x.unique().tolist()) == {0.0, 1.0}  # raw binary features, as GLNN reads them
+    other = load_planetoid(name, split="cpf", seed=4)
+    assert not torch.equal(g.train_mask, other.train_mask)
+    assert torch.equal(g.train_mask, load_planetoid(name, split="cpf", seed=3).train_mask)
+    with pytest.raises(DataError, match="public"):
+        load_planetoid(name, split="random")

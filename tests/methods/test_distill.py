@@ -74,11 +74,24 @@ def test_inductive_split_holds_out_test_nodes_and_their_edges():
         inductive_split(g, 1.5)
 
 
-def test_configs_and_bad_names():
-    assert student_config("cora", "gcn").hidden == 512 and student_config("csbm600", "sage").hidden == 256
-    assert teacher_config("gcn").dropout == 0.8
+def test_configs_follow_each_papers_release_and_bad_names():
+    # FF-G2M's best_parameters.json: the student MLP takes dropout_t, the teacher dropout_s and the student's size.
+    cora_sage = student_config("cora", "sage")
+    fields = (cora_sage.hidden, cora_sage.num_layers, cora_sage.dropout, cora_sage.tau, cora_sage.lamb)
+    assert fields == (512, 3, 0.4, 1.3, 0.5)
+    assert cora_sage.glnn_lamb == 0.5
+    teacher = teacher_config("sage", "cora")
+    assert (teacher.hidden, teacher.num_layers, teacher.dropout) == (512, 3, 0.3)
+    assert student_config("csbm600", "sage").hidden == 256 and teacher_config("gcn").dropout == 0.8
+    # GLNN's train.conf.yaml and experiment scripts.
+    glnn = student_config("cora", "sage", "glnn")
+    assert (glnn.hidden, glnn.num_layers, glnn.dropout, glnn.weight_decay, glnn.glnn_lamb, glnn.max_epochs) == (
+        128, 2, 0.6, 5e-3, 0.0, 200)
+    assert teacher_config("sage", "cora", "glnn").hidden == 128
     with pytest.raises(ConfigError, match="teacher"):
         teacher_config("gin")
+    with pytest.raises(ConfigError, match="protocol"):
+        student_config("cora", "gcn", "cpf")
     g = csbm(num_nodes=200, num_classes=2, num_val=50, num_test=50, seed=0)
     with pytest.raises(ConfigError, match="method"):
         train_student(g, "kd", None, 0, student_config("x", "gcn"))

@@ -10,7 +10,13 @@ As in PyG's ``read_planetoid_data``: test rows are put back at the positions lis
 0 (they are in no mask); self-loops and duplicate edges are dropped (Cora 10,556 directed
 edges, Citeseer 9,104). Public split: the first ``len(y)`` nodes train (140 / 120), the next 500
 validate, the 1,000 ``test.index`` nodes test. Features are row-normalised (each row sums to 1,
-zero rows stay zero), as GCN and GLNN do.
+zero rows stay zero), as GCN and DGL's ``CoraGraphDataset`` (which FF-G2M reads) do.
+
+``split="cpf"`` is the protocol GLNN's tables use (the CPF data of Yang et al., WWW 2021, read by
+GLNN's ``load_cpf_data``): the largest connected component only (Cora 2,485 nodes and 5,069
+undirected edges, as GLNN's Table 6; Citeseer 2,120 / 3,679 here against CPF's 2,110 / 3,668), a
+new random split per seed with 20 training and 30 validation nodes per class and every other node
+testing, and the raw binary bag-of-words features (GLNN does not normalise them).
 
 The pickles are read with a restricted unpickler that only builds numpy arrays, scipy CSR
 matrices, lists and defaultdicts, so a tampered file cannot run code.
@@ -23,16 +29,19 @@ import pickle
 
 import numpy as np
 import scipy.sparse as sp
+import scipy.sparse.csgraph  # noqa: F401  (sp.csgraph)
 import torch
 
 from mlpzoo.data.graphs import Graph, make_graph
 from mlpzoo.data.paths import require_file
 from mlpzoo.errors import DataError
 
-__all__ = ["PLANETOID_NAMES", "load_planetoid"]
+__all__ = ["PLANETOID_NAMES", "SPLITS", "load_planetoid"]
 
 PLANETOID_NAMES = ("cora", "citeseer")
+SPLITS = ("public", "cpf")
 NUM_VAL = 500
+CPF_TRAIN_PER_CLASS, CPF_VAL_PER_CLASS = 20, 30
 
 _ALLOWED = {
     ("numpy.core.multiarray", "_reconstruct"): np.ndarray.__reduce__(np.zeros(1))[0],
@@ -73,11 +82,17 @@ def _edges_from_dict(graph: dict) -> torch.Tensor:
     return torch.from_numpy(np.stack([src, dst]))
 
 
-def load_planetoid(name: str, data_dir=None, normalize_features: bool = True) -> Graph:
-    """Cora or Citeseer with the public split (see the module docstring)."""
+def load_planetoid(name: str, data_dir=None, normalize_features: bool | None = None, split: str = "public",
+                   seed: int = 0) -> Graph:
+    """Cora or Citeseer with the ``public`` split, or GLNN's ``cpf`` protocol drawn with ``seed`` (see
+    the module docstring). ``normalize_features`` defaults to True for ``public``, False for ``cpf``."""
     name = name.lower()
     if name not in PLANETOID_NAMES:
         raise DataError(f"unknown Planetoid data set {name!r}; use one of {', '.join(PLANETOID_NAMES)}")
+    if split not in SPLITS:
+        raise DataError(f"unknown Planetoid split {split!r}; use one of {', '.join(SPLITS)}")
+    if normalize_features is None:
+        normalize_features = split == "public"
     x, y, tx, ty, allx, ally, graph = (_read(name, p, data_dir) for p in ("x", "y", "tx", "ty", "allx", "ally", "graph"))
     test_index = _read(name, "test.index", data_dir)
     sorted_test = np.sort(test_index)
@@ -101,5 +116,35 @@ def load_planetoid(name: str, data_dir=None, normalize_features: bool = True) ->
     masks[0][: len(y)] = True
     masks[1][len(y): len(y) + NUM_VAL] = True
     masks[2][torch.from_numpy(test_index)] = True
-    return make_graph(features, _edges_from_dict(graph), labels, *masks, num_classes=ally.shape[1], name=name,
-                      info={"source": "planetoid public split"})
+    public = make_graph(features, _edges_from_dict(graph), labels, *masks, num_classes=ally.shape[1], name=name,
+                        info={"source": "planetoid public split", "split": "public"})
+    return public if split == "public" else _cpf_split(public, seed)
+
+
+def _largest_component(graph: Graph) -> torch.Tensor:
+    """Node ids of the largest connected component, in their original order."""
+    n = graph.num_nodes
+    src, dst = graph.edge_index.numpy()
+    adjacency = sp.coo_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
+    _, component = sp.csgraph.connected_components(adjacency, directed=False)
+    return torch.from_numpy(np.flatnonzero(component == np.bincount(component).argmax()))
+
+
+def _cpf_split(graph: Graph, seed: int) -> Graph:
+    """GLNN's CPF protocol on ``graph``: its largest component, 20 / 30 random nodes per class for
+    training / validation (``numpy.random.RandomState(seed)``, as GLNN), the rest for testing."""
+    lcc = graph.subgraph(_largest_component(graph))
+    y = lcc.y.numpy()
+    rng = np.random.RandomState(seed)
+    train = np.concatenate([rng.choice(np.flatnonzero(y == c), CPF_TRAIN_PER_CLASS, replace=False)
+                            for c in range(graph.num_classes)])
+    free = np.ones(len(y), dtype=bool)
+    free[train] = False
+    val = np.concatenate([rng.choice(np.flatnonzero((y == c) & free), CPF_VAL_PER_CLASS, replace=False)
+                          for c in range(graph.num_classes)])
+    masks = [torch.zeros(len(y), dtype=torch.bool) for _ in range(3)]
+    masks[0][train] = True
+    masks[1][val] = True
+    masks[2] = ~(masks[0] | masks[1])
+    return make_graph(lcc.x, lcc.edge_index, lcc.y, *masks, num_classes=graph.num_classes, name=graph.name,
+                      info={"source": f"planetoid, largest component, CPF split (seed {seed})", "split": "cpf"})

@@ -10,10 +10,17 @@
   ``L_low`` is the KL from the teacher's distribution at node j to the student's at node i
   along every edge (i, j) and self-loop; ``L_high`` is the KL between
   ``softmax(|z_i - z_j| / tau)`` of teacher and student logits along every edge.
-- Defaults: teachers from GLNN's train.conf.yaml (Cora and Citeseer rows); students from
-  FF-G2M's param/best_parameters.json (per data set and teacher: width, depth, dropout, tau,
-  lamb; Adam lr 0.01, weight decay 5e-4, 500 epochs, patience 50). The MLP baseline and the GLNN
-  student use the same student network, so only the loss differs between the three students.
+- Defaults follow the protocol of the paper whose data the graph matches (``protocol``):
+  ``"ffg2m"`` (the Planetoid public split with row-normalised features, as FF-G2M reads it through
+  DGL): FF-G2M's param/best_parameters.json per data set and teacher; the teacher shares the
+  student's width and depth, and FF-G2M's ``Model`` gives the student MLP ``dropout_t`` and the
+  teacher ``dropout_s``; Adam lr 0.01, weight decay 5e-4, 500 epochs, patience 50; the MLP, GLNN
+  and FF-G2M students share one network and GLNN uses FF-G2M's ``lamb`` (its ablation mode 2).
+  ``"glnn"`` (the CPF split with raw binary features, ``load_planetoid(split="cpf")``): GLNN's
+  train.conf.yaml (teachers; MLP 2 x 128 with the per-data-set dropout and weight decay) and its
+  experiment scripts (200 epochs, patience 50, ``lamb`` 0). GLNN's student settings assume raw
+  binary features: with row-normalised features its weight decay (5e-3 on Cora) holds the MLP at
+  the majority class, so the protocol follows the data, not the method.
 - Inductive setting (GLNN's "production" split, ``split_rate`` 0.2): a random 20 % of the test
   nodes and their edges are removed; teacher and students train on the observed rest; the
   held-out nodes are then classified by the student from their features alone and by the teacher
@@ -39,7 +46,8 @@ from mlpzoo.methods.node_training import (
 from mlpzoo.models.graph import GCN, GraphSAGE
 
 __all__ = [
-    "METHODS", "StudentConfig", "TeacherConfig", "InductiveSplit", "student_config", "teacher_config",
+    "METHODS", "PROTOCOLS", "StudentConfig", "TeacherConfig", "InductiveSplit", "protocol_of", "student_config",
+    "teacher_config",
     "glnn_loss", "low_frequency_loss", "high_frequency_loss", "ffg2m_loss", "add_self_loops",
     "train_teacher", "train_student", "inductive_split", "run_distillation",
 ]
@@ -73,26 +81,53 @@ class StudentConfig:
     patience: int = 50
 
 
-# GLNN train.conf.yaml (same rows for Cora and Citeseer).
-_TEACHERS = {"gcn": TeacherConfig(hidden=64, dropout=0.8, weight_decay=1e-3),
-             "sage": TeacherConfig(hidden=128, dropout=0.0, weight_decay=5e-4)}
-# FF-G2M param/best_parameters.json; other graphs (CSBM) take Citeseer's GCN row.
-_STUDENTS = {
-    ("cora", "gcn"): StudentConfig(hidden=512, num_layers=3, dropout=0.5, tau=1.5, lamb=0.4),
-    ("cora", "sage"): StudentConfig(hidden=512, num_layers=3, dropout=0.3, tau=1.3, lamb=0.5),
-    ("citeseer", "gcn"): StudentConfig(hidden=256, num_layers=2, dropout=0.5, tau=1.5, lamb=0.1),
-    ("citeseer", "sage"): StudentConfig(hidden=1024, num_layers=2, dropout=0.5, tau=1.2, lamb=0.1),
+PROTOCOLS = ("ffg2m", "glnn")
+
+# GLNN train.conf.yaml (same teacher rows for Cora and Citeseer); its experiment scripts run 200 epochs.
+_GLNN_TEACHERS = {"gcn": TeacherConfig(hidden=64, dropout=0.8, weight_decay=1e-3, max_epochs=200),
+                  "sage": TeacherConfig(hidden=128, dropout=0.0, weight_decay=5e-4, max_epochs=200)}
+_GLNN_STUDENTS = {"cora": StudentConfig(hidden=128, num_layers=2, dropout=0.6, weight_decay=5e-3, max_epochs=200),
+                  "citeseer": StudentConfig(hidden=128, num_layers=2, dropout=0.1, weight_decay=1e-3, max_epochs=200)}
+# FF-G2M param/best_parameters.json: (width, depth, student dropout = dropout_t, teacher dropout = dropout_s,
+# tau, lamb). Other graphs (CSBM) take Citeseer's GCN row.
+_FFG2M = {
+    ("cora", "gcn"): (512, 3, 0.6, 0.5, 1.5, 0.4),
+    ("cora", "sage"): (512, 3, 0.4, 0.3, 1.3, 0.5),
+    ("citeseer", "gcn"): (256, 2, 0.5, 0.5, 1.5, 0.1),
+    ("citeseer", "sage"): (1024, 2, 0.5, 0.5, 1.2, 0.1),
 }
 
 
-def teacher_config(teacher: str, **overrides) -> TeacherConfig:
+def protocol_of(graph) -> str:
+    """``"glnn"`` for a graph drawn with GLNN's CPF protocol, else ``"ffg2m"``."""
+    return "glnn" if getattr(graph, "info", {}).get("split") == "cpf" else "ffg2m"
+
+
+def _check(teacher: str, protocol: str) -> None:
     if teacher not in TEACHERS:
         raise ConfigError(f"unknown teacher {teacher!r}; use one of {', '.join(TEACHERS)}")
-    return replace(_TEACHERS[teacher], **overrides)
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol {protocol!r}; use one of {', '.join(PROTOCOLS)}")
 
 
-def student_config(dataset: str, teacher: str, **overrides) -> StudentConfig:
-    return replace(_STUDENTS.get((dataset, teacher), StudentConfig()), **overrides)
+def teacher_config(teacher: str, dataset: str = "", protocol: str = "ffg2m", **overrides) -> TeacherConfig:
+    """The teacher's settings under ``protocol`` (see the module docstring); ``overrides`` replace fields."""
+    _check(teacher, protocol)
+    if protocol == "glnn" or dataset not in {d for d, _ in _FFG2M}:
+        return replace(_GLNN_TEACHERS[teacher], **overrides)
+    hidden, layers, _, dropout, _, _ = _FFG2M[(dataset, teacher)]
+    return replace(TeacherConfig(hidden=hidden, num_layers=layers, dropout=dropout), **overrides)
+
+
+def student_config(dataset: str, teacher: str, protocol: str = "ffg2m", **overrides) -> StudentConfig:
+    """The students' settings under ``protocol`` (see the module docstring); ``overrides`` replace fields."""
+    _check(teacher, protocol)
+    hidden, layers, dropout, _, tau, lamb = _FFG2M.get((dataset, teacher), _FFG2M[("citeseer", "gcn")])
+    if protocol == "glnn":
+        glnn = _GLNN_STUDENTS.get(dataset, _GLNN_STUDENTS["citeseer"])
+        return replace(glnn, tau=tau, lamb=lamb, glnn_lamb=0.0, **overrides)
+    return replace(StudentConfig(hidden=hidden, num_layers=layers, dropout=dropout, tau=tau, lamb=lamb, glnn_lamb=lamb),
+                   **overrides)
 
 
 def _fit_config(cfg) -> FitConfig:
@@ -146,7 +181,7 @@ def ffg2m_loss(student_logits, teacher_logits, y, label_index, edges_low, edges_
 def train_teacher(graph: Graph, teacher: str, seed: int, config: TeacherConfig | None = None):
     """Fit a GCN or SAGE teacher on ``graph``'s train mask; returns (model, adjacency, FitResult)."""
     graph = as_graph(graph)
-    config = config or teacher_config(teacher)  # also rejects an unknown teacher name
+    config = config or teacher_config(teacher, graph.name, protocol_of(graph))  # also rejects an unknown teacher
     if teacher not in TEACHERS:
         teacher_config(teacher)
     seed_everything(seed)
@@ -221,7 +256,8 @@ def run_distillation(graph, teacher: str, setting: str, seed: int, teacher_cfg: 
     graph = as_graph(graph)
     if setting not in ("transductive", "inductive"):
         raise ConfigError(f"unknown setting {setting!r}; use transductive or inductive")
-    student_cfg = student_cfg or student_config(graph.name, teacher)
+    student_cfg = student_cfg or student_config(graph.name, teacher, protocol_of(graph))
+    teacher_cfg = teacher_cfg or teacher_config(teacher, graph.name, protocol_of(graph))
     base = {"dataset": graph.name, "teacher": teacher, "setting": setting, "seed": seed}
     train_graph = graph
     if setting == "inductive":
