@@ -69,7 +69,13 @@ def reproduce(paper_id: str, budget: str, seeds: int | None, data_dir: Path | No
 
 def print_result(result, folder: Path) -> None:
     """The evidence table, the coloured verdict with its reason, the notes and where the report is."""
-    console.print(render_table(result.table))
+    from mlpzoo.claims.base import split_calibration
+
+    evidence, calibration = split_calibration(result.table)
+    console.print(render_table(evidence))
+    if calibration:
+        say("calibration against the paper's own table (same data and protocol):")
+        console.print(render_table(calibration))
     colour = {"reproduced": "green", "partly reproduced": "yellow"}.get(result.verdict, "red")
     console.print(f"[bold {colour}]verdict: {result.verdict}[/] — {result.reason}", highlight=False)
     for note in result.notes:
