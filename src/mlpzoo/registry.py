@@ -23,6 +23,7 @@ class ModelEntry:
 
 
 _MODELS: dict[str, ModelEntry] = {}
+_RECIPE = "_mlpzoo_recipe"
 
 
 def register_model(name: str, family: str, paper: str | None = None):
@@ -70,7 +71,7 @@ def create_model(name: str, **kwargs) -> nn.Module:
         if unknown:
             raise ConfigError(f"model {name!r}: unknown argument(s) {', '.join(unknown)}; valid arguments are {', '.join(params)}")
     try:
-        return entry.builder(**kwargs)
+        model = entry.builder(**kwargs)
     except TypeError as err:
         # A builder taking **kwargs passes them on; the layer that rejects one names itself.
         found = re.match(r"(?P<owner>[\w.]+)\(\) got an unexpected keyword argument '(?P<arg>\w+)'", str(err))
@@ -79,3 +80,11 @@ def create_model(name: str, **kwargs) -> nn.Module:
             raise ConfigError(f"model {name!r}: unknown argument {found['arg']!r} (rejected by {owner}); "
                               f"remove it or fix its spelling, see help({owner})") from err
         raise
+    # The recipe lets the Trainer draw the initial weights again under its seed (train/init.py).
+    object.__setattr__(model, _RECIPE, (name, dict(kwargs)))
+    return model
+
+
+def build_recipe(model: nn.Module) -> tuple[str, dict] | None:
+    """``(name, kwargs)`` of a model built by :func:`create_model`, or None for any other module."""
+    return getattr(model, _RECIPE, None)
