@@ -1,8 +1,8 @@
-"""``mlpzoo size``: the click command on tiny widths (registered here as it would be in cli.py)."""
+"""``mlpzoo size``: the click command on tiny widths (registered in mlpzoo.cli.main)."""
 
 from click.testing import CliRunner
 
-from mlpzoo.cli_size import size_command
+from mlpzoo.cli.size import size_command
 
 
 def test_size_command_tiny(tmp_path):

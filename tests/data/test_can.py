@@ -150,6 +150,7 @@ def test_time_split_orders_train_valid_test():
 
 
 def test_load_can_labels_every_attack(need_data):
+    need_data("can")
     data = load_can(max_rows=4000, train=0.6, valid=0.1)
     assert sum(len(y) for y in data.y.values()) == 5 * 4000
     counts = data.class_counts("train")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from mlpzoo.cli.console import console
+
 
 def _ints(text: str) -> list[int]:
     from mlpzoo.errors import ConfigError
@@ -32,7 +34,6 @@ def size_command(targets: str, dim: int, tokens: int, tolerance: float, repeats:
     import torch
     from rich.table import Table
 
-    from mlpzoo.cli import console
     from mlpzoo.methods.sizing import candidate_widths, plot_sweep, recommend, sweep
 
     if threads:
