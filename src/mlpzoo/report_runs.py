@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from mlpzoo.errors import ConfigError
+from mlpzoo.errors import ConfigError, MlpzooError
 from mlpzoo.train.report import _metric_names
 
 RUN_MARKERS = ("result.json", "config.yaml", "last.pt")
@@ -98,9 +98,12 @@ def read_result(run_dir: Path) -> RunSummary | ClaimSummary | str:
         return ClaimSummary(run_dir, result)
     if not isinstance(result, dict) or not isinstance(result.get("metrics"), dict):
         return "result.json holds no metrics (not written by the Trainer or a claim)"
-    history = []
-    if (run_dir / "metrics.jsonl").exists():
-        history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    from mlpzoo.train.rundir import RunDir
+
+    try:
+        history = RunDir(run_dir).read_metrics()
+    except MlpzooError as err:
+        return str(err)
     return RunSummary(run_dir, run_dir.name, str(result.get("model", "?")), result.get("parameters"), str(result.get("monitor", "")),
                       result["metrics"], result.get("best_epoch"), result.get("epochs_run"), result.get("train_seconds"), history)
 
