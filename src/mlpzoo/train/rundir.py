@@ -143,7 +143,7 @@ class RunDir:
         confined_name(name, "train.run_name")
         root = Path(root)
         if root.exists() and not root.is_dir():
-            raise ConfigError(f"train.run_dir = {str(root)!r} is a file, not a folder; point train.run_dir to a folder (it is created if missing)")
+            raise ConfigError(f"train.run_dir = {str(root)!r} is a file, not a folder; use a folder for train.run_dir (it is created if missing)")
         run = cls(root / name)
         if run.path.exists() and not run.path.is_dir():
             raise ConfigError(f"{run.path} is a file, not a run directory; choose another train.run_name or move the file away")
@@ -225,10 +225,13 @@ class RunDir:
         if stored is None:
             raise ConfigError(f"run directory {self.path} holds a run without {self.FINGERPRINT} (an older mlpzoo, or files copied in), "
                               f"so it cannot be checked against this configuration and data; {fix}")
-        changed = sorted(k for k in set(stored) | set(fingerprint) if stored.get(k) != fingerprint.get(k))
+        changed = [k for k in (*fingerprint, *stored) if stored.get(k) != fingerprint.get(k)]
         if changed:
-            what = ", ".join(f"{k} ({labels[k]})" if k in labels else k for k in changed)
-            raise ConfigError(f"cannot resume {self.path}: the {what} changed since the run started; nothing was overwritten; {fix}")
+            # A changed file explains the rest (its tensors, vocabularies, embedding sizes): name it first.
+            changed = sorted(dict.fromkeys(changed), key=lambda k: (k not in labels, k))
+            first = f"{changed[0]} {labels[changed[0]]}" if changed[0] in labels else changed[0]
+            also = f" (and with it: {', '.join(changed[1:])})" if len(changed) > 1 else ""
+            raise ConfigError(f"cannot resume {self.path}: the {first} changed since the run started{also}; nothing was overwritten; {fix}")
         return self.last.exists()
 
     # ------------------------------------------------------------------ writing during a run
@@ -246,28 +249,28 @@ class RunDir:
         except FileNotFoundError:
             raise ConfigError(f"{path} does not exist; point to a run directory written by mlpzoo train or the Trainer") from None
         except UnicodeDecodeError:
-            raise ConfigError(f"{path} is not UTF-8 text (damaged or replaced); restore it, or rerun the training") from None
+            raise ConfigError(f"{path} is not UTF-8 text (damaged or replaced); restore it from a copy, or run the training again") from None
 
     def read_config(self) -> dict:
         try:
             config = yaml.safe_load(self.read_text(self.CONFIG))
         except yaml.YAMLError as err:
             raise ConfigError(f"{self.file(self.CONFIG)} is not valid YAML (torn or edited: {str(err).splitlines()[0]}); "
-                              "restore it, or rerun the training") from None
+                              "restore it from a copy, or run the training again") from None
         if not isinstance(config, dict):
-            raise ConfigError(f"{self.file(self.CONFIG)} holds no mapping (torn or edited); restore it, or rerun the training")
+            raise ConfigError(f"{self.file(self.CONFIG)} holds no mapping (torn or edited); restore it from a copy, or run the training again")
         return config
 
     def read_json(self, name: str) -> Any:
         try:
             return json.loads(self.read_text(name))
         except json.JSONDecodeError as err:
-            raise ConfigError(f"{self.file(name)} is not valid JSON (torn or edited at line {err.lineno}); restore it, or rerun the training") from None
+            raise ConfigError(f"{self.file(name)} is not valid JSON (torn or edited at line {err.lineno}); restore it from a copy, or run the training again") from None
 
     def read_schema(self) -> dict:
         schema = self.read_json(self.SCHEMA)
         if not isinstance(schema, dict):
-            raise ConfigError(f"{self.file(self.SCHEMA)} holds no schema mapping (torn or edited); restore it, or rerun the training")
+            raise ConfigError(f"{self.file(self.SCHEMA)} holds no schema mapping (torn or edited); restore it from a copy, or run the training again")
         return schema
 
     def read_fingerprint(self) -> dict | None:
@@ -288,9 +291,9 @@ class RunDir:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
-                raise ConfigError(f"{path}:{number} is not a JSON record (torn or edited); restore the file, or rerun the training") from None
+                raise ConfigError(f"{path}:{number} is not a JSON record (torn or edited); restore it from a copy, or run the training again") from None
             if not isinstance(record, dict):
-                raise ConfigError(f"{path}:{number} is not a JSON object (edited); restore the file, or rerun the training")
+                raise ConfigError(f"{path}:{number} is not a JSON object (edited); restore it from a copy, or run the training again")
             records.append(record)
         return records
 

@@ -39,6 +39,7 @@ from mlpzoo.train.tracking import make_tracker
 _RESUMABLE_KEYS = {"epochs", "progress", "resume", "init", "num_threads", "run_dir", "eval_batch_size", "device", "tracking", "tracking_uri"}
 # Where the data lives may change (a copied config, another working directory); its content is fingerprinted instead.
 _PATH_KEYS = {"train", "valid", "test", "data_dir"}
+_ROLES = {"train": "training", "valid": "validation"}
 
 
 @dataclass
@@ -111,10 +112,15 @@ class Trainer:
     def predict(self, data) -> np.ndarray:
         return self._predict_batches(data)[0]
 
-    def evaluate(self, data) -> dict[str, float]:
+    def evaluate(self, data, epoch: int | None = None) -> dict[str, float]:
         predictions, labels, groups = self._predict_batches(data)
         if labels is None:
             raise ConfigError("evaluate() needs data with labels; use predict() for unlabelled data")
+        if np.issubdtype(predictions.dtype, np.floating) and not np.isfinite(predictions).all():
+            bad = int((~np.isfinite(predictions)).sum())
+            when = f" after epoch {epoch} (lr {self._last_lr:.3g})" if epoch is not None else ""
+            raise TrainingError(f"training diverged: {bad} of {predictions.size} predictions are NaN or infinite{when}; "
+                                "the last good checkpoint is kept; lower train.lr or set train.grad_clip_norm, then rerun")
         return self.task.evaluate(labels, predictions, groups)
 
     # ------------------------------------------------------------------ training
@@ -190,7 +196,8 @@ class Trainer:
             while not state["finished"] and state["epoch"] < cfg.epochs:
                 epoch = state["epoch"] + 1
                 record = self._train_epoch(train, optimizer, epoch, progress, state)
-                scores = self.evaluate(valid)
+                self._last_lr = optimizer.param_groups[0]["lr"]
+                scores = self.evaluate(valid, epoch)
                 record.update({f"valid_{k}": v for k, v in scores.items()})
                 value = float(scores[self.monitor])
                 if _improved(value, state["best"], self.mode, cfg.min_delta):
@@ -248,7 +255,7 @@ class Trainer:
             loss = self.task.loss(forward(batch), batch)
             total = loss + regularize(batch) if regularize is not None else loss
             if not torch.isfinite(total.detach()):
-                raise TrainingError(f"training diverged: the loss is {float(total):g} at epoch {epoch}, step {steps + 1} "
+                raise TrainingError(f"training diverged: the loss is {float(total.detach()):g} at epoch {epoch}, step {steps + 1} "
                                     f"(lr {optimizer.param_groups[0]['lr']:.3g}); the last good checkpoint is kept; lower train.lr "
                                     "or set train.grad_clip_norm, then rerun with train.resume: false")
             (total * weight if weight != 1.0 else total).backward()
@@ -334,8 +341,8 @@ class Trainer:
             fingerprint["fitted schema"] = digest(self.schema.to_dict())
         labels = {}
         for role, path in self.data_files.items():
-            fingerprint[f"{role} file"] = file_digest(path)
-            labels[f"{role} file"] = str(path)
+            key = f"{_ROLES.get(role, role)} file"
+            fingerprint[key], labels[key] = file_digest(path), str(path)
         return fingerprint, labels
 
     def _resolved_config(self) -> dict:
