@@ -1,4 +1,4 @@
-"""The seed governs a fresh run's initial weights (train/init.py): repeated fits of one pre-built model agree."""
+"""A fresh run's initial weights (train/init.py): repeated fits of one pre-built model agree; the seed governs registered models."""
 
 import pytest
 import torch
@@ -13,7 +13,7 @@ from mlpzoo.train.trainer import Trainer
 
 
 class PlainNet(nn.Module):
-    """A user's own module: no recipe, so its submodules' reset_parameters() redraw it."""
+    """A user's own module: no recipe, so a fresh fit starts from the weights it had at its first fit."""
 
     def __init__(self):
         super().__init__()
@@ -66,11 +66,19 @@ def test_rebuilt_weights_are_the_familys_own_initialisation():
 
 
 def test_initialise_leaves_the_global_rng_alone():
-    model = PlainNet()
+    model = create_model("mlp", in_features=4, hidden=(16,))
     torch.manual_seed(3)
     state = torch.get_rng_state()
     initialise(model, 9)
     assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_plain_module_keeps_its_custom_initialisation():
+    """A plain module is not reset to PyTorch's defaults: a zero-initialised head stays zero."""
+    model = PlainNet()
+    torch.nn.init.zeros_(model.body[3].weight)
+    initialise(model, 0)
+    assert torch.count_nonzero(model.body[3].weight) == 0
 
 
 def test_init_keep_trains_the_weights_the_model_holds():
@@ -81,11 +89,16 @@ def test_init_keep_trains_the_weights_the_model_holds():
     assert tuned["valid"]["mse"] <= first["valid"]["mse"] * 1.05
 
 
-def test_model_changed_after_create_model_is_a_clear_error():
+def test_model_changed_after_create_model_or_its_first_fit_is_a_clear_error():
     model = create_model("mlp", in_features=4, hidden=(16,))
     model.mlp[0] = nn.Linear(4, 32)  # no longer what the recipe builds
     with pytest.raises(ConfigError, match="train.init: keep"):
         initialise(model, 0)
+    plain = PlainNet()
+    initialise(plain, 0)
+    plain.body[0] = nn.Linear(4, 8)
+    with pytest.raises(ConfigError, match="changed since its first fit"):
+        initialise(plain, 0)
 
 
 def test_create_model_records_its_recipe():

@@ -1,18 +1,20 @@
-"""The seed governs a model's initial weights (``train.init: seed``, the default).
+"""A fresh run's initial weights do not depend on what ran before it (``train.init: seed``, the default).
 
-At the start of a fresh run (never when resuming) the Trainer redraws the model's weights under
-``torch.manual_seed(train.seed)``, so the same model, data and seed give the same result however
-many fits ran before in the process:
+At the start of a fresh run (never when resuming) the Trainer sets the model's initial weights, so
+the same model, data and seed give the same result however many fits ran before in the process:
 
 - a model built by :func:`mlpzoo.create_model` carries its recipe (name and arguments); it is built
-  again under the seed and its weights are loaded into the model, so the family's own initialisation
-  (truncated normals, zero-initialised heads, spline grids) is kept exactly;
-- any other ``nn.Module`` has ``reset_parameters()`` of each submodule called under the seed (a
-  registered model inside it is rebuilt as above), which is PyTorch's default initialisation: a custom initialisation done in ``__init__`` is lost, and a
-  parameter of a module without ``reset_parameters`` keeps its current value. Register such a model
-  (or set ``train.init: keep`` and seed it yourself).
+  again under ``torch.manual_seed(train.seed)`` and those weights are loaded, so the seed governs its
+  initialisation and the family's own scheme (truncated normals, zero-initialised heads, spline
+  grids) is kept exactly;
+- any other ``nn.Module`` cannot be rebuilt, and resetting it with its submodules'
+  ``reset_parameters()`` would silently replace a custom initialisation (an RBF-KAN's truncated
+  normal, a zero-initialised head) by PyTorch's defaults. Instead the weights it holds at its first
+  fresh fit are recorded on it, and every later fresh fit starts from them again. Its initialisation
+  is then whatever RNG state it was built under: build it after ``torch.manual_seed(seed)`` (or
+  register it and use ``create_model``) for the seed to govern it.
 
-``train.init: keep`` trains the weights the model holds (fine-tuning, a pruned or distilled model).
+``train.init: keep`` trains the weights the model holds now (fine-tuning, a pruned or distilled model).
 The global RNG is left as it was, so a run's shuffling and dropout do not depend on how the model was built.
 """
 
@@ -23,28 +25,34 @@ from torch import nn
 
 from mlpzoo.errors import ConfigError
 
+_INITIAL = "_mlpzoo_initial_state"
+
 
 def initialise(model: nn.Module, seed: int) -> None:
-    """Redraw ``model``'s weights under ``seed`` (see the module docstring for the rule)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        _initialise(model)
-
-
-def _initialise(module: nn.Module) -> None:
+    """Set ``model``'s initial weights for a fresh run (see the module docstring for the rule)."""
     from mlpzoo.registry import build_recipe, create_model
 
-    recipe = build_recipe(module)
+    recipe = build_recipe(model)
     if recipe is None:
-        reset = getattr(module, "reset_parameters", None)
-        if callable(reset):
-            reset()
-        for child in module.children():  # a registered model inside a wrapper keeps its own initialisation
-            _initialise(child)
+        _restore_first_weights(model)
         return
-    fresh = create_model(recipe[0], **recipe[1])
-    mine, theirs = module.state_dict(), fresh.state_dict()
-    if mine.keys() != theirs.keys() or any(mine[k].shape != theirs[k].shape for k in mine):
-        raise ConfigError(f"model {recipe[0]!r} was changed after create_model (its parameters no longer match a fresh build), "
-                          "so its initial weights cannot be drawn from train.seed; set train.init: keep to train the weights it holds")
-    module.load_state_dict(theirs)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        fresh = create_model(recipe[0], **recipe[1]).state_dict()
+    _load_same_shapes(model, fresh, f"model {recipe[0]!r} was changed after create_model")
+
+
+def _restore_first_weights(model: nn.Module) -> None:
+    initial = getattr(model, _INITIAL, None)
+    if initial is None:
+        object.__setattr__(model, _INITIAL, {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()})
+        return
+    _load_same_shapes(model, initial, f"{type(model).__name__} was changed since its first fit")
+
+
+def _load_same_shapes(model: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
+    mine = model.state_dict()
+    if mine.keys() != state.keys() or any(mine[k].shape != state[k].shape for k in mine):
+        raise ConfigError(f"{what} (its parameters no longer match), so a fresh run cannot set its initial weights; "
+                          "set train.init: keep to train the weights it holds")
+    model.load_state_dict(state)
