@@ -29,7 +29,7 @@ def test_flipped_byte_is_reported(tmp_path):
 
 def test_torch_load_reads_our_files(tmp_path):
     save_checkpoint({"w": torch.arange(3)}, tmp_path / "c.pt")
-    assert torch.equal(torch.load(tmp_path / "c.pt")["w"], torch.arange(3))
+    assert torch.equal(torch.load(tmp_path / "c.pt", weights_only=True)["w"], torch.arange(3))
 
 
 def test_plain_torch_file_loads(tmp_path):

@@ -214,7 +214,7 @@ def test_run_directory_contents(data, tmp_path):
     assert summary["parameters"] == sum(p.numel() for p in _dnn(schema).parameters())
     assert (run / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
     assert "learning_curve.png" in (run / "report.md").read_text()
-    best = torch.load(run / "best.pt", weights_only=False)
+    best = torch.load(run / "best.pt", weights_only=True)
     assert best["epoch"] == result.best_epoch
 
 

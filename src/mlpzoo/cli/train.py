@@ -21,7 +21,8 @@ def train(config: Path, overrides: tuple[str, ...]) -> None:
     result = run_config(read_spec(config, overrides), source=str(config))
     if result.resumed_from_epoch is not None:
         console.print(f"[yellow]continued the run in {result.run_dir} from epoch {result.resumed_from_epoch}; "
-                      "set train.resume=false or another train.run_name to start over[/]", highlight=False)
+                      "choose another train.run_name to start a new run, or set train.resume=false to start over here "
+                      "(that deletes this run's checkpoints)[/]", highlight=False)
     console.print(render_table([{"split": split, **scores} for split, scores in result.metrics.items()]))
     console.print(f"best epoch {result.best_epoch} of {result.epochs_run}; "
                   f"{result.train_samples_per_second:,.0f} training samples/s; run: {result.run_dir}")
