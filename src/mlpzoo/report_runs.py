@@ -24,8 +24,9 @@ from typing import Callable
 
 from mlpzoo.errors import ConfigError, MlpzooError
 from mlpzoo.train.report import _metric_names
+from mlpzoo.train.rundir import RunDir
 
-RUN_MARKERS = ("result.json", "config.yaml", "last.pt")
+RUN_MARKERS = (RunDir.RESULT, RunDir.CONFIG, RunDir.LAST)
 LEGEND_RUNS = 12  # more runs than this get no per-run legend or labels in the plots
 
 
@@ -98,8 +99,6 @@ def read_result(run_dir: Path) -> RunSummary | ClaimSummary | str:
         return ClaimSummary(run_dir, result)
     if not isinstance(result, dict) or not isinstance(result.get("metrics"), dict):
         return "result.json holds no metrics (not written by the Trainer or a claim)"
-    from mlpzoo.train.rundir import RunDir
-
     try:
         history = RunDir(run_dir).read_metrics()
     except MlpzooError as err:

@@ -82,6 +82,7 @@ def test_second_process_gets_the_holders_pid(tmp_path):
     finally:
         run.release()
     assert not (tmp_path / "r").exists()  # the lock lies beside the run directory
+    assert list(tmp_path.iterdir()) == []  # and is removed with the release
 
 
 def test_failed_write_is_one_line_and_leaves_no_temporary_file(tmp_path):

@@ -10,8 +10,8 @@ A run lives in ``<train.run_dir>/<train.run_name>/``::
     result.json, report.md, learning_curve.png   written when the run finishes
 
 The writer holds an exclusive ``fcntl`` lock on ``<train.run_dir>/.<run_name>.lock`` (beside the
-directory, so that nothing is written into a run directory before its fingerprint check passes); a
-second writer gets a one-line error naming the holder's PID. A run with checkpoints resumes only when
+directory, so that nothing is written into a run directory before its fingerprint check passes, and
+removed when the run ends); a second writer gets a one-line error naming the holder's PID. A run with checkpoints resumes only when
 its stored fingerprint equals the new one: the fingerprint is taken over content (the data tensors,
 the data files' bytes, the fitted schema), never over paths, so the same config resumes from another
 directory or through a copied config file, and an appended or edited training file refuses to resume.
@@ -167,19 +167,19 @@ class RunDir:
     # ------------------------------------------------------------------ the writer's lock
     def lock(self) -> None:
         """Hold the run's exclusive lock until :meth:`release` (or the process ends, even by SIGKILL)."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(self.lock_path, "a+")
-        except OSError as err:
-            raise RunDirError(f"cannot create {self.lock_path} ({err.strerror or err}); choose a writable train.run_dir") from err
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            handle.close()
-            raise RunDirError(f"run directory {self.path} is in use by process {holder}; wait for it to finish, stop it, "
-                              "or choose another train.run_name") from None
+        while True:
+            handle = self._open_lock_file()
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                handle.close()
+                raise RunDirError(f"run directory {self.path} is in use by process {holder}; wait for it to finish, stop it, "
+                                  "or choose another train.run_name") from None
+            if self._still_linked(handle):
+                break
+            handle.close()  # the holder removed the file as we opened it: lock the new one
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
@@ -187,10 +187,25 @@ class RunDir:
         self._lock_handle = handle
 
     def release(self) -> None:
+        """Remove the lock file (while still holding it, so no waiter can lock a removed file) and unlock."""
         if self._lock_handle is not None:
+            self.lock_path.unlink(missing_ok=True)
             fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
             self._lock_handle.close()
             self._lock_handle = None
+
+    def _open_lock_file(self):
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return open(self.lock_path, "a+")
+        except OSError as err:
+            raise RunDirError(f"cannot create {self.lock_path} ({err.strerror or err}); choose a writable train.run_dir") from err
+
+    def _still_linked(self, handle) -> bool:
+        try:
+            return os.stat(self.lock_path).st_ino == os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            return False
 
     # ------------------------------------------------------------------ starting a run
     def start(self, fingerprint: dict[str, str], labels: dict[str, str], resume: bool, config: dict, schema: dict | None) -> bool:
