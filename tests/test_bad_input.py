@@ -924,6 +924,9 @@ SAFETY_CASES = [
     Case("run-name-absolute", _train_config(run_name="/tmp/victim"), ("train.run_name", "/tmp/victim")),
     Case("run-name-separator", _train_config(run_name="a/b"), ("train.run_name", "a/b")),
     Case("tune-study-parent", _tune_study("../../x"), ("--study", "../../x")),
+    Case("tune-study-absolute", _tune_study("/tmp/x"), ("--study", "/tmp/x")),
+    Case("tune-seed-overflow", lambda tmp: __import__("mlpzoo.tune", fromlist=["x"]).parse_search_space(
+        {"seed": 2**70, "train.lr": {"type": "float", "low": 1e-3, "high": 1e-2}}), ("tune.seed",)),
     Case("export-over-best-checkpoint", _export_to("best.pt", force=True), ("best.pt", "checkpoint")),
     Case("export-over-existing-file", _export_to("notes.onnx"), ("notes.onnx", "--force")),
     # one writer per run directory

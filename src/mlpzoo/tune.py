@@ -125,8 +125,9 @@ def parse_search_space(block: Any, model_name: str | None = None, where: str = "
     for name in ("startup_trials", "warmup_epochs"):
         if not isinstance(merged[name], int) or isinstance(merged[name], bool) or merged[name] < 0:
             raise ConfigError(f"{where}.{name} = {merged[name]!r}; use a whole number >= 0")
-    if merged["seed"] is not None and (not isinstance(merged["seed"], int) or isinstance(merged["seed"], bool)):
-        raise ConfigError(f"{where}.seed = {merged['seed']!r}; use a whole number or leave it out")
+    seed = merged["seed"]
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32):
+        raise ConfigError(f"{where}.seed = {seed!r}; use a whole number from 0 to 2**32 - 1, or leave it out")
     dimensions = tuple(_dimension(str(key), spec, model_name, where) for key, spec in block.items() if "." in str(key))
     if not dimensions:
         raise ConfigError(f"{where}: no search dimension; add dotted keys such as train.lr: {{type: float, low: 1.0e-4, high: 1.0e-2, log: true}}")
