@@ -42,7 +42,8 @@ def load_yaml(text: str, where: str) -> Any:
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as err:
-        raise ConfigError(f"{where}: not valid YAML ({' '.join(str(err).split())[:160]}); check indentation, colons and brackets") from None
+        reason = " ".join(str(err).split())[:160]
+        raise ConfigError(f"{where}: not valid YAML ({reason}); check indentation, colons and brackets") from None
 
 
 def read_yaml_file(path: str | Path) -> dict:
@@ -53,7 +54,8 @@ def read_yaml_file(path: str | Path) -> dict:
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}); save the config as UTF-8") from None
     except OSError as err:
-        raise ConfigError(f"{path}: cannot be read ({err.strerror or err}); check the path and its permissions") from None
+        raise ConfigError(f"{path}: cannot be read ({err.strerror or err}); check the path and its "
+                          "permissions") from None
     spec = load_yaml(text, str(path))
     if spec is None:
         return {}
@@ -63,7 +65,7 @@ def read_yaml_file(path: str | Path) -> dict:
 
 
 def apply_overrides(spec: dict, overrides: typing.Iterable[str], source: str = "config") -> dict:
-    """``spec`` with ``SECTION.KEY=VALUE`` overrides (VALUE in YAML syntax) written in; malformed ones are one-line errors."""
+    """``spec`` with ``SECTION.KEY=VALUE`` overrides (VALUE in YAML syntax) written in; a malformed one is an error."""
     for item in overrides:
         key, sep, value = item.partition("=")
         section, dot, field = key.strip().partition(".")

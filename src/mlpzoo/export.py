@@ -82,7 +82,8 @@ def flatten_batch(batch) -> dict[str, torch.Tensor]:
         elif isinstance(value, torch.Tensor):
             flat[key] = value
         else:
-            raise ConfigError(f"example_batch[{key!r}] is a {type(value).__name__}; export needs tensors (or dicts of tensors)")
+            raise ConfigError(f"example_batch[{key!r}] is a {type(value).__name__}; export needs tensors (or dicts of "
+                              "tensors)")
     return flat
 
 
@@ -113,8 +114,8 @@ def export_onnx(model: nn.Module, example_batch, path: str | Path, atol: float =
         raise ConfigError(f"example_batch for {name} holds no tensors to feed the graph")
     rows = {t.shape[0] if t.dim() else 0 for t in inputs.values()}
     if len(rows) != 1 or min(rows) < 2:
-        raise ConfigError(f"example_batch for {name}: every input needs the same batch size of at least 2 rows (got {sorted(rows)}), "
-                          "so the batch axis can be exported as dynamic")
+        raise ConfigError(f"example_batch for {name}: every input needs the same batch size of at least 2 rows (got "
+                          f"{sorted(rows)}), so the batch axis can be exported as dynamic")
     if any(p.device.type != "cpu" for p in model.parameters()):
         model = copy.deepcopy(model).cpu()
     inputs = {k: v.detach().cpu() for k, v in inputs.items()}
@@ -128,7 +129,8 @@ def export_onnx(model: nn.Module, example_batch, path: str | Path, atol: float =
         with torch.no_grad():
             reference = model(nest(inputs))
         if not isinstance(reference, torch.Tensor):
-            raise ExportError(f"cannot export {name} to ONNX: it returns a {type(reference).__name__}; export handles models returning one tensor")
+            raise ExportError(f"cannot export {name} to ONNX: it returns a {type(reference).__name__}; export handles "
+                              "models returning one tensor")
         failures = []
         for exporter in ("dynamo", "legacy"):
             try:
@@ -219,8 +221,8 @@ def _reason(err: Exception) -> str:
     if found:
         return f"operator {found.group(1)} is not supported at opset {found.group(2)}"
     if "GuardOnDataDependentSymNode" in text or "data-dependent" in text:
-        return (f"Python control flow on a tensor's value{_model_frame(err)} (such as an input check calling bool(tensor)) cannot be "
-                "traced; skip that check when torch.compiler.is_exporting()")
+        return (f"Python control flow on a tensor's value{_model_frame(err)} (such as an input check calling "
+                "bool(tensor)) cannot be traced; skip that check when torch.compiler.is_exporting()")
     summary = re.search(r"<class '(?:[\w.]+\.)?(\w+)'>: ([^\n]+)", text)
     if summary:
         return f"{summary.group(1)}: {summary.group(2)[:200]}"
@@ -252,11 +254,13 @@ def load_run_model(run_dir: str | Path, log: Callable[[str], None] = lambda line
 
     run = RunDir(run_dir)
     if not run.file(RunDir.CONFIG).exists():
-        raise ConfigError(f"{run.path} has no {RunDir.CONFIG}; point to a run directory written by mlpzoo train or the Trainer")
+        raise ConfigError(f"{run.path} has no {RunDir.CONFIG}; point to a run directory written by mlpzoo train or the "
+                          "Trainer")
     config = run.read_config()
     model_spec = config.get("model")
     if not isinstance(model_spec, dict) or "name" not in model_spec:
-        raise ConfigError(f"{run.file(RunDir.CONFIG)}: no model.name; this run cannot be rebuilt (the Trainer was given no run_config with the model)")
+        raise ConfigError(f"{run.file(RunDir.CONFIG)}: no model.name; this run cannot be rebuilt (the Trainer was "
+                          "given no run_config with the model)")
     model_spec = dict(model_spec)
     name = model_spec.pop("name")
     params = inspect.signature(model_entry(name).builder).parameters
@@ -267,7 +271,8 @@ def load_run_model(run_dir: str | Path, log: Callable[[str], None] = lambda line
     model = create_model(name, **model_spec)
     state = load_checkpoint(run.checkpoint())
     if not isinstance(state, dict) or "model" not in state:
-        raise ConfigError(f"{run.checkpoint()} holds no model weights; point to a run directory written by mlpzoo train or the Trainer")
+        raise ConfigError(f"{run.checkpoint()} holds no model weights; point to a run directory written by mlpzoo "
+                          "train or the Trainer")
     model.load_state_dict(state["model"])
     return model, example_batch(model, schema, model_spec), name
 
@@ -310,8 +315,8 @@ def example_batch(model: nn.Module, schema=None, model_spec: dict | None = None,
     if isinstance(getattr(model, "img_size", None), int):
         channels = (model_spec or {}).get("in_chans", 3)
         return {"x": torch.randn(rows, channels, model.img_size, model.img_size, generator=generator)}
-    raise ExportError(f"cannot tell the input shape of {type(model).__name__} from its run directory; build the model in Python and call "
-                      "mlpzoo.export.export_onnx(model, example_batch, path)")
+    raise ExportError(f"cannot tell the input shape of {type(model).__name__} from its run directory; build the model "
+                      "in Python and call mlpzoo.export.export_onnx(model, example_batch, path)")
 
 
 def export_run(run_dir: str | Path, output: str | Path | None = None, log: Callable[[str], None] = lambda line: None,
@@ -338,10 +343,12 @@ def check_output(path: Path, run_dir: Path, force: bool) -> None:
         return
     run_file = path.resolve().parent == run_dir.resolve() and path.name in RunDir.ALL_FILES
     if path.suffix in CHECKPOINT_SUFFIXES or run_file or _is_checkpoint(path):
-        raise ConfigError(f"--output {path} is a checkpoint or a file of a run, which export never overwrites; "
-                          f"choose another file name, e.g. {path.with_suffix('.onnx').name if path.suffix != '.onnx' else ONNX_FILE}")
+        raise ConfigError(f"--output {path} is a checkpoint or a file of a run, which export never overwrites; choose "
+                          "another file name, e.g. "
+                          f"{path.with_suffix('.onnx').name if path.suffix != '.onnx' else ONNX_FILE}")
     if not force:
-        raise ConfigError(f"--output {path} already exists; pass --force (force=True) to replace it, or choose another file name")
+        raise ConfigError(f"--output {path} already exists; pass --force (force=True) to replace it, or choose another "
+                          "file name")
 
 
 def _is_checkpoint(path: Path) -> bool:
@@ -351,4 +358,5 @@ def _is_checkpoint(path: Path) -> bool:
     return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
 
 
-__all__ = ["ExportError", "check_output", "ExportResult", "example_batch", "export_onnx", "export_run", "flatten_batch", "load_run_model"]
+__all__ = ["ExportError", "ExportResult", "check_output", "example_batch", "export_onnx", "export_run", "flatten_batch",
+           "load_run_model"]

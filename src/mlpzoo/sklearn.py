@@ -56,15 +56,18 @@ class _TrainerParams:
         _whole(name, "patience", self.patience, 1)
         _whole(name, "min_rows_for_validation", self.min_rows_for_validation, 0)
         if not isinstance(self.learning_rate, numbers.Real) or not 0 < self.learning_rate < math.inf:
-            raise ConfigError(f"{name}: learning_rate={self.learning_rate!r} must be a positive finite number, e.g. 1e-3")
+            raise ConfigError(f"{name}: learning_rate={self.learning_rate!r} must be a positive finite number, e.g. "
+                              "1e-3")
         if not isinstance(self.weight_decay, numbers.Real) or not 0 <= self.weight_decay < math.inf:
             raise ConfigError(f"{name}: weight_decay={self.weight_decay!r} must be 0 or a positive finite number")
         if self.validation_fraction is not None and (not isinstance(self.validation_fraction, numbers.Real)
                                                      or not 0 <= self.validation_fraction < 1):
             raise ConfigError(f"{name}: validation_fraction={self.validation_fraction!r} must be in [0, 1) "
                               "(the share of training rows held out for early stopping; 0 holds out none)")
-        if self.random_state is not None and not (isinstance(self.random_state, numbers.Integral) and 0 <= self.random_state < 2**32):
-            raise ConfigError(f"{name}: random_state={self.random_state!r} must be None or a whole number from 0 to 2**32 - 1")
+        seed = self.random_state
+        if seed is not None and not (isinstance(seed, numbers.Integral) and 0 <= seed < 2**32):
+            raise ConfigError(f"{name}: random_state={self.random_state!r} must be None or a whole number from 0 to "
+                              "2**32 - 1")
 
     def _holdout(self, n: int, stratify=None):
         """Row indices for fitting and for early stopping (the same rows twice when data is too small)."""
@@ -83,7 +86,8 @@ class _TrainerParams:
 
 def _whole(estimator: str, name: str, value, least: int, why: str = "") -> None:
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < least:
-        raise ConfigError(f"{estimator}: {name}={value!r} must be a whole number >= {least}" + (f" ({why})" if why else ""))
+        reason = f" ({why})" if why else ""
+        raise ConfigError(f"{estimator}: {name}={value!r} must be a whole number >= {least}{reason}")
 
 
 class _TabularEstimator(_TrainerParams, BaseEstimator):
@@ -251,8 +255,8 @@ class CTRClassifier(ClassifierMixin, _TrainerParams, BaseEstimator):
         check_classification_targets(y)
         kind = type_of_target(y, input_name="y", raise_unknown=True)
         if kind != "binary":
-            raise ValueError(f"Only binary classification is supported (CTRClassifier). The type of the target is {kind}; "
-                             "pass y with exactly 2 classes")
+            raise ValueError("Only binary classification is supported (CTRClassifier). The type of the target is "
+                             f"{kind}; pass y with exactly 2 classes")
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(f"CTRClassifier needs both classes in y; got 1 class ({self.classes_[0]!r})")

@@ -285,7 +285,8 @@ def run_worker(spec: dict, source: str, storage: str | None, study_name: str, tr
     root = tune_root(spec)
     confined_name(study_name, "--study")
     opened = open_storage(storage, root)
-    study = optuna.load_study(study_name=study_name, storage=opened, sampler=space.make_sampler(), pruner=space.make_pruner())
+    study = optuna.load_study(study_name=study_name, storage=opened, sampler=space.make_sampler(),
+                              pruner=space.make_pruner())
     fail_orphaned_trials(study, opened)
     study.optimize(_trial_runner(spec, source, space, monitor, root / study_name), n_trials=trials)
 
@@ -328,7 +329,8 @@ def tune(spec: dict, source: str, trials: int, storage: str | None = None, study
                           f"but valid {monitor} is to {direction}; choose another --study name")
     orphans = fail_orphaned_trials(study, opened)
     if orphans:
-        log(f"marked trial(s) {', '.join(map(str, orphans))} of study {study_name} as failed: their worker process is gone")
+        log(f"marked trial(s) {', '.join(map(str, orphans))} of study {study_name} as failed: their worker process "
+            "is gone")
     log(f"study {study_name}: {trials} trial(s) x {workers} worker(s), {direction} valid {monitor}; trials in {root / study_name}")
     if workers == 1:
         run_worker(spec, source, storage, study_name, trials)

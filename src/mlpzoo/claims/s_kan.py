@@ -97,8 +97,8 @@ def fit_one(function: str, label: str, seed: int, settings: dict) -> dict:
         model.prune()
         record["parameters_pruned"] = count_parameters(model)
         record["selected"] = {f"layer{i}": names for i, names in enumerate(chosen)}
-        ft = {**train_config(seed, settings["finetune_epochs"], settings["patience"], settings["batch_size"], FINETUNE_LR),
-              "init": "keep"}  # fine-tune the pruned network, not a fresh one
+        ft = train_config(seed, settings["finetune_epochs"], settings["patience"], settings["batch_size"], FINETUNE_LR)
+        ft["init"] = "keep"  # fine-tune the pruned network, not a fresh one
         tuned = Trainer(task, model, ft).fit(train, valid, test)
         record["test_rmse"] = tuned.metrics["test"]["rmse"]
         record["epochs"] += tuned.epochs_run

@@ -189,14 +189,15 @@ def load_cifar10(split: str, data_dir=None, limit_per_class: int | None = None) 
 # ---------------------------------------------------------------------------- CIFAR-10 (pickles)
 # The official batches are Python pickles of a dict of bytes, lists and one uint8 array; anything
 # else a pickle asks for would be code to run, so only the numpy array's constructors are allowed.
-_CIFAR_GLOBALS = {(module, name) for module in ("numpy.core.multiarray", "numpy._core.multiarray") for name in ("_reconstruct",)} | {
-    ("numpy", "ndarray"), ("numpy", "dtype")}
+_CIFAR_GLOBALS = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                  ("numpy", "ndarray"), ("numpy", "dtype")}
 
 
 class _CifarUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if (module, name) not in _CIFAR_GLOBALS:
-            raise pickle.UnpicklingError(f"it asks for {module}.{name}, which a CIFAR-10 batch never holds (refused, nothing ran)")
+            raise pickle.UnpicklingError(f"it asks for {module}.{name}, which a CIFAR-10 batch never holds "
+                                         "(refused, nothing ran)")
         return super().find_class(module, name)
 
 

@@ -34,8 +34,8 @@ def _check_binary(label: torch.Tensor, split: str) -> None:
     if len(values) < 2:
         only = f"{values[0].item():g}"
         what = "AUC needs both classes" if split == "valid" else "a classifier cannot learn from one class"
-        raise DataError(f"the {split} split holds only label {only} ({label.numel()} rows); {what}: give the {split} split "
-                        "rows of both labels (e.g. a stratified split)")
+        raise DataError(f"the {split} split holds only label {only} ({label.numel()} rows); {what}: give the {split} "
+                        "split rows of both labels (e.g. a stratified split)")
 
 
 def steps_per_epoch(rows: int, batch_size: int, world_size: int, max_batches: int | None) -> int:
@@ -51,6 +51,6 @@ def check_takes_steps(data, batch_size: int, world_size: int, where: str = "trai
         return
     rows = len(data)
     if steps_per_epoch(rows, batch_size, world_size, None) == 0:
-        raise TrainingError(f"{where}: {rows} training row(s) with batch_size {batch_size} and world size {world_size} take no "
-                            f"optimisation step (every step needs at least 2 rows per process); use at least {2 * world_size} "
-                            f"rows and batch_size >= {2 * world_size}")
+        raise TrainingError(f"{where}: {rows} training row(s) with batch_size {batch_size} and world size {world_size} "
+                            "take no optimisation step (every step needs at least 2 rows per process); use at least "
+                            f"{2 * world_size} rows and batch_size >= {2 * world_size}")

@@ -39,8 +39,10 @@ def write_report(run: RunDir, summary: dict, history: list[dict], config: dict) 
              "|---|" + "---|" * len(_metric_names(summary))]
     for split, scores in summary["metrics"].items():
         lines.append(f"| {split} | " + " | ".join(f"{scores.get(m, float('nan')):.6f}" for m in _metric_names(summary)) + " |")
-    lines += ["", f"![learning curve]({RunDir.CURVE})", "", "## Epochs", "", "| epoch | train loss | " + " | ".join(k for k in history[0] if k.startswith("valid_")) + " | lr |",
-              "|---|---|" + "---|" * (sum(k.startswith("valid_") for k in history[0]) + 1)]
+    valid_keys = [k for k in history[0] if k.startswith("valid_")]
+    lines += ["", f"![learning curve]({RunDir.CURVE})", "", "## Epochs", "",
+              "| epoch | train loss | " + " | ".join(valid_keys) + " | lr |",
+              "|---|---|" + "---|" * (len(valid_keys) + 1)]
     for h in history:
         lines.append(f"| {h['epoch']} | {h['train_loss']:.6f} | " + " | ".join(f"{h[k]:.6f}" for k in h if k.startswith("valid_")) + f" | {h['lr']:.2g} |")
     lines += ["", "## Configuration", "", "```json", json.dumps(config, indent=2, default=str), "```", ""]

@@ -36,7 +36,8 @@ from mlpzoo.train.report import write_report
 from mlpzoo.train.tracking import make_tracker
 
 # Settings that may change between an interrupted run and its resumption.
-_RESUMABLE_KEYS = {"epochs", "progress", "resume", "init", "num_threads", "run_dir", "eval_batch_size", "device", "tracking", "tracking_uri"}
+_RESUMABLE_KEYS = {"epochs", "progress", "resume", "init", "num_threads", "run_dir", "eval_batch_size", "device", "tracking",
+                   "tracking_uri"}
 # Where the data lives may change (a copied config, another working directory); its content is fingerprinted instead.
 _PATH_KEYS = {"train", "valid", "test", "data_dir"}
 _ROLES = {"train": "training", "valid": "validation"}
@@ -85,7 +86,8 @@ class Trainer:
         self.config = config if isinstance(config, TrainConfig) else build_config(TrainConfig, config, "train")
         self.monitor = self.config.monitor or task.default_monitor
         if self.monitor not in task.monitor_modes:
-            raise ConfigError(f"train.monitor = {self.monitor!r} is not a metric of task {task.name}; use one of {', '.join(task.monitor_modes)}")
+            raise ConfigError(f"train.monitor = {self.monitor!r} is not a metric of task {task.name}; use one of "
+                              f"{', '.join(task.monitor_modes)}")
         self.mode = self.config.monitor_mode or task.monitor_modes[self.monitor]
         self.run_config = run_config or {}
         self.schema = schema
@@ -119,8 +121,9 @@ class Trainer:
         if np.issubdtype(predictions.dtype, np.floating) and not np.isfinite(predictions).all():
             bad = int((~np.isfinite(predictions)).sum())
             when = f" after epoch {epoch} (lr {self._last_lr:.3g})" if epoch is not None else ""
-            raise TrainingError(f"training diverged: {bad} of {predictions.size} predictions are NaN or infinite{when}; "
-                                "the last good checkpoint is kept; lower train.lr or set train.grad_clip_norm, then rerun")
+            raise TrainingError(f"training diverged: {bad} of {predictions.size} predictions are NaN or infinite"
+                                f"{when}; the last good checkpoint is kept; lower train.lr or set "
+                                "train.grad_clip_norm, then rerun")
         return self.task.evaluate(labels, predictions, groups)
 
     # ------------------------------------------------------------------ training
@@ -158,8 +161,8 @@ class Trainer:
         if not resuming and cfg.init == "seed":
             initialise(self.model, cfg.seed)
         optimizer = self._make_optimizer()
-        state = {"epoch": 0, "best": None, "best_epoch": 0, "bad_epochs": 0, "history": [], "finished": False, "train_seconds": 0.0,
-                 "train_rows": 0}
+        state = {"epoch": 0, "best": None, "best_epoch": 0, "bad_epochs": 0, "history": [], "finished": False,
+                 "train_seconds": 0.0, "train_rows": 0}
         best_weights = None
         resumed_from = None
         if resuming:
@@ -181,15 +184,16 @@ class Trainer:
         if test is not None:
             metrics["test"] = self.evaluate(test)
         speed = state["train_rows"] / state["train_seconds"] if state["train_seconds"] else float("nan")
-        result = FitResult(metrics, state["history"], state["best_epoch"], state["epoch"], state["train_seconds"], speed,
-                           run.path if run is not None else None, resumed_from)
+        result = FitResult(metrics, state["history"], state["best_epoch"], state["epoch"], state["train_seconds"],
+                           speed, run.path if run is not None else None, resumed_from)
         if writes:
             self._finish(run, result)
         if tracker is not None:
             tracker.finish(result.metrics, run.path)
         return result
 
-    def _loop(self, train, valid, optimizer, state: dict, best_weights, run: RunDir | None, writes: bool, tracker, callbacks):
+    def _loop(self, train, valid, optimizer, state: dict, best_weights, run: RunDir | None, writes: bool, tracker,
+              callbacks):
         """Epochs until early stopping or the epoch limit; returns the best weights seen."""
         cfg = self.config
         with _progress(cfg.progress) as progress:
@@ -255,9 +259,10 @@ class Trainer:
             loss = self.task.loss(forward(batch), batch)
             total = loss + regularize(batch) if regularize is not None else loss
             if not torch.isfinite(total.detach()):
-                raise TrainingError(f"training diverged: the loss is {float(total.detach()):g} at epoch {epoch}, step {steps + 1} "
-                                    f"(lr {optimizer.param_groups[0]['lr']:.3g}); the last good checkpoint is kept; lower train.lr "
-                                    "or set train.grad_clip_norm, then rerun with train.resume: false")
+                raise TrainingError(f"training diverged: the loss is {float(total.detach()):g} at epoch {epoch}, step "
+                                    f"{steps + 1} (lr {optimizer.param_groups[0]['lr']:.3g}); the last good checkpoint "
+                                    "is kept; lower train.lr or set train.grad_clip_norm, then rerun with "
+                                    "train.resume: false")
             (total * weight if weight != 1.0 else total).backward()
             if cfg.grad_clip_norm:
                 nn.utils.clip_grad_norm_(parameters, cfg.grad_clip_norm, foreach=True)
@@ -273,8 +278,9 @@ class Trainer:
         progress.remove_task(task_id)
         if steps == 0:
             world = self.dist.world_size if self.dist is not None else 1
-            raise TrainingError(f"epoch {epoch} took no optimisation step ({len(train) if hasattr(train, '__len__') else '?'} rows, "
-                                f"batch_size {cfg.batch_size}, world size {world}); every step needs at least 2 rows per process: "
+            raise TrainingError(f"epoch {epoch} took no optimisation step "
+                                f"({len(train) if hasattr(train, '__len__') else '?'} rows, batch_size "
+                                f"{cfg.batch_size}, world size {world}); every step needs at least 2 rows per process: "
                                 "use more rows or a larger train.batch_size")
         if self.dist is not None:
             loss_total, rows = self.dist.all_reduce_sum([float(loss_sum), rows])
@@ -315,7 +321,8 @@ class Trainer:
         if not cfg.save_checkpoints:
             return None
         if self.dist is not None and cfg.run_name is None:
-            raise ConfigError("train.run_name must be set under torchrun, so that every rank finds the same run directory")
+            raise ConfigError("train.run_name must be set under torchrun, so that every rank finds the same run "
+                              "directory")
         name = cfg.run_name or f"{type(self.model).__name__.lower()}-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
         run = RunDir.under(cfg.run_dir, name)
         if self.dist is not None and not self.dist.is_main:
@@ -329,9 +336,11 @@ class Trainer:
         """What a resumed run must share with the run it continues: on content, never on paths."""
         resolved = self._resolved_config()
         train_keys = {k: v for k, v in resolved["train"].items() if k not in _RESUMABLE_KEYS}
-        data = {k: v for k, v in (resolved.get("data") or {}).items() if k not in _PATH_KEYS} if isinstance(resolved.get("data"), dict) \
-            else resolved.get("data")
-        config = {**{k: v for k, v in resolved.items() if k not in ("train", "data", "source")}, "data": data, "train": train_keys}
+        data = resolved.get("data")
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k not in _PATH_KEYS}
+        config = {**{k: v for k, v in resolved.items() if k not in ("train", "data", "source")}, "data": data,
+                  "train": train_keys}
         shapes = [(k, tuple(v.shape), str(v.dtype)) for k, v in self.model.state_dict().items()]
         fingerprint = {"configuration": digest(config), "model": digest([type(self.model).__name__, shapes]),
                        "training data": data_digest(train), "validation data": data_digest(valid)}
@@ -362,8 +371,8 @@ class Trainer:
         return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay, momentum=0.9)
 
     def _checkpoint(self, run: RunDir, optimizer, state: dict) -> None:
-        save_checkpoint({"model": self.model.state_dict(), "optimizer": optimizer.state_dict(), "state": state, "rng": _rng_state()},
-                        run.last)
+        save_checkpoint({"model": self.model.state_dict(), "optimizer": optimizer.state_dict(), "state": state,
+                         "rng": _rng_state()}, run.last)
         run.write_metrics(state["history"])
 
     def _restore(self, run: RunDir, optimizer) -> tuple[dict, dict | None]:
@@ -394,15 +403,16 @@ def _rng_state() -> dict:
     kind, key, pos, has_gauss, gauss = np.random.get_state()
     version, internal, gauss_next = random.getstate()
     return {"torch": torch.get_rng_state(),
-            "numpy": {"kind": kind, "key": torch.from_numpy(key.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss),
-                      "gauss": float(gauss)},
+            "numpy": {"kind": kind, "key": torch.from_numpy(key.astype(np.int64)), "pos": int(pos),
+                      "has_gauss": int(has_gauss), "gauss": float(gauss)},
             "python": {"version": version, "state": list(internal), "gauss_next": gauss_next}}
 
 
 def _set_rng_state(saved: dict) -> None:
     torch.set_rng_state(saved["torch"])
     numpy = saved["numpy"]
-    np.random.set_state((numpy["kind"], numpy["key"].numpy().astype(np.uint32), numpy["pos"], numpy["has_gauss"], numpy["gauss"]))
+    key = numpy["key"].numpy().astype(np.uint32)
+    np.random.set_state((numpy["kind"], key, numpy["pos"], numpy["has_gauss"], numpy["gauss"]))
     python = saved["python"]
     random.setstate((python["version"], tuple(python["state"]), python["gauss_next"]))
 
