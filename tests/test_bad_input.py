@@ -5,6 +5,9 @@ ValueError/TypeError raised by mlpzoo's own code) whose message is one line, nam
 file or argument at fault, and says how to fix it -- never a bare traceback from inside torch,
 pandas or pyarrow. Cases owned by modules this corpus does not maintain are marked
 ``xfail(strict=True, reason="owner: <module>")`` until their owner fixes them (none at present).
+Issue 18 adds the safety and integrity of runs (``SAFETY_CASES`` and the tests after them): hostile
+checkpoints, resumes over changed data, names that leave their root, fits without a step, labels of
+the wrong kind, divergence, torn files and full disks.
 """
 
 from __future__ import annotations

@@ -95,6 +95,7 @@ class Trainer:
         self.device = _resolve_device(self.config.device)
         self.model.to(self.device)
         self.dist = None  # set by fit() under torchrun
+        self._last_lr = self.config.lr  # the rate of the last epoch, for a divergence message
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
