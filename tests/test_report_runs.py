@@ -1,6 +1,7 @@
 """mlpzoo report: one page over many runs and claim results, in Markdown or HTML."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -74,7 +75,7 @@ def test_nothing_to_report_and_bad_output_are_one_line_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     result = CliRunner().invoke(main, ["report", str(tmp_path / "empty"), "--output", str(tmp_path / "r.md")])
     assert result.exit_code == 2 and "nothing to report" in result.output and "Traceback" not in result.output
-    with pytest.raises(ConfigError, match="name a .md or .html file"):
+    with pytest.raises(ConfigError, match="a .md or .html file"):
         write_runs_report([tmp_path], tmp_path / "report.pdf")
 
 
@@ -85,3 +86,38 @@ def test_duplicate_run_names_are_told_apart(runs, tmp_path):
         shutil.copytree(runs / "fits" / "mlp", tmp_path / study / "mlp")
     found, _, _ = collect([tmp_path / "a", tmp_path / "b"])
     assert sorted(r.name for r in found) == ["a/mlp", "b/mlp"]
+
+
+def test_report_finds_runs_at_any_depth_into_a_folder_under_runs(runs, tmp_path, monkeypatch):
+    """``mlpzoo report`` with no argument: every fit and claim result below ./runs, the page in runs/report/."""
+    import shutil
+
+    shutil.copytree(runs, tmp_path / "runs")
+    # A fit a claim made in its scratch folder, and an unreadable result, both deeper down.
+    claim_fits = tmp_path / "runs" / "claims" / "kan-hea" / "work" / "quick-abc" / "fits"
+    shutil.copytree(runs / "fits" / "mlp", claim_fits / "mlp")
+    broken = tmp_path / "runs" / "tune" / "study" / "trial_3"
+    broken.mkdir(parents=True)
+    (broken / "result.json").write_text("{half a file")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["report"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary = result.output.strip().splitlines()[-1]
+    assert summary.startswith(f"wrote {Path('runs') / 'report' / 'report.md'}: 3 run(s), 1 claim result(s), 2 skipped")
+    assert "1 no result.json (unfinished, interrupted or pruned run)" in summary
+    assert "1 result.json is unreadable (JSONDecodeError)" in summary
+    page = (tmp_path / "runs" / "report" / "report.md").read_text()
+    assert "| [quick-abc/fits/mlp](" in page and "| [runs/fits/mlp](" in page  # same folder name: longer names
+    assert (tmp_path / "runs" / "report" / "report_learning_curves.png").is_file()
+    # Run again: the report folder itself is not taken for a run.
+    again = CliRunner().invoke(main, ["report", "--format", "html"], catch_exceptions=False)
+    assert "3 run(s), 1 claim result(s), 2 skipped" in again.output
+    assert (tmp_path / "runs" / "report" / "report.html").read_text().startswith("<!doctype html>")
+
+
+def test_claim_tables_show_no_std_for_one_seed_and_integers_as_integers(tmp_path):
+    table = [{"model": "kan", "n": 1, "epochs": 2.0, "test_rmse_mean": 0.25, "test_rmse_std": float("nan")}]
+    ClaimResult("kan-hea", "t", "c", "quick", [1], [], table, "not reproduced", "r").save(tmp_path)
+    write_runs_report([tmp_path], tmp_path / "out")
+    page = (tmp_path / "out" / "report.md").read_text()
+    assert "| kan | 1 | 2 | 0.2500 | - |" in page

@@ -28,7 +28,16 @@ _PUBLIC = {
     "TrainConfig": "mlpzoo.train",
     "Trainer": "mlpzoo.train",
 }
-__all__ = sorted(_PUBLIC)
+__all__ = [
+    "FeatureSchema",
+    "TrainConfig",
+    "Trainer",
+    "create_model",
+    "get_task",
+    "list_models",
+    "load_dataset",
+    "register_model",
+]
 
 
 def __getattr__(name: str):

@@ -2,11 +2,14 @@
 
 Reads what every fit leaves in its run directory (``result.json``, ``metrics.jsonl``; see
 :mod:`mlpzoo.train.report` for the single-run report each row links to) and what a claim run
-leaves in ``runs/claims/<id>/<stamp>/result.json``. A folder that holds run directories (such
-as ``runs/fits`` or a tuning study's folder) stands for all of them. The page has a table of runs
-(model, parameters, every metric, epochs, time), the learning curves of all runs overlaid, the
-monitored metric against the parameter count, and each claim's verdict with its evidence table.
-Runs without ``result.json`` (unfinished, interrupted or pruned) are listed as skipped.
+leaves in ``runs/claims/<id>/<stamp>/result.json``. A folder stands for every run found below it,
+at any depth (``runs`` covers ``runs/fits/*``, tuning studies, claim results and the fits claims
+made under ``runs/claims/<id>/work/``). The page has a table of runs (model, parameters, every
+metric, epochs, time), the learning curves of all runs overlaid, the monitored metric against the
+parameter count, and each claim's verdict with its evidence table. Run folders that cannot be
+reported (no ``result.json``: unfinished, interrupted or pruned; an unreadable one) are counted as
+skipped, with the reason. The page and its plots go into one output folder (default
+``runs/report/``).
 
 The page is built once as blocks and written as Markdown or as HTML by a small renderer here,
 so no Markdown package is needed; plots are PNG files beside the page.
@@ -18,15 +21,19 @@ import html
 import json
 import math
 import os
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
+from mlpzoo.claims.base import format_cell, integral_columns
 from mlpzoo.errors import ConfigError, MlpzooError
 from mlpzoo.train.report import _metric_names
 from mlpzoo.train.rundir import RunDir
 
 RUN_MARKERS = (RunDir.RESULT, RunDir.CONFIG, RunDir.LAST)
+DEFAULT_OUTPUT = Path("runs") / "report"
+PAGE_NAMES = {"markdown": "report.md", "html": "report.html"}
 LEGEND_RUNS = 12  # more runs than this get no per-run legend or labels in the plots
 
 
@@ -59,19 +66,24 @@ class WrittenReport:
     runs: int
     claims: int
     skipped: int
+    skip_reasons: dict[str, int] = field(default_factory=dict)  # reason -> how many folders
+
+    def summary(self) -> str:
+        """``wrote PATH: 3 run(s), 1 claim result(s), 2 skipped (2 no result.json (...))``."""
+        why = "; ".join(f"{n} {reason}" for reason, n in self.skip_reasons.items())
+        return (f"wrote {self.path}: {self.runs} run(s), {self.claims} claim result(s), {self.skipped} skipped"
+                + (f" ({why})" if why else ""))
 
 
 def collect(paths: list[Path]) -> tuple[list[RunSummary], list[ClaimSummary], list[str]]:
-    """Runs, claim results and the reasons for skipped folders, from run folders or folders of them."""
+    """Runs, claim results and ``"folder: reason"`` for each skipped folder, found at any depth below ``paths``."""
     runs, claims, skipped = [], [], []
     for path in paths:
         path = Path(path)
         if not path.is_dir():
-            skipped.append(f"{path}: not a directory")
+            skipped.append(f"{path}: {'not a directory' if path.exists() else 'does not exist'}")
             continue
-        # A run folder itself, a folder of run folders (runs/fits, a study), or runs/claims (id/stamp/).
-        members = [path] if _is_run(path) else [p for p in sorted(path.iterdir()) if p.is_dir() and _is_run(p)] or sorted(
-            p.parent for p in path.glob("*/*/result.json"))
+        members = find_runs(path)
         if not members:
             skipped.append(f"{path}: no result.json here and no run directories inside")
         for member in members:
@@ -84,6 +96,22 @@ def collect(paths: list[Path]) -> tuple[list[RunSummary], list[ClaimSummary], li
                 runs.append(item)
     _unique_names(runs)
     return runs, claims, skipped
+
+
+def find_runs(root: Path) -> list[Path]:
+    """Every run or claim-result folder at or below ``root``, sorted; a run's own subfolders are not searched."""
+    found = []
+    for folder, subfolders, _ in os.walk(root):
+        if _is_run(Path(folder)):
+            found.append(Path(folder))
+            subfolders.clear()
+        else:
+            subfolders.sort()
+    return found
+
+
+def _reason(skipped_line: str) -> str:
+    return skipped_line.rsplit(": ", 1)[-1] if ": " in skipped_line else skipped_line
 
 
 def read_result(run_dir: Path) -> RunSummary | ClaimSummary | str:
@@ -112,10 +140,14 @@ def _is_run(path: Path) -> bool:
 
 
 def _unique_names(runs: list[RunSummary]) -> None:
-    names = [r.name for r in runs]
-    for run in runs:
-        if names.count(run.name) > 1:
-            run.name = f"{run.path.parent.name}/{run.path.name}"
+    """Runs sharing a folder name are named by as many trailing path parts as tell them apart."""
+    for depth in range(2, max((len(r.path.parts) for r in runs), default=0) + 1):
+        names = [r.name for r in runs]
+        clashing = [r for r in runs if names.count(r.name) > 1]
+        if not clashing:
+            return
+        for run in clashing:
+            run.name = "/".join(run.path.parts[-depth:])
 
 
 # ---------------------------------------------------------------------- plots
@@ -206,7 +238,9 @@ def build_blocks(runs: list[RunSummary], claims: list[ClaimSummary], skipped: li
         table = r.get("table") or []
         if table:
             headers = list(dict.fromkeys(k for row in table for k in row if k != "run_dir"))
-            blocks.append(("table", headers, [[_number(row.get(h)) for h in headers] for row in table]))
+            integral = integral_columns(table)
+            cells = [[format_cell(row.get(h), h in integral) for h in headers] for row in table]
+            blocks.append(("table", headers, cells))
     if skipped:
         blocks += [("h2", "Skipped"), ("list", skipped)]
     return blocks
@@ -254,11 +288,22 @@ def render_html(blocks: list[tuple], title: str = "Runs report") -> str:
     return "\n".join(parts)
 
 
-def write_runs_report(paths: list[Path], output: str | Path = "report.md", log: Callable[[str], None] = lambda line: None) -> WrittenReport:
-    """Write the page (``.md`` or ``.html``, chosen by the suffix) and its plots; returns what went in."""
+def page_path(output: str | Path = DEFAULT_OUTPUT, fmt: str = "markdown") -> Path:
+    """The page's file: ``output`` itself when it names a ``.md``/``.html`` file, else ``output/report.md|html``."""
     output = Path(output)
-    if output.suffix not in (".md", ".html", ".htm"):
-        raise ConfigError(f"--output {output}: name a .md or .html file")
+    if output.suffix in (".md", ".html", ".htm"):
+        return output
+    if output.suffix and not output.is_dir():
+        raise ConfigError(f"--output {output}: name a folder, or a .md or .html file")
+    if fmt not in PAGE_NAMES:
+        raise ConfigError(f"format {fmt!r}: use one of {', '.join(PAGE_NAMES)}")
+    return output / PAGE_NAMES[fmt]
+
+
+def write_runs_report(paths: list[Path], output: str | Path = DEFAULT_OUTPUT,
+                      log: Callable[[str], None] = lambda line: None, fmt: str = "markdown") -> WrittenReport:
+    """Write the page and its plots into the folder ``output`` (or to the ``.md``/``.html`` file it names)."""
+    output = page_path(output, fmt)
     runs, claims, skipped = collect(paths)
     for line in skipped:
         log(f"skipped {line}")
@@ -267,7 +312,8 @@ def write_runs_report(paths: list[Path], output: str | Path = "report.md", log: 
     output.parent.mkdir(parents=True, exist_ok=True)
     blocks = build_blocks(runs, claims, skipped, output)
     output.write_text(render_markdown(blocks) if output.suffix == ".md" else render_html(blocks))
-    return WrittenReport(output, len(runs), len(claims), len(skipped))
+    reasons = dict(Counter(_reason(line) for line in skipped).most_common())
+    return WrittenReport(output, len(runs), len(claims), len(skipped), reasons)
 
 
 def _md_cell(cell) -> str:
@@ -297,5 +343,6 @@ def _plain(value) -> str:
     return "" if value is None else str(value)
 
 
-__all__ = ["ClaimSummary", "RunSummary", "WrittenReport", "build_blocks", "collect", "plot_learning_curves", "plot_metric_vs_parameters",
-           "read_result", "render_html", "render_markdown", "write_runs_report"]
+__all__ = ["ClaimSummary", "RunSummary", "WrittenReport", "build_blocks", "collect", "find_runs", "page_path",
+           "plot_learning_curves", "plot_metric_vs_parameters", "read_result", "render_html", "render_markdown",
+           "write_runs_report"]

@@ -32,16 +32,39 @@ def run_tour(epochs: int = 15, seed: int = 2021, log=print) -> list[dict]:
     dataset = encode_splits("breast-cancer", FeatureSchema(numeric=[NumericField(n) for n in names]), frame, splits)
     rows = []
     train_idx, _, test_idx = splits
-    logistic = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(raw.data[train_idx], raw.target[train_idx])
-    rows.append({"model": "logistic regression (scikit-learn)", "test_auc": auc(raw.target[test_idx], logistic.predict_proba(raw.data[test_idx])[:, 1])})
-    models = {"dnn": {"hidden_units": (64, 64), "embedding_regularizer": 0.0},
-              "finalmlp": {"stream1_context": (), "stream2_context": (), "mlp1_hidden_units": (64,), "mlp2_hidden_units": (32,),
-                           "gate_hidden_units": (32,), "num_heads": 4, "embedding_regularizer": 0.0}}
+    logistic = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(
+        raw.data[train_idx], raw.target[train_idx]
+    )
+    rows.append(
+        {
+            "model": "logistic regression (scikit-learn)",
+            "test_auc": auc(raw.target[test_idx], logistic.predict_proba(raw.data[test_idx])[:, 1]),
+        }
+    )
+    models = {
+        "dnn": {"hidden_units": (64, 64), "embedding_regularizer": 0.0},
+        "finalmlp": {
+            "stream1_context": (),
+            "stream2_context": (),
+            "mlp1_hidden_units": (64,),
+            "mlp2_hidden_units": (32,),
+            "gate_hidden_units": (32,),
+            "num_heads": 4,
+            "embedding_regularizer": 0.0,
+        },
+    }
     with tempfile.TemporaryDirectory() as runs:
         for name, kwargs in models.items():
             seed_everything(seed)
             model = create_model(name, schema=dataset.schema, embedding_dim=8, **kwargs)
-            config = {"epochs": epochs, "batch_size": 64, "patience": 3, "seed": seed, "run_dir": runs, "progress": False}
+            config = {
+                "epochs": epochs,
+                "batch_size": 64,
+                "patience": 3,
+                "seed": seed,
+                "run_dir": runs,
+                "progress": False,
+            }
             result = Trainer(get_task("binary_ctr"), model, config).fit(dataset.train, dataset.valid, dataset.test)
             log(f"{name}: test AUC {result.metrics['test']['auc']:.4f} (best epoch {result.best_epoch})")
             rows.append({"model": name, "test_auc": result.metrics["test"]["auc"]})

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mlpzoo.cli.console import console
+from mlpzoo.cli.console import console, say
 
 
 @click.command()
@@ -20,5 +20,5 @@ def export(run_dir: Path, fmt: str, output: Path | None, force: bool) -> None:
     from mlpzoo.export import export_run
 
     result = export_run(run_dir, output, log=lambda line: console.print(line, highlight=False), force=force)
-    console.print(f"wrote {result.path} ({result.exporter} exporter, opset {result.opset}); inputs {', '.join(result.inputs)} "
-                  f"with a dynamic batch axis; onnxruntime vs PyTorch max abs diff {result.max_abs_diff:.2e}", highlight=False)
+    say(f"wrote {result.path} ({result.exporter} exporter, opset {result.opset}); inputs {', '.join(result.inputs)} "
+        f"with a dynamic batch axis; onnxruntime vs PyTorch max abs diff {result.max_abs_diff:.2e}")

@@ -7,11 +7,15 @@ from pathlib import Path
 import click
 
 
-
 def threads_option(default: int | None = None):
     """``--threads N``: CPU threads for torch (every command that trains takes it)."""
-    return click.option("--threads", type=int, default=default, show_default=default is not None,
-                        help="CPU threads for torch (default: torch's choice, usually all cores).")
+    return click.option(
+        "--threads",
+        type=int,
+        default=default,
+        show_default=default is not None,
+        help="CPU threads for torch (default: torch's choice, usually all cores).",
+    )
 
 
 def set_threads(threads: int | None) -> None:

@@ -10,9 +10,16 @@ from mlpzoo.cli.console import console
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "markdown"]), default="table", help="Terminal table or Markdown.")
-@click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
-              help="Where claim results are looked up.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "markdown"]), default="table", help="Terminal table or Markdown."
+)
+@click.option(
+    "--runs-dir",
+    type=click.Path(path_type=Path),
+    default=Path("runs"),
+    show_default=True,
+    help="Where claim results are looked up.",
+)
 def papers(fmt: str, runs_dir: Path) -> None:
     """The catalog: one row a paper, its models, its claim module and the last verdict."""
     from mlpzoo.claims import implemented_claims
