@@ -5,13 +5,22 @@ ValueError/TypeError raised by mlpzoo's own code) whose message is one line, nam
 file or argument at fault, and says how to fix it -- never a bare traceback from inside torch,
 pandas or pyarrow. Cases owned by modules this corpus does not maintain are marked
 ``xfail(strict=True, reason="owner: <module>")`` until their owner fixes them (none at present).
+Issue 18 adds the safety and integrity of runs (``SAFETY_CASES`` and the tests after them): hostile
+checkpoints, resumes over changed data, names that leave their root, fits without a step, labels of
+the wrong kind, divergence, torn files and full disks.
 """
 
 from __future__ import annotations
 
+import errno
 import gzip
+import os
 import pickle
 import re
+import signal
+import subprocess
+import sys
+import time
 import traceback
 import zipfile
 from dataclasses import dataclass
@@ -495,6 +504,21 @@ CLI_CASES = [
     ("task-unknown", lambda s: {**s, "task": "ranking"}, (), ("ranking",)),
     ("set-malformed", lambda s: s, ("--set", "epochs=3"), ("--set", "SECTION.KEY=VALUE")),
     ("set-negative-epochs", lambda s: s, ("--set", "train.epochs=-1"), ("train.epochs", "-1")),
+    # issue 18: malformed --set, wrong-typed sections, a config that is not UTF-8
+    ("set-no-equals", lambda s: s, ("--set", "train.epochs"), ("--set", "SECTION.KEY=VALUE")),
+    ("set-empty-key", lambda s: s, ("--set", "=3"), ("--set", "SECTION.KEY=VALUE")),
+    ("set-empty-field", lambda s: s, ("--set", "train.=3"), ("--set", "SECTION.KEY=VALUE")),
+    ("set-nested-key", lambda s: s, ("--set", "train.lr.max=3"), ("--set", "SECTION.KEY=VALUE")),
+    ("set-value-not-yaml", lambda s: s, ("--set", "train.epochs=[3"), ("--set", "not valid YAML")),
+    ("set-into-scalar-section", lambda s: {**s, "task": "binary_ctr"}, ("--set", "task.name=x"), ("--set", "'task'")),
+    ("section-train-scalar", lambda s: {**s, "train": 5}, (), ("train", "mapping")),
+    ("section-model-list", lambda s: {**s, "model": ["dnn"]}, (), ("model", "mapping")),
+    ("section-data-string", lambda s: {**s, "data": "frappe"}, (), ("data", "mapping")),
+    ("section-model-null", lambda s: {**s, "model": None}, (), ("model.name",)),
+    ("task-not-a-name", lambda s: {**s, "task": 5}, (), ("task", "5")),
+    ("config-not-utf8", b"train:\n  run_name: caf\xe9\n", (), ("UTF-8",)),
+    ("train-seed-overflow", lambda s: {**s, "train": {**s["train"], "seed": 2**70}}, (), ("train.seed",)),
+    ("train-device-cuda-abc", lambda s: {**s, "train": {**s["train"], "device": "cuda:abc"}}, (), ("train.device", "cuda:abc")),
 ]
 
 
@@ -503,7 +527,9 @@ def test_bad_config_through_cli(edit, extra, mentions, tmp_path: Path):
     from mlpzoo.cli import main
 
     path = tmp_path / "config.yaml"
-    if isinstance(edit, str):
+    if isinstance(edit, bytes):
+        path.write_bytes(edit)
+    elif isinstance(edit, str):
         path.write_text(edit)
     else:
         path.write_text(yaml.safe_dump(edit(_files_spec(tmp_path))))
@@ -710,8 +736,385 @@ def test_bad_tensor(case: Case, tmp_path: Path):
     assert_user_error(info.value, *case.mentions)
 
 
+# --------------------------------------------------------------------------- issue 18: safety and integrity of runs
+# Hostile or careless use of runs: checkpoints that run code, resumes over changed data, paths that
+# escape their root, fits that take no step, labels of the wrong kind, divergence, torn files, full disks.
+
+CSV = "user,price,label\n" + "".join(f"{'ab'[i % 2]},{i % 5},{i % 2}\n" for i in range(16))
+
+
+def _files_spec18(tmp: Path, train_csv: str = CSV, valid_csv: str | None = None, schema=None, **train) -> dict:
+    t = write(tmp / "data" / "train.csv", train_csv)
+    v = write(tmp / "data" / "valid.csv", valid_csv) if valid_csv is not None else t
+    return {"data": {"train": str(t), "valid": str(v), "schema": schema or SCHEMA}, "model": {"name": "dnn", "hidden_units": [4]},
+            "train": {"epochs": 1, "batch_size": 4, "run_dir": str(tmp / "runs"), "run_name": "r", "progress": False, **train}}
+
+
+def _run_spec(spec: dict):
+    from mlpzoo.train.from_config import run_config
+
+    return run_config(spec, source="cfg.yaml")
+
+
+def _fit_files(train_csv: str = CSV, valid_csv: str | None = None, schema=None, **train):
+    return lambda tmp: _run_spec(_files_spec18(tmp, train_csv, valid_csv, schema, **train))
+
+
+def _array_fit(x=None, y=None, task: str = "regression", run_config: dict | None = None, callbacks=(), **config):
+    """A Trainer fit of the registered ``mlp`` on small dense data (a run directory under tmp/runs unless told)."""
+    def run(tmp: Path):
+        from mlpzoo.data.tensors import ArrayData
+        from mlpzoo.registry import create_model
+        from mlpzoo.tasks import get_task
+        from mlpzoo.train.trainer import Trainer
+
+        xs = torch.linspace(-1, 1, 64).reshape(16, 4) if x is None else x
+        ys = xs.sum(1) if y is None else y
+        model = create_model("mlp", in_features=xs.shape[1], out_features=1 if task == "regression" else 2, hidden=(8,))
+        cfg = {"epochs": 2, "batch_size": 8, "progress": False, "run_dir": str(tmp / "runs"), "run_name": "r", **config}
+        spec = run_config or {"model": {"name": "mlp", "in_features": xs.shape[1], "out_features": 1, "hidden": [8]}, "task": task}
+        data = ArrayData(xs, ys)
+        return Trainer(get_task(task), model, cfg, run_config=spec).fit(data, data, callbacks=callbacks)
+    return run
+
+
+class _Exploit:
+    """Unpickling this runs a shell command that creates ``marker`` (what a hostile checkpoint does)."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def _plant_exploit(run_dir: Path) -> Path:
+    """Replace best.pt and last.pt by hostile checkpoints (with a valid checksum footer); returns the marker path."""
+    from mlpzoo.train.checkpoint import save_checkpoint
+
+    marker = run_dir.parent / "exploit-ran"
+    for name in ("best.pt", "last.pt"):
+        save_checkpoint({"model": _Exploit(marker), "state": _Exploit(marker)}, run_dir / name)
+    return marker
+
+
+def _hostile(reader: str):
+    def run(tmp: Path):
+        _array_fit()(tmp)
+        run_dir = tmp / "runs" / "r"
+        _plant_exploit(run_dir)
+        if reader == "export":
+            from mlpzoo.export import export_run
+
+            return export_run(run_dir)
+        return _array_fit(epochs=3)(tmp)  # resume: the fingerprint matches, then last.pt is read
+    return run
+
+
+def _append_rows(tmp: Path):
+    spec = _files_spec18(tmp)
+    _run_spec(spec)
+    with open(spec["data"]["train"], "a") as handle:
+        handle.write("c,9,1\nc,8,0\n")
+    return _run_spec({**spec, "train": {**spec["train"], "epochs": 2}})
+
+
+def _second_writer(tmp: Path):
+    from mlpzoo.train.rundir import RunDir
+
+    holder = RunDir.under(tmp / "runs", "r")
+    holder.lock()
+    try:
+        return _array_fit()(tmp)
+    finally:
+        holder.release()
+
+
+def _diverge(tmp: Path):
+    return _array_fit(optimizer="sgd", lr=1e12, grad_clip_norm=None)(tmp)
+
+
+def _disk_error(code: int):
+    def run(tmp: Path):
+        from unittest import mock
+
+        with mock.patch("os.fsync", side_effect=OSError(code, os.strerror(code))):
+            return _array_fit()(tmp)
+    return run
+
+
+def _tune_study(name: str):
+    def run(tmp: Path):
+        from mlpzoo.tune import tune
+
+        spec = {**_files_spec18(tmp), "tune": {"train.lr": {"type": "float", "low": 1e-3, "high": 1e-2}}}
+        return tune(spec, "search.yaml", trials=1, study_name=name, log=lambda line: None)
+    return run
+
+
+def _export_to(name: str, force: bool = False):
+    def run(tmp: Path):
+        from mlpzoo.export import export_run
+
+        _array_fit()(tmp)
+        run_dir = tmp / "runs" / "r"
+        target = run_dir / name
+        if not target.exists():
+            write(target, "keep me")
+        return export_run(run_dir, target, force=force)
+    return run
+
+
+def _torn(name: str, keep: int):
+    """Train a CTR run from files, cut ``name`` after ``keep`` bytes, then rebuild the model for export."""
+    def run(tmp: Path):
+        from mlpzoo.export import load_run_model
+
+        _run_spec(_files_spec18(tmp))
+        path = tmp / "runs" / "r" / name
+        path.write_bytes(path.read_bytes()[:keep])
+        return load_run_model(path.parent)
+    return run
+
+
+def _torn_metrics(tmp: Path):
+    from mlpzoo.train.rundir import RunDir
+
+    write(tmp / "r" / "metrics.jsonl", '{"epoch": 1, "train_loss": 0.5}\n{"epoch": 2, "train_lo')
+    return RunDir(tmp / "r").read_metrics()
+
+
+def _run_dir_is_file(tmp: Path):
+    write(tmp / "runs", "not a folder")
+    return _array_fit()(tmp)
+
+
+def _estimator(cls: str, **params):
+    def run(tmp: Path):
+        import mlpzoo.sklearn as estimators
+
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(60, 3))
+        y = (X[:, 0] > 0).astype(int)
+        return getattr(estimators, cls)(epochs=2, **params).fit(X, y)
+    return run
+
+
+SAFETY_CASES = [
+    # checkpoints never run code (the checksum footer is valid: it is no defence)
+    Case("checkpoint-exploit-export", _hostile("export"), ("best.pt", "refused")),
+    Case("checkpoint-exploit-resume", _hostile("resume"), ("last.pt", "refused")),
+    # resume checks the data; a refused run overwrites nothing
+    Case("resume-after-rows-appended", _append_rows, ("train.csv", "cannot resume", "train.resume: false")),
+    Case("resume-other-model", lambda tmp: (_array_fit()(tmp), _array_fit(
+        run_config={"model": {"name": "mlp", "hidden": [16]}, "task": "regression"})(tmp)), ("configuration", "cannot resume")),
+    # fits that take no optimisation step
+    Case("no-step-batch-size-1", _array_fit(batch_size=1), ("batch_size 1", "world size 1")),
+    Case("no-step-one-row-file", _fit_files("user,price,label\na,1,1\n", "user,price,label\na,1,1\nb,2,0\n"),
+         ("1 training row", "batch_size 4")),
+    Case("no-step-header-only-file", _fit_files("user,label\n", "user,label\na,1\nb,0\n", {"categorical": ["user"]}),
+         ("0 training row",)),
+    Case("no-step-estimator-batch-size-1", _estimator("MLPZooClassifier", batch_size=1), ("MLPZooClassifier", "batch_size=1")),
+    # labels per task
+    Case("labels-minus-one-plus-one", _fit_files(CSV.replace(",0\n", ",-1\n")), ("train", "-1", "binary_ctr")),
+    Case("labels-zero-two", _fit_files(CSV.replace(",1\n", ",2\n")), ("train", "2", "0 or 1")),
+    Case("labels-fraction", _fit_files(CSV.replace("a,0,0\n", "a,0,0.25\n")), ("0.25",)),
+    Case("labels-valid-one-class", _fit_files(CSV, "user,price,label\na,1,0\nb,2,0\n"), ("valid", "only label 0")),
+    Case("labels-train-one-class", _fit_files(CSV.replace(",1\n", ",0\n"), CSV), ("train", "only label 0")),
+    Case("labels-negative-class-id", _array_fit(y=torch.tensor([-1, 0, 1, 0] * 4), task="classification"), ("-1", "class ids")),
+    # names confined to their root
+    Case("run-name-parent", _train_config(run_name="../victim"), ("train.run_name", "../victim")),
+    Case("run-name-absolute", _train_config(run_name="/tmp/victim"), ("train.run_name", "/tmp/victim")),
+    Case("run-name-separator", _train_config(run_name="a/b"), ("train.run_name", "a/b")),
+    Case("tune-study-parent", _tune_study("../../x"), ("--study", "../../x")),
+    Case("tune-study-absolute", _tune_study("/tmp/x"), ("--study", "/tmp/x")),
+    Case("tune-seed-overflow", lambda tmp: __import__("mlpzoo.tune", fromlist=["x"]).parse_search_space(
+        {"seed": 2**70, "train.lr": {"type": "float", "low": 1e-3, "high": 1e-2}}), ("tune.seed",)),
+    Case("export-over-best-checkpoint", _export_to("best.pt", force=True), ("best.pt", "checkpoint")),
+    Case("export-over-existing-file", _export_to("notes.onnx"), ("notes.onnx", "--force")),
+    # one writer per run directory
+    Case("second-writer", _second_writer, ("in use by process", str(os.getpid()))),
+    # divergence
+    Case("loss-diverges", _diverge, ("diverged", "epoch 1", "step", "lr")),
+    Case("estimator-diverges", _estimator("MLPZooRegressor", learning_rate=1e30), ("diverged",)),
+    # values that crashed deep inside torch or went unused
+    Case("train-seed-overflow", _train_config(seed=2**70), ("train.seed",)),
+    Case("train-seed-negative", _train_config(seed=-1), ("train.seed",)),
+    Case("train-device-cuda-abc", _train_config(device="cuda:abc"), ("train.device", "cuda:abc")),
+    Case("train-num-threads-huge", _train_config(num_threads=10**9), ("train.num_threads",)),
+    Case("train-init-unknown", _train_config(init="random"), ("train.init",)),
+    Case("tracking-uri-without-tracking", _train_config(tracking_uri="sqlite:///x.db"), ("tracking_uri", "tracking")),
+    Case("tracking-uri-unknown-scheme", _train_config(tracking="mlflow", tracking_uri="ftp://host/x"), ("tracking_uri", "ftp")),
+    Case("tracking-uri-sqlite-two-slashes", _train_config(tracking="mlflow", tracking_uri="sqlite://x.db"), ("sqlite:///",)),
+    Case("tracking-uri-no-host", _train_config(tracking="mlflow", tracking_uri="http://"), ("host",)),
+    Case("tracking-uri-tensorboard-url", _train_config(tracking="tensorboard", tracking_uri="http://host:6006"), ("folder",)),
+    Case("train-section-a-list", lambda tmp: __import__("mlpzoo.config", fromlist=["x"]).build_config(
+        __import__("mlpzoo.train.config", fromlist=["x"]).TrainConfig, [1, 2], "train"), ("train", "mapping")),
+    # disks and files
+    Case("disk-full", _disk_error(errno.ENOSPC), ("No space left", "run_dir")),
+    Case("disk-read-only", _disk_error(errno.EROFS), ("Read-only", "run_dir")),
+    Case("run-dir-is-a-file", _run_dir_is_file, ("train.run_dir", "is a file")),
+    Case("torn-metrics-jsonl", _torn_metrics, ("metrics.jsonl:2",)),
+    Case("torn-schema-json", _torn("schema.json", 40), ("schema.json", "JSON")),
+    Case("torn-config-yaml", _torn("config.yaml", 30), ("config.yaml",)),
+    Case("config-not-utf8", lambda tmp: __import__("mlpzoo.config", fromlist=["x"]).read_yaml_file(
+        write(tmp / "c.yaml", b"train:\n  lr: 1e-3 # caf\xe9\n")), ("c.yaml", "UTF-8")),
+    # models and estimators
+    Case("mlp-layer-hidden-int", lambda tmp: __import__("mlpzoo.layers.mlp", fromlist=["x"]).MLP(4, 5, 2), ("hidden_units=5",)),
+    Case("model-mlp-hidden-int", _create("mlp", in_features=4, hidden=5), ("hidden=5",)),
+    Case("estimator-hidden-int", _estimator("MLPZooClassifier", hidden=5), ("MLPZooClassifier", "hidden=5")),
+    Case("mlp-empty-batch", lambda tmp: __import__("mlpzoo.registry", fromlist=["x"]).create_model("mlp", in_features=4).eval()(
+        {"x": torch.zeros(0, 4)}), ("0 rows",)),
+    Case("estimator-validation-fraction", _estimator("MLPZooClassifier", validation_fraction=1.5),
+         ("MLPZooClassifier", "validation_fraction=1.5")),
+    Case("estimator-ctr-validation-fraction", lambda tmp: __import__("mlpzoo.sklearn", fromlist=["x"]).CTRClassifier(
+        validation_fraction=1.5).fit(pd.DataFrame({"u": list("abab")}), [0, 1, 0, 1]), ("CTRClassifier", "validation_fraction=1.5")),
+]
+
+
+@pytest.mark.parametrize("case", params(SAFETY_CASES))
+def test_safety_case(case: Case, tmp_path: Path):
+    with pytest.raises(Exception) as info:
+        case.run(tmp_path)
+    assert_user_error(info.value, *case.mentions)
+
+
+@pytest.mark.parametrize("reader", ["export", "export-cli", "load_run_model", "resume", "train-cli", "report-cli", "load_checkpoint"])
+def test_hostile_checkpoint_runs_nothing(reader: str, tmp_path: Path):
+    """best.pt and last.pt whose unpickling would run a shell command: every reader refuses them (or never
+    unpickles them) and the command never runs."""
+    from mlpzoo.cli import main
+
+    spec = _files_spec18(tmp_path)
+    _run_spec(spec)
+    run_dir = tmp_path / "runs" / "r"
+    marker = _plant_exploit(run_dir)
+    config = write(tmp_path / "r.yaml", yaml.safe_dump({**spec, "train": {**spec["train"], "epochs": 2}}))
+    if reader.endswith("-cli"):
+        args = {"export-cli": ["export", str(run_dir)], "train-cli": ["train", str(config)],
+                "report-cli": ["report", str(run_dir), "--output", str(tmp_path / "report.md")]}[reader]
+        result = CliRunner().invoke(main, args)
+        if reader != "report-cli":  # report reads result.json and metrics.jsonl only
+            assert result.exit_code == 2 and "refused" in result.output, result.output
+    else:
+        with pytest.raises(MlpzooError) as info:
+            if reader == "export":
+                __import__("mlpzoo.export", fromlist=["x"]).export_run(run_dir)
+            elif reader == "load_run_model":
+                __import__("mlpzoo.export", fromlist=["x"]).load_run_model(run_dir)
+            elif reader == "resume":
+                _run_spec({**spec, "train": {**spec["train"], "epochs": 2}})
+            else:
+                __import__("mlpzoo.train.checkpoint", fromlist=["x"]).load_checkpoint(run_dir / "last.pt")
+        assert_user_error(info.value, "refused")
+    assert not marker.exists(), "the hostile checkpoint ran its command"
+
+
+def test_refused_resume_overwrites_nothing(tmp_path: Path):
+    """Rows appended to the training file: the resume is refused and every file of the run is as it was."""
+    spec = _files_spec18(tmp_path)
+    _run_spec(spec)
+    run_dir = tmp_path / "runs" / "r"
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    assert {"schema.json", "result.json", "last.pt", "best.pt", "fingerprint.json"} <= set(before)
+    with open(spec["data"]["train"], "a") as handle:
+        handle.write("c,9,1\nc,8,0\n")
+    with pytest.raises(MlpzooError, match="training file"):
+        _run_spec(spec)
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+
+
+def test_same_config_resumes_from_another_path(tmp_path: Path, monkeypatch):
+    """The fingerprint is on content: the same data under another path, run from another directory, resumes."""
+    first = _files_spec18(tmp_path / "a", epochs=1)
+    first["train"]["run_dir"] = str(tmp_path / "runs")
+    assert _run_spec(first).resumed_from_epoch is None
+    moved = _files_spec18(tmp_path / "b", epochs=2)
+    moved["train"]["run_dir"] = "../runs"
+    monkeypatch.chdir(tmp_path / "b")
+    result = _run_spec(moved)
+    assert result.resumed_from_epoch == 1 and result.epochs_run == 2
+
+
+def test_failed_write_leaves_no_temporary_file(tmp_path: Path):
+    with pytest.raises(MlpzooError, match="No space left"):
+        _disk_error(errno.ENOSPC)(tmp_path)
+    assert not [p for p in tmp_path.rglob("*") if ".tmp-" in p.name]
+
+
+def test_diverged_run_keeps_its_last_good_checkpoint(tmp_path: Path):
+    from mlpzoo.train.checkpoint import load_checkpoint
+
+    def poison(epoch: int, record: dict) -> None:  # after epoch 1 is checkpointed, the weights turn to NaN
+        for parameter in model_params:
+            parameter.data.fill_(float("nan"))
+
+    model_params = []
+    fit = _array_fit(epochs=3, callbacks=[poison])
+
+    def grab(tmp):
+        import mlpzoo.train.trainer as trainer
+
+        original = trainer.Trainer._make_optimizer
+
+        def remember(self):
+            model_params.extend(self.model.parameters())
+            return original(self)
+
+        trainer.Trainer._make_optimizer = remember
+        try:
+            return fit(tmp)
+        finally:
+            trainer.Trainer._make_optimizer = original
+
+    with pytest.raises(MlpzooError) as info:
+        grab(tmp_path)
+    assert_user_error(info.value, "diverged", "epoch 2")
+    saved = load_checkpoint(tmp_path / "runs" / "r" / "last.pt")
+    assert saved["state"]["epoch"] == 1
+    assert all(torch.isfinite(t).all() for t in saved["model"].values())
+
+
+def test_yaml_exponent_is_a_float(tmp_path: Path):
+    """PyYAML reads ``lr: 1e-3`` as a string; mlpzoo's loader and build_config read it as the number."""
+    from mlpzoo.config import build_config, read_yaml_file
+    from mlpzoo.train.config import TrainConfig
+
+    spec = read_yaml_file(write(tmp_path / "c.yaml", "train:\n  lr: 1e-3\n  min_lr: 5E-6\n"))
+    assert spec["train"] == {"lr": 1e-3, "min_lr": 5e-6}
+    assert build_config(TrainConfig, {"lr": "1e-3"}, "train").lr == 1e-3
+    with pytest.raises(MlpzooError, match="train.lr"):
+        build_config(TrainConfig, {"lr": "fast"}, "train")
+
+
+def test_second_writer_can_run_once_the_first_is_done(tmp_path: Path):
+    _array_fit()(tmp_path)
+    assert _array_fit(epochs=3)(tmp_path).resumed_from_epoch == 2  # the lock was released
+
+
+@pytest.mark.slow
+def test_sigterm_ends_train_with_one_line(tmp_path: Path):
+    """SIGTERM stops `mlpzoo train` like SIGINT: a message, exit status 143, and the run resumes afterwards."""
+    spec = _files_spec18(tmp_path, CSV + CSV.partition("\n")[2] * 40, epochs=200, batch_size=2, patience=200)
+    config = write(tmp_path / "long.yaml", yaml.safe_dump(spec))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "mlpzoo.cli", "train", str(config)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    metrics = tmp_path / "runs" / "r" / "metrics.jsonl"
+    deadline = time.monotonic() + 120
+    while process.poll() is None and not metrics.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=60)[0].decode()
+    assert process.returncode == 143, output
+    assert "interrupted by SIGTERM" in output and "Traceback" not in output
+    resumed = _run_spec({**spec, "train": {**spec["train"], "epochs": 2}})  # the lock is free, the run resumes
+    assert resumed.resumed_from_epoch is not None
+
+
 def test_corpus_size():
     """The issue asks for at least 40 cases; count them so a refactor cannot silently drop many."""
     assert len(DATA_CASES) + len(CONFIG_CASES) + len(CLI_CASES) + len(TENSOR_CASES) >= 40
+    assert len(SAFETY_CASES) >= 40  # issue 18
 
 

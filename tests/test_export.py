@@ -124,3 +124,22 @@ def test_flatten_and_nest_round_trip():
     flat = flatten_batch(batch)
     assert list(flat) == ["categorical", "sequences.a"]
     assert nest(flat)["sequences"]["a"] is batch["sequences"]["a"]
+
+
+def test_export_never_overwrites_a_checkpoint_and_other_files_only_with_force(tmp_path):
+    x = torch.randn(32, 3, generator=torch.Generator().manual_seed(0))
+    config = {"epochs": 1, "batch_size": 16, "run_dir": str(tmp_path), "run_name": "r", "progress": False}
+    Trainer(get_task("regression"), create_model("mlp", in_features=3), config,
+            run_config={"model": {"name": "mlp", "in_features": 3}, "task": "regression"}).fit(ArrayData(x, x.sum(1)), ArrayData(x, x.sum(1)))
+    run_dir = tmp_path / "r"
+    best = (run_dir / "best.pt").read_bytes()
+    for target in (run_dir / "best.pt", run_dir / "last.pt", tmp_path / "copy.pt"):
+        if not target.exists():
+            target.write_bytes(best)
+        result = CliRunner().invoke(main, ["export", str(run_dir), "--output", str(target), "--force"])
+        assert result.exit_code == 2 and "never overwrites" in result.output, result.output
+    assert (run_dir / "best.pt").read_bytes() == best
+    assert CliRunner().invoke(main, ["export", str(run_dir)]).exit_code == 0
+    again = CliRunner().invoke(main, ["export", str(run_dir)])
+    assert again.exit_code == 2 and "--force" in again.output
+    assert CliRunner().invoke(main, ["export", str(run_dir), "--force"]).exit_code == 0

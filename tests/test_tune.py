@@ -1,6 +1,7 @@
 """mlpzoo tune: search spaces from YAML, pruning from the Trainer's metric, two workers on one journal."""
 
 import json
+import os
 
 import numpy as np
 import optuna
@@ -157,3 +158,29 @@ def test_plain_train_accepts_a_config_with_a_tune_block(tmp_path):
     result = CliRunner().invoke(main, ["train", str(path), "--set", "train.epochs=1"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "runs" / "search" / "schema.json").exists()
+
+
+def test_a_killed_workers_trial_is_marked_failed_and_the_study_goes_on(tmp_path):
+    """A worker killed mid-trial leaves it RUNNING; the next tune marks it failed and adds new trials."""
+    import socket
+    import subprocess
+    import sys
+
+    from optuna.trial import TrialState
+
+    from mlpzoo.tune import fail_orphaned_trials
+
+    path, spec = tiny_ctr_config(tmp_path, pruner="none", sampler="random")
+    storage = f"sqlite:///{tmp_path / 'runs' / 'tune' / 'optuna.db'}"
+    (tmp_path / "runs" / "tune").mkdir(parents=True)
+    study = optuna.create_study(study_name="search", storage=storage, direction="maximize")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan, alive = study.ask(), study.ask()
+    orphan.set_user_attr("worker", f"{socket.gethostname()}:{dead.pid}")
+    alive.set_user_attr("worker", f"{socket.gethostname()}:{os.getppid()}")  # a live process: still running
+    assert fail_orphaned_trials(study, optuna.storages.RDBStorage(storage)) == [orphan.number]
+    states = {t.number: t.state for t in optuna.load_study(study_name="search", storage=storage).trials}
+    assert states == {orphan.number: TrialState.FAIL, alive.number: TrialState.RUNNING}
+    result = tune(spec, str(path), trials=1, log=lambda line: None)
+    assert result.counts == {"running": 1, "complete": 1, "fail": 1}

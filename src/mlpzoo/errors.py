@@ -19,3 +19,7 @@ class ConfigError(MlpzooError):
 
 class CheckpointError(MlpzooError):
     """A checkpoint file is truncated, corrupt or does not match the model."""
+
+
+class TrainingError(MlpzooError):
+    """Training cannot go on: it would take no step, or the loss became NaN or infinite."""

@@ -10,7 +10,8 @@ exporter silently mistranslates some models here (in-place writes into slices, e
 offsets), so agreement is checked, not assumed. Models that cannot be exported raise
 :class:`ExportError` with one line naming the operator or construct that stops them.
 
-A run directory is rebuilt from ``config.yaml`` (model name and arguments) and ``best.pt``;
+A run directory is rebuilt from ``config.yaml`` (model name and arguments) and ``best.pt``
+(loaded with ``weights_only=True``: a checkpoint never runs code);
 CTR models also need the fitted feature schema, read from ``schema.json`` (written by
 ``mlpzoo train``) or, for older runs, refitted from the run's data section.
 """
@@ -21,8 +22,8 @@ import contextlib
 import copy
 import inspect
 import io
-import json
 import logging
+import os
 import re
 import traceback
 import warnings
@@ -32,12 +33,13 @@ from typing import Callable
 
 import numpy as np
 import torch
-import yaml
 from torch import nn
 
 from mlpzoo.errors import ConfigError, MlpzooError
 
 EXAMPLE_ROWS = 8
+ONNX_FILE = "model.onnx"
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".pkl", ".pickle", ".safetensors")
 NOT_INPUTS = ("label", "group")
 
 
@@ -80,7 +82,8 @@ def flatten_batch(batch) -> dict[str, torch.Tensor]:
         elif isinstance(value, torch.Tensor):
             flat[key] = value
         else:
-            raise ConfigError(f"example_batch[{key!r}] is a {type(value).__name__}; export needs tensors (or dicts of tensors)")
+            raise ConfigError(f"example_batch[{key!r}] is a {type(value).__name__}; export needs tensors (or dicts of "
+                              "tensors)")
     return flat
 
 
@@ -111,8 +114,8 @@ def export_onnx(model: nn.Module, example_batch, path: str | Path, atol: float =
         raise ConfigError(f"example_batch for {name} holds no tensors to feed the graph")
     rows = {t.shape[0] if t.dim() else 0 for t in inputs.values()}
     if len(rows) != 1 or min(rows) < 2:
-        raise ConfigError(f"example_batch for {name}: every input needs the same batch size of at least 2 rows (got {sorted(rows)}), "
-                          "so the batch axis can be exported as dynamic")
+        raise ConfigError(f"example_batch for {name}: every input needs the same batch size of at least 2 rows (got "
+                          f"{sorted(rows)}), so the batch axis can be exported as dynamic")
     if any(p.device.type != "cpu" for p in model.parameters()):
         model = copy.deepcopy(model).cpu()
     inputs = {k: v.detach().cpu() for k, v in inputs.items()}
@@ -120,26 +123,30 @@ def export_onnx(model: nn.Module, example_batch, path: str | Path, atol: float =
     model.eval()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside the target and renamed once checked, so a failed export never touches an existing file.
+    draft = path.with_name(f".{path.stem}.tmp-{os.getpid()}.onnx")
     try:
         with torch.no_grad():
             reference = model(nest(inputs))
         if not isinstance(reference, torch.Tensor):
-            raise ExportError(f"cannot export {name} to ONNX: it returns a {type(reference).__name__}; export handles models returning one tensor")
+            raise ExportError(f"cannot export {name} to ONNX: it returns a {type(reference).__name__}; export handles "
+                              "models returning one tensor")
         failures = []
         for exporter in ("dynamo", "legacy"):
             try:
-                _export(_FlatInputs(model, list(inputs)), inputs, path, exporter)
+                _export(_FlatInputs(model, list(inputs)), inputs, draft, exporter)
             except Exception as err:  # the exporters raise many types; each becomes one line below
                 failures.append(f"{exporter} exporter: {_reason(err)}")
                 continue
-            diff, worst = _check(model, inputs, path, atol, rtol)
+            diff, worst = _check(model, inputs, draft, atol, rtol)
             if worst <= 1.0:
+                os.replace(draft, path)
                 return ExportResult(path, exporter, _graph_inputs(path), _opset(path), diff)
             failures.append(f"{exporter} exporter: the graph disagrees with PyTorch (max abs diff {diff:.3g})")
-        path.unlink(missing_ok=True)
         raise ExportError(f"cannot export {name} to ONNX: " + "; ".join(failures))
     finally:
         model.train(was_training)
+        draft.unlink(missing_ok=True)
 
 
 def _export(wrapper: nn.Module, inputs: dict[str, torch.Tensor], path: Path, exporter: str) -> None:
@@ -214,8 +221,8 @@ def _reason(err: Exception) -> str:
     if found:
         return f"operator {found.group(1)} is not supported at opset {found.group(2)}"
     if "GuardOnDataDependentSymNode" in text or "data-dependent" in text:
-        return (f"Python control flow on a tensor's value{_model_frame(err)} (such as an input check calling bool(tensor)) cannot be "
-                "traced; skip that check when torch.compiler.is_exporting()")
+        return (f"Python control flow on a tensor's value{_model_frame(err)} (such as an input check calling "
+                "bool(tensor)) cannot be traced; skip that check when torch.compiler.is_exporting()")
     summary = re.search(r"<class '(?:[\w.]+\.)?(\w+)'>: ([^\n]+)", text)
     if summary:
         return f"{summary.group(1)}: {summary.group(2)[:200]}"
@@ -243,39 +250,42 @@ def load_run_model(run_dir: str | Path, log: Callable[[str], None] = lambda line
     """The model of a run directory with its best weights, an example batch, and the model's name."""
     from mlpzoo.registry import create_model, model_entry
     from mlpzoo.train.checkpoint import load_checkpoint
+    from mlpzoo.train.rundir import RunDir
 
-    run_dir = Path(run_dir)
-    config_path = run_dir / "config.yaml"
-    if not config_path.exists():
-        raise ConfigError(f"{run_dir} has no config.yaml; point to a run directory written by mlpzoo train or the Trainer")
-    config = yaml.safe_load(config_path.read_text()) or {}
-    model_spec = dict(config.get("model") or {})
-    if "name" not in model_spec:
-        raise ConfigError(f"{config_path}: no model.name; this run cannot be rebuilt (the Trainer was given no run_config with the model)")
+    run = RunDir(run_dir)
+    if not run.file(RunDir.CONFIG).exists():
+        raise ConfigError(f"{run.path} has no {RunDir.CONFIG}; point to a run directory written by mlpzoo train or the "
+                          "Trainer")
+    config = run.read_config()
+    model_spec = config.get("model")
+    if not isinstance(model_spec, dict) or "name" not in model_spec:
+        raise ConfigError(f"{run.file(RunDir.CONFIG)}: no model.name; this run cannot be rebuilt (the Trainer was "
+                          "given no run_config with the model)")
+    model_spec = dict(model_spec)
     name = model_spec.pop("name")
     params = inspect.signature(model_entry(name).builder).parameters
     schema = None
     if "schema" in params:
-        schema = _run_schema(run_dir, config, log)
+        schema = _run_schema(run, config, log)
         model_spec["schema"] = schema
     model = create_model(name, **model_spec)
-    checkpoint = next((run_dir / f for f in ("best.pt", "last.pt") if (run_dir / f).exists()), None)
-    if checkpoint is None:
-        raise ConfigError(f"{run_dir} has no best.pt or last.pt; train the run first")
-    model.load_state_dict(load_checkpoint(checkpoint)["model"])
+    state = load_checkpoint(run.checkpoint())
+    if not isinstance(state, dict) or "model" not in state:
+        raise ConfigError(f"{run.checkpoint()} holds no model weights; point to a run directory written by mlpzoo "
+                          "train or the Trainer")
+    model.load_state_dict(state["model"])
     return model, example_batch(model, schema, model_spec), name
 
 
-def _run_schema(run_dir: Path, config: dict, log: Callable[[str], None]):
+def _run_schema(run, config: dict, log: Callable[[str], None]):
     from mlpzoo.data.schema import FeatureSchema
-    from mlpzoo.train.from_config import SCHEMA_FILE
+    from mlpzoo.train.rundir import RunDir
 
-    saved = run_dir / SCHEMA_FILE
-    if saved.exists():
-        return FeatureSchema.from_dict(json.loads(saved.read_text()))
+    if run.file(RunDir.SCHEMA).exists():
+        return FeatureSchema.from_dict(run.read_schema())
     data = config.get("data")
     # Runs older than schema.json (and claim fits) name their data: refit the schema the same way.
-    log(f"{run_dir} has no {SCHEMA_FILE}; refitting the feature schema from the run's data ({data})")
+    log(f"{run.path} has no {RunDir.SCHEMA}; refitting the feature schema from the run's data ({data})")
     from mlpzoo.data.datasets import load_dataset, load_files
 
     if isinstance(data, str):
@@ -284,7 +294,8 @@ def _run_schema(run_dir: Path, config: dict, log: Callable[[str], None]):
         return load_dataset(data["name"], data.get("data_dir")).schema
     if isinstance(data, dict) and data.get("train") and data.get("schema"):
         return load_files(data["train"], data.get("valid") or data["train"], data["schema"]).schema
-    raise ConfigError(f"{run_dir}: the model needs its fitted feature schema, but there is no {SCHEMA_FILE} and config.yaml names no data to refit it from")
+    raise ConfigError(f"{run.path}: the model needs its fitted feature schema, but there is no {RunDir.SCHEMA} and "
+                      f"{RunDir.CONFIG} names no data to refit it from")
 
 
 def example_batch(model: nn.Module, schema=None, model_spec: dict | None = None, rows: int = EXAMPLE_ROWS) -> dict:
@@ -304,15 +315,48 @@ def example_batch(model: nn.Module, schema=None, model_spec: dict | None = None,
     if isinstance(getattr(model, "img_size", None), int):
         channels = (model_spec or {}).get("in_chans", 3)
         return {"x": torch.randn(rows, channels, model.img_size, model.img_size, generator=generator)}
-    raise ExportError(f"cannot tell the input shape of {type(model).__name__} from its run directory; build the model in Python and call "
-                      "mlpzoo.export.export_onnx(model, example_batch, path)")
+    raise ExportError(f"cannot tell the input shape of {type(model).__name__} from its run directory; build the model "
+                      "in Python and call mlpzoo.export.export_onnx(model, example_batch, path)")
 
 
-def export_run(run_dir: str | Path, output: str | Path | None = None, log: Callable[[str], None] = lambda line: None) -> ExportResult:
-    """Export a run directory's best model to ONNX (default ``RUN_DIR/model.onnx``) and check it."""
+def export_run(run_dir: str | Path, output: str | Path | None = None, log: Callable[[str], None] = lambda line: None,
+               force: bool = False) -> ExportResult:
+    """Export a run directory's best model to ONNX (default ``RUN_DIR/model.onnx``) and check it.
+
+    An existing ``output`` is replaced only with ``force=True``, and a checkpoint never (nor any file
+    of the run directory other than an earlier ``model.onnx``).
+    """
     run_dir = Path(run_dir)
+    path = Path(output) if output else run_dir / ONNX_FILE
+    check_output(path, run_dir, force)
     model, batch, name = load_run_model(run_dir, log)
-    return export_onnx(model, batch, Path(output) if output else run_dir / "model.onnx", name=name)
+    return export_onnx(model, batch, path, name=name)
 
 
-__all__ = ["ExportError", "ExportResult", "example_batch", "export_onnx", "export_run", "flatten_batch", "load_run_model"]
+def check_output(path: Path, run_dir: Path, force: bool) -> None:
+    """Refuse to overwrite a checkpoint or a run file ever, and any other existing file without ``force``."""
+    from mlpzoo.train.rundir import RunDir
+
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"--output {path} is a folder, not a file; give a file name such as {path / ONNX_FILE}")
+    if not path.exists():
+        return
+    run_file = path.resolve().parent == run_dir.resolve() and path.name in RunDir.ALL_FILES
+    if path.suffix in CHECKPOINT_SUFFIXES or run_file or _is_checkpoint(path):
+        raise ConfigError(f"--output {path} is a checkpoint or a file of a run, which export never overwrites; choose "
+                          "another file name, e.g. "
+                          f"{path.with_suffix('.onnx').name if path.suffix != '.onnx' else ONNX_FILE}")
+    if not force:
+        raise ConfigError(f"--output {path} already exists; pass --force (force=True) to replace it, or choose another "
+                          "file name")
+
+
+def _is_checkpoint(path: Path) -> bool:
+    """A zip archive (torch.save's format) or a pickle, whatever its name says."""
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
+
+
+__all__ = ["ExportError", "ExportResult", "check_output", "example_batch", "export_onnx", "export_run", "flatten_batch",
+           "load_run_model"]

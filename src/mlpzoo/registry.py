@@ -23,6 +23,7 @@ class ModelEntry:
 
 
 _MODELS: dict[str, ModelEntry] = {}
+_RECIPE = "_mlpzoo_recipe"
 
 
 def register_model(name: str, family: str, paper: str | None = None):
@@ -70,7 +71,7 @@ def create_model(name: str, **kwargs) -> nn.Module:
         if unknown:
             raise ConfigError(f"model {name!r}: unknown argument(s) {', '.join(unknown)}; valid arguments are {', '.join(params)}")
     try:
-        return entry.builder(**kwargs)
+        model = entry.builder(**kwargs)
     except TypeError as err:
         # A builder taking **kwargs passes them on; the layer that rejects one names itself.
         found = re.match(r"(?P<owner>[\w.]+)\(\) got an unexpected keyword argument '(?P<arg>\w+)'", str(err))
@@ -79,3 +80,49 @@ def create_model(name: str, **kwargs) -> nn.Module:
             raise ConfigError(f"model {name!r}: unknown argument {found['arg']!r} (rejected by {owner}); "
                               f"remove it or fix its spelling, see help({owner})") from err
         raise
+    # The recipe lets the Trainer draw the initial weights again under its seed (train/init.py), as long
+    # as the model still holds the weights it was built with (its fingerprint says so).
+    object.__setattr__(model, _RECIPE, (name, dict(kwargs), weights_fingerprint(model)))
+    return model
+
+
+def build_recipe(model: nn.Module) -> tuple[str, dict] | None:
+    """``(name, kwargs)`` of a model built by :func:`create_model`, or None for any other module."""
+    recipe = getattr(model, _RECIPE, None)
+    return None if recipe is None else recipe[:2]
+
+
+def is_as_built(model: nn.Module) -> bool:
+    """True when a model built by :func:`create_model` still holds exactly the weights it was built with
+    (not trained, loaded, pruned or resized since; a dtype or device move keeps the values)."""
+    recipe = getattr(model, _RECIPE, None)
+    return recipe is not None and weights_fingerprint(model) == recipe[2]
+
+
+def redraw_initial_weights(model: nn.Module, seed: int) -> bool:
+    """Build a model that is still as built again under ``torch.manual_seed(seed)`` and load those weights.
+
+    Returns False (and touches nothing) for a model not built by :func:`create_model` or changed since.
+    The global RNG is left as it was.
+    """
+    import torch
+
+    if not is_as_built(model):
+        return False
+    name, kwargs, _ = getattr(model, _RECIPE)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        fresh = create_model(name, **kwargs).state_dict()
+    model.load_state_dict(fresh)
+    object.__setattr__(model, _RECIPE, (name, kwargs, weights_fingerprint(model)))  # still as built
+    return True
+
+
+def weights_fingerprint(model: nn.Module) -> tuple:
+    """Names, shapes and float64 sums of every parameter and buffer: changes when any weight does."""
+    import torch
+
+    with torch.no_grad():
+        return tuple((key, tuple(value.shape), float(value.detach().double().sum()) if value.is_floating_point()
+                      else int(value.detach().long().sum()) if value.numel() else 0)
+                     for key, value in model.state_dict().items())

@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlpzoo.claims.base import format_cell, integral_columns
-from mlpzoo.errors import ConfigError
+from mlpzoo.errors import ConfigError, MlpzooError
 from mlpzoo.train.report import _metric_names
+from mlpzoo.train.rundir import RunDir
 
-RUN_MARKERS = ("result.json", "config.yaml", "last.pt")
+RUN_MARKERS = (RunDir.RESULT, RunDir.CONFIG, RunDir.LAST)
 DEFAULT_OUTPUT = Path("runs") / "report"
 PAGE_NAMES = {"markdown": "report.md", "html": "report.html"}
 LEGEND_RUNS = 12  # more runs than this get no per-run legend or labels in the plots
@@ -126,9 +127,10 @@ def read_result(run_dir: Path) -> RunSummary | ClaimSummary | str:
         return ClaimSummary(run_dir, result)
     if not isinstance(result, dict) or not isinstance(result.get("metrics"), dict):
         return "result.json holds no metrics (not written by the Trainer or a claim)"
-    history = []
-    if (run_dir / "metrics.jsonl").exists():
-        history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    try:
+        history = RunDir(run_dir).read_metrics()
+    except MlpzooError as err:
+        return str(err)
     return RunSummary(run_dir, run_dir.name, str(result.get("model", "?")), result.get("parameters"), str(result.get("monitor", "")),
                       result["metrics"], result.get("best_epoch"), result.get("epochs_run"), result.get("train_seconds"), history)
 

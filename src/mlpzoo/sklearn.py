@@ -17,6 +17,9 @@ The regressor also standardises the target and maps predictions back.
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 import pandas as pd
 import torch
@@ -27,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from mlpzoo.data.schema import CategoricalField, FeatureSchema, NumericField
 from mlpzoo.data.tensors import ArrayData
+from mlpzoo.errors import ConfigError
 from mlpzoo.registry import create_model
 from mlpzoo.tasks import get_task
 from mlpzoo.train.trainer import Trainer
@@ -44,16 +48,46 @@ class _TrainerParams:
                 "seed": 0 if self.random_state is None else int(self.random_state), "monitor": monitor,
                 "progress": bool(self.verbose), "save_checkpoints": False}
 
+    def _check_params(self) -> None:
+        """Each constructor argument in range, as a one-line error naming this estimator's own parameter."""
+        name = type(self).__name__
+        _whole(name, "epochs", self.epochs, 1)
+        _whole(name, "batch_size", self.batch_size, 2, "a step needs at least 2 rows (BatchNorm)")
+        _whole(name, "patience", self.patience, 1)
+        _whole(name, "min_rows_for_validation", self.min_rows_for_validation, 0)
+        if not isinstance(self.learning_rate, numbers.Real) or not 0 < self.learning_rate < math.inf:
+            raise ConfigError(f"{name}: learning_rate={self.learning_rate!r} must be a positive finite number, e.g. "
+                              "1e-3")
+        if not isinstance(self.weight_decay, numbers.Real) or not 0 <= self.weight_decay < math.inf:
+            raise ConfigError(f"{name}: weight_decay={self.weight_decay!r} must be 0 or a positive finite number")
+        if self.validation_fraction is not None and (not isinstance(self.validation_fraction, numbers.Real)
+                                                     or not 0 <= self.validation_fraction < 1):
+            raise ConfigError(f"{name}: validation_fraction={self.validation_fraction!r} must be in [0, 1) "
+                              "(the share of training rows held out for early stopping; 0 holds out none)")
+        seed = self.random_state
+        if seed is not None and not (isinstance(seed, numbers.Integral) and 0 <= seed < 2**32):
+            raise ConfigError(f"{name}: random_state={self.random_state!r} must be None or a whole number from 0 to "
+                              "2**32 - 1")
+
     def _holdout(self, n: int, stratify=None):
         """Row indices for fitting and for early stopping (the same rows twice when data is too small)."""
         rows = np.arange(n)
         if n < self.min_rows_for_validation or not self.validation_fraction:
             return rows, rows
         try:
-            return train_test_split(rows, test_size=self.validation_fraction, random_state=self.random_state or 0,
-                                    stratify=stratify)
+            fit, stop = train_test_split(rows, test_size=self.validation_fraction, random_state=self.random_state or 0,
+                                         stratify=stratify)
         except ValueError:  # a class too rare to stratify: split without stratification
-            return train_test_split(rows, test_size=self.validation_fraction, random_state=self.random_state or 0)
+            fit, stop = train_test_split(rows, test_size=self.validation_fraction, random_state=self.random_state or 0)
+        if stratify is not None and len(np.unique(stratify[stop])) < len(np.unique(stratify)):
+            return rows, rows  # a hold-out missing a class cannot judge the classifier: too small to hold out
+        return fit, stop
+
+
+def _whole(estimator: str, name: str, value, least: int, why: str = "") -> None:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < least:
+        reason = f" ({why})" if why else ""
+        raise ConfigError(f"{estimator}: {name}={value!r} must be a whole number >= {least}{reason}")
 
 
 class _TabularEstimator(_TrainerParams, BaseEstimator):
@@ -80,6 +114,14 @@ class _TabularEstimator(_TrainerParams, BaseEstimator):
         if self.standardize:
             X = (X - self.mean_) / self.scale_
         return torch.tensor(X, dtype=torch.float32)
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        hidden = self.hidden
+        if isinstance(hidden, (str, bytes)) or not isinstance(hidden, (list, tuple)) or \
+                not all(isinstance(w, numbers.Integral) and not isinstance(w, bool) and w > 0 for w in hidden):
+            raise ConfigError(f"{type(self).__name__}: hidden={hidden!r} must be a tuple of positive layer widths, "
+                              "e.g. hidden=(64, 64), or () for none")
 
     def _fit_network(self, X, target: torch.Tensor, out_features: int, task_name: str, stratify=None):
         if X.shape[0] < 2:
@@ -113,6 +155,7 @@ class MLPZooClassifier(ClassifierMixin, _TabularEstimator):
     """Multi-class classifier: softmax over ``len(classes_)`` outputs, cross-entropy, early stopping on accuracy."""
 
     def fit(self, X, y):
+        self._check_params()
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
@@ -133,6 +176,7 @@ class MLPZooRegressor(RegressorMixin, _TabularEstimator):
     """Single-target regressor: MSE on the standardised target, predictions mapped back to y's scale."""
 
     def fit(self, X, y):
+        self._check_params()
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
         self.y_mean_ = float(y.mean())
         self.y_scale_ = float(y.std()) or 1.0
@@ -201,6 +245,9 @@ class CTRClassifier(ClassifierMixin, _TrainerParams, BaseEstimator):
         return categorical, numeric
 
     def fit(self, X, y):
+        self._check_params()
+        _whole(type(self).__name__, "embedding_dim", self.embedding_dim, 1)
+        _whole(type(self).__name__, "min_count", self.min_count, 1)
         frame = self._frame(X, reset=True)
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
@@ -208,8 +255,8 @@ class CTRClassifier(ClassifierMixin, _TrainerParams, BaseEstimator):
         check_classification_targets(y)
         kind = type_of_target(y, input_name="y", raise_unknown=True)
         if kind != "binary":
-            raise ValueError(f"Only binary classification is supported (CTRClassifier). The type of the target is {kind}; "
-                             "pass y with exactly 2 classes")
+            raise ValueError("Only binary classification is supported (CTRClassifier). The type of the target is "
+                             f"{kind}; pass y with exactly 2 classes")
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(f"CTRClassifier needs both classes in y; got 1 class ({self.classes_[0]!r})")

@@ -39,6 +39,7 @@ import yaml
 from mlpzoo.config import build_config
 from mlpzoo.errors import ConfigError, MlpzooError
 from mlpzoo.train.config import TrainConfig
+from mlpzoo.train.rundir import confined_name
 
 SETTINGS = {"pruner": "median", "sampler": "tpe", "seed": None, "startup_trials": 5, "warmup_epochs": 0}
 PRUNERS = ("median", "hyperband", "none")
@@ -124,8 +125,9 @@ def parse_search_space(block: Any, model_name: str | None = None, where: str = "
     for name in ("startup_trials", "warmup_epochs"):
         if not isinstance(merged[name], int) or isinstance(merged[name], bool) or merged[name] < 0:
             raise ConfigError(f"{where}.{name} = {merged[name]!r}; use a whole number >= 0")
-    if merged["seed"] is not None and (not isinstance(merged["seed"], int) or isinstance(merged["seed"], bool)):
-        raise ConfigError(f"{where}.seed = {merged['seed']!r}; use a whole number or leave it out")
+    seed = merged["seed"]
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32):
+        raise ConfigError(f"{where}.seed = {seed!r}; use a whole number from 0 to 2**32 - 1, or leave it out")
     dimensions = tuple(_dimension(str(key), spec, model_name, where) for key, spec in block.items() if "." in str(key))
     if not dimensions:
         raise ConfigError(f"{where}: no search dimension; add dotted keys such as train.lr: {{type: float, low: 1.0e-4, high: 1.0e-2, log: true}}")
@@ -225,7 +227,8 @@ def pruning_callback(trial, monitor: str) -> Callable[[int, dict], None]:
 
 
 def tune_root(spec: dict) -> Path:
-    return Path((spec.get("train") or {}).get("run_dir") or "runs") / "tune"
+    train = spec.get("train") or {}
+    return Path((train.get("run_dir") if isinstance(train, dict) else None) or "runs") / "tune"
 
 
 def open_storage(url: str | None, root: Path):
@@ -280,7 +283,11 @@ def run_worker(spec: dict, source: str, storage: str | None, study_name: str, tr
     space = parse_search_space(spec.get("tune"), (spec.get("model") or {}).get("name"))
     monitor, _ = monitored_metric(spec)
     root = tune_root(spec)
-    study = optuna.load_study(study_name=study_name, storage=open_storage(storage, root), sampler=space.make_sampler(), pruner=space.make_pruner())
+    confined_name(study_name, "--study")
+    opened = open_storage(storage, root)
+    study = optuna.load_study(study_name=study_name, storage=opened, sampler=space.make_sampler(),
+                              pruner=space.make_pruner())
+    fail_orphaned_trials(study, opened)
     study.optimize(_trial_runner(spec, source, space, monitor, root / study_name), n_trials=trials)
 
 
@@ -311,20 +318,53 @@ def tune(spec: dict, source: str, trials: int, storage: str | None = None, study
     model_name = (spec.get("model") or {}).get("name")
     space = parse_search_space(spec.get("tune"), model_name)
     monitor, mode = monitored_metric(spec)
-    study_name = study_name or Path(source).stem
+    study_name = confined_name(study_name or Path(source).stem, "--study")
     root = tune_root(spec)
     direction = "maximize" if mode == "max" else "minimize"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=study_name, storage=open_storage(storage, root), direction=direction, load_if_exists=True)
+    opened = open_storage(storage, root)
+    study = optuna.create_study(study_name=study_name, storage=opened, direction=direction, load_if_exists=True)
     if study.direction.name.lower() != direction:
         raise ConfigError(f"study {study_name!r} in {storage or root / 'optuna.db'} was created to {study.direction.name.lower()}, "
                           f"but valid {monitor} is to {direction}; choose another --study name")
+    orphans = fail_orphaned_trials(study, opened)
+    if orphans:
+        log(f"marked trial(s) {', '.join(map(str, orphans))} of study {study_name} as failed: their worker process "
+            "is gone")
     log(f"study {study_name}: {trials} trial(s) x {workers} worker(s), {direction} valid {monitor}; trials in {root / study_name}")
     if workers == 1:
         run_worker(spec, source, storage, study_name, trials)
     else:
         _run_processes(workers, start_method, (spec, source, storage, study_name, trials))
     return summarise(study_name, storage, spec, space, monitor)
+
+
+def fail_orphaned_trials(study, storage) -> list[int]:
+    """Mark as failed the running trials whose worker process on this machine is gone (killed, crashed).
+
+    Optuna leaves such a trial RUNNING for ever; failing it lets the study go on and the summary count it.
+    A worker on another machine cannot be checked from here and is left alone.
+    """
+    from optuna.trial import TrialState
+
+    here = socket.gethostname()
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        host, _, pid = str(trial.user_attrs.get("worker", "")).rpartition(":")
+        if host == here and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            failed.append(trial.number)
+    return failed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _run_processes(workers: int, start_method: str, args: tuple) -> None:
@@ -378,4 +418,4 @@ def _show(value: Any) -> Any:
 
 
 __all__ = ["Dimension", "SearchSpace", "TuneResult", "apply_params", "monitored_metric", "open_storage", "parse_search_space",
-           "pruning_callback", "run_worker", "summarise", "tune"]
+           "fail_orphaned_trials", "pruning_callback", "run_worker", "summarise", "tune"]

@@ -328,3 +328,17 @@ def test_real_csv_tables(need_data):
     blocks = list(iter_table_blocks(path, block_rows=5000))
     assert [len(b) for b in blocks] == [5000, 5000, 5000, 2420]
     assert list(blocks[0].columns) == ["date", "HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
+
+
+def test_libfm_with_cr_only_line_ends(tmp_path):
+    """Old Mac line ends (CR alone) read like LF and CRLF files."""
+    from mlpzoo.data.readers import read_libfm
+
+    for name, text in (("lf", b"1 3:1 5:1\n0 2:1 4:1\n"), ("crlf", b"1 3:1 5:1\r\n0 2:1 4:1\r\n"), ("cr", b"1 3:1 5:1\r0 2:1 4:1\r")):
+        labels, indices = read_libfm(_write_bytes(tmp_path / f"{name}.libfm", text))
+        assert labels.tolist() == [1.0, 0.0] and indices.tolist() == [[3, 5], [2, 4]], name
+
+
+def _write_bytes(path, data: bytes):
+    path.write_bytes(data)
+    return path

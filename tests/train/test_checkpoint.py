@@ -29,7 +29,7 @@ def test_flipped_byte_is_reported(tmp_path):
 
 def test_torch_load_reads_our_files(tmp_path):
     save_checkpoint({"w": torch.arange(3)}, tmp_path / "c.pt")
-    assert torch.equal(torch.load(tmp_path / "c.pt")["w"], torch.arange(3))
+    assert torch.equal(torch.load(tmp_path / "c.pt", weights_only=True)["w"], torch.arange(3))
 
 
 def test_plain_torch_file_loads(tmp_path):
@@ -42,3 +42,12 @@ def test_plain_torch_file_loads(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(CheckpointError, match="does not exist"):
         load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_python_objects_are_refused_unloaded(tmp_path):
+    """weights_only loading: a numpy array (what older checkpoints held for RNG state) is refused, not unpickled."""
+    import numpy as np
+
+    save_checkpoint({"rng": np.random.get_state()}, tmp_path / "old.pt")
+    with pytest.raises(CheckpointError, match="refused unloaded"):
+        load_checkpoint(tmp_path / "old.pt")

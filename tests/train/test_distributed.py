@@ -33,8 +33,8 @@ def test_two_processes_match_one(tmp_path):
     one.mkdir(), two.mkdir()
     _run([str(SCRIPT)], one)
     _run(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(SCRIPT)], two)
-    single = torch.load(one / "result-0.pt")
-    ranks = [torch.load(two / f"result-{r}.pt") for r in range(2)]
+    single = torch.load(one / "result-0.pt", weights_only=True)
+    ranks = [torch.load(two / f"result-{r}.pt", weights_only=True) for r in range(2)]
     for key, value in single["state"].items():
         # Both ranks hold the same weights, equal to the one-process run's up to summation order.
         assert torch.equal(ranks[0]["state"][key], ranks[1]["state"][key]), key

@@ -41,8 +41,8 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
 
     resumed = _fit(tmp_path, "killed")
     assert resumed.wait(timeout=300) == 0, resumed.stderr.read().decode()[-2000:]
-    a = torch.load(tmp_path / "reference-final.pt")
-    b = torch.load(tmp_path / "killed-final.pt")
+    a = torch.load(tmp_path / "reference-final.pt", weights_only=True)
+    b = torch.load(tmp_path / "killed-final.pt", weights_only=True)
     assert a["metrics"] == b["metrics"]
     for key in a["state"]:
         assert torch.equal(a["state"][key], b["state"][key]), key

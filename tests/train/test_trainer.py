@@ -214,7 +214,7 @@ def test_run_directory_contents(data, tmp_path):
     assert summary["parameters"] == sum(p.numel() for p in _dnn(schema).parameters())
     assert (run / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
     assert "learning_curve.png" in (run / "report.md").read_text()
-    best = torch.load(run / "best.pt", weights_only=False)
+    best = torch.load(run / "best.pt", weights_only=True)
     assert best["epoch"] == result.best_epoch
 
 
@@ -264,7 +264,8 @@ def test_cosine_schedule_warms_up_then_decays(data):
 def test_plateau_patience_waits_before_decaying(noise):
     schema, train, valid = noise
     task = get_task("binary_ctr")
-    config = _config(epochs=8, lr=1e-2, patience=8, lr_patience=2, lr_decay_factor=0.5)
+    # seed 3: the train seed draws the initial weights too; with it the validation AUC stalls, so the rule fires
+    config = _config(epochs=8, lr=1e-2, patience=8, lr_patience=2, lr_decay_factor=0.5, seed=3)
     history = Trainer(task, _dnn(schema), config).fit(train, valid).history
     # Replay the rule on the recorded validation AUCs: halve after every 2nd epoch without improvement.
     lr, best, bad, expected = 1e-2, None, 0, []

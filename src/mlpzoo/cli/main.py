@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
+import threading
 
 import click
 
 from mlpzoo.cli.bench import bench
-from mlpzoo.cli.console import fail
+from mlpzoo.cli.console import console, fail
 from mlpzoo.cli.export import export
 from mlpzoo.cli.papers import papers
 from mlpzoo.cli.report import report
@@ -19,14 +22,29 @@ from mlpzoo.cli.tune import tune
 from mlpzoo.errors import MlpzooError
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like SIGINT so that runs unwind the same way (locks released, trackers closed)."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise _Terminated()
+
+
 class _Group(click.Group):
-    """Turns mlpzoo's own errors into one red line instead of a traceback."""
+    """Turns mlpzoo's own errors into one red line instead of a traceback; SIGTERM and SIGINT end with one line too."""
 
     def invoke(self, ctx):
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _on_sigterm)
         try:
             return super().invoke(ctx)
         except MlpzooError as err:
             fail(err)
+        except KeyboardInterrupt as err:
+            name = "SIGTERM" if isinstance(err, _Terminated) else "SIGINT"
+            console.print(f"[bold red]interrupted by {name}:[/] stopped; rerun the same command to resume a training "
+                          "run from its last checkpoint", highlight=False, soft_wrap=True)
+            sys.exit(143 if name == "SIGTERM" else 130)
 
 
 @click.group(cls=_Group)

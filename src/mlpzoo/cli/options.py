@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from mlpzoo.errors import ConfigError
-
 
 def threads_option(default: int | None = None):
     """``--threads N``: CPU threads for torch (every command that trains takes it)."""
@@ -29,23 +27,7 @@ def set_threads(threads: int | None) -> None:
 
 
 def read_spec(config: Path, overrides: tuple[str, ...]) -> dict:
-    """The YAML file as a dict, with ``--set SECTION.KEY=VALUE`` overrides applied."""
-    import yaml
+    """The YAML file as a dict, with ``--set SECTION.KEY=VALUE`` overrides applied (see :mod:`mlpzoo.config`)."""
+    from mlpzoo.config import apply_overrides, read_yaml_file
 
-    try:
-        spec = yaml.safe_load(config.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(
-            f"{config}: not valid YAML ({str(err).splitlines()[0]}); check indentation and colons"
-        ) from err
-    if not isinstance(spec, dict):
-        raise ConfigError(f"{config}: expected a mapping with sections data, model, train")
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        section, dot, field = key.partition(".")
-        if not sep or not dot:
-            raise ConfigError(f"--set {item!r}: use SECTION.KEY=VALUE, e.g. train.epochs=3")
-        if not isinstance(spec.setdefault(section, {}), dict):
-            raise ConfigError(f"--set {item!r}: section {section!r} of {config} is not a mapping")
-        spec[section][field] = yaml.safe_load(value)
-    return spec
+    return apply_overrides(read_yaml_file(config), overrides, str(config))

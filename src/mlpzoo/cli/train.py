@@ -34,7 +34,8 @@ def train(config: Path, overrides: tuple[str, ...], threads: int | None) -> None
     if result.resumed_from_epoch is not None:
         console.print(
             f"[yellow]continued the run in {result.run_dir} from epoch {result.resumed_from_epoch}; "
-            "set train.resume=false or another train.run_name to start over[/]",
+            "choose another train.run_name to start a new run, or set train.resume=false to start over here "
+            "(that deletes this run's checkpoints)[/]",
             highlight=False,
         )
     console.print(render_table([{"split": split, **scores} for split, scores in result.metrics.items()]))

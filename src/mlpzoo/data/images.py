@@ -187,6 +187,20 @@ def load_cifar10(split: str, data_dir=None, limit_per_class: int | None = None) 
 
 
 # ---------------------------------------------------------------------------- CIFAR-10 (pickles)
+# The official batches are Python pickles of a dict of bytes, lists and one uint8 array; anything
+# else a pickle asks for would be code to run, so only the numpy array's constructors are allowed.
+_CIFAR_GLOBALS = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                  ("numpy", "ndarray"), ("numpy", "dtype")}
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) not in _CIFAR_GLOBALS:
+            raise pickle.UnpicklingError(f"it asks for {module}.{name}, which a CIFAR-10 batch never holds "
+                                         "(refused, nothing ran)")
+        return super().find_class(module, name)
+
+
 def load_cifar10_batches(directory, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     """CIFAR-10 from the official python batches in ``directory`` (``data_batch_1..5``, ``test_batch``)."""
     _check_split(split)
@@ -200,7 +214,7 @@ def load_cifar10_batches(directory, split: str) -> tuple[torch.Tensor, torch.Ten
                                    "https://www.cs.toronto.edu/~kriz/cifar.html into that folder")
         try:
             with open(path, "rb") as handle:
-                batch = pickle.load(handle, encoding="bytes")
+                batch = _CifarUnpickler(handle, encoding="bytes").load()
             data = np.asarray(batch[b"data"], dtype=np.uint8)
             label = np.asarray(batch[b"labels"], dtype=np.int64)
         except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError) as err:

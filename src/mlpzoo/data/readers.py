@@ -199,7 +199,8 @@ def read_libfm(
     """
     p = existing_file(path)
     expected = _expected_fields(num_fields, field_names)
-    data = p.read_bytes()
+    # Line ends: LF, CRLF (Frappe) and the old Mac CR alone all end a line.
+    data = p.read_bytes().replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     if not data.strip():
         raise DataError(f"{p}: file is empty; expected libfm lines 'label idx:1 idx:1 ...'")
     return _libfm_fast(data, expected) or _libfm_slow(data, str(p), expected)

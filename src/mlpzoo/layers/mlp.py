@@ -61,6 +61,9 @@ class MLP(nn.Sequential):
         output_activation: str | None = None,
     ):
         check_width("MLP", "input_dim", input_dim)
+        if isinstance(hidden_units, (str, bytes)) or not isinstance(hidden_units, Sequence):
+            raise ConfigError(f"MLP hidden_units={hidden_units!r}; pass a list of widths, e.g. [{hidden_units!r}] "
+                              "(or [] for none)")
         for units in hidden_units:
             check_width("MLP", "hidden_units entry", units)
         if output_dim is not None:

@@ -75,6 +75,8 @@ def _input(batch) -> torch.Tensor:
         batch = batch["x"]
     if not isinstance(batch, torch.Tensor) or batch.dim() == 0:
         raise DataError(f"model input must be a tensor (batch, features), got {type(batch).__name__}; pass batch['x'] as a tensor")
+    if batch.shape[0] == 0:
+        raise DataError(f"model input has 0 rows (shape {tuple(batch.shape)}); pass a batch with at least one row")
     return batch.reshape(batch.shape[0], -1)
 
 

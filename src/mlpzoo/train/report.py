@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mlpzoo.train.rundir import RunDir, atomic_write_text
+
 
 def plot_learning_curve(history: list[dict], monitor: str, path: Path) -> None:
     import matplotlib
@@ -29,21 +31,23 @@ def plot_learning_curve(history: list[dict], monitor: str, path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(run_dir: Path, summary: dict, history: list[dict], config: dict) -> Path:
-    """Write ``report.md`` (and ``learning_curve.png``) into ``run_dir``; returns the report path."""
-    plot_learning_curve(history, summary["monitor"], run_dir / "learning_curve.png")
-    lines = [f"# Run {run_dir.name}", "", f"Model `{summary['model']}`, best epoch {summary['best_epoch']} of {summary['epochs_run']}, "
+def write_report(run: RunDir, summary: dict, history: list[dict], config: dict) -> Path:
+    """Write ``report.md`` (and ``learning_curve.png``) into the run directory; returns the report path."""
+    plot_learning_curve(history, summary["monitor"], run.file(RunDir.CURVE))
+    lines = [f"# Run {run.path.name}", "", f"Model `{summary['model']}`, best epoch {summary['best_epoch']} of {summary['epochs_run']}, "
              f"{summary['train_samples_per_second']:.0f} training samples/s.", "", "| split | " + " | ".join(_metric_names(summary)) + " |",
              "|---|" + "---|" * len(_metric_names(summary))]
     for split, scores in summary["metrics"].items():
         lines.append(f"| {split} | " + " | ".join(f"{scores.get(m, float('nan')):.6f}" for m in _metric_names(summary)) + " |")
-    lines += ["", "![learning curve](learning_curve.png)", "", "## Epochs", "", "| epoch | train loss | " + " | ".join(k for k in history[0] if k.startswith("valid_")) + " | lr |",
-              "|---|---|" + "---|" * (sum(k.startswith("valid_") for k in history[0]) + 1)]
+    valid_keys = [k for k in history[0] if k.startswith("valid_")]
+    lines += ["", f"![learning curve]({RunDir.CURVE})", "", "## Epochs", "",
+              "| epoch | train loss | " + " | ".join(valid_keys) + " | lr |",
+              "|---|---|" + "---|" * (len(valid_keys) + 1)]
     for h in history:
         lines.append(f"| {h['epoch']} | {h['train_loss']:.6f} | " + " | ".join(f"{h[k]:.6f}" for k in h if k.startswith("valid_")) + f" | {h['lr']:.2g} |")
     lines += ["", "## Configuration", "", "```json", json.dumps(config, indent=2, default=str), "```", ""]
-    path = run_dir / "report.md"
-    path.write_text("\n".join(lines))
+    path = run.file(RunDir.REPORT)
+    atomic_write_text(path, "\n".join(lines))
     return path
 
 

@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 from mlpzoo.errors import ConfigError
+from mlpzoo.train.rundir import RunDir
 
 __all__ = ["make_tracker"]
 
@@ -51,7 +52,7 @@ class MlflowTracker:
     def finish(self, metrics: dict[str, dict[str, float]], run_dir: Path) -> None:
         for split, values in metrics.items():
             self._mlflow.log_metrics(_numbers(values, f"final_{split}_"))
-        for name in ("report.md", "learning_curve.png", "result.json", "best.pt"):
+        for name in (RunDir.REPORT, RunDir.CURVE, RunDir.RESULT, RunDir.BEST):
             if (run_dir / name).exists():
                 self._mlflow.log_artifact(str(run_dir / name))
         self._mlflow.end_run()

@@ -11,10 +11,7 @@ gives the same result as an uninterrupted one.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import math
-import os
 import random
 import sys
 import time
@@ -25,19 +22,25 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
-import yaml
 from torch import nn
 
 from mlpzoo.config import build_config
-from mlpzoo.errors import ConfigError
+from mlpzoo.errors import ConfigError, TrainingError
 from mlpzoo.train.checkpoint import load_checkpoint, save_checkpoint
+from mlpzoo.train.checks import check_labels, check_takes_steps
 from mlpzoo.train.config import TrainConfig
 from mlpzoo.train.distributed import distributed_context, shard_batch
+from mlpzoo.train.init import initialise
+from mlpzoo.train.rundir import RunDir, data_digest, digest, file_digest
 from mlpzoo.train.report import write_report
 from mlpzoo.train.tracking import make_tracker
 
 # Settings that may change between an interrupted run and its resumption.
-_RESUMABLE_KEYS = {"epochs", "progress", "resume", "num_threads", "run_dir", "eval_batch_size", "device", "tracking", "tracking_uri"}
+_RESUMABLE_KEYS = {"epochs", "progress", "resume", "init", "num_threads", "run_dir", "eval_batch_size", "device", "tracking",
+                   "tracking_uri"}
+# Where the data lives may change (a copied config, another working directory); its content is fingerprinted instead.
+_PATH_KEYS = {"train", "valid", "test", "data_dir"}
+_ROLES = {"train": "training", "valid": "validation"}
 
 
 @dataclass
@@ -71,20 +74,28 @@ class Trainer:
             ``regularization_loss(batch)`` method is added to the loss.
         config: a :class:`TrainConfig` or a dict of its fields.
         run_config: the full resolved configuration to store in the run directory (data, model...).
+        schema: the fitted feature schema (CTR data); written to ``schema.json`` and part of the fingerprint.
+        data_files: ``{"train": path, ...}``, the files the data came from; their content is part of the
+            fingerprint, so a changed file refuses to resume with an error naming it.
     """
 
-    def __init__(self, task, model: nn.Module, config: TrainConfig | dict | None = None, run_config: dict | None = None):
+    def __init__(self, task, model: nn.Module, config: TrainConfig | dict | None = None, run_config: dict | None = None,
+                 schema=None, data_files: dict[str, str | Path] | None = None):
         self.task = task
         self.model = model
         self.config = config if isinstance(config, TrainConfig) else build_config(TrainConfig, config, "train")
         self.monitor = self.config.monitor or task.default_monitor
         if self.monitor not in task.monitor_modes:
-            raise ConfigError(f"train.monitor = {self.monitor!r} is not a metric of task {task.name}; use one of {', '.join(task.monitor_modes)}")
+            raise ConfigError(f"train.monitor = {self.monitor!r} is not a metric of task {task.name}; use one of "
+                              f"{', '.join(task.monitor_modes)}")
         self.mode = self.config.monitor_mode or task.monitor_modes[self.monitor]
         self.run_config = run_config or {}
+        self.schema = schema
+        self.data_files = dict(data_files or {})
         self.device = _resolve_device(self.config.device)
         self.model.to(self.device)
         self.dist = None  # set by fit() under torchrun
+        self._last_lr = self.config.lr  # the rate of the last epoch, for a divergence message
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
@@ -104,10 +115,16 @@ class Trainer:
     def predict(self, data) -> np.ndarray:
         return self._predict_batches(data)[0]
 
-    def evaluate(self, data) -> dict[str, float]:
+    def evaluate(self, data, epoch: int | None = None) -> dict[str, float]:
         predictions, labels, groups = self._predict_batches(data)
         if labels is None:
             raise ConfigError("evaluate() needs data with labels; use predict() for unlabelled data")
+        if np.issubdtype(predictions.dtype, np.floating) and not np.isfinite(predictions).all():
+            bad = int((~np.isfinite(predictions)).sum())
+            when = f" after epoch {epoch} (lr {self._last_lr:.3g})" if epoch is not None else ""
+            raise TrainingError(f"training diverged: {bad} of {predictions.size} predictions are NaN or infinite"
+                                f"{when}; the last good checkpoint is kept; lower train.lr or set "
+                                "train.grad_clip_norm, then rerun")
         return self.task.evaluate(labels, predictions, groups)
 
     # ------------------------------------------------------------------ training
@@ -127,21 +144,36 @@ class Trainer:
         if self.dist is not None and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
             self.model.to(self.device)
-        run_dir = self._prepare_run_dir()
+        check_takes_steps(train, cfg.batch_size, self.dist.world_size if self.dist is not None else 1)
+        for split, data in (("train", train), ("valid", valid)):
+            check_labels(self.task.name, data, split)
+        run = self._open_run(train, valid, test)
+        try:
+            return self._fit(run, train, valid, test, callbacks)
+        finally:
+            if run is not None:
+                run.release()
+
+    def _fit(self, run: RunDir | None, train, valid, test, callbacks) -> FitResult:
+        cfg = self.config
         if self.dist is not None:
-            self.dist.barrier()  # rank 0 has made (or cleaned) the run directory
+            self.dist.barrier()  # rank 0 has checked, made (or cleaned) the run directory
+        resuming = run is not None and cfg.resume and run.last.exists()
+        if not resuming and cfg.init == "seed":
+            initialise(self.model, cfg.seed)
         optimizer = self._make_optimizer()
-        state = {"epoch": 0, "best": None, "best_epoch": 0, "bad_epochs": 0, "history": [], "finished": False, "train_seconds": 0.0, "train_rows": 0}
+        state = {"epoch": 0, "best": None, "best_epoch": 0, "bad_epochs": 0, "history": [], "finished": False,
+                 "train_seconds": 0.0, "train_rows": 0}
         best_weights = None
         resumed_from = None
-        if run_dir is not None and cfg.resume and (run_dir / "last.pt").exists():
-            state, best_weights = self._restore(run_dir, optimizer)
+        if resuming:
+            state, best_weights = self._restore(run, optimizer)
             resumed_from = state["epoch"]
-        writes = run_dir is not None and (self.dist is None or self.dist.is_main)
-        tracker = make_tracker(cfg.tracking, cfg.tracking_uri, run_dir, self._resolved_config()) if writes else None
+        writes = run is not None and (self.dist is None or self.dist.is_main)
+        tracker = make_tracker(cfg.tracking, cfg.tracking_uri, run.path, self._resolved_config()) if writes else None
 
         try:
-            best_weights = self._loop(train, valid, optimizer, state, best_weights, run_dir, writes, tracker, callbacks)
+            best_weights = self._loop(train, valid, optimizer, state, best_weights, run, writes, tracker, callbacks)
         except BaseException:
             if tracker is not None:
                 tracker.abort()  # a pruned trial or an interrupt leaves no run open in MLflow
@@ -153,38 +185,41 @@ class Trainer:
         if test is not None:
             metrics["test"] = self.evaluate(test)
         speed = state["train_rows"] / state["train_seconds"] if state["train_seconds"] else float("nan")
-        result = FitResult(metrics, state["history"], state["best_epoch"], state["epoch"], state["train_seconds"], speed, run_dir, resumed_from)
+        result = FitResult(metrics, state["history"], state["best_epoch"], state["epoch"], state["train_seconds"],
+                           speed, run.path if run is not None else None, resumed_from)
         if writes:
-            self._finish(run_dir, result)
+            self._finish(run, result)
         if tracker is not None:
-            tracker.finish(result.metrics, run_dir)
+            tracker.finish(result.metrics, run.path)
         return result
 
-    def _loop(self, train, valid, optimizer, state: dict, best_weights, run_dir, writes: bool, tracker, callbacks):
+    def _loop(self, train, valid, optimizer, state: dict, best_weights, run: RunDir | None, writes: bool, tracker,
+              callbacks):
         """Epochs until early stopping or the epoch limit; returns the best weights seen."""
         cfg = self.config
         with _progress(cfg.progress) as progress:
             while not state["finished"] and state["epoch"] < cfg.epochs:
                 epoch = state["epoch"] + 1
                 record = self._train_epoch(train, optimizer, epoch, progress, state)
-                scores = self.evaluate(valid)
+                self._last_lr = optimizer.param_groups[0]["lr"]
+                scores = self.evaluate(valid, epoch)
                 record.update({f"valid_{k}": v for k, v in scores.items()})
-                value = scores[self.monitor]
+                value = float(scores[self.monitor])
                 if _improved(value, state["best"], self.mode, cfg.min_delta):
                     state.update(best=value, best_epoch=epoch, bad_epochs=0)
                     best_weights = copy.deepcopy(self.model.state_dict())
                     if writes:
-                        save_checkpoint({"model": best_weights, "epoch": epoch, self.monitor: value}, run_dir / "best.pt")
+                        save_checkpoint({"model": best_weights, "epoch": epoch, self.monitor: value}, run.best)
                 else:
                     state["bad_epochs"] += 1
                     if cfg.lr_schedule == "plateau" and state["bad_epochs"] % cfg.lr_patience == 0:
                         for group in optimizer.param_groups:
                             group["lr"] = max(group["lr"] * cfg.lr_decay_factor, cfg.min_lr)
-                state["history"].append(record)
+                state["history"].append(_plain_record(record))
                 state["epoch"] = epoch
                 state["finished"] = state["bad_epochs"] >= cfg.patience or epoch >= cfg.epochs
                 if writes:
-                    self._checkpoint(run_dir, optimizer, state)
+                    self._checkpoint(run, optimizer, state)
                 if self.dist is not None:
                     self.dist.barrier()  # no rank starts the next epoch before rank 0's checkpoint exists
                 if tracker is not None:
@@ -224,6 +259,11 @@ class Trainer:
             optimizer.zero_grad(set_to_none=True)
             loss = self.task.loss(forward(batch), batch)
             total = loss + regularize(batch) if regularize is not None else loss
+            if not torch.isfinite(total.detach()):
+                raise TrainingError(f"training diverged: the loss is {float(total.detach()):g} at epoch {epoch}, step "
+                                    f"{steps + 1} (lr {optimizer.param_groups[0]['lr']:.3g}); the last good checkpoint "
+                                    "is kept; lower train.lr or set train.grad_clip_norm, then rerun with "
+                                    "train.resume: false")
             (total * weight if weight != 1.0 else total).backward()
             if cfg.grad_clip_norm:
                 nn.utils.clip_grad_norm_(parameters, cfg.grad_clip_norm, foreach=True)
@@ -237,6 +277,12 @@ class Trainer:
                 break
         seconds = time.perf_counter() - start
         progress.remove_task(task_id)
+        if steps == 0:
+            world = self.dist.world_size if self.dist is not None else 1
+            raise TrainingError(f"epoch {epoch} took no optimisation step "
+                                f"({len(train) if hasattr(train, '__len__') else '?'} rows, batch_size "
+                                f"{cfg.batch_size}, world size {world}); every step needs at least 2 rows per process: "
+                                "use more rows or a larger train.batch_size")
         if self.dist is not None:
             loss_total, rows = self.dist.all_reduce_sum([float(loss_sum), rows])
             loss_sum, rows = torch.tensor(loss_total), int(rows)
@@ -270,28 +316,44 @@ class Trainer:
         return self._ddp
 
     # ------------------------------------------------------------------ run directory
-    def _prepare_run_dir(self) -> Path | None:
+    def _open_run(self, train, valid, test) -> RunDir | None:
+        """The run directory; rank 0 locks it, checks the fingerprint and only then writes into it."""
         cfg = self.config
         if not cfg.save_checkpoints:
             return None
+        if self.dist is not None and cfg.run_name is None:
+            raise ConfigError("train.run_name must be set under torchrun, so that every rank finds the same run "
+                              "directory")
         name = cfg.run_name or f"{type(self.model).__name__.lower()}-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
-        run_dir = Path(cfg.run_dir) / name
+        run = RunDir.under(cfg.run_dir, name)
         if self.dist is not None and not self.dist.is_main:
-            if cfg.run_name is None:
-                raise ConfigError("train.run_name must be set under torchrun, so that every rank finds the same run directory")
-            return run_dir  # rank 0 writes it; the others only read checkpoints to resume
-        run_dir.mkdir(parents=True, exist_ok=True)
+            return run  # rank 0 writes it; the others only read checkpoints to resume
+        fingerprint, labels = self._fingerprint(train, valid, test)
+        schema = self.schema.to_dict() if self.schema is not None else None
+        run.start(fingerprint, labels, cfg.resume, self._resolved_config(), schema)
+        return run
+
+    def _fingerprint(self, train, valid, test) -> tuple[dict[str, str], dict[str, str]]:
+        """What a resumed run must share with the run it continues: on content, never on paths."""
         resolved = self._resolved_config()
-        fingerprint = _fingerprint(resolved)
-        stamp = run_dir / "fingerprint.txt"
-        if cfg.resume and (run_dir / "last.pt").exists() and stamp.exists() and stamp.read_text() != fingerprint:
-            raise ConfigError(f"run directory {run_dir} holds a run with a different configuration; choose another run_name, or set train.resume: false to overwrite it")
-        if not cfg.resume:
-            for stale in ("last.pt", "best.pt", "metrics.jsonl"):
-                (run_dir / stale).unlink(missing_ok=True)
-        stamp.write_text(fingerprint)
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(_plain(resolved), sort_keys=False))
-        return run_dir
+        train_keys = {k: v for k, v in resolved["train"].items() if k not in _RESUMABLE_KEYS}
+        data = resolved.get("data")
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k not in _PATH_KEYS}
+        config = {**{k: v for k, v in resolved.items() if k not in ("train", "data", "source")}, "data": data,
+                  "train": train_keys}
+        shapes = [(k, tuple(v.shape), str(v.dtype)) for k, v in self.model.state_dict().items()]
+        fingerprint = {"configuration": digest(config), "model": digest([type(self.model).__name__, shapes]),
+                       "training data": data_digest(train), "validation data": data_digest(valid)}
+        if test is not None:
+            fingerprint["test data"] = data_digest(test)
+        if self.schema is not None:
+            fingerprint["fitted schema"] = digest(self.schema.to_dict())
+        labels = {}
+        for role, path in self.data_files.items():
+            key = f"{_ROLES.get(role, role)} file"
+            fingerprint[key], labels[key] = file_digest(path), str(path)
+        return fingerprint, labels
 
     def _resolved_config(self) -> dict:
         return {**self.run_config, "train": {**self.config.to_dict(), "monitor": self.monitor, "monitor_mode": self.mode}}
@@ -309,38 +371,56 @@ class Trainer:
             return Lion(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay, momentum=0.9)
 
-    def _checkpoint(self, run_dir: Path, optimizer, state: dict) -> None:
+    def _checkpoint(self, run: RunDir, optimizer, state: dict) -> None:
         save_checkpoint({"model": self.model.state_dict(), "optimizer": optimizer.state_dict(), "state": state,
-                         "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}},
-                        run_dir / "last.pt")
-        lines = "".join(json.dumps(record) + "\n" for record in state["history"])
-        tmp = run_dir / ".metrics.jsonl.tmp"
-        tmp.write_text(lines)
-        os.replace(tmp, run_dir / "metrics.jsonl")
+                         "rng": _rng_state()}, run.last)
+        run.write_metrics(state["history"])
 
-    def _restore(self, run_dir: Path, optimizer) -> tuple[dict, dict | None]:
-        saved = load_checkpoint(run_dir / "last.pt")
+    def _restore(self, run: RunDir, optimizer) -> tuple[dict, dict | None]:
+        saved = load_checkpoint(run.last)
         self.model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
-        torch.set_rng_state(saved["rng"]["torch"])
-        np.random.set_state(saved["rng"]["numpy"])
-        random.setstate(saved["rng"]["python"])
+        _set_rng_state(saved["rng"])
         state = saved["state"]
         # A run extended with more epochs than it first had goes on training.
         if state["finished"] and state["bad_epochs"] < self.config.patience and state["epoch"] < self.config.epochs:
             state["finished"] = False
-        best = load_checkpoint(run_dir / "best.pt")["model"] if (run_dir / "best.pt").exists() else None
+        best = load_checkpoint(run.best)["model"] if run.best.exists() else None
         return state, best
 
-    def _finish(self, run_dir: Path, result: FitResult) -> None:
+    def _finish(self, run: RunDir, result: FitResult) -> None:
         summary = {"model": type(self.model).__name__, "monitor": self.monitor, "metrics": result.metrics, "best_epoch": result.best_epoch,
                    "epochs_run": result.epochs_run, "train_seconds": result.train_seconds,
                    "train_samples_per_second": result.train_samples_per_second,
                    "parameters": sum(p.numel() for p in self.model.parameters()),
                    "finished_at": datetime.now(timezone.utc).isoformat()}
-        (run_dir / "result.json").write_text(json.dumps(summary, indent=2))
+        run.write_result(summary)
         if result.history:
-            write_report(run_dir, summary, result.history, yaml.safe_load((run_dir / "config.yaml").read_text()))
+            write_report(run, summary, result.history, self._resolved_config())
+
+
+def _rng_state() -> dict:
+    """Every generator's state as tensors and plain values, so the checkpoint loads with weights_only=True."""
+    kind, key, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    return {"torch": torch.get_rng_state(),
+            "numpy": {"kind": kind, "key": torch.from_numpy(key.astype(np.int64)), "pos": int(pos),
+                      "has_gauss": int(has_gauss), "gauss": float(gauss)},
+            "python": {"version": version, "state": list(internal), "gauss_next": gauss_next}}
+
+
+def _set_rng_state(saved: dict) -> None:
+    torch.set_rng_state(saved["torch"])
+    numpy = saved["numpy"]
+    key = numpy["key"].numpy().astype(np.uint32)
+    np.random.set_state((numpy["kind"], key, numpy["pos"], numpy["has_gauss"], numpy["gauss"]))
+    python = saved["python"]
+    random.setstate((python["version"], tuple(python["state"]), python["gauss_next"]))
+
+
+def _plain_record(record: dict) -> dict:
+    """An epoch record with numpy scalars turned into Python numbers (checkpoints hold plain values only)."""
+    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in record.items()}
 
 
 def _resolve_device(name: str) -> torch.device:
@@ -364,22 +444,6 @@ def _improved(value: float, best: float | None, mode: str, min_delta: float) -> 
     if best is None:
         return not np.isnan(value)
     return value > best + min_delta if mode == "max" else value < best - min_delta
-
-
-def _fingerprint(resolved: dict) -> str:
-    stable = {k: v for k, v in resolved.get("train", {}).items() if k not in _RESUMABLE_KEYS}
-    blob = json.dumps({**{k: v for k, v in resolved.items() if k != "train"}, "train": stable}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
 
 
 def _progress(enabled: bool):
