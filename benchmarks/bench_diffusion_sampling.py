@@ -28,10 +28,10 @@ import platform
 from pathlib import Path
 
 import torch
+from timing import timed_ms  # noqa: E402
 
 from mlpzoo.layers.denoise import ResidualMLPDenoiser
 from mlpzoo.methods.generative import FlowMatching, GaussianDiffusion
-from timing import timed_ms  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 WINDOW, HISTORY = 192, 96

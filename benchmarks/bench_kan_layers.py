@@ -39,10 +39,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from timing import timed_ms  # noqa: E402
 from torch import nn
 
 from mlpzoo.layers.kan import BSplineKANLinear, RBFKANLinear, ReLUKANLinear
-from timing import timed_ms  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 SIZES = [(64, 64, 4096), (256, 256, 1024), (1000, 1000, 100)]

@@ -33,9 +33,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from timing import median_seconds  # noqa: E402
 
 from mlpzoo.layers.ssm import selective_scan, selective_state_update
-from timing import median_seconds  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 LENGTHS = (256, 512, 1024, 2048, 4096, 8192)

@@ -16,9 +16,9 @@ import json
 from pathlib import Path
 
 import torch
+from timing import median_seconds  # noqa: E402
 
 from mlpzoo.layers.moe import DenseMLPBlock, MoEMLP
-from timing import median_seconds  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 

@@ -9,7 +9,7 @@ Measured in one run, float32, CPU, ``torch.set_num_threads(threads)``:
 - Step: for each thin width, a B-``depth``/Wi-``width`` :class:`~mlpzoo.models.deep_mlp.ScalingMLP`
   on 3 x 32 x 32 inputs takes forward, soft-target cross-entropy, backward and a
   :class:`~mlpzoo.train.lion.Lion` step on a fixed batch; its FLOPs are 3 x the forward count of
-  :func:`mlpzoo.flops.count_flops` (the paper's compute rule), so ``fraction = FLOPs / t / peak``.
+  :func:`mlpzoo.measure.count_flops` (the paper's compute rule), so ``fraction = FLOPs / t / peak``.
 - Data: the time to produce one augmented batch with :class:`~mlpzoo.data.images.ImageData`
   (uint8 -> normalised float, random crop with padding 4, flip, mixup 0.8, label smoothing 0.3)
   on CIFAR-10 (5,120 training images when the data directory has them, random bytes otherwise),
@@ -30,6 +30,7 @@ import resource
 from pathlib import Path
 
 import torch
+from timing import median_seconds  # noqa: E402
 
 from mlpzoo.data.augment import (
     Compose,
@@ -40,10 +41,9 @@ from mlpzoo.data.augment import (
 )
 from mlpzoo.data.images import ImageData
 from mlpzoo.errors import DataMissingError
-from mlpzoo.flops import count_flops
+from mlpzoo.measure import count_flops
 from mlpzoo.models.deep_mlp import ScalingMLP
 from mlpzoo.train.lion import Lion
-from timing import median_seconds  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 

@@ -73,9 +73,9 @@ def prepare(args) -> None:
 def build_model_classes():
     """FinalMLP for FuxiCTR, from fuxictr's public building blocks (defined lazily: torch only here)."""
     import torch
-    from torch import nn
     from fuxictr.pytorch.layers import FeatureEmbedding, MLP_Block
     from fuxictr.pytorch.models import BaseModel
+    from torch import nn
 
     class FeatureSelection(nn.Module):
         """Per-stream gates ``2 * sigmoid(MLP(context embeddings))`` applied to the flat embeddings."""
@@ -190,9 +190,9 @@ def _to_npz(parquet_path: str) -> str:
 def train(args) -> None:
     import logging
 
+    import fuxictr
     import polars as pl
     import torch
-    import fuxictr
     from fuxictr.features import FeatureMap
     from fuxictr.preprocess import FeatureProcessor, build_dataset
     from fuxictr.pytorch.dataloaders import RankDataLoader

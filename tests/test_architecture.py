@@ -14,15 +14,15 @@ import mlpzoo
 PACKAGE = Path(mlpzoo.__file__).parent
 
 # Which top-level parts of mlpzoo each part may import (besides itself). Utilities at the bottom:
-# errors (the error types), config (config parsing), flops (counting), registry (model names).
-UTILITIES = {"errors", "config", "flops", "registry"}
+# errors (the error types), config (config parsing), measure (parameters, FLOPs), registry (model names).
+UTILITIES = {"errors", "config", "measure", "registry"}
 ALLOWED = {
     "errors": set(),
     "config": {"errors"},
-    "flops": {"errors"},
+    "measure": {"errors"},
     "registry": {"errors", "models"},  # the registry imports the model files so that they register
     "layers": {"errors"},
-    "models": {"errors", "registry", "layers", "flops", "data.schema"},  # a model reads a schema, never a file
+    "models": {"errors", "registry", "layers", "measure", "data.schema"},  # a model reads a schema, never a file
     "data": {"errors", "config"},
     "tasks": {"errors", "data"},
     "train": UTILITIES | {"layers", "models", "data", "tasks"},

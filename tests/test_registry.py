@@ -4,8 +4,8 @@ import pytest
 from torch import nn
 
 import mlpzoo
-from mlpzoo.errors import ConfigError
 from mlpzoo import registry
+from mlpzoo.errors import ConfigError
 from mlpzoo.registry import create_model, list_models, model_entry, register_model
 
 CTR = ["dcn", "dcnv2", "deepfm", "din", "din_base", "dnn", "dualmlp", "finalmlp"]

@@ -6,7 +6,13 @@ import math
 import pytest
 
 from mlpzoo.claims.base import (
-    BELOW_PAPER, PaperNumber, below_paper, calibrate, calibrated_verdict, calibration_row, split_calibration,
+    BELOW_PAPER,
+    PaperNumber,
+    below_paper,
+    calibrate,
+    calibrated_verdict,
+    calibration_row,
+    split_calibration,
 )
 
 PAPER = PaperNumber(80.0, 2.0, "Table 1")

@@ -9,8 +9,8 @@ import pytest
 from rich.table import Table
 
 from mlpzoo.claims.catalog import FAMILIES, get_paper, load_catalog
-from mlpzoo.claims.papers import catalog_rows, latest_verdicts, render_markdown, render_rich
 from mlpzoo.claims.ledger import source_hash
+from mlpzoo.claims.papers import catalog_rows, latest_verdicts, render_markdown, render_rich
 from mlpzoo.errors import ConfigError
 
 # The ids of PAPERS.md, in its order.

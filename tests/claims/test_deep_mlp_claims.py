@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mlpzoo import claims
-from mlpzoo.claims import get_claim, hourglass, min_transformer, run, scaling_mlps
+from mlpzoo.claims import hourglass, min_transformer, run, scaling_mlps
 from mlpzoo.claims.base import VERDICTS, get_budget
 from mlpzoo.data.images import (
     FASHION_MNIST_DIR,

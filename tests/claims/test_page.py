@@ -108,7 +108,7 @@ def test_rows_cover_every_paper(rows) -> None:
 def test_markdown_page(rows) -> None:
     text = render_markdown(rows)
     summary = [line for line in text.splitlines() if line.startswith("| [")]
-    assert len(summary) == 43
+    assert len(summary) == len(load_catalog())
     assert "| [finalmlp](#finalmlp) | partly reproduced | test_auc: frappe / finalmlp 0.9712 ± 0.0020" in text
     assert "| [din](#din) | partly reproduced (stale: the claim's code changed since) |" in text
     assert "| [mvp](#mvp) | no claim module yet | - | - |" in text
@@ -116,7 +116,7 @@ def test_markdown_page(rows) -> None:
     assert "| frappe | dualmlp | 3 | 0.9650 | 0.0020 |" in text  # the evidence table
     assert "![evidence.png](claims/finalmlp/evidence.png)" in text
     assert "wall time 12.6 min" in text and "commit `0123456789ab`" in text and "- a reduced | data set" in text
-    assert text.count("\n## ") == 43
+    assert text.count("\n## ") == len(load_catalog())
 
 
 def test_calibration_rows_get_their_own_table(rows) -> None:
@@ -132,7 +132,8 @@ def test_calibration_rows_get_their_own_table(rows) -> None:
 
 def test_html_page_escapes_and_links(rows) -> None:
     page = render_html(rows)
-    assert page.count('<tr data-paper="') == 43 and page.count('<section class="paper"') == 43
+    papers = len(load_catalog())
+    assert page.count('<tr data-paper="') == papers and page.count('<section class="paper"') == papers
     assert "FinalMLP &lt;leads&gt; on frappe only" in page and "<leads>" not in page
     assert '<img src="claims/finalmlp/evidence.png"' in page and '<span class="badge stale">stale</span>' in page
     assert "<script" not in page and "http://" not in page  # static, nothing fetched from elsewhere
@@ -140,7 +141,7 @@ def test_html_page_escapes_and_links(rows) -> None:
 
 def test_write_page_copies_plots_when_written_elsewhere(ledger, tmp_path: Path) -> None:
     written = write_page(tmp_path / "site", ledger)
-    assert (written.papers, written.entries) == (43, 2)
+    assert (written.papers, written.entries) == (len(load_catalog()), 2)
     assert (tmp_path / "site" / "claims" / "finalmlp" / "evidence.png").is_file()
     assert written.html.read_text() == render_html(page_rows(ledger))
     in_place = write_page(results_dir=ledger)
@@ -337,7 +338,7 @@ def test_page_renders_every_row_without_console_errors(chromium, ledger, tmp_pat
     written = write_page(tmp_path / "site", ledger)
     dom, errors = open_in_browser(chromium, written.html, tmp_path / "profile")
     assert errors == []
-    assert dom == {"rows": 43, "sections": 43, "emptyRows": 0, "images": 1, "broken": []}
+    assert dom == {"rows": len(load_catalog()), "sections": len(load_catalog()), "emptyRows": 0, "images": 1, "broken": []}
 
     png = tmp_path / "page.png"
     screenshot(chromium, written.html, png, tmp_path / "profile-shot")
@@ -372,6 +373,6 @@ def test_cli_report_claims_writes_the_page(ledger, tmp_path: Path, monkeypatch) 
     monkeypatch.setenv("MLPZOO_RESULTS", str(ledger))
     out = CliRunner().invoke(main, ["report", "--claims", "--output", str(tmp_path / "site")])
     assert out.exit_code == 0, out.output
-    assert "43 papers, 2 ledger entries" in out.output
+    assert f"{len(load_catalog())} papers, 2 ledger entries" in out.output
     assert (tmp_path / "site" / "index.html").read_text() == render_html(page_rows(ledger))
     assert (tmp_path / "site" / "claims" / "finalmlp" / "evidence.png").is_file()

@@ -3,7 +3,13 @@
 import torch
 
 from mlpzoo.layers.graph import (
-    CSRGraph, GCNConv, SAGEConv, gcn_adjacency, mean_adjacency, neighborhood_blocks, sample_neighbors,
+    CSRGraph,
+    GCNConv,
+    SAGEConv,
+    gcn_adjacency,
+    mean_adjacency,
+    neighborhood_blocks,
+    sample_neighbors,
 )
 
 EDGES = torch.tensor([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]])  # path 0-1-2-3, node 4 isolated

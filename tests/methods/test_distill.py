@@ -8,8 +8,16 @@ import torch
 from mlpzoo.data.graphs import csbm
 from mlpzoo.errors import ConfigError
 from mlpzoo.methods.distill import (
-    add_self_loops, ffg2m_loss, glnn_loss, high_frequency_loss, inductive_split, low_frequency_loss,
-    run_distillation, student_config, teacher_config, train_student,
+    add_self_loops,
+    ffg2m_loss,
+    glnn_loss,
+    high_frequency_loss,
+    inductive_split,
+    low_frequency_loss,
+    run_distillation,
+    student_config,
+    teacher_config,
+    train_student,
 )
 
 

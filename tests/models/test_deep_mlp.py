@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 import mlpzoo
 from mlpzoo.errors import ConfigError
-from mlpzoo.flops import count_flops
+from mlpzoo.measure import count_flops
 from mlpzoo.models.deep_mlp import DeepResidualMLP, ScalingMLP
 
 NAMES = ["scaling_mlp", "scaling_mlp_b6_wi512", "scaling_mlp_b12_wi512", "scaling_mlp_b6_wi1024",

@@ -5,7 +5,8 @@ import torch
 
 import mlpzoo
 from mlpzoo.errors import ConfigError
-from mlpzoo.models.kan import KANNet, build, count_parameters, width_for_parameters
+from mlpzoo.measure import count_parameters
+from mlpzoo.models.kan import KANNet, build, width_for_parameters
 
 KAN_MODELS = ["kan_bspline", "kan_rbf", "kan_relu", "af_kan", "s_kan", "gr_kan"]
 

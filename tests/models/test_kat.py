@@ -8,7 +8,7 @@ import torch
 from mlpzoo import create_model
 from mlpzoo.errors import ConfigError
 from mlpzoo.layers.kan import GRKANLinear
-from mlpzoo.models.kan import count_parameters
+from mlpzoo.measure import count_parameters
 from mlpzoo.models.kat import GRKANMlp, VisionTransformer
 from mlpzoo.registry import model_entry
 

@@ -1,7 +1,6 @@
 """A fresh run's initial weights (train/init.py): the seed governs a registered model still as built; anything
 trained, loaded or changed keeps its weights."""
 
-import pytest
 import torch
 from torch import nn
 

@@ -100,8 +100,8 @@ def run_ctr_benchmark(epochs: int = 5, threads: int = 2, data_dir=None, full_rep
         summary.append(f"Converged fit (early stopping): test AUC {converged.metrics['test']['auc']:.4f}, logloss "
                        f"{converged.metrics['test']['logloss']:.4f}, best epoch {converged.best_epoch} of {converged.epochs_run}, {fit_seconds:.1f} s wall.")
     if full_reproduce:
-        from pathlib import Path
         import tempfile
+        from pathlib import Path
 
         from mlpzoo.claims.base import get_budget
         from mlpzoo.claims.finalmlp import run

@@ -21,7 +21,7 @@ Two experiments, every model at (nearly) the same parameter count, seeds as the 
    (:mod:`mlpzoo.claims.kits.kan`: two hidden layers, ~1,200 parameters, Adam lr 1e-2, early
    stopping; test RMSE): MLP vs B-spline KAN vs RBF KAN vs ReLU-KAN vs AF-KAN.
 
-Forward FLOPs per sample come from :func:`mlpzoo.flops.count_flops`: PyTorch's counter for the
+Forward FLOPs per sample come from :func:`mlpzoo.measure.count_flops`: PyTorch's counter for the
 matrix products plus each KAN layer's analytic ``elementwise_flops`` for its bases (the MLP's
 SiLU, about 5 FLOPs per hidden unit, is not counted: under 1 % of its total here).
 
@@ -43,8 +43,8 @@ from mlpzoo.data.images import (
     fashion_mnist_dir,
     load_fashion_mnist,
 )
-from mlpzoo.flops import flops_per_sample
-from mlpzoo.models.kan import build, count_parameters, width_for_parameters
+from mlpzoo.measure import count_parameters, flops_per_sample
+from mlpzoo.models.kan import build, width_for_parameters
 from mlpzoo.tasks import get_task
 from mlpzoo.train.trainer import Trainer
 

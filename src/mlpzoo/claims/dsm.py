@@ -6,7 +6,7 @@ The abstract: DSM "can learn long-term spatial dependencies with log-linear comp
 
 1. accuracy: DSM >= Mixer (within one SE) on CIFAR-10 at matched parameters
    (:mod:`mlpzoo.claims.kits.vision`; counts more than 5 % apart make the claim not checkable);
-2. cost: the forward FLOPs of one token-mixing layer (:func:`mlpzoo.flops.count_flops`) on
+2. cost: the forward FLOPs of one token-mixing layer (:func:`mlpzoo.measure.count_flops`) on
    token grids of 8x8 to 32x32, fitted as ``FLOPs ~ N^e``. "Near log-linear" is read as ``e`` at
    most ``COST_TOLERANCE`` above the slope that ``N log N`` itself has over the same grids
    (about 1.18, so ``e <= 1.25``). Our DCT (:mod:`mlpzoo.layers.spectrum`) is a pair of matrix
@@ -25,9 +25,9 @@ import torch
 
 from mlpzoo.claims.base import ClaimContext, ClaimSpec, Evidence
 from mlpzoo.claims.kits import vision
-from mlpzoo.flops import count_flops
 from mlpzoo.layers.mixing import TokenMLP
 from mlpzoo.layers.spectrum import DynamicSpectrumMixing
+from mlpzoo.measure import count_flops
 
 MODEL = "dsm"
 GRIDS = (8, 16, 32)

@@ -25,7 +25,14 @@ import math
 from functools import partial
 
 from mlpzoo.claims.base import (
-    ClaimContext, ClaimSpec, Evidence, PaperNumber, calibrate, calibrated_verdict, compare, split_calibration,
+    ClaimContext,
+    ClaimSpec,
+    Evidence,
+    PaperNumber,
+    calibrate,
+    calibrated_verdict,
+    compare,
+    split_calibration,
     summarize,
 )
 from mlpzoo.claims.kits.graphs import CSBM, load_graph

@@ -45,6 +45,7 @@ from torch import nn
 from mlpzoo.claims.base import ClaimContext, ClaimSpec, Evidence, compare
 from mlpzoo.data.images import fashion_mnist_dir, load_digits_images, load_fashion_mnist
 from mlpzoo.data.tensors import ArrayData
+from mlpzoo.measure import count_parameters
 from mlpzoo.models.deep_mlp import DeepResidualMLP
 from mlpzoo.tasks import get_task
 from mlpzoo.train.trainer import Trainer
@@ -206,7 +207,7 @@ def build(
 
 
 def trainable(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return count_parameters(model, trainable_only=True)
 
 
 def hidden_for_budget(

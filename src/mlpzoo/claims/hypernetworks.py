@@ -41,8 +41,9 @@ from mlpzoo.claims.base import (
 from mlpzoo.data.synthetic_tasks import sample_sine_tasks, sine_wave
 from mlpzoo.data.tensors import ArrayData
 from mlpzoo.layers.hyper import functional_mlp
+from mlpzoo.measure import count_parameters
 from mlpzoo.models.hyper import HyperMLP, TaskHyperMLP
-from mlpzoo.models.kan import DenseMLP, count_parameters
+from mlpzoo.models.kan import DenseMLP
 from mlpzoo.tasks import get_task
 from mlpzoo.train.trainer import Trainer
 

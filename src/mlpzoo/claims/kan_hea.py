@@ -33,7 +33,8 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from mlpzoo.claims.base import ClaimContext, ClaimSpec, Evidence, compare, summarize
 from mlpzoo.data.mpea import load_mpea, read_mpea
 from mlpzoo.data.tensors import ArrayData
-from mlpzoo.models.kan import build, count_parameters, width_for_parameters
+from mlpzoo.measure import count_parameters
+from mlpzoo.models.kan import build, width_for_parameters
 from mlpzoo.tasks import get_task
 from mlpzoo.train.trainer import Trainer
 

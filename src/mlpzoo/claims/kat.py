@@ -30,8 +30,7 @@ import torch
 from mlpzoo.claims.base import ClaimContext, ClaimSpec, Evidence, compare, summarize
 from mlpzoo.data.augment import Compose, HorizontalFlip, RandomCrop
 from mlpzoo.data.images import ImageData, channel_stats, load_cifar10
-from mlpzoo.flops import flops_per_sample
-from mlpzoo.models.kan import count_parameters
+from mlpzoo.measure import count_parameters, flops_per_sample
 from mlpzoo.registry import create_model
 from mlpzoo.tasks import get_task
 from mlpzoo.train.trainer import Trainer

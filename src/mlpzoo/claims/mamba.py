@@ -46,6 +46,7 @@ from mlpzoo.claims.base import (
     summarize,
 )
 from mlpzoo.data.synthetic_sequences import IGNORE, induction_heads, selective_copying
+from mlpzoo.measure import count_parameters
 from mlpzoo.registry import create_model
 
 MODELS = ("mamba", "mamba_lti", "transformer_lm")  # selective copying
@@ -189,14 +190,14 @@ def selective_copying_run(name: str, s: dict, seed: int) -> list[dict]:
                                                 seed=_batch_seed(seed, 0, step)), s)
     test = selective_copying(s["eval_batch"], s["copy_len"], s["copy_tokens"], VOCAB, seed=10**6 + seed)
     return [_record("selective_copying", name, s["copy_len"] + s["copy_tokens"], seed, accuracy(model, test),
-                    sum(p.numel() for p in model.parameters()), s["eval_batch"] * s["copy_tokens"])]
+                    count_parameters(model), s["eval_batch"] * s["copy_tokens"])]
 
 
 def induction_heads_run(name: str, s: dict, seed: int) -> list[dict]:
     """Train ``name`` on induction heads at ``induction_len``; score held-out batches at every test length."""
     model = build(name, s)
     train(model, lambda step: induction_heads(s["batch"], s["induction_len"], VOCAB, seed=_batch_seed(seed, 1, step)), s)
-    parameters = sum(p.numel() for p in model.parameters())
+    parameters = count_parameters(model)
     return [_record("induction_heads", name, length, seed,
                     accuracy(model, induction_heads(s["eval_batch"], length, VOCAB, seed=10**6 + seed)), parameters,
                     s["eval_batch"])
@@ -208,7 +209,7 @@ def timing_run(name: str, s: dict) -> list[dict]:
     model = build(name, s)
     return [{"task": "time_per_token", "model": name, "length": length,
              "us_per_token": time_per_token(model, length, s["timing_repeats"]) * 1e6,
-             "parameters": sum(p.numel() for p in model.parameters())} for length in s["timing_lengths"]]
+             "parameters": count_parameters(model)} for length in s["timing_lengths"]]
 
 
 def experiment(ctx: ClaimContext) -> Evidence:

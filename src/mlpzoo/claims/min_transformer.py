@@ -36,6 +36,7 @@ from mlpzoo.data.images import (
     load_cifar10,
     load_fashion_mnist,
 )
+from mlpzoo.measure import count_parameters
 from mlpzoo.models.transformer import VisionTransformer
 from mlpzoo.tasks import get_task
 from mlpzoo.train.trainer import Trainer
@@ -185,7 +186,7 @@ def fit_one(dataset: str, mode: str, variant: str, data, settings: dict, seed: i
         "mode": mode,
         "variant": variant,
         "seed": seed,
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": count_parameters(model),
         "epochs": result.epochs_run,
         "valid_accuracy": result.metrics["valid"]["accuracy"],
         "test_accuracy": result.metrics["test"]["accuracy"],

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from mlpzoo.claims.base import ClaimContext, ClaimSpec, Evidence, compare, summarize
 from mlpzoo.claims.kits import kan as suite
-from mlpzoo.models.kan import count_parameters
+from mlpzoo.measure import count_parameters
 
 MODELS = {**suite.MODELS, "s_kan": ("selectable", {})}
 RIVALS = ("mlp", "kan_bspline", "kan_rbf", "af_kan")

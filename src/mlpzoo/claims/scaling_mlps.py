@@ -55,7 +55,7 @@ from mlpzoo.data.augment import (
 )
 from mlpzoo.data.images import ImageData, channel_stats
 from mlpzoo.errors import ConfigError
-from mlpzoo.flops import count_flops
+from mlpzoo.measure import count_flops, count_parameters
 from mlpzoo.models.deep_mlp import ScalingMLP
 from mlpzoo.models.vision import ResNetCIFAR
 from mlpzoo.tasks import get_task
@@ -197,7 +197,7 @@ def fit_cell(
     train = ImageData(images[rows], labels[rows], mean, std, augment=augmentation(augment))
     valid, test = (ImageData(*splits[name], mean, std) for name in ("valid", "test"))
     flops_per_sample = count_flops(model, torch.zeros(1, 3, 32, 32))
-    params = sum(p.numel() for p in model.parameters())
+    params = count_parameters(model)
     config = {
         "epochs": settings["epochs"],
         "patience": settings["epochs"],

@@ -33,8 +33,8 @@ from mlpzoo.data.images import fashion_mnist_dir, load_digits_images, load_fashi
 from mlpzoo.data.tensors import ArrayData
 from mlpzoo.errors import ConfigError, DataMissingError
 from mlpzoo.layers.moe import DenseMLPBlock, MoEMLP
+from mlpzoo.measure import count_parameters
 from mlpzoo.methods.sizing import candidate_widths, recommend, sweep, time_mlp_block
-from mlpzoo.models.kan import count_parameters
 from mlpzoo.tasks import get_task
 from mlpzoo.train.trainer import Trainer
 

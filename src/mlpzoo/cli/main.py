@@ -50,7 +50,7 @@ class _Group(click.Group):
 @click.group(cls=_Group)
 @click.version_option(package_name="mlpzoo")
 def main() -> None:
-    """MLP-family models behind one API, and runnable checks of 43 papers' claims."""
+    """MLP-family models behind one API, and runnable checks of the catalogued papers' claims."""
     # OpenMP threads that spin while a peer waits for a core burn 4-5x the CPU and train 4-7x slower
     # whenever other processes share the cores (measured: FinalMLP on Frappe, 2 threads on a busy
     # 2-core machine, 38-56 s an epoch spinning, 8.5 s sleeping). Torch is not loaded yet, so OpenMP

@@ -41,7 +41,13 @@ from mlpzoo.data.graphs import Graph, as_graph
 from mlpzoo.errors import ConfigError
 from mlpzoo.layers.mlp import MLP
 from mlpzoo.methods.node_training import (
-    FitConfig, FitResult, accuracy, cross_entropy_on, feature_matrix, fit_full_batch, seed_everything,
+    FitConfig,
+    FitResult,
+    accuracy,
+    cross_entropy_on,
+    feature_matrix,
+    fit_full_batch,
+    seed_everything,
 )
 from mlpzoo.models.graph import GCN, GraphSAGE
 

@@ -38,6 +38,7 @@ from mlpzoo.layers.kan import (
     SelectableKANLinear,
 )
 from mlpzoo.layers.mlp import MLP, check_width
+from mlpzoo.measure import count_parameters
 from mlpzoo.registry import register_model
 
 LAYERS = {
@@ -195,10 +196,6 @@ def gr_kan(in_features: int, out_features: int = 1, hidden: Sequence[int] = (16,
 def mlp(in_features: int, out_features: int = 1, hidden: Sequence[int] = (32,), **kwargs) -> DenseMLP:
     """Plain MLP with SiLU on ``batch["x"]``."""
     return DenseMLP(in_features, out_features, hidden, **kwargs)
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def build(kind: str, in_features: int, out_features: int, hidden: Sequence[int], **layer_kwargs) -> nn.Module:

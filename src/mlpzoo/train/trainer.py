@@ -26,13 +26,14 @@ from torch import nn
 
 from mlpzoo.config import build_config
 from mlpzoo.errors import ConfigError, TrainingError
+from mlpzoo.measure import count_parameters
 from mlpzoo.train.checkpoint import load_checkpoint, save_checkpoint
 from mlpzoo.train.checks import check_labels, check_takes_steps
 from mlpzoo.train.config import TrainConfig
 from mlpzoo.train.distributed import distributed_context, shard_batch
 from mlpzoo.train.init import initialise
-from mlpzoo.train.rundir import RunDir, data_digest, digest, file_digest
 from mlpzoo.train.report import write_report
+from mlpzoo.train.rundir import RunDir, data_digest, digest, file_digest
 from mlpzoo.train.tracking import make_tracker
 
 # Settings that may change between an interrupted run and its resumption.
@@ -392,7 +393,7 @@ class Trainer:
         summary = {"model": type(self.model).__name__, "monitor": self.monitor, "metrics": result.metrics, "best_epoch": result.best_epoch,
                    "epochs_run": result.epochs_run, "train_seconds": result.train_seconds,
                    "train_samples_per_second": result.train_samples_per_second,
-                   "parameters": sum(p.numel() for p in self.model.parameters()),
+                   "parameters": count_parameters(self.model),
                    "finished_at": datetime.now(timezone.utc).isoformat()}
         run.write_result(summary)
         if result.history:

@@ -4,7 +4,6 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from mlpzoo.flops import count_flops
 from mlpzoo.layers.kan import (
     AFKANLinear,
     BSplineKANLinear,
@@ -14,6 +13,7 @@ from mlpzoo.layers.kan import (
     ReLUKANLinear,
 )
 from mlpzoo.layers.kan.elementwise import ACTIVATION_FLOPS, activation_flops, input_rows
+from mlpzoo.measure import count_flops
 from mlpzoo.models.kan import KANNet
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from mlpzoo.claims.base import ClaimContext
 from mlpzoo.data.datasets import SplitDataset, load_dataset
+from mlpzoo.measure import count_parameters
 from mlpzoo.registry import create_model
 from mlpzoo.tasks import get_task
 from mlpzoo.train import Trainer
@@ -45,7 +46,7 @@ def fit_ctr(ctx: ClaimContext, dataset: SplitDataset, arm: Arm, seed: int, train
     row = {"dataset": dataset.name, "model": arm.label, "seed": seed}
     row.update({f"test_{k}": v for k, v in result.metrics["test"].items()})
     row.update({f"valid_{k}": v for k, v in result.metrics["valid"].items()})
-    row.update(epochs=result.epochs_run, parameters=sum(p.numel() for p in model.parameters()),
+    row.update(epochs=result.epochs_run, parameters=count_parameters(model),
                train_samples_per_second=result.train_samples_per_second)
     return row
 

@@ -11,7 +11,7 @@ Training follows the papers' DeiT-style recipe: AdamW (lr 1e-3, weight decay 0.0
 per-step cosine schedule after linear warm-up epochs, the whole schedule run (no early stop; the
 best-validation weights are restored), random crop (pad 4) and horizontal flip, with mixup (alpha
 0.8) and label smoothing 0.1 where the budget's ``heavy_augment`` says so. Per fit we record test
-and validation accuracy, parameters, forward FLOPs per image (:func:`mlpzoo.flops.count_flops`),
+and validation accuracy, parameters, forward FLOPs per image (:func:`mlpzoo.measure.count_flops`),
 training images/s (from the fit) and inference images/s. Each claim fits its own Mixer baseline
 (one ``ctx.arm`` per model and seed, so an interrupted run resumes).
 """
@@ -33,7 +33,7 @@ from mlpzoo.data.augment import (
     RandomCrop,
 )
 from mlpzoo.data.images import ImageData, load_cifar10
-from mlpzoo.flops import count_flops
+from mlpzoo.measure import count_flops, count_parameters
 from mlpzoo.registry import create_model, model_entry
 from mlpzoo.tasks import get_task
 from mlpzoo.train.trainer import Trainer
@@ -142,7 +142,7 @@ def model_kwargs(name: str, settings: dict, match_parameters: bool = True) -> di
 
 
 def _parameters(name: str, kwargs: dict) -> int:
-    return sum(p.numel() for p in create_model(name, **kwargs).parameters())
+    return count_parameters(create_model(name, **kwargs))
 
 
 def mixer_data(settings: dict, data_dir=None) -> tuple[ImageData, ImageData, ImageData]:
@@ -203,7 +203,7 @@ def fit_one(
         "test_accuracy": result.metrics["test"]["accuracy"],
         "valid_accuracy": result.metrics["valid"]["accuracy"],
         "epochs": result.epochs_run,
-        "parameters": float(sum(p.numel() for p in model.parameters())),
+        "parameters": float(count_parameters(model)),
         "flops_per_image": float(count_flops(model, example[:1])),
         "train_samples_per_second": result.train_samples_per_second,
         "infer_images_per_second": inference_speed(model, example),

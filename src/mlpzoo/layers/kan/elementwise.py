@@ -1,4 +1,4 @@
-"""Analytic elementwise FLOP counts of the KAN layers (for :func:`mlpzoo.flops.count_flops`).
+"""Analytic elementwise FLOP counts of the KAN layers (for :func:`mlpzoo.measure.count_flops`).
 
 PyTorch's FLOP counter sees only matrix products; a KAN layer's basis functions are elementwise
 work it misses. Every KAN layer's ``elementwise_flops(inputs)`` adds that work, counted by one

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from mlpzoo.flops import count_flops, flops_per_sample
+from mlpzoo.measure import count_flops, flops_per_sample
 
 
 def test_linear_stack_counts_two_flops_per_multiply_add():
