@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mlpzoo.errors import ConfigError
-from mlpzoo.layers import ssm_kernel
+from mlpzoo.layers import native, ssm_kernel
 from mlpzoo.layers.ssm import selective_scan
 
 needs_kernel = pytest.mark.skipif(not ssm_kernel.kernel_available(), reason="no C compiler")
@@ -25,27 +25,27 @@ def inputs(b=3, length=50, d=5, n=16, dtype=torch.float32):
 def fresh_library(monkeypatch, tmp_path):
     """An empty kernel cache in tmp_path; the process's loaded kernel comes back afterwards."""
     monkeypatch.setenv("MLPZOO_KERNEL_CACHE", str(tmp_path))
-    ssm_kernel._library.cache_clear()
+    native.load.cache_clear()
     yield tmp_path
     monkeypatch.undo()
-    ssm_kernel._library.cache_clear()
+    native.load.cache_clear()
 
 
 @needs_kernel
 def test_built_once_and_reused(fresh_library):
     assert ssm_kernel.kernel_available()
-    built = list(fresh_library.glob("ssm_scan_*.so"))
+    built = list(fresh_library.glob("ssm_kernel_*.so"))
     assert len(built) == 1
     stamp = built[0].stat().st_mtime_ns
-    code = "from mlpzoo.layers import ssm_kernel; assert ssm_kernel.kernel_available()"
+    code = "from mlpzoo.layers import native, ssm_kernel; assert ssm_kernel.kernel_available()"
     env = {**os.environ, "MLPZOO_KERNEL_CACHE": str(fresh_library), "CC": "no-such-compiler"}
     subprocess.run([sys.executable, "-c", code], check=True, env=env)  # loads the cached file, compiles nothing
-    assert built[0].stat().st_mtime_ns == stamp and len(list(fresh_library.glob("ssm_scan_*.so"))) == 1
+    assert built[0].stat().st_mtime_ns == stamp and len(list(fresh_library.glob("ssm_kernel_*.so"))) == 1
 
 
 def test_falls_back_to_the_chunked_scan_without_a_compiler(fresh_library, monkeypatch):
     monkeypatch.setenv("CC", "no-such-compiler")
-    with pytest.warns(RuntimeWarning, match="chunked scan"):
+    with pytest.warns(RuntimeWarning, match="could not be built"):
         assert not ssm_kernel.kernel_available()
     args = inputs(dtype=torch.float64)
     assert torch.allclose(selective_scan(*args), selective_scan(*args, fused=False), atol=1e-12)

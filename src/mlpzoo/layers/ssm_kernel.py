@@ -1,77 +1,31 @@
-"""The fused CPU selective scan: ``ssm_kernel.c`` built at first use with the system C compiler.
+"""The fused CPU selective scan: ``ssm_kernel.c``, built at first use by :mod:`mlpzoo.layers.native`.
 
 Gu & Dao, "Mamba: Linear-Time Sequence Modeling with Selective State Spaces", 2023, arXiv:2312.00752.
 The kernel runs the recurrence of :mod:`mlpzoo.layers.ssm` one batch row at a time with the
 ``(d, n)`` state in cache and every step fused, forward and backward, so no ``(b, L, d, n)`` tensor is
-written (the chunked scan writes several). We compile plain C and load it with :mod:`ctypes` rather
-than building a torch C++ extension: it needs only ``cc`` (no Python headers, no ninja), builds in
-about a second, and a machine without a compiler simply keeps the exact chunked scan.
-
-The shared object is cached under ``$MLPZOO_KERNEL_CACHE`` (default ``~/.cache/mlpzoo/kernels``),
-keyed by the source, the flags and the CPU's feature flags, so it is built once per machine and
-reused across runs and processes. ``MLPZOO_SCAN_KERNEL=0`` turns the kernel off.
+written (the chunked scan writes several). A machine without a C compiler keeps the exact chunked
+scan. ``MLPZOO_SCAN_KERNEL=0`` (or ``MLPZOO_NATIVE=0``) turns the kernel off.
 """
 
 from __future__ import annotations
 
 import ctypes
-import functools
-import hashlib
 import os
-import subprocess
-import tempfile
-import warnings
 from pathlib import Path
 
 import torch
 
+from mlpzoo.layers import native
+
 __all__ = ["fused_selective_scan", "kernel_available", "kernel_status"]
 
 _SOURCE = Path(__file__).with_name("ssm_kernel.c")
-# -march=native vectorises the state update over n with the widest registers the CPU has; the
-# later sets are fallbacks for compilers that refuse a flag.
-# -fopenmp-simd honours the kernel's `omp simd` reductions (no OpenMP runtime), -fno-trapping-math lets
-# the clamps become vector selects (the sums over n then add in vector lanes: rounding-level differences).
-_VECTOR = ["-O3", "-fopenmp-simd", "-fno-trapping-math", "-fno-math-errno"]
-_FLAG_SETS = ([*_VECTOR, "-march=native"], _VECTOR, ["-O3"])
-_TYPES = {torch.float32: ("float", ctypes.c_float), torch.float64: ("double", ctypes.c_double)}
-_status = {"built": None, "reason": "not loaded yet"}
-
-
-def _cache_dir() -> Path:
-    root = os.environ.get("MLPZOO_KERNEL_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return Path(root) / ("" if os.environ.get("MLPZOO_KERNEL_CACHE") else "mlpzoo/kernels")
-
-
-def _cpu_flags() -> str:
-    """The CPU's feature flags: a library built with -march=native must not run on another CPU."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(("flags", "Features")):
-                return line
-    except OSError:
-        pass
-    return os.uname().machine
-
-
-def _build(source: str, flags: list[str]) -> Path:
-    key = hashlib.sha256("\n".join([source, *flags, _cpu_flags()]).encode()).hexdigest()[:16]
-    target = _cache_dir() / f"ssm_scan_{key}.so"
-    if target.exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Build beside the target, then rename: processes building at once never load a half-written file.
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        partial = Path(tmp) / target.name
-        cmd = [os.environ.get("CC", "cc"), *flags, "-fPIC", "-shared", "-o", str(partial), str(_SOURCE), "-lm", "-lpthread"]
-        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
-        os.replace(partial, target)
-    return target
+_TYPES = {torch.float32: "float", torch.float64: "double"}
 
 
 def _declare(lib: ctypes.CDLL) -> None:
     i64, ptr = ctypes.c_int64, ctypes.c_void_p
-    for name, _ in _TYPES.values():
+    for name in _TYPES.values():
         forward = getattr(lib, f"mlpzoo_scan_forward_{name}")
         forward.argtypes = [ptr] * 10 + [i64] * 4 + [ctypes.c_int, i64, ctypes.c_int]
         backward = getattr(lib, f"mlpzoo_scan_backward_{name}")
@@ -79,25 +33,10 @@ def _declare(lib: ctypes.CDLL) -> None:
         forward.restype = backward.restype = ctypes.c_int
 
 
-@functools.lru_cache(maxsize=1)
 def _library() -> ctypes.CDLL | None:
     if os.environ.get("MLPZOO_SCAN_KERNEL", "1") == "0":
-        _status.update(built=False, reason="turned off by MLPZOO_SCAN_KERNEL=0")
         return None
-    source, errors = _SOURCE.read_text(), []
-    for flags in _FLAG_SETS:
-        try:
-            lib = ctypes.CDLL(str(_build(source, flags)))
-            _declare(lib)
-            _status.update(built=True, reason=f"built with {' '.join(flags)}")
-            return lib
-        except (OSError, subprocess.SubprocessError, AttributeError) as err:
-            detail = getattr(err, "stderr", b"") or b""
-            errors.append(f"{' '.join(flags)}: {err} {detail.decode(errors='replace')[:300]}".strip())
-    _status.update(built=False, reason="; ".join(errors))
-    warnings.warn(f"mlpzoo: the fused selective-scan kernel could not be built, using the chunked scan ({errors[-1]})",
-                  RuntimeWarning, stacklevel=3)
-    return None
+    return native.load(_SOURCE, _declare)
 
 
 def kernel_available() -> bool:
@@ -107,8 +46,9 @@ def kernel_available() -> bool:
 
 def kernel_status() -> dict:
     """Whether the kernel is built, and why not (for benchmark reports)."""
-    _library()
-    return dict(_status)
+    if _library() is None and os.environ.get("MLPZOO_SCAN_KERNEL", "1") == "0":
+        return {"built": False, "reason": "turned off by MLPZOO_SCAN_KERNEL=0"}
+    return native.status(_SOURCE)
 
 
 def supports(*tensors: torch.Tensor | None) -> bool:
@@ -132,7 +72,7 @@ class _FusedScan(torch.autograd.Function):
         y = torch.empty_like(u)
         h_last = u.new_empty(batch, d, n)
         checkpoints = u.new_empty(batch, chunks, d, n)
-        name = _TYPES[u.dtype][0]
+        name = _TYPES[u.dtype]
         status = getattr(_library(), f"mlpzoo_scan_forward_{name}")(
             _ptr(u), _ptr(delta), _ptr(A), _ptr(B), _ptr(C), _ptr(D), _ptr(h0), _ptr(y), _ptr(h_last),
             _ptr(checkpoints), batch, length, d, n, int(selective), chunk, torch.get_num_threads())
@@ -155,7 +95,7 @@ class _FusedScan(torch.autograd.Function):
         dB = torch.zeros_like(B) if selective else u.new_zeros(batch, d, n)
         dC = torch.zeros_like(C) if selective else u.new_zeros(batch, d, n)
         dD, dh0 = u.new_zeros(batch, d), u.new_empty(batch, d, n)
-        name = _TYPES[u.dtype][0]
+        name = _TYPES[u.dtype]
         status = getattr(_library(), f"mlpzoo_scan_backward_{name}")(
             _ptr(u), _ptr(delta), _ptr(A), _ptr(B), _ptr(C), _ptr(D), _ptr(checkpoints), _ptr(grad_y),
             _ptr(grad_last), _ptr(du), _ptr(ddelta), _ptr(per_row), _ptr(dB), _ptr(dC), _ptr(dD), _ptr(dh0),
