@@ -13,7 +13,8 @@ arXiv:2312.00752. For each length L, float32, CPU, batch 1, ``channels`` SSM cha
   Python loop (backward by autograd through it), the baseline of the ">= 10x at L = 1024" goal.
 - ``minimal``: ``MambaBlock.selective_scan`` of johnma2006/mamba-minimal, imported from ``--reference``
   (a checkout of that repository, or ``$MAMBA_MINIMAL``; it needs ``einops`` on the path), never
-  from this repository. Its outputs are asserted equal to ours with the same inputs.
+  from this repository. Its outputs are asserted equal to ours with the same inputs; its backward
+  (quadratic in L) is timed up to L = 2048 only.
 - ``attention``: causal ``scaled_dot_product_attention`` with 4 heads over the same width
   (projections excluded on both sides).
 
@@ -47,6 +48,9 @@ from mlpzoo.layers.ssm_kernel import kernel_status
 OUT = Path(__file__).resolve().parent / "out"
 LENGTHS = (256, 512, 1024, 2048, 4096, 8192)
 HEADS = 4
+# mamba-minimal's backward is quadratic in L (autograd of each ``deltaA[:, i]`` writes a zero-filled
+# (b, L, d, n) gradient): ~20 s per pass at L = 1024, hours at 8192. Its forward is timed at every L.
+MINIMAL_BACKWARD_MAX = 2048
 
 
 def inputs(length: int, channels: int, state: int, grad: bool = False) -> dict[str, torch.Tensor]:
@@ -179,6 +183,8 @@ def measure(length: int, args, minimal) -> dict:
         repeats, warmup = (slow, 1) if name in ("loop", "minimal") else (args.repeats, 2)
         with torch.no_grad():
             row["fwd_s"][name] = median_seconds(lambda fn=fn: fn(t), repeats, warmup)
+        if name == "minimal" and length > MINIMAL_BACKWARD_MAX:
+            continue
         row["fwd_bwd_s"][name] = median_seconds(fwd_bwd(fn, tg), repeats, warmup)
     with torch.no_grad():
         row["fwd_s"]["attention"] = median_seconds(lambda: attention(*qkv), args.repeats)
