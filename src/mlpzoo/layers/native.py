@@ -57,7 +57,8 @@ def _build(source: Path, flags: list[str]) -> Path:
     # Build beside the target, then rename: processes building at once never load a half-written file.
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         partial = Path(tmp) / target.name
-        cmd = [os.environ.get("CC", "cc"), *flags, "-fPIC", "-shared", "-o", str(partial), str(source), "-lm", "-lpthread"]
+        compiler = os.environ.get("CC", "cc")
+        cmd = [compiler, *flags, "-fPIC", "-shared", "-o", str(partial), str(source), "-lm", "-lpthread"]
         subprocess.run(cmd, check=True, capture_output=True, timeout=120)
         os.replace(partial, target)
     return target

@@ -109,7 +109,9 @@ class _FusedScan(torch.autograd.Function):
 
 
 def fused_selective_scan(u, delta, A, B, C, D=None, initial_state=None, chunk_size: int = 64):
-    """``(y, final state)`` of the selective scan by the C kernel; arguments as :func:`~mlpzoo.layers.ssm.selective_scan`.
+    """``(y, final state)`` of the selective scan by the C kernel.
+
+    Arguments as :func:`mlpzoo.layers.ssm.selective_scan`.
 
     ``chunk_size`` positions run between the checkpoints the backward pass restarts from.
     """
