@@ -91,3 +91,11 @@ def test_float32_exp_is_accurate_over_the_whole_range():
     h0 = torch.ones(1, 4001, 1)
     y = selective_scan(ones * 0, ones, A, torch.zeros(1, 1, 1), torch.ones(1, 1, 1), initial_state=h0, fused=True)
     assert torch.allclose(y[0, 0], log_a.exp(), rtol=2e-7, atol=0)
+
+
+@needs_kernel
+def test_empty_sequence_keeps_the_initial_state():
+    u, delta, A, B, C, D = inputs(length=0)
+    h0 = torch.randn(3, 5, 16)
+    y, final = selective_scan(u, delta, A, B, C, D, initial_state=h0, return_final_state=True, fused=True)
+    assert y.shape == (3, 0, 5) and torch.equal(final, h0)

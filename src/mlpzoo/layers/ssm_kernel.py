@@ -83,6 +83,7 @@ class _FusedScan(torch.autograd.Function):
         return y, h_last
 
     @staticmethod
+    @torch.autograd.function.once_differentiable
     def backward(ctx, grad_y, grad_last):
         u, delta, A, B, C, D, checkpoints = ctx.saved_tensors
         batch, length, d = u.shape
