@@ -15,6 +15,9 @@ for a hidden layer, so every layer computes its input gradient. Layers:
   checkout given by ``--efficient-kan DIR`` (or ``$EFFICIENT_KAN``), never from this repository, with
   ``bspline``'s weights copied in; outputs are asserted equal. The ">= 3x faster than efficient-kan"
   goals are read against it.
+- ``fastkan``: FastKAN's own ``FastKANLayer`` (ZiyaoLi/fast-kan: LayerNorm, 8 Gaussian RBFs, base
+  branch), imported from ``--fastkan DIR`` (or ``$FASTKAN``): a timing reference at the same shape
+  (another parametrisation, so no output check); information only.
 - ``dense_floor``: fwd+bwd of the matrix product alone in efficient-kan's spline shape,
   ``(B, (G + k) in) @ ((G + k) in, out)`` with gradients for both operands: the floor of the dense
   parametrisation, the "within 1.3x" goal at (1000, 1000, 100).
@@ -120,6 +123,17 @@ def efficient_kan_like(kan_linear, ours: BSplineKANLinear) -> nn.Module:
     return ref
 
 
+def load_fastkan(path: str | None):
+    """FastKAN's ``FastKANLayer`` class from a checkout outside this repository, or None."""
+    path = path or os.environ.get("FASTKAN")
+    if not path:
+        return None
+    sys.path.insert(0, str(Path(path)))
+    from fastkan import FastKANLayer
+
+    return FastKANLayer
+
+
 class DenseFloor(nn.Module):
     """Only efficient-kan's spline product, ``bases (B, (G + k) in) @ weight^T``, both operands trainable."""
 
@@ -192,12 +206,13 @@ def main() -> None:
     parser.add_argument("--out", default=str(OUT / "kan_layers.json"), help="where the JSON goes")
     parser.add_argument("--no-fused", dest="fused", action="store_false", help="skip BSplineKANLinear(fused=True)")
     parser.add_argument("--efficient-kan", help="a checkout of Blealtan/efficient-kan (default: $EFFICIENT_KAN)")
+    parser.add_argument("--fastkan", help="a checkout of ZiyaoLi/fast-kan (default: $FASTKAN)")
     parser.add_argument("--clock", choices=sorted(timing.CLOCKS), default="wall")
     parser.add_argument("--only-bspline", action="store_true", help="skip the RBF, ReLU-KAN and MLP rows")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     timing.use_clock(args.clock)
-    kan_linear = load_efficient_kan(args.efficient_kan)
+    kan_linear, fastkan_layer = load_efficient_kan(args.efficient_kan), load_fastkan(args.fastkan)
     sizes = [tuple(int(v) for v in s.split(",")) for s in args.sizes] if args.sizes else SIZES
     load_before = os.getloadavg()
     results = []
@@ -212,6 +227,8 @@ def main() -> None:
         }
         if kan_linear is not None:
             layers["efficient_kan"] = efficient_kan_like(kan_linear, layers["bspline"])
+        if fastkan_layer is not None:
+            layers["fastkan"] = fastkan_layer(n_in, n_out)
         if args.fused:
             layers["bspline_fused"].load_state_dict(layers["bspline"].state_dict())
         if not args.only_bspline:
@@ -235,6 +252,8 @@ def main() -> None:
         row["bspline_over_dense_floor"] = times["bspline"] / times["dense_floor"]
         if "efficient_kan" in times:
             row["bspline_speedup_vs_efficient_kan"] = times["efficient_kan"] / times["bspline"]
+        if "fastkan" in times:
+            row["bspline_speedup_vs_fastkan"] = times["fastkan"] / times["bspline"]
         if "mlp_eq[bspline]" in times:
             row["bspline_over_mlp_eq"] = times["bspline"] / times["mlp_eq[bspline]"]
         if args.fused:
@@ -268,6 +287,9 @@ def goals(results: list[dict]) -> list[dict]:
         if shape in SIZES[:2] and "bspline_speedup_vs_efficient_kan" in row:
             out.append(goal(f"B-spline KAN fwd+bwd {shape}: speed-up vs efficient-kan",
                             row["bspline_speedup_vs_efficient_kan"], 3.0))
+        if "bspline_speedup_vs_fastkan" in row:
+            out.append(goal(f"B-spline KAN fwd+bwd {shape}: speed-up vs FastKAN's layer (information)",
+                            row["bspline_speedup_vs_fastkan"], 1.0))
         if shape == SIZES[2]:
             out.append(goal(f"B-spline KAN fwd+bwd {shape}: time / dense product floor",
                             row["bspline_over_dense_floor"], 1.3, higher_is_better=False))

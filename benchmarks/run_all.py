@@ -9,12 +9,13 @@ before and after each benchmark beside it. Run it on an idle machine: a load abo
 means the numbers are not the machine's.
 
 The reference implementations are never dependencies of mlpzoo: ``--references DIR`` points at a
-throw-away folder holding checkouts ``DIR/mamba-minimal`` (johnma2006/mamba-minimal) and
-``DIR/efficient-kan`` (Blealtan/efficient-kan), and ``DIR/site`` with ``einops`` (mamba-minimal imports
-it), e.g.::
+throw-away folder holding checkouts ``DIR/mamba-minimal`` (johnma2006/mamba-minimal),
+``DIR/efficient-kan`` (Blealtan/efficient-kan), optionally ``DIR/fast-kan`` (ZiyaoLi/fast-kan), and
+``DIR/site`` with ``einops`` (mamba-minimal imports it), e.g.::
 
     git clone https://github.com/johnma2006/mamba-minimal DIR/mamba-minimal
     git clone https://github.com/Blealtan/efficient-kan DIR/efficient-kan
+    git clone https://github.com/ZiyaoLi/fast-kan DIR/fast-kan
     pip install --target DIR/site einops
 
 Without them the rows against those references are missing (and say so). ``--quick`` is a smoke
@@ -49,6 +50,8 @@ def benchmarks(args) -> dict[str, list[str]]:
     if refs is not None:
         mamba += ["--reference", str(refs / "mamba-minimal")]
         kan += ["--efficient-kan", str(refs / "efficient-kan")]
+        if (refs / "fast-kan").exists():
+            kan += ["--fastkan", str(refs / "fast-kan")]
     return {"mamba_scan": mamba + common, "kan_layers": kan + common}
 
 
