@@ -394,8 +394,9 @@ class BSplineKANLinear(nn.Module):
         scale_noise: spread of the initial coefficients, ``U(-1/2, 1/2) * scale_noise / G``.
         enable_standalone_scale_spline: learn a per-edge scale ``s_oi`` of the spline (efficient-kan
             default); without it ``s_oi = 1``.
-        fused: ``False`` (default) eager ops; ``True`` the dense basis and its input gradient as
-            ``torch.compile`` kernels (:mod:`mlpzoo.layers.kan.fused`; the first call compiles);
+        fused: ``False`` (default) eager ops (on CPU the spline branch is the sparse C kernel where
+            it pays, see ``SPARSE_MAX_BYTES``, else the dense product); ``True`` the dense basis and
+            its input gradient as ``torch.compile`` kernels (:mod:`mlpzoo.layers.kan.fused`; the first call compiles);
             ``"auto"`` those kernels with a one-time warning and eager ops where compiling fails.
     """
 
