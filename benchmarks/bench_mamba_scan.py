@@ -1,28 +1,34 @@
-"""Mamba's chunked selective scan against the token-by-token Python loop and causal attention.
+"""Mamba's selective scan: the fused C kernel and the chunked scan against the Python loop, mamba-minimal and attention.
 
-    python benchmarks/bench_mamba_scan.py [--lengths 256,512,...,8192] [--channels 128] [--state 16]
-                                          [--threads 1] [--repeats 5] [--chunk 64]
+    python benchmarks/bench_mamba_scan.py [--lengths 1024,8192] [--channels 128] [--state 16] [--threads 1]
+                                          [--repeats 5] [--chunk 64] [--reference DIR] [--clock wall|cpu]
 
 Gu & Dao, "Mamba: Linear-Time Sequence Modeling with Selective State Spaces", 2023,
 arXiv:2312.00752. For each length L, float32, CPU, batch 1, ``channels`` SSM channels
-(``d_inner``) with ``state`` states each:
+(``d_inner``) with ``state`` states each, forward and forward + backward:
 
-- ``scan``: :func:`mlpzoo.layers.ssm.selective_scan` over the whole sequence (forward, and
-  forward + backward).
+- ``fused``: :func:`mlpzoo.layers.ssm.selective_scan` with the C kernel (``fused=True``).
+- ``chunked``: the same function on the exact chunked scan (``fused=False``), the fallback.
 - ``loop``: the naive sequential recurrence, one :func:`selective_state_update` per token in a
-  Python loop (what generation does; forward only), the baseline of the ">= 10x at L = 1024" target.
+  Python loop (backward by autograd through it), the baseline of the ">= 10x at L = 1024" goal.
+- ``minimal``: ``MambaBlock.selective_scan`` of johnma2006/mamba-minimal, imported from ``--reference``
+  (a checkout of that repository, or ``$MAMBA_MINIMAL``; it needs ``einops`` on the path), never
+  from this repository. Its outputs are asserted equal to ours with the same inputs; its backward
+  (quadratic in L) is timed up to L = 2048 only.
 - ``attention``: causal ``scaled_dot_product_attention`` with 4 heads over the same width
-  (projections excluded on both sides), forward and forward + backward.
+  (projections excluded on both sides).
 
-Tokens/s use the median of ``--repeats`` runs after one warm-up. Memory: bytes autograd saves
-for backward at every L (``saved_tensors_hooks``), and the peak resident memory of a separate
-process running one forward + backward at the largest L (Linux ``VmHWM`` after resetting it
-through ``/proc/self/clear_refs``, minus the resident memory before the step). Writes benchmarks/out/mamba_scan.json (or ``--out``).
+Times are medians of ``--repeats`` runs after warm-up (``--clock cpu``: thread CPU time, for
+indicative numbers on a loaded machine). Memory: bytes autograd saves for backward, and the peak
+resident memory of a separate process running one fused forward + backward at the largest L
+(Linux ``VmHWM`` after a reset through ``/proc/self/clear_refs``). Writes benchmarks/out/mamba_scan.json
+(or ``--out``) with the goals rows that benchmarks/run_all.py tabulates.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -31,15 +37,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import timing
 import torch
 import torch.nn.functional as F
-from timing import median_seconds  # noqa: E402
+from timing import goal, median_seconds
 
 from mlpzoo.layers.ssm import selective_scan, selective_state_update
+from mlpzoo.layers.ssm_kernel import kernel_status
 
 OUT = Path(__file__).resolve().parent / "out"
 LENGTHS = (256, 512, 1024, 2048, 4096, 8192)
 HEADS = 4
+# mamba-minimal's backward is quadratic in L (autograd of each ``deltaA[:, i]`` writes a zero-filled
+# (b, L, d, n) gradient): ~20 s per pass at L = 1024, hours at 8192. Its forward is timed at every L.
+MINIMAL_BACKWARD_MAX = 2048
 
 
 def inputs(length: int, channels: int, state: int, grad: bool = False) -> dict[str, torch.Tensor]:
@@ -55,8 +66,8 @@ def inputs(length: int, channels: int, state: int, grad: bool = False) -> dict[s
     return {k: v.requires_grad_(grad and k != "A") for k, v in tensors.items()}
 
 
-def scan(t: dict, chunk: int) -> torch.Tensor:
-    return selective_scan(t["u"], t["delta"], t["A"], t["B"], t["C"], t["D"], chunk_size=chunk)
+def scan(t: dict, chunk: int, fused: bool) -> torch.Tensor:
+    return selective_scan(t["u"], t["delta"], t["A"], t["B"], t["C"], t["D"], chunk_size=chunk, fused=fused)
 
 
 def loop(t: dict) -> torch.Tensor:
@@ -67,6 +78,32 @@ def loop(t: dict) -> torch.Tensor:
         y, state = selective_state_update(state, u[:, i], delta[:, i], A, B[:, i, None], C[:, i, None], D)
         outputs.append(y)
     return torch.stack(outputs, 1)
+
+
+def load_minimal(path: str | None):
+    """mamba-minimal's ``MambaBlock.selective_scan`` from a checkout outside this repository, or None."""
+    path = path or os.environ.get("MAMBA_MINIMAL")
+    if not path:
+        return None
+    spec = importlib.util.spec_from_file_location("mamba_minimal_model", Path(path) / "model.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    # A method that never reads self: call it unbound on the same (u, delta, A, B, C, D).
+    return lambda t: module.MambaBlock.selective_scan(None, t["u"], t["delta"], t["A"], t["B"], t["C"], t["D"])
+
+
+def check_equal(t: dict, chunk: int, minimal) -> dict:
+    """Largest absolute difference of the fused scan to the loop and to mamba-minimal; asserts <= 1e-4."""
+    with torch.no_grad():
+        ours = scan(t, chunk, True)
+        diffs = {"loop": (ours - loop(t)).abs().max().item(), "chunked": (ours - scan(t, chunk, False)).abs().max().item()}
+        if minimal is not None:
+            diffs["minimal"] = (ours - minimal(t)).abs().max().item()
+    scale = max(1.0, ours.abs().max().item())
+    for name, diff in diffs.items():
+        assert diff <= 1e-4 * scale, f"fused scan differs from {name} by {diff:.2e}"
+    return diffs
 
 
 def attention_inputs(length: int, channels: int, grad: bool = False) -> list[torch.Tensor]:
@@ -110,7 +147,7 @@ def _resident_peak_kib() -> int:
 def run_peak(kind: str, length: int, args) -> None:
     if kind == "scan":
         tensors = inputs(length, args.channels, args.state, grad=True)
-        step = lambda: scan(tensors, args.chunk).sum().backward()
+        step = lambda: scan(tensors, args.chunk, True).sum().backward()
     else:
         qkv = attention_inputs(length, args.channels, grad=True)
         step = lambda: attention(*qkv).sum().backward()
@@ -122,24 +159,65 @@ def run_peak(kind: str, length: int, args) -> None:
                       "process_peak_mib": peak / 1024}))
 
 
-def measure(length: int, args) -> dict:
-    """Speed and saved-for-backward bytes of the scan, the loop and attention at one length."""
+def fwd_bwd(fn, tensors):
+    def step():
+        out = fn(tensors)
+        out.sum().backward()
+        for t in tensors.values():
+            t.grad = None
+    return step
+
+
+def measure(length: int, args, minimal) -> dict:
+    """Forward and forward + backward seconds of every variant at one length, and saved-for-backward bytes."""
     t = inputs(length, args.channels, args.state)
-    qkv = attention_inputs(length, args.channels)
-    with torch.no_grad():
-        scan_s = median_seconds(lambda: scan(t, args.chunk), args.repeats)
-        loop_s = median_seconds(lambda: loop(t), max(1, args.repeats // 2))
-        attn_s = median_seconds(lambda: attention(*qkv), args.repeats)
     tg = inputs(length, args.channels, args.state, grad=True)
-    qkv_g = attention_inputs(length, args.channels, grad=True)
-    scan_fb = median_seconds(lambda: scan(tg, args.chunk).sum().backward(), args.repeats)
-    attn_fb = median_seconds(lambda: attention(*qkv_g).sum().backward(), args.repeats)
-    return {"length": length, "scan_tokens_per_s": length / scan_s, "loop_tokens_per_s": length / loop_s,
-            "attention_tokens_per_s": length / attn_s, "scan_over_loop": loop_s / scan_s,
-            "scan_over_attention": attn_s / scan_s, "scan_fwd_bwd_tokens_per_s": length / scan_fb,
-            "attention_fwd_bwd_tokens_per_s": length / attn_fb,
-            "scan_saved_bytes": saved_bytes(lambda: scan(tg, args.chunk)),
-            "attention_saved_bytes": saved_bytes(lambda: attention(*qkv_g))}
+    qkv, qkv_g = attention_inputs(length, args.channels), attention_inputs(length, args.channels, grad=True)
+    variants = {"fused": lambda x: scan(x, args.chunk, True), "chunked": lambda x: scan(x, args.chunk, False),
+                "loop": loop}
+    if minimal is not None:
+        variants["minimal"] = minimal
+    slow = max(1, args.repeats // 2)  # the Python loop takes seconds at L = 8192
+    row = {"length": length, "max_abs_diff": check_equal(t, args.chunk, minimal), "fwd_s": {}, "fwd_bwd_s": {}}
+    for name, fn in variants.items():
+        repeats, warmup = (slow, 1) if name in ("loop", "minimal") else (args.repeats, 2)
+        with torch.no_grad():
+            row["fwd_s"][name] = median_seconds(lambda fn=fn: fn(t), repeats, warmup)
+        if name == "minimal" and length > MINIMAL_BACKWARD_MAX:
+            continue
+        row["fwd_bwd_s"][name] = median_seconds(fwd_bwd(fn, tg), repeats, warmup)
+    with torch.no_grad():
+        row["fwd_s"]["attention"] = median_seconds(lambda: attention(*qkv), args.repeats)
+    row["fwd_bwd_s"]["attention"] = median_seconds(lambda: attention(*qkv_g).sum().backward(), args.repeats)
+    row["saved_bytes"] = {"fused": saved_bytes(lambda: scan(tg, args.chunk, True)),
+                          "chunked": saved_bytes(lambda: scan(tg, args.chunk, False)),
+                          "attention": saved_bytes(lambda: attention(*qkv_g))}
+    return row
+
+
+def print_row(row: dict) -> None:
+    for pass_name in ("fwd_s", "fwd_bwd_s"):
+        times = row[pass_name]
+        cells = "".join(f"{name} {row['length'] / sec:>10.0f}   " for name, sec in times.items())
+        speedups = ", ".join(f"{times[name] / times['fused']:.1f}x {name}" for name in times if name != "fused")
+        print(f"L={row['length']:>5} {pass_name[:-2]:<8} tokens/s: {cells}| fused is {speedups}")
+    print("        saved for backward MiB: " + ", ".join(f"{k} {v / 2**20:.1f}" for k, v in row["saved_bytes"].items())
+          + "; max |fused - other|: " + ", ".join(f"{k} {v:.1e}" for k, v in row["max_abs_diff"].items()))
+
+
+def goals(rows: list[dict]) -> list[dict]:
+    out = []
+    for row in rows:
+        if row["length"] not in (1024, 8192):
+            continue
+        for pass_name, label in (("fwd_s", "fwd"), ("fwd_bwd_s", "fwd+bwd")):
+            times = row[pass_name]
+            out.append(goal(f"Mamba scan {label} L={row['length']}: fused vs Python loop",
+                            times["loop"] / times["fused"], 10.0))
+            if "minimal" in times:
+                out.append(goal(f"Mamba scan {label} L={row['length']}: fused vs mamba-minimal (information)",
+                                times["minimal"] / times["fused"], 1.0))
+    return out
 
 
 def main() -> None:
@@ -150,38 +228,42 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--reference", help="a checkout of johnma2006/mamba-minimal (default: $MAMBA_MINIMAL)")
+    parser.add_argument("--clock", choices=sorted(timing.CLOCKS), default="wall")
+    parser.add_argument("--no-peak", action="store_true", help="skip the peak-memory subprocesses")
     parser.add_argument("--out", default=str(OUT / "mamba_scan.json"))
     parser.add_argument("--peak-kind", choices=("scan", "attention"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    timing.use_clock(args.clock)
     lengths = [int(v) for v in args.lengths.split(",")]
     if args.peak_kind:
         run_peak(args.peak_kind, lengths[0], args)
         return
-    load_before = os.getloadavg()
+    status = kernel_status()
+    if not status["built"]:
+        sys.exit(f"the fused scan kernel is not available: {status['reason']}")
+    minimal = load_minimal(args.reference)
+    load_before = timing.load()
+    print(f"kernel: {status['reason']}; mamba-minimal: {'loaded' if minimal else 'not given (--reference)'}; "
+          f"clock {args.clock}; load {load_before['load1']:.2f} on {load_before['cpus']} CPUs")
     rows = []
-    print(f"{'L':>6}{'scan tok/s':>13}{'loop tok/s':>13}{'attn tok/s':>13}{'scan/loop':>11}{'scan/attn':>11}"
-          f"{'scan f+b tok/s':>16}{'attn f+b tok/s':>16}{'scan saved MiB':>16}{'attn saved MiB':>16}")
     for length in lengths:
-        rows.append(measure(length, args))
-        row = rows[-1]
-        print(f"{length:>6}{row['scan_tokens_per_s']:>13.0f}{row['loop_tokens_per_s']:>13.0f}"
-              f"{row['attention_tokens_per_s']:>13.0f}{row['scan_over_loop']:>11.1f}{row['scan_over_attention']:>11.2f}"
-              f"{row['scan_fwd_bwd_tokens_per_s']:>16.0f}{row['attention_fwd_bwd_tokens_per_s']:>16.0f}"
-              f"{row['scan_saved_bytes'] / 2**20:>16.1f}{row['attention_saved_bytes'] / 2**20:>16.1f}")
-    peaks = {kind: peak_child(kind, max(lengths), args) for kind in ("scan", "attention")}
+        rows.append(measure(length, args, minimal))
+        print_row(rows[-1])
+    peaks = {} if args.no_peak else {kind: peak_child(kind, max(lengths), args) for kind in ("scan", "attention")}
     for kind, peak in peaks.items():
         print(f"peak resident growth, fwd+bwd at L={peak['length']}: {kind} {peak['peak_growth_mib']:.0f} MiB")
-    at_1024 = next((r["scan_over_loop"] for r in rows if r["length"] == 1024), None)
-    if at_1024 is not None:
-        print(f"scan vs Python loop at L=1024: {at_1024:.1f}x (target >= 10)")
     summary = {"channels": args.channels, "state": args.state, "chunk": args.chunk, "threads": args.threads,
-               "repeats": args.repeats, "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
-               "loadavg_before": load_before, "loadavg_after": os.getloadavg(), "results": rows, "peak": peaks}
+               "repeats": args.repeats, "clock": args.clock, "kernel": status, "torch": torch.__version__,
+               "machine": platform.processor() or platform.machine(), "load_before": load_before,
+               "load_after": timing.load(), "results": rows, "peak": peaks, "goals": goals(rows)}
+    for row in summary["goals"]:
+        print(f"{row['goal']}: {row['measured']:.1f}x (goal >= {row['target']:g}) {'PASS' if row['passed'] else 'FAIL'}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2))
-    print(f"load average before {load_before[0]:.2f}, after {summary['loadavg_after'][0]:.2f}; wrote {out}")
+    print(f"load average before {load_before['load1']:.2f}, after {summary['load_after']['load1']:.2f}; wrote {out}")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,24 @@
-"""Wall-clock timing shared by the benchmark scripts (run as ``python benchmarks/bench_*.py``)."""
+"""Timing shared by the benchmark scripts (run as ``python benchmarks/bench_*.py``).
+
+Wall-clock by default. ``use_clock("cpu")`` times with the calling thread's CPU time instead: on a
+loaded machine that counts only the time the benchmark actually ran (indicative numbers from a shared
+machine; single-threaded runs only, since other threads' work is not counted).
+"""
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
+
+CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
+_clock = CLOCKS["wall"]
+
+
+def use_clock(name: str) -> None:
+    global _clock
+    _clock = CLOCKS[name]
 
 
 def wall_times(fn: Callable[[], object], repeats: int, warmup: int = 2) -> list[float]:
@@ -13,9 +27,9 @@ def wall_times(fn: Callable[[], object], repeats: int, warmup: int = 2) -> list[
         fn()
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = _clock()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(_clock() - start)
     return times
 
 
@@ -27,3 +41,16 @@ def timed_ms(fn: Callable[[], object], repeats: int, warmup: int = 2) -> tuple[f
     """Median and minimum in milliseconds (the minimum shows what machine load added to the median)."""
     times = wall_times(fn, repeats, warmup)
     return statistics.median(times) * 1e3, min(times) * 1e3
+
+
+def goal(name: str, measured: float, target: float, higher_is_better: bool = True, note: str = "") -> dict:
+    """One row of the summary table (benchmarks/run_all.py): a measured ratio against its target."""
+    passed = measured >= target if higher_is_better else measured <= target
+    return {"goal": name, "measured": measured, "target": target, "higher_is_better": higher_is_better,
+            "passed": bool(passed), "note": note}
+
+
+def load() -> dict:
+    """1/5/15-minute load averages and the CPU count, printed beside every result."""
+    one, five, fifteen = os.getloadavg()
+    return {"load1": one, "load5": five, "load15": fifteen, "cpus": os.cpu_count()}

@@ -1,4 +1,5 @@
-"""The selective scan: equal to the plain recurrence (float64), gradients, the recurrent step, inits."""
+"""The selective scan, fused kernel and chunked fallback: equal to the plain recurrence (float64), gradients,
+the recurrent step, inits."""
 
 import math
 
@@ -12,6 +13,10 @@ from mlpzoo.layers.ssm import (
     selective_scan,
     selective_state_update,
 )
+from mlpzoo.layers.ssm_kernel import kernel_available
+
+# Both paths of selective_scan: the exact chunked scan, and the C kernel where a compiler is present.
+FUSED = [False, pytest.param(True, marks=pytest.mark.skipif(not kernel_available(), reason="no C compiler"))]
 
 
 def reference_scan(u, delta, A, B, C, D):
@@ -37,38 +42,49 @@ def random_inputs(b=2, length=37, d=3, n=4, selective=True, seed=0):
     return u, delta, A, torch.randn(*shape, **f64), torch.randn(*shape, **f64), torch.randn(d, **f64)
 
 
+@pytest.mark.parametrize("fused", FUSED)
 @pytest.mark.parametrize("chunk", [1, 4, 8, 37, 64])
 @pytest.mark.parametrize("selective", [True, False])
-def test_scan_equals_sequential_recurrence(chunk, selective):
+def test_scan_equals_sequential_recurrence(chunk, selective, fused):
     args = random_inputs(selective=selective)
     expected, last = reference_scan(*args)
-    y, final = selective_scan(*args, chunk_size=chunk, return_final_state=True)
+    y, final = selective_scan(*args, chunk_size=chunk, return_final_state=True, fused=fused)
     assert torch.allclose(y, expected, atol=1e-12, rtol=1e-12)
     assert torch.allclose(final, last, atol=1e-12, rtol=1e-12)
 
 
-def test_scan_stays_finite_with_large_decays():
+@pytest.mark.parametrize("fused", FUSED)
+def test_scan_stays_finite_with_large_decays(fused):
     # A total decay of ~4000 per chunk would overflow exp(-cumsum) in the factorised form.
     u, delta, A, B, C, D = (t.float() for t in random_inputs(length=200))
-    y = selective_scan(u, delta * 100, A, B, C, D, chunk_size=64)
+    y = selective_scan(u, delta * 100, A, B, C, D, chunk_size=64, fused=fused)
     expected, _ = reference_scan(u.double(), delta.double() * 100, A.double(), B.double(), C.double(), D.double())
     assert torch.isfinite(y).all()
     assert torch.allclose(y.double(), expected, atol=1e-4)
 
 
-def test_initial_state_carries_over():
+@pytest.mark.parametrize("fused", FUSED)
+def test_initial_state_carries_over(fused):
     args = random_inputs(length=20)
-    whole = selective_scan(*args, chunk_size=3)
+    whole = selective_scan(*args, chunk_size=3, fused=fused)
     u, delta, A, B, C, D = args
-    first, state = selective_scan(u[:, :9], delta[:, :9], A, B[:, :9], C[:, :9], D, chunk_size=4, return_final_state=True)
-    second = selective_scan(u[:, 9:], delta[:, 9:], A, B[:, 9:], C[:, 9:], D, initial_state=state, chunk_size=4)
+    first, state = selective_scan(u[:, :9], delta[:, :9], A, B[:, :9], C[:, :9], D, chunk_size=4,
+                                  return_final_state=True, fused=fused)
+    second = selective_scan(u[:, 9:], delta[:, 9:], A, B[:, 9:], C[:, 9:], D, initial_state=state, chunk_size=4,
+                            fused=fused)
     assert torch.allclose(torch.cat([first, second], 1), whole, atol=1e-12)
 
 
+@pytest.mark.parametrize("fused", FUSED)
 @pytest.mark.parametrize("selective", [True, False])
-def test_scan_gradients_match_finite_differences(selective):
-    args = [t.requires_grad_() for t in random_inputs(b=1, length=11, d=2, n=3, selective=selective)]
-    assert torch.autograd.gradcheck(lambda *a: selective_scan(*a, chunk_size=4), args)
+def test_scan_gradients_match_finite_differences(selective, fused):
+    args = [t.requires_grad_() for t in random_inputs(b=2, length=11, d=2, n=3, selective=selective)]
+    h0 = torch.randn(2, 2, 3, dtype=torch.float64, requires_grad=True)
+
+    def scan_with_state(*a):
+        return selective_scan(*a[:-1], initial_state=a[-1], chunk_size=4, return_final_state=True, fused=fused)
+
+    assert torch.autograd.gradcheck(scan_with_state, [*args, h0])
 
 
 def test_linear_scan_gradients_including_initial_state():
@@ -79,15 +95,31 @@ def test_linear_scan_gradients_including_initial_state():
     assert torch.autograd.gradcheck(lambda a, b, c: linear_scan(a, b, c, chunk_size=4), (log_a, x, h0))
 
 
-def test_scan_gradients_equal_reference_autograd():
+@pytest.mark.parametrize("fused", FUSED)
+def test_scan_gradients_equal_reference_autograd(fused):
     args = [t.requires_grad_() for t in random_inputs(length=30)]
-    selective_scan(*args, chunk_size=7).square().sum().backward()
+    selective_scan(*args, chunk_size=7, fused=fused).square().sum().backward()
     ours = [t.grad.clone() for t in args]
     for t in args:
         t.grad = None
     reference_scan(*args)[0].square().sum().backward()
     for mine, theirs in zip(ours, (t.grad for t in args)):
         assert torch.allclose(mine, theirs, atol=1e-10)
+
+
+@pytest.mark.parametrize("fused", FUSED)
+@pytest.mark.parametrize("selective", [True, False])
+def test_recurrent_step_equals_parallel_forward_in_float32(selective, fused):
+    torch.manual_seed(0)
+    mixer = MambaMixer(16, d_state=16, selective=selective, chunk_size=8, fused=fused)
+    hidden = torch.randn(2, 40, 16)
+    parallel = mixer(hidden)
+    state = mixer.allocate_state(2)
+    steps = []
+    for t in range(40):
+        out, state = mixer.step(hidden[:, t], state)
+        steps.append(out)
+    assert torch.allclose(torch.stack(steps, 1), parallel, atol=1e-5, rtol=1e-5)
 
 
 def test_state_update_is_one_step_of_the_scan():
@@ -98,10 +130,11 @@ def test_state_update_is_one_step_of_the_scan():
     assert torch.allclose(y, expected[:, 0]) and torch.allclose(state, last)
 
 
+@pytest.mark.parametrize("fused", FUSED)
 @pytest.mark.parametrize("selective", [True, False])
-def test_recurrent_step_equals_parallel_forward(selective):
+def test_recurrent_step_equals_parallel_forward(selective, fused):
     torch.manual_seed(0)
-    mixer = MambaMixer(8, d_state=4, selective=selective, chunk_size=5).double()
+    mixer = MambaMixer(8, d_state=4, selective=selective, chunk_size=5, fused=fused).double()
     hidden = torch.randn(2, 13, 8, dtype=torch.float64)
     parallel = mixer(hidden)
     state = mixer.allocate_state(2)

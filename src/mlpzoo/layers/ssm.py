@@ -20,6 +20,11 @@ form: ``exp(-S)`` overflows float32 once a chunk's total decay passes ~88, which
 ``delta`` reach. The backward pass is the same scan run backwards in time (the adjoint of a
 linear recurrence is a linear recurrence), so autograd saves only the decays and the states.
 
+On CPU, :func:`selective_scan` runs the fused C kernel of :mod:`mlpzoo.layers.ssm_kernel` when it
+builds (``fused="auto"``): one pass per batch row with the ``(d, n)`` state in cache, forward and
+backward, the same arithmetic as the recurrence. The chunked scan above is the fallback (other
+devices, other dtypes, no C compiler) and the reference the kernel is tested against.
+
 Generation uses :meth:`MambaMixer.step`, which carries the convolution window and the SSM state
 and gives the same outputs as the parallel forward.
 """
@@ -33,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mlpzoo.errors import ConfigError
+from mlpzoo.layers import ssm_kernel
 
 __all__ = ["MambaMixer", "MambaState", "linear_scan", "selective_scan", "selective_state_update"]
 
@@ -128,9 +134,22 @@ def _per_step(matrix: torch.Tensor) -> torch.Tensor:
     return matrix.unsqueeze(2) if matrix.dim() == 3 else matrix[None, None]
 
 
+def _use_kernel(fused: bool | str, *tensors: torch.Tensor | None) -> bool:
+    if fused not in (True, False, "auto"):
+        raise ConfigError(f"selective_scan: fused = {fused!r}; use True, False or 'auto'")
+    if fused is False:
+        return False
+    if ssm_kernel.supports(*tensors) and ssm_kernel.kernel_available():
+        return True
+    if fused is True:
+        raise ConfigError("selective_scan: fused=True needs CPU float32/float64 inputs and a C compiler "
+                          f"({ssm_kernel.kernel_status()['reason']}); pass fused='auto' to fall back")
+    return False
+
+
 def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
                    D: torch.Tensor | None = None, initial_state: torch.Tensor | None = None,
-                   chunk_size: int = DEFAULT_CHUNK, return_final_state: bool = False):
+                   chunk_size: int = DEFAULT_CHUNK, return_final_state: bool = False, fused: bool | str = "auto"):
     """Run the SSM over a whole sequence.
 
     Args:
@@ -138,13 +157,18 @@ def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: tor
         A: ``(d, n)`` state matrix diagonal (negative). B, C: ``(b, L, n)`` (selective) or
             ``(d, n)`` (time-invariant). D: ``(d,)`` skip connection or None.
         initial_state: ``(b, d, n)`` state before the first position (zeros by default).
-        chunk_size: positions per chunk of the scan.
+        chunk_size: positions per chunk of the scan (between the kernel's backward checkpoints).
+        fused: "auto" runs the fused C kernel when the inputs are CPU float32/float64 and it builds,
+            else the chunked scan; True requires the kernel; False always takes the chunked scan.
     Returns ``y`` ``(b, L, d)``, and the final state ``(b, d, n)`` if ``return_final_state``.
     """
     if u.dim() != 3 or delta.shape != u.shape:
         raise ConfigError(f"selective_scan: u and delta must both be (batch, length, channels); got {tuple(u.shape)} and {tuple(delta.shape)}")
     if A.dim() != 2 or A.shape[0] != u.shape[2]:
         raise ConfigError(f"selective_scan: A must be (channels={u.shape[2]}, state); got {tuple(A.shape)}")
+    if _use_kernel(fused, u, delta, A, B, C, D, initial_state):
+        y, final = ssm_kernel.fused_selective_scan(u, delta, A, B, C, D, initial_state, chunk_size)
+        return (y, final) if return_final_state else y
     log_a = delta.unsqueeze(-1) * A
     x = (delta * u).unsqueeze(-1) * _per_step(B)
     states = linear_scan(log_a, x, initial_state, chunk_size)
@@ -194,13 +218,16 @@ class MambaMixer(nn.Module):
         selective: True for S6 (``delta, B, C`` from the input); False for the LTI ablation
             (``delta`` per channel, ``B, C`` per channel and state, all learned constants).
         chunk_size: positions per chunk of the training scan.
+        fused: the scan's path (see :func:`selective_scan`): "auto" (the C kernel on CPU when it
+            builds), True or False.
     A is initialised S4D-real (``A = -exp(A_log)``, ``A_log = log(1..d_state)``), D to ones.
     """
 
     def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2,
                  dt_rank: int | str = "auto", dt_min: float = 0.001, dt_max: float = 0.1,
                  dt_init_floor: float = 1e-4, dt_scale: float = 1.0, conv_bias: bool = True,
-                 bias: bool = False, selective: bool = True, chunk_size: int = DEFAULT_CHUNK):
+                 bias: bool = False, selective: bool = True, chunk_size: int = DEFAULT_CHUNK,
+                 fused: bool | str = "auto"):
         super().__init__()
         if not 0 < dt_min <= dt_max:
             raise ConfigError(f"MambaMixer: need 0 < dt_min <= dt_max; got dt_min={dt_min}, dt_max={dt_max}")
@@ -209,7 +236,7 @@ class MambaMixer(nn.Module):
         self.d_model, self.d_state, self.d_conv = d_model, d_state, d_conv
         self.d_inner = expand * d_model
         self.dt_rank = math.ceil(d_model / 16) if dt_rank == "auto" else int(dt_rank)
-        self.selective, self.chunk_size = selective, chunk_size
+        self.selective, self.chunk_size, self.fused = selective, chunk_size, fused
         self.in_proj = nn.Linear(d_model, 2 * self.d_inner, bias=bias)
         self.conv1d = nn.Conv1d(self.d_inner, self.d_inner, d_conv, groups=self.d_inner, padding=d_conv - 1, bias=conv_bias)
         dt = torch.exp(torch.rand(self.d_inner) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
@@ -251,7 +278,7 @@ class MambaMixer(nn.Module):
         x = F.silu(self.conv1d(x.transpose(1, 2))[..., :length].transpose(1, 2))
         delta, B, C = self.ssm_parameters(x)
         A = -torch.exp(self.A_log)
-        y = selective_scan(x, delta, A, B, C, self.D, chunk_size=self.chunk_size)
+        y = selective_scan(x, delta, A, B, C, self.D, chunk_size=self.chunk_size, fused=self.fused)
         return self.out_proj(y * F.silu(z))
 
     def allocate_state(self, batch_size: int, device=None, dtype=None) -> MambaState:

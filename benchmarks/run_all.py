@@ -1,0 +1,122 @@
+"""Run the speed benchmarks with goals and write one table of ratios: benchmarks/out/summary.md.
+
+    python benchmarks/run_all.py [--quick] [--references DIR] [--threads 1] [--clock wall|cpu]
+
+Each benchmark runs in its own process (``python benchmarks/bench_*.py ... --out out/<name>.json``) and
+reports its goals as rows ``{goal, measured, target, passed}`` (``timing.goal``); this script gathers
+them into one Markdown table with the machine load (1-minute load average and CPU count) measured
+before and after each benchmark beside it. Run it on an idle machine: a load above the CPU count
+means the numbers are not the machine's.
+
+The reference implementations are never dependencies of mlpzoo: ``--references DIR`` points at a
+throw-away folder holding checkouts ``DIR/mamba-minimal`` (johnma2006/mamba-minimal),
+``DIR/efficient-kan`` (Blealtan/efficient-kan), optionally ``DIR/fast-kan`` (ZiyaoLi/fast-kan), and
+``DIR/site`` with ``einops`` (mamba-minimal imports it), e.g.::
+
+    git clone https://github.com/johnma2006/mamba-minimal DIR/mamba-minimal
+    git clone https://github.com/Blealtan/efficient-kan DIR/efficient-kan
+    git clone https://github.com/ZiyaoLi/fast-kan DIR/fast-kan
+    pip install --target DIR/site einops
+
+Without them the rows against those references are missing (and say so). ``--quick`` is a smoke
+run of a few seconds per benchmark at the goal shapes with one or two repeats: it checks the
+harness, not the goals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import timing
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+
+
+def benchmarks(args) -> dict[str, list[str]]:
+    """Name -> command-line arguments of every benchmark that reports goals."""
+    refs = Path(args.references) if args.references else None
+    common = ["--threads", str(args.threads), "--clock", args.clock]
+    mamba = ["--lengths", "1024" if args.quick else "1024,8192", "--repeats", "1" if args.quick else "5", "--no-peak"]
+    kan = ["--repeats", "2" if args.quick else "11", "--no-fused", "--only-bspline"]
+    if args.quick:
+        kan += ["--sizes", "64,64,4096"]
+    if refs is not None:
+        mamba += ["--reference", str(refs / "mamba-minimal")]
+        kan += ["--efficient-kan", str(refs / "efficient-kan")]
+        if (refs / "fast-kan").exists():
+            kan += ["--fastkan", str(refs / "fast-kan")]
+    return {"mamba_scan": mamba + common, "kan_layers": kan + common}
+
+
+def run(name: str, extra: list[str], env: dict) -> dict:
+    out = OUT / f"{name}.json"
+    out.unlink(missing_ok=True)
+    cmd = [sys.executable, str(HERE / f"bench_{name}.py"), *extra, "--out", str(out)]
+    print("$", " ".join(cmd), flush=True)
+    before, start = timing.load(), time.perf_counter()
+    done = subprocess.run(cmd, check=False, env=env)  # a failed benchmark is a row, not the end
+    record = {"name": name, "command": " ".join(cmd), "returncode": done.returncode, "load_before": before,
+              "load_after": timing.load(), "seconds": time.perf_counter() - start, "goals": []}
+    if done.returncode == 0 and out.exists():
+        record["goals"] = json.loads(out.read_text()).get("goals", [])
+    return record
+
+
+def table(records: list[dict], args) -> str:
+    load = timing.load()
+    mode = "quick smoke run (not the goals)" if args.quick else "full run"
+    header = (f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}; {mode}; threads {args.threads}; clock {args.clock}; "
+              f"{load['cpus']} CPUs, load average now {load['load1']:.2f} / {load['load5']:.2f} / {load['load15']:.2f} "
+              "(1 / 5 / 15 min).")
+    lines = [
+        "# Benchmark summary",
+        "",
+        header,
+        "",
+        "| benchmark | goal | measured | target | result | load before -> after |",
+        "|---|---|---|---|---|---|",
+    ]
+    for rec in records:
+        loads = f"{rec['load_before']['load1']:.2f} -> {rec['load_after']['load1']:.2f}"
+        if rec["returncode"] != 0:
+            lines.append(f"| {rec['name']} | (benchmark failed, exit {rec['returncode']}) | | | ERROR | {loads} |")
+        for g in rec["goals"]:
+            sign = ">=" if g["higher_is_better"] else "<="
+            result = "info" if "(information)" in g["goal"] else ("PASS" if g["passed"] else "FAIL")
+            lines.append(f"| {rec['name']} | {g['goal']} | {g['measured']:.2f}x | {sign} {g['target']:g}x | "
+                         f"{result} | {loads} |")
+    lines += ["", "Commands:", ""] + [f"- `{rec['command']}` ({rec['seconds']:.0f} s)" for rec in records]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: one shape, one or two repeats")
+    parser.add_argument("--references", help="folder with mamba-minimal/, efficient-kan/ and site/ (see above)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--clock", choices=sorted(timing.CLOCKS), default="wall")
+    parser.add_argument("--only", nargs="*", help="benchmark names to run (default: all)")
+    args = parser.parse_args()
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    paths = [str(HERE.parent / "src"), str(HERE)]
+    if args.references:
+        paths.append(str(Path(args.references) / "site"))
+    env["PYTHONPATH"] = os.pathsep.join(paths + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    OUT.mkdir(parents=True, exist_ok=True)
+    records = [run(name, extra, env) for name, extra in benchmarks(args).items() if not args.only or name in args.only]
+    summary = table(records, args)
+    (OUT / "summary.md").write_text(summary)
+    print(summary)
+    print(f"wrote {OUT / 'summary.md'}")
+    sys.exit(1 if any(rec["returncode"] for rec in records) else 0)
+
+
+if __name__ == "__main__":
+    main()

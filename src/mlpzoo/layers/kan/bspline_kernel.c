@@ -1,0 +1,200 @@
+/* The spline branch of a B-spline KAN layer as a sparse product, forward and backward.
+ *
+ * Liu et al., "KAN: Kolmogorov-Arnold Networks", 2024, arXiv:2404.19756. Of an input's G + k bases only the
+ * k + 1 of its interval are non-zero, so y[b, :] = sum_i sum_m v[b, m, i] W[i, t[b, i] + m, :]: half the
+ * multiply-adds of the dense (N, (G + k) in) @ ((G + k) in, out) product at G = 5, k = 3, and no dense basis
+ * matrix is ever written. Called by mlpzoo/layers/kan/bspline.py (built by mlpzoo/layers/native.py).
+ *
+ * Layouts (contiguous): t (N, in) int32, the column of each input's first non-zero basis in the padded
+ * weights (window m is column t + m); v, dv (N, K, in) with K = k + 1; W, dW (in, P, out): the scaled
+ * coefficients per input with P >= max(t) + K padded columns (zero where no basis lives); y, g (N, out).
+ * Rows are processed in blocks whose outputs (or output gradients) stay in cache while every input's
+ * (P, out) weight slab is streamed once per block.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct {
+    int64_t n, in, out, k1, p;
+} dims_t;
+
+static int64_t block_rows(const dims_t *s) {
+    int64_t rows = 65536 / (s->out > 0 ? s->out : 1); /* ~256 KiB of float outputs per block */
+    return rows < 1 ? 1 : rows;
+}
+
+#define DEFINE_SPLINE(T)                                                                                        \
+typedef struct {                                                                                                \
+    const int32_t *t;                                                                                           \
+    const T *v, *W, *g;                                                                                         \
+    T *y, *dW, *dv;                                                                                             \
+    dims_t s;                                                                                                   \
+    int64_t begin, end; /* rows (forward) or inputs (backward) of this thread */                                \
+} job_##T;                                                                                                      \
+                                                                                                                \
+/* y[r, :] += sum_m v_m W[c + m, :] for one row and one input; K = 4 (cubic) fused in one pass over y. */        \
+static inline void axpy_window_##T(T *restrict yr, const T *restrict w, const T *v, int64_t vstride,           \
+                                   int64_t k1, int64_t out) {                                                   \
+    if (k1 == 4) {                                                                                              \
+        const T v0 = v[0], v1 = v[vstride], v2 = v[2 * vstride], v3 = v[3 * vstride];                           \
+        const T *restrict w0 = w, *restrict w1 = w + out, *restrict w2 = w + 2 * out, *restrict w3 = w + 3 * out;\
+        _Pragma("omp simd")                                                                                     \
+        for (int64_t j = 0; j < out; j++) yr[j] += v0 * w0[j] + v1 * w1[j] + v2 * w2[j] + v3 * w3[j];        \
+        return;                                                                                                 \
+    }                                                                                                           \
+    for (int64_t m = 0; m < k1; m++) {                                                                          \
+        const T vm = v[m * vstride];                                                                            \
+        const T *restrict wm = w + m * out;                                                                     \
+        _Pragma("omp simd")                                                                                     \
+        for (int64_t j = 0; j < out; j++) yr[j] += vm * wm[j];                                                \
+    }                                                                                                           \
+}                                                                                                               \
+                                                                                                                \
+static void *forward_##T(void *arg) {                                                                           \
+    const job_##T *a = arg;                                                                                     \
+    const dims_t s = a->s;                                                                                      \
+    const int64_t step = block_rows(&s);                                                                        \
+    memset(a->y + a->begin * s.out, 0, (a->end - a->begin) * s.out * sizeof(T));                                \
+    for (int64_t r0 = a->begin; r0 < a->end; r0 += step) {                                                      \
+        const int64_t r1 = r0 + step < a->end ? r0 + step : a->end;                                             \
+        for (int64_t i = 0; i < s.in; i++) {                                                                    \
+            const T *Wi = a->W + i * s.p * s.out;                                                               \
+            for (int64_t r = r0; r < r1; r++) {                                                                 \
+                const int64_t c = a->t[r * s.in + i];                                                           \
+                axpy_window_##T(a->y + r * s.out, Wi + c * s.out, a->v + r * s.k1 * s.in + i, s.in, s.k1, s.out);\
+            }                                                                                                   \
+        }                                                                                                       \
+    }                                                                                                           \
+    return NULL;                                                                                                \
+}                                                                                                               \
+                                                                                                                \
+/* For one row and one input: dW[c + m, :] += v_m g and dv_m = g . W[c + m, :]. */                              \
+static inline void adjoint_window_##T(const T *restrict gr, const T *restrict w, T *restrict dw, const T *v,    \
+                                      T *dv, int64_t vstride, int64_t k1, int64_t out) {                        \
+    if (k1 == 4) {                                                                                              \
+        const T v0 = v[0], v1 = v[vstride], v2 = v[2 * vstride], v3 = v[3 * vstride];                           \
+        const T *restrict w0 = w, *restrict w1 = w + out, *restrict w2 = w + 2 * out, *restrict w3 = w + 3 * out;\
+        T *restrict d0 = dw, *restrict d1 = dw + out, *restrict d2 = dw + 2 * out, *restrict d3 = dw + 3 * out; \
+        T s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                                                       \
+        _Pragma("omp simd reduction(+:s0, s1, s2, s3)")                                                         \
+        for (int64_t j = 0; j < out; j++) {                                                                   \
+            const T gj = gr[j];                                                                                 \
+            d0[j] += v0 * gj; d1[j] += v1 * gj; d2[j] += v2 * gj; d3[j] += v3 * gj;                             \
+            s0 += gj * w0[j]; s1 += gj * w1[j]; s2 += gj * w2[j]; s3 += gj * w3[j];                             \
+        }                                                                                                       \
+        dv[0] += s0; dv[vstride] += s1; dv[2 * vstride] += s2; dv[3 * vstride] += s3;                           \
+        return;                                                                                                 \
+    }                                                                                                           \
+    for (int64_t m = 0; m < k1; m++) {                                                                          \
+        const T vm = v[m * vstride];                                                                            \
+        const T *restrict wm = w + m * out;                                                                     \
+        T *restrict dm = dw + m * out;                                                                          \
+        T sm = 0;                                                                                               \
+        _Pragma("omp simd reduction(+:sm)")                                                                     \
+        for (int64_t j = 0; j < out; j++) {                                                                   \
+            dm[j] += vm * gr[j];                                                                                \
+            sm += gr[j] * wm[j];                                                                                \
+        }                                                                                                       \
+        dv[m * vstride] += sm;                                                                                  \
+    }                                                                                                           \
+}                                                                                                               \
+                                                                                                                \
+static void *backward_##T(void *arg) {                                                                          \
+    const job_##T *a = arg;                                                                                     \
+    const dims_t s = a->s;                                                                                      \
+    const int64_t step = block_rows(&s);                                                                        \
+    memset(a->dW + a->begin * s.p * s.out, 0, (a->end - a->begin) * s.p * s.out * sizeof(T));                   \
+    for (int64_t r = 0; r < s.n; r++)                                                                           \
+        for (int64_t m = 0; m < s.k1; m++)                                                                      \
+            memset(a->dv + (r * s.k1 + m) * s.in + a->begin, 0, (a->end - a->begin) * sizeof(T));               \
+    for (int64_t r0 = 0; r0 < s.n; r0 += step) {                                                                \
+        const int64_t r1 = r0 + step < s.n ? r0 + step : s.n;                                                   \
+        for (int64_t i = a->begin; i < a->end; i++) {                                                           \
+            const T *Wi = a->W + i * s.p * s.out;                                                               \
+            T *dWi = a->dW + i * s.p * s.out;                                                                   \
+            for (int64_t r = r0; r < r1; r++) {                                                                 \
+                const int64_t c = a->t[r * s.in + i], at = r * s.k1 * s.in + i;                                 \
+                adjoint_window_##T(a->g + r * s.out, Wi + c * s.out, dWi + c * s.out, a->v + at, a->dv + at,    \
+                                   s.in, s.k1, s.out);                                                   \
+            }                                                                                                   \
+        }                                                                                                       \
+    }                                                                                                           \
+    return NULL;                                                                                                \
+}                                                                                                               \
+                                                                                                                \
+/* Split [0, total) over `threads` POSIX threads (the calling thread takes the first share). */                \
+static void parallel_##T(void *(*fn)(void *), job_##T *a, int64_t total, int threads) {                         \
+    if (threads > total) threads = (int)total;                                                                  \
+    if (threads > 64) threads = 64;                                                                             \
+    if (threads < 1) threads = 1;                                                                               \
+    job_##T parts[64];                                                                                          \
+    pthread_t ids[64];                                                                                          \
+    int started[64] = {0};                                                                                      \
+    for (int i = 0; i < threads; i++) {                                                                         \
+        parts[i] = *a;                                                                                          \
+        parts[i].begin = total * i / threads;                                                                   \
+        parts[i].end = total * (i + 1) / threads;                                                               \
+    }                                                                                                           \
+    for (int i = 1; i < threads; i++) started[i] = pthread_create(&ids[i], NULL, fn, &parts[i]) == 0;           \
+    for (int i = 1; i < threads; i++) if (!started[i]) fn(&parts[i]);  /* could not start: run here */          \
+    fn(&parts[0]);                                                                                              \
+    for (int i = 1; i < threads; i++) if (started[i]) pthread_join(ids[i], NULL);                               \
+}                                                                                                               \
+                                                                                                                \
+/* Wt[i, pad + j, o] = coef[o, j, i] * scaler[o, i] (scaler may be NULL), zero in the pad columns; in tiles of \
+ * 32 x 32 (o, i) so both the strided reads and the writes stay in cache. */                                    \
+void mlpzoo_spline_layout_##T(const T *coef, const T *scaler, T *Wt, int64_t out, int64_t nj, int64_t in,       \
+                              int64_t p, int64_t pad) {                                                         \
+    for (int64_t i = 0; i < in; i++) {                                                                          \
+        memset(Wt + i * p * out, 0, pad * out * sizeof(T));                                                     \
+        memset(Wt + (i * p + pad + nj) * out, 0, (p - pad - nj) * out * sizeof(T));                              \
+    }                                                                                                           \
+    for (int64_t i0 = 0; i0 < in; i0 += 32)                                                                     \
+        for (int64_t o0 = 0; o0 < out; o0 += 32) {                                                              \
+            const int64_t i1 = i0 + 32 < in ? i0 + 32 : in, o1 = o0 + 32 < out ? o0 + 32 : out;                 \
+            for (int64_t i = i0; i < i1; i++)                                                                   \
+                for (int64_t j = 0; j < nj; j++) {                                                              \
+                    T *dst = Wt + (i * p + pad + j) * out;                                                      \
+                    for (int64_t o = o0; o < o1; o++)                                                           \
+                        dst[o] = coef[(o * nj + j) * in + i] * (scaler ? scaler[o * in + i] : 1);               \
+                }                                                                                               \
+        }                                                                                                       \
+}                                                                                                               \
+                                                                                                                \
+/* The inverse for gradients: gcoef[o, j, i] = dWt[i, pad + j, o] * scaler[o, i] and                           \
+ * gscaler[o, i] = sum_j dWt[i, pad + j, o] * coef[o, j, i] (either output may be NULL). */                     \
+void mlpzoo_spline_unlayout_##T(const T *dWt, const T *coef, const T *scaler, T *gcoef, T *gscaler,             \
+                                int64_t out, int64_t nj, int64_t in, int64_t p, int64_t pad) {                  \
+    for (int64_t o0 = 0; o0 < out; o0 += 32)                                                                    \
+        for (int64_t i0 = 0; i0 < in; i0 += 32) {                                                              \
+            const int64_t i1 = i0 + 32 < in ? i0 + 32 : in, o1 = o0 + 32 < out ? o0 + 32 : out;                 \
+            for (int64_t o = o0; o < o1; o++) {                                                                 \
+                for (int64_t i = i0; i < i1; i++) {                                                             \
+                    const T sc = scaler ? scaler[o * in + i] : 1;                                               \
+                    T acc = 0;                                                                                  \
+                    for (int64_t j = 0; j < nj; j++) {                                                          \
+                        const T d = dWt[(i * p + pad + j) * out + o];                                           \
+                        acc += d * coef[(o * nj + j) * in + i];                                                 \
+                        if (gcoef) gcoef[(o * nj + j) * in + i] = d * sc;                                       \
+                    }                                                                                           \
+                    if (gscaler) gscaler[o * in + i] = acc;                                                     \
+                }                                                                                               \
+            }                                                                                                   \
+        }                                                                                                       \
+}                                                                                                               \
+                                                                                                                \
+void mlpzoo_spline_forward_##T(const int32_t *t, const T *v, const T *W, T *y, int64_t n, int64_t in,           \
+                               int64_t out, int64_t k1, int64_t p, int threads) {                               \
+    job_##T a = {t, v, W, NULL, y, NULL, NULL, {n, in, out, k1, p}, 0, 0};                                      \
+    parallel_##T(forward_##T, &a, n, threads);                                                                  \
+}                                                                                                               \
+                                                                                                                \
+void mlpzoo_spline_backward_##T(const int32_t *t, const T *v, const T *W, const T *g, T *dW, T *dv, int64_t n,  \
+                                int64_t in, int64_t out, int64_t k1, int64_t p, int threads) {                  \
+    job_##T a = {t, v, W, g, NULL, dW, dv, {n, in, out, k1, p}, 0, 0};                                          \
+    parallel_##T(backward_##T, &a, in, threads);                                                                \
+}
+
+DEFINE_SPLINE(float)
+DEFINE_SPLINE(double)

@@ -1,0 +1,73 @@
+"""BSplineKANLinear's sparse C kernel: the same outputs and gradients as the dense product, and when it runs."""
+
+import pytest
+import torch
+
+from mlpzoo.layers import native
+from mlpzoo.layers.kan import BSplineKANLinear, bspline
+
+needs_kernel = pytest.mark.skipif(
+    native.load(bspline._KERNEL_SOURCE, bspline._declare) is None, reason="no C compiler")
+
+
+def outputs_and_grads(layer, x, sparse: bool, monkeypatch):
+    if not sparse:
+        monkeypatch.setattr(bspline, "_native_library", lambda *args: None)
+    layer.zero_grad(set_to_none=True)
+    x = x.detach().clone().requires_grad_()
+    out = layer(x)
+    (out * torch.linspace(-1, 2, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+    monkeypatch.undo()
+    return [out, x.grad] + [p.grad for p in layer.parameters()]
+
+
+@needs_kernel
+@pytest.mark.parametrize("order", [1, 2, 3, 4])
+@pytest.mark.parametrize("scaled", [True, False])
+def test_sparse_kernel_equals_dense_product(order, scaled, monkeypatch):
+    torch.manual_seed(order)
+    layer = BSplineKANLinear(7, 5, grid_size=4, spline_order=order, enable_standalone_scale_spline=scaled).double()
+    assert bspline._native_library(torch.zeros(1, 7, dtype=torch.float64), layer.spline_weight) is not None
+    x = torch.rand(33, 7, dtype=torch.float64) * 4 - 2  # inside, at the edge of and beyond the extended grid
+    sparse = outputs_and_grads(layer, x, True, monkeypatch)
+    dense = outputs_and_grads(layer, x, False, monkeypatch)
+    for mine, reference in zip(sparse, dense):
+        assert torch.allclose(mine, reference, atol=1e-12, rtol=1e-12)
+
+
+@needs_kernel
+def test_sparse_kernel_in_float32_and_over_threads(monkeypatch):
+    torch.manual_seed(0)
+    layer = BSplineKANLinear(16, 9)
+    x = torch.rand(300, 16) * 2.4 - 1.2
+    dense = outputs_and_grads(layer, x, False, monkeypatch)
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+        sparse = outputs_and_grads(layer, x, True, monkeypatch)
+    finally:
+        torch.set_num_threads(previous)
+    for mine, reference in zip(sparse, dense):
+        assert torch.allclose(mine, reference, atol=1e-5, rtol=1e-4)
+
+
+@needs_kernel
+def test_sparse_gradients_match_finite_differences():
+    torch.manual_seed(1)
+    layer = BSplineKANLinear(3, 2, grid_size=3).double()
+    x = (torch.rand(6, 3, dtype=torch.float64) * 2.2 - 1.1).requires_grad_()
+    params = (x, layer.spline_weight, layer.spline_scaler)
+
+    def spline(x, coef, scaler):
+        lib = bspline._native_library(x, coef)
+        return bspline._SparseSpline.apply(x, coef, scaler, layer.grid_start, layer.grid_step, 3, 3, lib)
+
+    assert torch.autograd.gradcheck(spline, params)
+
+
+def test_dense_product_where_the_layout_would_not_stay_in_cache():
+    small, large = torch.zeros(256, 8, 256), torch.zeros(1000, 8, 1000)
+    x = torch.zeros(1, 256)
+    assert bspline._native_library(x.half(), small.half()) is None  # float16: no kernel
+    assert bspline._native_library(x, large) is None
+    assert (bspline._native_library(x, small) is None) == (native.load(bspline._KERNEL_SOURCE, bspline._declare) is None)
