@@ -76,17 +76,32 @@ def main() -> None:
             for name, predict in paths.items():
                 results[name] = {f"batch_{b}": time_per_message(predict, x, b, args.seconds) for b in (1, 1024)}
     base = results["float_torch"]
-    print(f"{'path':<20}{'msgs/s b1':>12}{'ms/msg b1':>11}{'msgs/s b1024':>14}{'vs float b1':>12}{'vs float b1024':>15}")
+    print(
+        f"{'path':<20}{'msgs/s b1':>12}{'ms/msg b1':>11}{'msgs/s b1024':>14}{'vs float b1':>12}{'vs float b1024':>15}"
+    )
     for name, r in results.items():
         one, many = r["batch_1"], r["batch_1024"]
-        r["ratio_vs_float_torch"] = {b: r[b]["messages_per_second"] / base[b]["messages_per_second"] for b in ("batch_1", "batch_1024")}
-        print(f"{name:<20}{one['messages_per_second']:>12.0f}{one['ms_per_message']:>11.4f}{many['messages_per_second']:>14.0f}"
-              f"{r['ratio_vs_float_torch']['batch_1']:>12.2f}{r['ratio_vs_float_torch']['batch_1024']:>15.2f}")
+        r["ratio_vs_float_torch"] = {
+            b: r[b]["messages_per_second"] / base[b]["messages_per_second"] for b in ("batch_1", "batch_1024")
+        }
+        print(
+            f"{name:<20}{one['messages_per_second']:>12.0f}{one['ms_per_message']:>11.4f}{many['messages_per_second']:>14.0f}"
+            f"{r['ratio_vs_float_torch']['batch_1']:>12.2f}{r['ratio_vs_float_torch']['batch_1024']:>15.2f}"
+        )
     print(f"paper (FPGA, XCZU7EV, other device): {PAPER_MS_PER_MESSAGE} ms per message")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"threads": args.threads, "machine": platform.processor() or platform.machine(),
-                                    "torch": torch.__version__, "paper_fpga_ms_per_message": PAPER_MS_PER_MESSAGE,
-                                    "results": results}, indent=2))
+    args.out.write_text(
+        json.dumps(
+            {
+                "threads": args.threads,
+                "machine": platform.processor() or platform.machine(),
+                "torch": torch.__version__,
+                "paper_fpga_ms_per_message": PAPER_MS_PER_MESSAGE,
+                "results": results,
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {args.out}")
 
 

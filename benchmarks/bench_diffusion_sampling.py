@@ -68,24 +68,51 @@ def main(argv: list[str] | None = None) -> dict:
     mask[:HISTORY] = True
     results = {}
     for name, (process, kwargs) in samplers(net).items():
+
         def run(process=process, kwargs=kwargs):
             return process.sample(rows, known=known, mask=mask, generator=torch.Generator().manual_seed(0), **kwargs)
 
         with torch.no_grad():
             median, minimum = timed_ms(run, args.repeats)
-        results[name] = {"median_ms": median, "min_ms": minimum, "ms_per_forecast": median / args.windows,
-                         "denoiser_calls": process.function_evaluations(**kwargs)}
-        print(f"{name:20s} {median:9.1f} ms (min {minimum:8.1f})  {median / args.windows:7.2f} ms/forecast  "
-              f"{results[name]['denoiser_calls']:5d} calls", flush=True)
+        results[name] = {
+            "median_ms": median,
+            "min_ms": minimum,
+            "ms_per_forecast": median / args.windows,
+            "denoiser_calls": process.function_evaluations(**kwargs),
+        }
+        print(
+            f"{name:20s} {median:9.1f} ms (min {minimum:8.1f})  {median / args.windows:7.2f} ms/forecast  "
+            f"{results[name]['denoiser_calls']:5d} calls",
+            flush=True,
+        )
     base = results[BASELINE]["median_ms"]
     for name, r in results.items():
         r["speedup_vs_" + BASELINE] = base / r["median_ms"]
-    print("\nspeed-up against " + BASELINE + ": " + ", ".join(f"{n} {r['speedup_vs_' + BASELINE]:.1f}x" for n, r in results.items()))
-    report = {"setting": {"window": WINDOW, "history": HISTORY, "hidden": 256, "blocks": 3, "windows": args.windows,
-                          "samples": args.samples, "threads": args.threads, "repeats": args.repeats},
-              "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
-                          "load_average": os.getloadavg()},
-              "results": results}
+    print(
+        "\nspeed-up against "
+        + BASELINE
+        + ": "
+        + ", ".join(f"{n} {r['speedup_vs_' + BASELINE]:.1f}x" for n, r in results.items())
+    )
+    report = {
+        "setting": {
+            "window": WINDOW,
+            "history": HISTORY,
+            "hidden": 256,
+            "blocks": 3,
+            "windows": args.windows,
+            "samples": args.samples,
+            "threads": args.threads,
+            "repeats": args.repeats,
+        },
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "torch": torch.__version__,
+            "load_average": os.getloadavg(),
+        },
+        "results": results,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print(f"wrote {args.out}")

@@ -70,8 +70,12 @@ def bench_graph(graph, args) -> dict:
 
     per_batch = {
         "mlp": _median_ms(lambda: mlp(x[targets()]), args.repeats),
-        "gcn": _median_ms(lambda: gcn.forward_blocks(x, neighborhood_blocks(csr, targets(), [None, None], "gcn")), args.repeats),
-        "sage": _median_ms(lambda: sage.forward_blocks(x, neighborhood_blocks(csr, targets(), fanouts, "mean", gen)), args.repeats),
+        "gcn": _median_ms(
+            lambda: gcn.forward_blocks(x, neighborhood_blocks(csr, targets(), [None, None], "gcn")), args.repeats
+        ),
+        "sage": _median_ms(
+            lambda: sage.forward_blocks(x, neighborhood_blocks(csr, targets(), fanouts, "mean", gen)), args.repeats
+        ),
     }
     xf = feature_matrix(x)
     adj_gcn, adj_mean = gcn.adjacency(graph.edge_index, n), sage.adjacency(graph.edge_index, n)
@@ -81,8 +85,12 @@ def bench_graph(graph, args) -> dict:
         "sage": _median_ms(lambda: sage(xf, adj_mean), max(3, args.repeats // 10)),
     }
     return {
-        "graph": graph.name, "nodes": n, "edges": graph.num_edges, "features": x.shape[1],
-        "batch_ms": per_batch, "full_graph_ms": full,
+        "graph": graph.name,
+        "nodes": n,
+        "edges": graph.num_edges,
+        "features": x.shape[1],
+        "batch_ms": per_batch,
+        "full_graph_ms": full,
         "ratio_gcn_over_mlp": per_batch["gcn"] / per_batch["mlp"],
         "ratio_sage_over_mlp": per_batch["sage"] / per_batch["mlp"],
         "full_ratio_gcn_over_mlp": full["gcn"] / full["mlp"],
@@ -103,20 +111,36 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     graphs = [load_planetoid("cora")] if data_available("planetoid") else []
-    graphs.append(csbm(num_nodes=args.nodes, num_classes=args.classes, num_features=args.features,
-                       avg_degree=args.degree, seed=0, num_test=min(1000, args.nodes // 4)))
+    graphs.append(
+        csbm(
+            num_nodes=args.nodes,
+            num_classes=args.classes,
+            num_features=args.features,
+            avg_degree=args.degree,
+            seed=0,
+            num_test=min(1000, args.nodes // 4),
+        )
+    )
     results = []
     for graph in graphs:
         row = bench_graph(graph, args)
         results.append(row)
-        print(f"{row['graph']:>12} ({row['nodes']} nodes, {row['edges']} edges), batch of {args.batch}: "
-              f"MLP {row['batch_ms']['mlp']:.3f} ms, GCN {row['batch_ms']['gcn']:.3f} ms "
-              f"({row['ratio_gcn_over_mlp']:.0f}x), SAGE sampled {row['batch_ms']['sage']:.3f} ms "
-              f"({row['ratio_sage_over_mlp']:.0f}x); full graph GCN/MLP {row['full_ratio_gcn_over_mlp']:.1f}x")
+        print(
+            f"{row['graph']:>12} ({row['nodes']} nodes, {row['edges']} edges), batch of {args.batch}: "
+            f"MLP {row['batch_ms']['mlp']:.3f} ms, GCN {row['batch_ms']['gcn']:.3f} ms "
+            f"({row['ratio_gcn_over_mlp']:.0f}x), SAGE sampled {row['batch_ms']['sage']:.3f} ms "
+            f"({row['ratio_sage_over_mlp']:.0f}x); full graph GCN/MLP {row['full_ratio_gcn_over_mlp']:.1f}x"
+        )
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # ru_maxrss is KiB on Linux
     print(f"peak RSS {peak_gib:.2f} GiB (target < 2 GiB)")
-    report = {"args": {k: str(v) for k, v in vars(args).items()}, "results": results, "peak_rss_gib": peak_gib,
-              "torch": torch.__version__, "machine": platform.machine(), "load_average": list(os.getloadavg())}
+    report = {
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "results": results,
+        "peak_rss_gib": peak_gib,
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "load_average": list(os.getloadavg()),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
 

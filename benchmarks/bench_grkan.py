@@ -88,6 +88,7 @@ def bench_case(in_f, out_f, lead, reps, device, groups=8, fused=True):
 
     jobs = {}
     for name, model in models.items():
+
         def fwd(model=model):
             with torch.no_grad():
                 model(x)
@@ -99,6 +100,7 @@ def bench_case(in_f, out_f, lead, reps, device, groups=8, fused=True):
         jobs[f"{name}/fwd"] = _timer(fwd, device)
         jobs[f"{name}/fwd_bwd"] = _timer(fwd_bwd, device)
     for name, y in graphs.items():
+
         def bwd(y=y):
             torch.autograd.grad(y, (xg, a, b), grad_r, retain_graph=True)
 
@@ -145,11 +147,21 @@ def main():
     args = parser.parse_args()
     runs = [("cpu", t) for t in args.threads] + ([("cuda", args.threads[0])] if torch.cuda.is_available() else [])
     report = {
-        "torch": torch.__version__, "threads": args.threads, "reps": args.reps, "dtype": "float32",
-        "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-        "load_average_before": os.getloadavg(), "reference_fwd_bwd_ms": REFERENCE, "results": {},
-        "targets": {"rational_bwd_speedup_custom_vs_naive": ">= 5", "fwd_bwd_ratio_grkan_vs_linear_gelu": "<= 1.5",
-                    "rational_bwd_speedup_fused_vs_naive": ">= 5", "fwd_bwd_ratio_fused_vs_linear_gelu": "<= 1.5"},
+        "torch": torch.__version__,
+        "threads": args.threads,
+        "reps": args.reps,
+        "dtype": "float32",
+        "machine": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "load_average_before": os.getloadavg(),
+        "reference_fwd_bwd_ms": REFERENCE,
+        "results": {},
+        "targets": {
+            "rational_bwd_speedup_custom_vs_naive": ">= 5",
+            "fwd_bwd_ratio_grkan_vs_linear_gelu": "<= 1.5",
+            "rational_bwd_speedup_fused_vs_naive": ">= 5",
+            "fwd_bwd_ratio_fused_vs_linear_gelu": "<= 1.5",
+        },
     }
     for device_name, threads in runs:
         device = torch.device(device_name)
@@ -162,8 +174,14 @@ def main():
             rows[name] = {"in": in_f, "out": out_f, "input_shape": [*lead, in_f], "times": res, **summary, **first_call}
             if device.type == "cpu" and i < 3:
                 rows[name]["reference_fwd_bwd_ms"] = {k: v[i] for k, v in REFERENCE.items()}
-            _print_row(f"{device.type}, {threads} threads", name, res, summary, rows[name].get("reference_fwd_bwd_ms"),
-                       first_call.get("fused_first_call_ms"))
+            _print_row(
+                f"{device.type}, {threads} threads",
+                name,
+                res,
+                summary,
+                rows[name].get("reference_fwd_bwd_ms"),
+                first_call.get("fused_first_call_ms"),
+            )
         report["results"][f"{device.type}/threads={threads}"] = rows
         if device.type == "cuda":
             report["cuda_device"] = torch.cuda.get_device_name()
@@ -186,8 +204,10 @@ def _print_row(device, name, res, s, ref, first_call_ms=None):
         f"  linear+gelu {m['linear_gelu/fwd_bwd']:8.2f}"
     )
     if ref:
-        print(f"  reference fwd+bwd ms: KAT torch rational+linear {ref['kat_torch_rational_linear']},"
-              f" linear+silu {ref['linear_silu']}")
+        print(
+            f"  reference fwd+bwd ms: KAT torch rational+linear {ref['kat_torch_rational_linear']},"
+            f" linear+silu {ref['linear_silu']}"
+        )
     print(
         f"  rational bwd ms custom {m['rational_custom/bwd']:.2f} naive {m['rational_naive/bwd']:.2f}"
         f"  speed-up {s['rational_bwd_speedup_custom_vs_naive']:.2f}x"

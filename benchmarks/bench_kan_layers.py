@@ -4,7 +4,8 @@
 
 For each (in, out, batch), float32, CPU, ``torch.set_num_threads(threads)``: median wall time (ms)
 of a forward (autograd recording) and of forward + backward (``out.sum().backward()``, grads
-set to None first) over ``--repeats`` runs after three warm-up runs; the minimum is recorded too. The input requires grad, as it does
+set to None first) over ``--repeats`` runs after three warm-up runs; the minimum is recorded too. The input requires
+grad, as it does
 for a hidden layer, so every layer computes its input gradient. Layers:
 
 - ``bspline``: BSplineKANLinear (G=5, k=3), ``bspline_fused``: the same with ``fused=True`` (dense
@@ -285,35 +286,66 @@ def goals(results: list[dict]) -> list[dict]:
     for row in results:
         shape = (row["in"], row["out"], row["batch"])
         if shape in SIZES[:2] and "bspline_speedup_vs_efficient_kan" in row:
-            out.append(goal(f"B-spline KAN fwd+bwd {shape}: speed-up vs efficient-kan",
-                            row["bspline_speedup_vs_efficient_kan"], 3.0))
+            out.append(
+                goal(
+                    f"B-spline KAN fwd+bwd {shape}: speed-up vs efficient-kan",
+                    row["bspline_speedup_vs_efficient_kan"],
+                    3.0,
+                )
+            )
         if "bspline_speedup_vs_fastkan" in row:
-            out.append(goal(f"B-spline KAN fwd+bwd {shape}: speed-up vs FastKAN's layer (information)",
-                            row["bspline_speedup_vs_fastkan"], 1.0))
+            out.append(
+                goal(
+                    f"B-spline KAN fwd+bwd {shape}: speed-up vs FastKAN's layer (information)",
+                    row["bspline_speedup_vs_fastkan"],
+                    1.0,
+                )
+            )
         if shape == SIZES[2]:
-            out.append(goal(f"B-spline KAN fwd+bwd {shape}: time / dense product floor",
-                            row["bspline_over_dense_floor"], 1.3, higher_is_better=False))
+            out.append(
+                goal(
+                    f"B-spline KAN fwd+bwd {shape}: time / dense product floor",
+                    row["bspline_over_dense_floor"],
+                    1.3,
+                    higher_is_better=False,
+                )
+            )
             if "bspline_speedup_vs_efficient_kan" in row:
-                out.append(goal(f"B-spline KAN fwd+bwd {shape}: speed-up vs efficient-kan (information)",
-                                row["bspline_speedup_vs_efficient_kan"], 1.0))
+                out.append(
+                    goal(
+                        f"B-spline KAN fwd+bwd {shape}: speed-up vs efficient-kan (information)",
+                        row["bspline_speedup_vs_efficient_kan"],
+                        1.0,
+                    )
+                )
     return out
 
 
 def print_row(row: dict) -> None:
     print(f"\n(in, out, batch) = ({row['in']}, {row['out']}, {row['batch']})")
-    print(f"{'layer':<20}{'params':>10}{'fwd ms':>10}{'fwd+bwd ms':>12}{'(min)':>8}{'saved MB':>10}{'of which act':>14}")
+    print(
+        f"{'layer':<20}{'params':>10}{'fwd ms':>10}{'fwd+bwd ms':>12}{'(min)':>8}{'saved MB':>10}{'of which act':>14}"
+    )
     for name, r in row["layers"].items():
-        print(f"{name:<20}{r['params']:>10}{r['fwd_ms']:>10.1f}{r['fwd_bwd_ms']:>12.1f}{r['fwd_bwd_min_ms']:>8.1f}"
-              f"{r['saved_bytes'] / 2**20:>10.2f}{r['saved_activation_bytes'] / 2**20:>14.2f}")
+        print(
+            f"{name:<20}{r['params']:>10}{r['fwd_ms']:>10.1f}{r['fwd_bwd_ms']:>12.1f}{r['fwd_bwd_min_ms']:>8.1f}"
+            f"{r['saved_bytes'] / 2**20:>10.2f}{r['saved_activation_bytes'] / 2**20:>14.2f}"
+        )
     if "bspline_speedup_vs_efficient_kan" in row:
-        print(f"bspline fwd+bwd: {row['bspline_speedup_vs_efficient_kan']:.2f}x faster than efficient-kan's KANLinear "
-              f"(outputs equal to {row['max_abs_diff_efficient_kan']:.1e})")
-    print(f"bspline fwd+bwd: {row['bspline_speedup_vs_naive_dense']:.2f}x faster than naive_dense, "
-          f"{row['bspline_over_dense_floor']:.2f}x the dense product floor, {row['bspline_over_linear_silu']:.1f}x linear_silu"
-          + (f", {row['bspline_over_mlp_eq']:.2f}x mlp_eq[bspline]" if "bspline_over_mlp_eq" in row else ""))
+        print(
+            f"bspline fwd+bwd: {row['bspline_speedup_vs_efficient_kan']:.2f}x faster than efficient-kan's KANLinear "
+            f"(outputs equal to {row['max_abs_diff_efficient_kan']:.1e})"
+        )
+    print(
+        f"bspline fwd+bwd: {row['bspline_speedup_vs_naive_dense']:.2f}x faster than naive_dense, "
+        f"{row['bspline_over_dense_floor']:.2f}x the dense product floor, {row['bspline_over_linear_silu']:.1f}x "
+        "linear_silu" + (f", {row['bspline_over_mlp_eq']:.2f}x mlp_eq[bspline]" if "bspline_over_mlp_eq" in row else "")
+    )
     if "bspline_fused_speedup_vs_naive_dense" in row:
-        print(f"bspline_fused fwd+bwd: {row['bspline_fused_speedup_vs_naive_dense']:.2f}x faster than naive_dense; "
-              f"first call {row['layers']['bspline_fused']['first_call_ms']:.0f} ms")
+        print(
+            f"bspline_fused fwd+bwd: {row['bspline_fused_speedup_vs_naive_dense']:.2f}x faster than naive_dense; "
+            f"first call {row['layers']['bspline_fused']['first_call_ms']:.0f} ms"
+        )
     refs = ", ".join(f"{k} {v}" for k, v in row["reference_fwd_bwd_ms"].items() if v is not None)
     print(f"issue's reference fwd+bwd ms: {refs}")
 

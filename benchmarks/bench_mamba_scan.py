@@ -97,7 +97,10 @@ def check_equal(t: dict, chunk: int, minimal) -> dict:
     """Largest absolute difference of the fused scan to the loop and to mamba-minimal; asserts <= 1e-4."""
     with torch.no_grad():
         ours = scan(t, chunk, True)
-        diffs = {"loop": (ours - loop(t)).abs().max().item(), "chunked": (ours - scan(t, chunk, False)).abs().max().item()}
+        diffs = {
+            "loop": (ours - loop(t)).abs().max().item(),
+            "chunked": (ours - scan(t, chunk, False)).abs().max().item(),
+        }
         if minimal is not None:
             diffs["minimal"] = (ours - minimal(t)).abs().max().item()
     scale = max(1.0, ours.abs().max().item())
@@ -130,8 +133,22 @@ def saved_bytes(fn) -> int:
 
 def peak_child(kind: str, length: int, args) -> dict:
     """Run one forward + backward in a fresh process; its resident-memory growth in MiB."""
-    cmd = [sys.executable, __file__, "--peak-kind", kind, "--lengths", str(length), "--channels", str(args.channels),
-           "--state", str(args.state), "--chunk", str(args.chunk), "--threads", str(args.threads)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--peak-kind",
+        kind,
+        "--lengths",
+        str(length),
+        "--channels",
+        str(args.channels),
+        "--state",
+        str(args.state),
+        "--chunk",
+        str(args.chunk),
+        "--threads",
+        str(args.threads),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -147,16 +164,29 @@ def _resident_peak_kib() -> int:
 def run_peak(kind: str, length: int, args) -> None:
     if kind == "scan":
         tensors = inputs(length, args.channels, args.state, grad=True)
-        step = lambda: scan(tensors, args.chunk, True).sum().backward()
+
+        def step():
+            return scan(tensors, args.chunk, True).sum().backward()
     else:
         qkv = attention_inputs(length, args.channels, grad=True)
-        step = lambda: attention(*qkv).sum().backward()
+
+        def step():
+            return attention(*qkv).sum().backward()
+
     current = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
     Path("/proc/self/clear_refs").write_text("5")  # Linux: reset the peak (VmHWM) to the current size
     step()
     peak = _resident_peak_kib()
-    print(json.dumps({"kind": kind, "length": length, "peak_growth_mib": (peak - current) / 1024,
-                      "process_peak_mib": peak / 1024}))
+    print(
+        json.dumps(
+            {
+                "kind": kind,
+                "length": length,
+                "peak_growth_mib": (peak - current) / 1024,
+                "process_peak_mib": peak / 1024,
+            }
+        )
+    )
 
 
 def fwd_bwd(fn, tensors):
@@ -165,6 +195,7 @@ def fwd_bwd(fn, tensors):
         out.sum().backward()
         for t in tensors.values():
             t.grad = None
+
     return step
 
 
@@ -173,8 +204,11 @@ def measure(length: int, args, minimal) -> dict:
     t = inputs(length, args.channels, args.state)
     tg = inputs(length, args.channels, args.state, grad=True)
     qkv, qkv_g = attention_inputs(length, args.channels), attention_inputs(length, args.channels, grad=True)
-    variants = {"fused": lambda x: scan(x, args.chunk, True), "chunked": lambda x: scan(x, args.chunk, False),
-                "loop": loop}
+    variants = {
+        "fused": lambda x: scan(x, args.chunk, True),
+        "chunked": lambda x: scan(x, args.chunk, False),
+        "loop": loop,
+    }
     if minimal is not None:
         variants["minimal"] = minimal
     slow = max(1, args.repeats // 2)  # the Python loop takes seconds at L = 8192
@@ -189,9 +223,11 @@ def measure(length: int, args, minimal) -> dict:
     with torch.no_grad():
         row["fwd_s"]["attention"] = median_seconds(lambda: attention(*qkv), args.repeats)
     row["fwd_bwd_s"]["attention"] = median_seconds(lambda: attention(*qkv_g).sum().backward(), args.repeats)
-    row["saved_bytes"] = {"fused": saved_bytes(lambda: scan(tg, args.chunk, True)),
-                          "chunked": saved_bytes(lambda: scan(tg, args.chunk, False)),
-                          "attention": saved_bytes(lambda: attention(*qkv_g))}
+    row["saved_bytes"] = {
+        "fused": saved_bytes(lambda: scan(tg, args.chunk, True)),
+        "chunked": saved_bytes(lambda: scan(tg, args.chunk, False)),
+        "attention": saved_bytes(lambda: attention(*qkv_g)),
+    }
     return row
 
 
@@ -201,8 +237,12 @@ def print_row(row: dict) -> None:
         cells = "".join(f"{name} {row['length'] / sec:>10.0f}   " for name, sec in times.items())
         speedups = ", ".join(f"{times[name] / times['fused']:.1f}x {name}" for name in times if name != "fused")
         print(f"L={row['length']:>5} {pass_name[:-2]:<8} tokens/s: {cells}| fused is {speedups}")
-    print("        saved for backward MiB: " + ", ".join(f"{k} {v / 2**20:.1f}" for k, v in row["saved_bytes"].items())
-          + "; max |fused - other|: " + ", ".join(f"{k} {v:.1e}" for k, v in row["max_abs_diff"].items()))
+    print(
+        "        saved for backward MiB: "
+        + ", ".join(f"{k} {v / 2**20:.1f}" for k, v in row["saved_bytes"].items())
+        + "; max |fused - other|: "
+        + ", ".join(f"{k} {v:.1e}" for k, v in row["max_abs_diff"].items())
+    )
 
 
 def goals(rows: list[dict]) -> list[dict]:
@@ -212,11 +252,19 @@ def goals(rows: list[dict]) -> list[dict]:
             continue
         for pass_name, label in (("fwd_s", "fwd"), ("fwd_bwd_s", "fwd+bwd")):
             times = row[pass_name]
-            out.append(goal(f"Mamba scan {label} L={row['length']}: fused vs Python loop",
-                            times["loop"] / times["fused"], 10.0))
+            out.append(
+                goal(
+                    f"Mamba scan {label} L={row['length']}: fused vs Python loop", times["loop"] / times["fused"], 10.0
+                )
+            )
             if "minimal" in times:
-                out.append(goal(f"Mamba scan {label} L={row['length']}: fused vs mamba-minimal (information)",
-                                times["minimal"] / times["fused"], 1.0))
+                out.append(
+                    goal(
+                        f"Mamba scan {label} L={row['length']}: fused vs mamba-minimal (information)",
+                        times["minimal"] / times["fused"],
+                        1.0,
+                    )
+                )
     return out
 
 
@@ -245,8 +293,10 @@ def main() -> None:
         sys.exit(f"the fused scan kernel is not available: {status['reason']}")
     minimal = load_minimal(args.reference)
     load_before = timing.load()
-    print(f"kernel: {status['reason']}; mamba-minimal: {'loaded' if minimal else 'not given (--reference)'}; "
-          f"clock {args.clock}; load {load_before['load1']:.2f} on {load_before['cpus']} CPUs")
+    print(
+        f"kernel: {status['reason']}; mamba-minimal: {'loaded' if minimal else 'not given (--reference)'}; "
+        f"clock {args.clock}; load {load_before['load1']:.2f} on {load_before['cpus']} CPUs"
+    )
     rows = []
     for length in lengths:
         rows.append(measure(length, args, minimal))
@@ -254,12 +304,26 @@ def main() -> None:
     peaks = {} if args.no_peak else {kind: peak_child(kind, max(lengths), args) for kind in ("scan", "attention")}
     for kind, peak in peaks.items():
         print(f"peak resident growth, fwd+bwd at L={peak['length']}: {kind} {peak['peak_growth_mib']:.0f} MiB")
-    summary = {"channels": args.channels, "state": args.state, "chunk": args.chunk, "threads": args.threads,
-               "repeats": args.repeats, "clock": args.clock, "kernel": status, "torch": torch.__version__,
-               "machine": platform.processor() or platform.machine(), "load_before": load_before,
-               "load_after": timing.load(), "results": rows, "peak": peaks, "goals": goals(rows)}
+    summary = {
+        "channels": args.channels,
+        "state": args.state,
+        "chunk": args.chunk,
+        "threads": args.threads,
+        "repeats": args.repeats,
+        "clock": args.clock,
+        "kernel": status,
+        "torch": torch.__version__,
+        "machine": platform.processor() or platform.machine(),
+        "load_before": load_before,
+        "load_after": timing.load(),
+        "results": rows,
+        "peak": peaks,
+        "goals": goals(rows),
+    }
     for row in summary["goals"]:
-        print(f"{row['goal']}: {row['measured']:.1f}x (goal >= {row['target']:g}) {'PASS' if row['passed'] else 'FAIL'}")
+        print(
+            f"{row['goal']}: {row['measured']:.1f}x (goal >= {row['target']:g}) {'PASS' if row['passed'] else 'FAIL'}"
+        )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2))

@@ -44,6 +44,7 @@ def main() -> None:
         x = torch.randn(tokens, args.dim, requires_grad=True)
         row = {"tokens": tokens}
         for name, layer in (("moe", moe), ("dense", dense)):
+
             def forward(layer=layer, x=x):
                 with torch.no_grad():
                     layer(x)
@@ -59,10 +60,14 @@ def main() -> None:
         row["moe_dropped_fraction"] = moe.last_dropped_fraction
         rows.append(row)
         print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}))
-    report = {"config": vars(args) | {"out": str(args.out)}, "torch": torch.__version__,
-              "moe_total_parameters": sum(p.numel() for p in moe.parameters()),
-              "moe_active_parameters": moe.active_parameters(),
-              "dense_parameters": sum(p.numel() for p in dense.parameters()), "rows": rows}
+    report = {
+        "config": vars(args) | {"out": str(args.out)},
+        "torch": torch.__version__,
+        "moe_total_parameters": sum(p.numel() for p in moe.parameters()),
+        "moe_active_parameters": moe.active_parameters(),
+        "dense_parameters": sum(p.numel() for p in dense.parameters()),
+        "rows": rows,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
 

@@ -71,8 +71,14 @@ def step_speed(width: int, depth: int, batch: int, repeats: int) -> dict:
         optimizer.step()
 
     seconds = median_seconds(step, repeats)
-    return {"width": width, "depth": depth, "parameters": sum(p.numel() for p in model.parameters()),
-            "step_ms": seconds * 1e3, "train_flops": flops, "gflops": flops / seconds / 1e9}
+    return {
+        "width": width,
+        "depth": depth,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "step_ms": seconds * 1e3,
+        "train_flops": flops,
+        "gflops": flops / seconds / 1e9,
+    }
 
 
 def data_speed(batch: int, repeats: int) -> dict:
@@ -113,25 +119,43 @@ def main() -> None:
     torch.set_flush_denormal(True)
     load_before = os.getloadavg()
     peak = gemm_peak(args.repeats)
-    print(f"fp32 GEMM peak: {peak['peak_gflops']:.1f} GFLOP/s "
-          f"({', '.join(f'{n}: {g:.1f}' for n, g in peak['gflops_by_size'].items())})")
+    print(
+        f"fp32 GEMM peak: {peak['peak_gflops']:.1f} GFLOP/s "
+        f"({', '.join(f'{n}: {g:.1f}' for n, g in peak['gflops_by_size'].items())})"
+    )
     steps = []
     for width in (int(w) for w in args.widths.split(",")):
         row = step_speed(width, args.depth, args.batch, args.repeats)
         row["fraction_of_peak"] = row["gflops"] / peak["peak_gflops"]
         steps.append(row)
-        print(f"B-{args.depth}/Wi-{width}: {row['parameters'] / 1e6:.1f}M parameters, step {row['step_ms']:.1f} ms, "
-              f"{row['gflops']:.1f} GFLOP/s = {row['fraction_of_peak']:.0%} of peak")
+        print(
+            f"B-{args.depth}/Wi-{width}: {row['parameters'] / 1e6:.1f}M parameters, step {row['step_ms']:.1f} ms, "
+            f"{row['gflops']:.1f} GFLOP/s = {row['fraction_of_peak']:.0%} of peak"
+        )
     data = data_speed(args.batch, args.repeats)
     widest = steps[-1]
     data["share_of_step"] = data["batch_ms"] / (data["batch_ms"] + widest["step_ms"])
     rss_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # ru_maxrss is KiB on Linux
-    print(f"data: {data['batch_ms']:.1f} ms per augmented batch of {args.batch} ({data['source']}) = "
-          f"{data['share_of_step']:.1%} of a B-{args.depth}/Wi-{widest['width']} step (target <= 10 %)")
-    print(f"widest step at {widest['fraction_of_peak']:.0%} of GEMM peak (target >= 50 %); peak RSS {rss_gib:.2f} GiB (target < 4)")
-    summary = {"threads": args.threads, "batch": args.batch, "torch": torch.__version__,
-               "machine": platform.processor() or platform.machine(), "loadavg_before": load_before,
-               "loadavg_after": os.getloadavg(), "gemm": peak, "steps": steps, "data": data, "peak_rss_gib": rss_gib}
+    print(
+        f"data: {data['batch_ms']:.1f} ms per augmented batch of {args.batch} ({data['source']}) = "
+        f"{data['share_of_step']:.1%} of a B-{args.depth}/Wi-{widest['width']} step (target <= 10 %)"
+    )
+    print(
+        f"widest step at {widest['fraction_of_peak']:.0%} of GEMM peak (target >= 50 %); peak RSS {rss_gib:.2f} GiB "
+        "(target < 4)"
+    )
+    summary = {
+        "threads": args.threads,
+        "batch": args.batch,
+        "torch": torch.__version__,
+        "machine": platform.processor() or platform.machine(),
+        "loadavg_before": load_before,
+        "loadavg_after": os.getloadavg(),
+        "gemm": peak,
+        "steps": steps,
+        "data": data,
+        "peak_rss_gib": rss_gib,
+    }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2))

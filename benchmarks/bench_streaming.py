@@ -39,10 +39,14 @@ def train(schema, train_data, valid_data, args) -> dict:
     trainer = mlpzoo.Trainer(mlpzoo.get_task("binary_ctr"), model, config)
     start = time.perf_counter()
     result = trainer.fit(train_data, valid_data)
-    return {"fit_seconds": time.perf_counter() - start, "train_seconds": result.train_seconds,
-            "train_rows_per_s": result.train_samples_per_second, "valid_auc": result.metrics["valid"]["auc"],
-            "valid_logloss": result.metrics["valid"]["logloss"],
-            "parameters": sum(p.numel() for p in model.parameters())}
+    return {
+        "fit_seconds": time.perf_counter() - start,
+        "train_seconds": result.train_seconds,
+        "train_rows_per_s": result.train_samples_per_second,
+        "valid_auc": result.metrics["valid"]["auc"],
+        "valid_logloss": result.metrics["valid"]["logloss"],
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
 
 
 def run_streaming(args) -> dict:
@@ -62,9 +66,16 @@ def run_streaming(args) -> dict:
     scanned = sum(len(b["label"]) for b in valid_data.iter_batches(args.batch_size))
     scan_rows_per_s = scanned / (time.perf_counter() - start)
     rss_before_training = peak_rss_gib()
-    out = {"rows": n, "train_rows": cut, "valid_rows": n - cut, "fit_schema_seconds": fit_schema_s,
-           "fit_schema_rows_per_s": cut / fit_schema_s, "read_encode_rows_per_s": scan_rows_per_s,
-           "vocab_rows": sum(schema.vocab_sizes()), "peak_rss_gib_before_training": rss_before_training}
+    out = {
+        "rows": n,
+        "train_rows": cut,
+        "valid_rows": n - cut,
+        "fit_schema_seconds": fit_schema_s,
+        "fit_schema_rows_per_s": cut / fit_schema_s,
+        "read_encode_rows_per_s": scan_rows_per_s,
+        "vocab_rows": sum(schema.vocab_sizes()),
+        "peak_rss_gib_before_training": rss_before_training,
+    }
     out.update(train(schema, train_data, valid_data, args))
     out["peak_rss_gib"] = peak_rss_gib()
     return out
@@ -76,8 +87,14 @@ def run_in_memory(args) -> dict:
     from mlpzoo.data.streaming import CRITEO_COLUMNS, criteo_schema
 
     start = time.perf_counter()
-    frame = pd.read_csv(args.path, sep="\t", header=None, names=CRITEO_COLUMNS, nrows=args.in_memory_rows,
-                        dtype={c: str for c in CRITEO_COLUMNS[14:]})
+    frame = pd.read_csv(
+        args.path,
+        sep="\t",
+        header=None,
+        names=CRITEO_COLUMNS,
+        nrows=args.in_memory_rows,
+        dtype={c: str for c in CRITEO_COLUMNS[14:]},
+    )
     read_s = time.perf_counter() - start
     cut = int(len(frame) * 0.9)
     start = time.perf_counter()
@@ -86,9 +103,15 @@ def run_in_memory(args) -> dict:
     encode_s = time.perf_counter() - start
     rss_before_training = peak_rss_gib()
     del frame
-    out = {"rows": cut + len(valid_data), "train_rows": cut, "valid_rows": len(valid_data), "read_seconds": read_s,
-           "fit_encode_seconds": encode_s, "vocab_rows": sum(schema.vocab_sizes()),
-           "peak_rss_gib_before_training": rss_before_training}
+    out = {
+        "rows": cut + len(valid_data),
+        "train_rows": cut,
+        "valid_rows": len(valid_data),
+        "read_seconds": read_s,
+        "fit_encode_seconds": encode_s,
+        "vocab_rows": sum(schema.vocab_sizes()),
+        "peak_rss_gib_before_training": rss_before_training,
+    }
     out.update(train(schema, train_data, valid_data, args))
     out["peak_rss_gib"] = peak_rss_gib()
     return out
@@ -100,8 +123,13 @@ def run_generate(args) -> dict:
     start = time.perf_counter()
     write_synthetic_criteo(args.path, args.rows, seed=args.seed)
     seconds = time.perf_counter() - start
-    return {"rows": args.rows, "seconds": seconds, "rows_per_s": args.rows / seconds,
-            "file_gib": Path(args.path).stat().st_size / 2**30, "peak_rss_gib": peak_rss_gib()}
+    return {
+        "rows": args.rows,
+        "seconds": seconds,
+        "rows_per_s": args.rows / seconds,
+        "file_gib": Path(args.path).stat().st_size / 2**30,
+        "peak_rss_gib": peak_rss_gib(),
+    }
 
 
 PHASES = {"generate": run_generate, "streaming": run_streaming, "in_memory": run_in_memory}
@@ -114,7 +142,7 @@ def subprocess_phase(phase: str, argv: list[str]) -> dict:
         sys.stderr.write(proc.stdout + proc.stderr)
         raise SystemExit(f"phase {phase} failed (exit {proc.returncode})")
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    result = json.loads(lines[-1][len("RESULT "):])
+    result = json.loads(lines[-1][len("RESULT ") :])
     result["wall_seconds"] = time.perf_counter() - start
     return result
 
@@ -129,7 +157,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=4096)
     parser.add_argument("--min-count", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--path", type=str, default=None, help="Criteo-format TSV (default benchmarks/out/criteo_<rows>.tsv)")
+    parser.add_argument(
+        "--path", type=str, default=None, help="Criteo-format TSV (default benchmarks/out/criteo_<rows>.tsv)"
+    )
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.path = args.path or str(OUT / f"criteo_{args.rows}.tsv")
@@ -143,24 +173,37 @@ def main(argv: list[str] | None = None) -> None:
     if not Path(args.path).exists():
         results["generate"] = subprocess_phase("generate", forwarded)
         g = results["generate"]
-        print(f"generated {g['rows']:,} rows ({g['file_gib']:.2f} GiB) in {g['seconds']:.1f} s ({g['rows_per_s']:,.0f} rows/s)")
+        print(
+            f"generated {g['rows']:,} rows ({g['file_gib']:.2f} GiB) in {g['seconds']:.1f} s ({g['rows_per_s']:,.0f} "
+            "rows/s)"
+        )
     results["streaming"] = subprocess_phase("streaming", forwarded)
     if args.in_memory_rows:
         results["in_memory"] = subprocess_phase("in_memory", forwarded)
 
     s = results["streaming"]
-    print(f"\nstreaming: fit_schema {s['fit_schema_seconds']:.1f} s ({s['fit_schema_rows_per_s']:,.0f} rows/s), "
-          f"read+encode {s['read_encode_rows_per_s']:,.0f} rows/s, vocab rows {s['vocab_rows']:,}")
+    print(
+        f"\nstreaming: fit_schema {s['fit_schema_seconds']:.1f} s ({s['fit_schema_rows_per_s']:,.0f} rows/s), "
+        f"read+encode {s['read_encode_rows_per_s']:,.0f} rows/s, vocab rows {s['vocab_rows']:,}"
+    )
     if "in_memory" in results:
         m = results["in_memory"]
-        print(f"in-memory: read {m['read_seconds']:.1f} s, fit+encode {m['fit_encode_seconds']:.1f} s, vocab rows {m['vocab_rows']:,}")
-    header = f"{'path':<10} {'rows':>10} {'peak RSS GiB':>12} {'train rows/s':>13} {'train s':>8} {'fit s':>8} {'wall s':>8} {'valid AUC':>9}"
+        print(
+            f"in-memory: read {m['read_seconds']:.1f} s, fit+encode {m['fit_encode_seconds']:.1f} s, vocab rows "
+            f"{m['vocab_rows']:,}"
+        )
+    header = (
+        f"{'path':<10} {'rows':>10} {'peak RSS GiB':>12} {'train rows/s':>13} "
+        f"{'train s':>8} {'fit s':>8} {'wall s':>8} {'valid AUC':>9}"
+    )
     print("\n" + header + "\n" + "-" * len(header))
     for name in ("streaming", "in_memory"):
         if name in results:
             r = results[name]
-            print(f"{name:<10} {r['rows']:>10,} {r['peak_rss_gib']:>12.2f} {r['train_rows_per_s']:>13,.0f} "
-                  f"{r['train_seconds']:>8.1f} {r['fit_seconds']:>8.1f} {r['wall_seconds']:>8.1f} {r['valid_auc']:>9.4f}")
+            print(
+                f"{name:<10} {r['rows']:>10,} {r['peak_rss_gib']:>12.2f} {r['train_rows_per_s']:>13,.0f} "
+                f"{r['train_seconds']:>8.1f} {r['fit_seconds']:>8.1f} {r['wall_seconds']:>8.1f} {r['valid_auc']:>9.4f}"
+            )
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "streaming.json").write_text(json.dumps(results, indent=2))
     print(f"\nwrote {OUT / 'streaming.json'}")

@@ -2,7 +2,8 @@
 
     python benchmarks/bench_vision.py [--threads 1] [--steps 5] [--batch 256]
 
-For each token-mixing model (``--models``, default Mixer, RaftMLP, Strip-MLP, MS-MLP, DSM) at its CIFAR-10 defaults (32 px, 10 classes),
+For each token-mixing model (``--models``, default Mixer, RaftMLP, Strip-MLP, MS-MLP, DSM) at its CIFAR-10 defaults (32
+px, 10 classes),
 each in a fresh process (so its peak resident memory, ``ru_maxrss``, is its own): median
 seconds of a training step (AdamW, cross-entropy on mixup + label-smoothing soft targets) and
 of an inference forward on a batch of ``--batch`` real CIFAR-10 images, after one warm-up
@@ -67,10 +68,16 @@ def measure(name: str, threads: int, steps: int, batch_size: int) -> dict:
     data_s = _median_seconds(lambda: next(data.iter_batches(batch_size, shuffle=True, epoch=next(epoch))), steps)
     model.eval()
     infer_s = _median_seconds(infer, steps)
-    return {"model": name, "parameters": sum(p.numel() for p in model.parameters()),
-            "train_images_per_second": batch_size / step_s, "infer_images_per_second": batch_size / infer_s,
-            "step_ms": 1e3 * step_s, "data_ms": 1e3 * data_s, "data_fraction_of_step": data_s / step_s,
-            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "model": name,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "train_images_per_second": batch_size / step_s,
+        "infer_images_per_second": batch_size / infer_s,
+        "step_ms": 1e3 * step_s,
+        "data_ms": 1e3 * data_s,
+        "data_fraction_of_step": data_s / step_s,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def main() -> None:
@@ -87,15 +94,31 @@ def main() -> None:
         with context.Pool(1) as pool:
             rows.append(pool.apply(measure, (name, args.threads, args.steps, args.batch)))
     base = next((r for r in rows if r["model"] == "mixer"), rows[0])
-    print(f"{'model':<16}{'params':>10}{'train img/s':>13}{'x mixer':>9}{'infer img/s':>13}{'x mixer':>9}{'data/step':>11}{'peak MiB':>10}")
+    print(
+        f"{'model':<16}{'params':>10}{'train img/s':>13}{'x mixer':>9}"
+        f"{'infer img/s':>13}{'x mixer':>9}{'data/step':>11}{'peak MiB':>10}"
+    )
     for r in rows:
         r["train_vs_mixer"] = r["train_images_per_second"] / base["train_images_per_second"]
         r["infer_vs_mixer"] = r["infer_images_per_second"] / base["infer_images_per_second"]
-        print(f"{r['model']:<16}{r['parameters']:>10}{r['train_images_per_second']:>13.0f}{r['train_vs_mixer']:>9.2f}"
-              f"{r['infer_images_per_second']:>13.0f}{r['infer_vs_mixer']:>9.2f}{100 * r['data_fraction_of_step']:>10.1f}%{r['peak_rss_mib']:>10.0f}")
+        print(
+            f"{r['model']:<16}{r['parameters']:>10}{r['train_images_per_second']:>13.0f}{r['train_vs_mixer']:>9.2f}"
+            f"{r['infer_images_per_second']:>13.0f}{r['infer_vs_mixer']:>9.2f}"
+            f"{100 * r['data_fraction_of_step']:>10.1f}%{r['peak_rss_mib']:>10.0f}"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"threads": args.threads, "batch": args.batch, "machine": platform.processor() or platform.machine(),
-                                    "torch": torch.__version__, "rows": rows}, indent=2))
+    args.out.write_text(
+        json.dumps(
+            {
+                "threads": args.threads,
+                "batch": args.batch,
+                "machine": platform.processor() or platform.machine(),
+                "torch": torch.__version__,
+                "rows": rows,
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {args.out}")
 
 

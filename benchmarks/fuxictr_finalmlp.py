@@ -56,10 +56,22 @@ def prepare(args) -> None:
         table.iloc[idx].to_csv(work / f"{name}.csv", index=False)
         print(f"[prepare] {name}: {len(idx)} rows -> {work / f'{name}.csv'}", file=sys.stderr)
     cmd = [
-        args.fuxictr_python, str(Path(__file__).resolve()), "--phase", "train",
-        "--work-dir", str(work), "--out", str(args.out), "--epochs", str(args.epochs),
-        "--threads", str(args.threads), "--max-epochs", str(args.max_epochs),
-        "--data-format", args.data_format,
+        args.fuxictr_python,
+        str(Path(__file__).resolve()),
+        "--phase",
+        "train",
+        "--work-dir",
+        str(work),
+        "--out",
+        str(args.out),
+        "--epochs",
+        str(args.epochs),
+        "--threads",
+        str(args.threads),
+        "--max-epochs",
+        str(args.max_epochs),
+        "--data-format",
+        args.data_format,
     ]
     if args.skip_converge:
         cmd.append("--skip-converge")
@@ -86,14 +98,22 @@ def build_model_classes():
                 FeatureEmbedding(feature_map, embedding_dim, required_feature_columns=ctx) for ctx in contexts
             )
             self.gates = nn.ModuleList(
-                MLP_Block(input_dim=embedding_dim * len(ctx), hidden_units=hidden_units, hidden_activations="ReLU",
-                          output_dim=feature_dim, output_activation="Sigmoid", batch_norm=False)
+                MLP_Block(
+                    input_dim=embedding_dim * len(ctx),
+                    hidden_units=hidden_units,
+                    hidden_activations="ReLU",
+                    output_dim=feature_dim,
+                    output_activation="Sigmoid",
+                    batch_norm=False,
+                )
                 for ctx in contexts
             )
 
         def forward(self, X, flat_emb):
-            return [flat_emb * (gate(emb(X, flatten_emb=True)) * 2)
-                    for emb, gate in zip(self.context_embeddings, self.gates)]
+            return [
+                flat_emb * (gate(emb(X, flatten_emb=True)) * 2)
+                for emb, gate in zip(self.context_embeddings, self.gates)
+            ]
 
     class InteractionAggregation(nn.Module):
         """``w_x(x) + w_y(y) + sum_h x_h^T W_h y_h`` over ``num_heads`` equal chunks of x and y."""
@@ -117,20 +137,54 @@ def build_model_classes():
             return self.w_x(x) + self.w_y(y) + bilinear.sum(dim=1, keepdim=True)
 
     class FinalMLP(BaseModel):
-        def __init__(self, feature_map, model_id="FinalMLP", gpu=-1, learning_rate=1e-3, embedding_dim=10,
-                     mlp1_hidden_units=(400,), mlp2_hidden_units=(100,), mlp_dropout=0.4, mlp_batch_norm=True,
-                     fs_hidden_units=(400,), fs1_context=("user",), fs2_context=("item",), num_heads=5,
-                     embedding_regularizer=None, net_regularizer=None, **kwargs):
-            super().__init__(feature_map, model_id=model_id, gpu=gpu, embedding_regularizer=embedding_regularizer,
-                             net_regularizer=net_regularizer, **kwargs)
+        def __init__(
+            self,
+            feature_map,
+            model_id="FinalMLP",
+            gpu=-1,
+            learning_rate=1e-3,
+            embedding_dim=10,
+            mlp1_hidden_units=(400,),
+            mlp2_hidden_units=(100,),
+            mlp_dropout=0.4,
+            mlp_batch_norm=True,
+            fs_hidden_units=(400,),
+            fs1_context=("user",),
+            fs2_context=("item",),
+            num_heads=5,
+            embedding_regularizer=None,
+            net_regularizer=None,
+            **kwargs,
+        ):
+            super().__init__(
+                feature_map,
+                model_id=model_id,
+                gpu=gpu,
+                embedding_regularizer=embedding_regularizer,
+                net_regularizer=net_regularizer,
+                **kwargs,
+            )
             feature_dim = embedding_dim * feature_map.num_fields
             self.embedding_layer = FeatureEmbedding(feature_map, embedding_dim)
-            self.fs_module = FeatureSelection(feature_map, feature_dim, embedding_dim, list(fs_hidden_units),
-                                              [list(fs1_context), list(fs2_context)])
-            self.mlp1 = MLP_Block(input_dim=feature_dim, hidden_units=list(mlp1_hidden_units), hidden_activations="ReLU",
-                                  output_dim=None, dropout_rates=mlp_dropout, batch_norm=mlp_batch_norm)
-            self.mlp2 = MLP_Block(input_dim=feature_dim, hidden_units=list(mlp2_hidden_units), hidden_activations="ReLU",
-                                  output_dim=None, dropout_rates=mlp_dropout, batch_norm=mlp_batch_norm)
+            self.fs_module = FeatureSelection(
+                feature_map, feature_dim, embedding_dim, list(fs_hidden_units), [list(fs1_context), list(fs2_context)]
+            )
+            self.mlp1 = MLP_Block(
+                input_dim=feature_dim,
+                hidden_units=list(mlp1_hidden_units),
+                hidden_activations="ReLU",
+                output_dim=None,
+                dropout_rates=mlp_dropout,
+                batch_norm=mlp_batch_norm,
+            )
+            self.mlp2 = MLP_Block(
+                input_dim=feature_dim,
+                hidden_units=list(mlp2_hidden_units),
+                hidden_activations="ReLU",
+                output_dim=None,
+                dropout_rates=mlp_dropout,
+                batch_norm=mlp_batch_norm,
+            )
             self.fusion = InteractionAggregation(mlp1_hidden_units[-1], mlp2_hidden_units[-1], num_heads=num_heads)
             self.compile(kwargs["optimizer"], kwargs["loss"], learning_rate)
             self.reset_parameters()
@@ -199,8 +253,9 @@ def train(args) -> None:
     from fuxictr.pytorch.torch_utils import seed_everything
 
     torch.set_num_threads(args.threads)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(message)s"
+    )
     work = Path(args.work_dir)
     dataset_id = "frappe_mlpzoo_split"
     processor = FeatureProcessor(
@@ -216,11 +271,18 @@ def train(args) -> None:
     raw = {}
     for split in ("train", "valid", "test"):
         raw[split] = str(work / f"{split}_raw.parquet")
-        (pl.read_csv(work / f"{split}.csv", schema_overrides={f: pl.String for f in FIELDS})
-         .with_columns(pl.col("label").cast(pl.Float64)).write_parquet(raw[split]))
+        (
+            pl.read_csv(work / f"{split}.csv", schema_overrides={f: pl.String for f in FIELDS})
+            .with_columns(pl.col("label").cast(pl.Float64))
+            .write_parquet(raw[split])
+        )
     train_data, valid_data, test_data = build_dataset(
-        processor, train_data=raw["train"], valid_data=raw["valid"], test_data=raw["test"],
-        data_format="parquet", min_categr_count=1,
+        processor,
+        train_data=raw["train"],
+        valid_data=raw["valid"],
+        test_data=raw["test"],
+        data_format="parquet",
+        min_categr_count=1,
     )
     build_seconds = time.perf_counter() - t0
     feature_map = FeatureMap(dataset_id, os.path.join(str(work), dataset_id))
@@ -231,16 +293,39 @@ def train(args) -> None:
     os.makedirs(work / "checkpoints" / dataset_id, exist_ok=True)
     Model = build_model_classes()
     common = dict(
-        gpu=-1, learning_rate=1e-3, embedding_dim=10, mlp1_hidden_units=(400,), mlp2_hidden_units=(100,),
-        mlp_dropout=0.4, mlp_batch_norm=True, fs_hidden_units=(400,), fs1_context=("user",), fs2_context=("item",),
-        num_heads=5, embedding_regularizer=0.05, net_regularizer=0, optimizer="adam", loss="binary_crossentropy",
-        metrics=["AUC", "logloss"], monitor="AUC", monitor_mode="max", verbose=0,
+        gpu=-1,
+        learning_rate=1e-3,
+        embedding_dim=10,
+        mlp1_hidden_units=(400,),
+        mlp2_hidden_units=(100,),
+        mlp_dropout=0.4,
+        mlp_batch_norm=True,
+        fs_hidden_units=(400,),
+        fs1_context=("user",),
+        fs2_context=("item",),
+        num_heads=5,
+        embedding_regularizer=0.05,
+        net_regularizer=0,
+        optimizer="adam",
+        loss="binary_crossentropy",
+        metrics=["AUC", "logloss"],
+        monitor="AUC",
+        monitor_mode="max",
+        verbose=0,
         model_root=str(work / "checkpoints"),
     )
 
     def loaders():
-        return RankDataLoader(feature_map, stage="both", train_data=train_data, valid_data=valid_data,
-                              test_data=test_data, batch_size=4096, shuffle=True, data_format=args.data_format)
+        return RankDataLoader(
+            feature_map,
+            stage="both",
+            train_data=train_data,
+            valid_data=valid_data,
+            test_data=test_data,
+            batch_size=4096,
+            shuffle=True,
+            data_format=args.data_format,
+        )
 
     def load_line():
         try:
@@ -252,7 +337,7 @@ def train(args) -> None:
     seed_everything(SEED)
     train_gen, valid_gen, test_gen = loaders()
     n_train = train_gen.num_samples
-    model = Model(feature_map, model_id="FinalMLP_timed", early_stop_patience=10 ** 6, **common)
+    model = Model(feature_map, model_id="FinalMLP_timed", early_stop_patience=10**6, **common)
     load_before = load_line()
     model.fit(train_gen, validation_data=valid_gen, epochs=args.epochs)
     load_after = load_line()
@@ -308,6 +393,7 @@ def train(args) -> None:
     print(line)
     try:
         import ray
+
         ray.shutdown()
     except Exception:
         pass
@@ -320,9 +406,13 @@ def main(argv=None) -> None:
     p.add_argument("--epochs", type=int, default=5, help="epochs of the timed run")
     p.add_argument("--max-epochs", type=int, default=100, help="cap for the early-stopping run")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--data-format", choices=("parquet", "npz"), default="parquet",
-                   help="parquet: FuxiCTR 2.3.10's build_dataset output with its Ray ParquetDataLoader; "
-                        "npz: the same data converted for its torch NpzDataLoader")
+    p.add_argument(
+        "--data-format",
+        choices=("parquet", "npz"),
+        default="parquet",
+        help="parquet: FuxiCTR 2.3.10's build_dataset output with its Ray ParquetDataLoader; "
+        "npz: the same data converted for its torch NpzDataLoader",
+    )
     p.add_argument("--skip-converge", action="store_true", help="only the timed run")
     p.add_argument("--data-dir", default=str(DEFAULT_DATA))
     p.add_argument("--work-dir", default=str(DEFAULT_WORK))

@@ -23,7 +23,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-cardinality", type=int, default=100_000, help="largest categorical cardinality")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    path = write_synthetic_criteo(args.out, args.rows, seed=args.seed, chunk_rows=args.chunk_rows, max_cardinality=args.max_cardinality)
+    path = write_synthetic_criteo(
+        args.out, args.rows, seed=args.seed, chunk_rows=args.chunk_rows, max_cardinality=args.max_cardinality
+    )
     seconds = time.perf_counter() - start
     size = path.stat().st_size / 2**20
     print(f"wrote {args.rows:,} rows ({size:,.1f} MiB) to {path} in {seconds:.1f} s: {args.rows / seconds:,.0f} rows/s")

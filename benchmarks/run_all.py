@@ -62,8 +62,15 @@ def run(name: str, extra: list[str], env: dict) -> dict:
     print("$", " ".join(cmd), flush=True)
     before, start = timing.load(), time.perf_counter()
     done = subprocess.run(cmd, check=False, env=env)  # a failed benchmark is a row, not the end
-    record = {"name": name, "command": " ".join(cmd), "returncode": done.returncode, "load_before": before,
-              "load_after": timing.load(), "seconds": time.perf_counter() - start, "goals": []}
+    record = {
+        "name": name,
+        "command": " ".join(cmd),
+        "returncode": done.returncode,
+        "load_before": before,
+        "load_after": timing.load(),
+        "seconds": time.perf_counter() - start,
+        "goals": [],
+    }
     if done.returncode == 0 and out.exists():
         record["goals"] = json.loads(out.read_text()).get("goals", [])
     return record
@@ -72,9 +79,11 @@ def run(name: str, extra: list[str], env: dict) -> dict:
 def table(records: list[dict], args) -> str:
     load = timing.load()
     mode = "quick smoke run (not the goals)" if args.quick else "full run"
-    header = (f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}; {mode}; threads {args.threads}; clock {args.clock}; "
-              f"{load['cpus']} CPUs, load average now {load['load1']:.2f} / {load['load5']:.2f} / {load['load15']:.2f} "
-              "(1 / 5 / 15 min).")
+    header = (
+        f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}; {mode}; threads {args.threads}; clock {args.clock}; "
+        f"{load['cpus']} CPUs, load average now {load['load1']:.2f} / {load['load5']:.2f} / {load['load15']:.2f} "
+        "(1 / 5 / 15 min)."
+    )
     lines = [
         "# Benchmark summary",
         "",
@@ -90,8 +99,9 @@ def table(records: list[dict], args) -> str:
         for g in rec["goals"]:
             sign = ">=" if g["higher_is_better"] else "<="
             result = "info" if "(information)" in g["goal"] else ("PASS" if g["passed"] else "FAIL")
-            lines.append(f"| {rec['name']} | {g['goal']} | {g['measured']:.2f}x | {sign} {g['target']:g}x | "
-                         f"{result} | {loads} |")
+            lines.append(
+                f"| {rec['name']} | {g['goal']} | {g['measured']:.2f}x | {sign} {g['target']:g}x | {result} | {loads} |"
+            )
     lines += ["", "Commands:", ""] + [f"- `{rec['command']}` ({rec['seconds']:.0f} s)" for rec in records]
     return "\n".join(lines) + "\n"
 

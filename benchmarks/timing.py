@@ -46,8 +46,14 @@ def timed_ms(fn: Callable[[], object], repeats: int, warmup: int = 2) -> tuple[f
 def goal(name: str, measured: float, target: float, higher_is_better: bool = True, note: str = "") -> dict:
     """One row of the summary table (benchmarks/run_all.py): a measured ratio against its target."""
     passed = measured >= target if higher_is_better else measured <= target
-    return {"goal": name, "measured": measured, "target": target, "higher_is_better": higher_is_better,
-            "passed": bool(passed), "note": note}
+    return {
+        "goal": name,
+        "measured": measured,
+        "target": target,
+        "higher_is_better": higher_is_better,
+        "passed": bool(passed),
+        "note": note,
+    }
 
 
 def load() -> dict:

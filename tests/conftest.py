@@ -30,7 +30,11 @@ def _require_fashion_mnist() -> Path:
     from mlpzoo.data.images import fashion_mnist_dir
 
     folder = fashion_mnist_dir()
-    files = [f"{part}-{kind}-idx{rank}-ubyte.gz" for part in ("train", "t10k") for kind, rank in (("images", 3), ("labels", 1))]
+    files = [
+        f"{part}-{kind}-idx{rank}-ubyte.gz"
+        for part in ("train", "t10k")
+        for kind, rank in (("images", 3), ("labels", 1))
+    ]
     if all((folder / f).is_file() for f in files):
         return folder
     if os.environ.get("MLPZOO_REQUIRE_DATA") == "1":

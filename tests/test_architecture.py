@@ -42,7 +42,12 @@ def _imports() -> dict[str, set[str]]:
     for path in PACKAGE.rglob("*.py"):
         name = _module_name(path)
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.startswith("mlpzoo."):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.level == 0
+                and node.module
+                and node.module.startswith("mlpzoo.")
+            ):
                 # `from mlpzoo.tasks import metrics` depends on the submodule, not on the package's __init__.
                 submodules = {f"{node.module}.{a.name}" for a in node.names} & modules
                 graph[name].update(submodules or {node.module})
@@ -65,8 +70,12 @@ def _allowed(source: str, target: str) -> bool:
 
 
 def test_imports_point_down_the_layers():
-    wrong = sorted(f"{source} imports {target}" for source, targets in _imports().items()
-                   for target in targets if not _allowed(source, target))
+    wrong = sorted(
+        f"{source} imports {target}"
+        for source, targets in _imports().items()
+        for target in targets
+        if not _allowed(source, target)
+    )
     assert not wrong, "imports against the layer order of DESIGN.md:\n" + "\n".join(wrong)
 
 
@@ -83,7 +92,9 @@ def test_no_import_cycle_outside_the_registry():
         state[node] = 1
         for target in graph.get(node, ()):
             if state.get(target) == 1:
-                cycles.append(" -> ".join(stack[stack.index(target):] + [target]) if target in stack else f"{node} -> {target}")
+                cycles.append(
+                    " -> ".join(stack[stack.index(target) :] + [target]) if target in stack else f"{node} -> {target}"
+                )
             elif target not in state:
                 visit(target, stack + [target])
         state[node] = 2

@@ -86,11 +86,19 @@ def write(path: Path, data: str | bytes) -> Path:
 
 # --------------------------------------------------------------------------- shared fixtures
 
+
 def ctr_schema(sequence: bool = False):
     from mlpzoo.data.schema import CategoricalField, FeatureSchema, NumericField, SequenceField
 
-    frame = pd.DataFrame({"user": list("abcabc"), "item": list("xyzzyx"), "price": [1.0, 2, 3, 4, 5, 6],
-                          "hist": ["x y", "y", "", "z x", "x", "y z"], "label": [0, 1, 0, 1, 1, 0]})
+    frame = pd.DataFrame(
+        {
+            "user": list("abcabc"),
+            "item": list("xyzzyx"),
+            "price": [1.0, 2, 3, 4, 5, 6],
+            "hist": ["x y", "y", "", "z x", "x", "y z"],
+            "label": [0, 1, 0, 1, 1, 0],
+        }
+    )
     schema = FeatureSchema(
         categorical=[CategoricalField("user", source="user"), CategoricalField("item", source="item")],
         numeric=[NumericField("price")],
@@ -125,11 +133,13 @@ def replace_in(batch: dict, **changes) -> dict:
 
 # --------------------------------------------------------------------------- data files
 
+
 def _libfm(text: str | bytes, **kwargs):
     def run(tmp: Path):
         from mlpzoo.data.readers import read_libfm
 
         return read_libfm(write(tmp / "part.libfm", text), **kwargs)
+
     return run
 
 
@@ -138,6 +148,7 @@ def _atomic(text: str | bytes):
         from mlpzoo.data.readers import read_atomic
 
         return read_atomic(write(tmp / "ml.inter", text))
+
     return run
 
 
@@ -146,6 +157,7 @@ def _table(name: str, data: str | bytes, **kwargs):
         from mlpzoo.data.readers import read_table
 
         return read_table(write(tmp / name, data), **kwargs)
+
     return run
 
 
@@ -178,6 +190,7 @@ def _schema_fit_encode(frame: pd.DataFrame, encode: pd.DataFrame | None = None, 
         schema = FeatureSchema.from_dict(fields)
         fitted = schema.fit(frame)
         return fitted.encode(frame if encode is None else encode, where="test frame")
+
     return run
 
 
@@ -186,6 +199,7 @@ def _schema_from_dict(spec: dict):
         from mlpzoo.data.schema import FeatureSchema
 
         return FeatureSchema.from_dict(spec)
+
     return run
 
 
@@ -206,6 +220,7 @@ def _load_files(train: str, valid: str, schema=None):
         t = write(tmp / "train.csv", train)
         v = write(tmp / "valid.csv", valid)
         return load_files(str(t), str(v), schema or SCHEMA)
+
     return run
 
 
@@ -215,8 +230,11 @@ def _load_files_missing(tmp: Path):
     return load_files(str(tmp / "nope.csv"), str(tmp / "nope2.csv"), SCHEMA)
 
 
-MPEA_OK = {"FORMULA": ["Al0.5 Co1 Fe1", "Co1 Ni1"], "PROPERTY: BCC/FCC/other": ["BCC", "FCC"],
-           "PROPERTY: YS (MPa)": [300.0, 400.0]}
+MPEA_OK = {
+    "FORMULA": ["Al0.5 Co1 Fe1", "Co1 Ni1"],
+    "PROPERTY: BCC/FCC/other": ["BCC", "FCC"],
+    "PROPERTY: YS (MPa)": [300.0, 400.0],
+}
 
 
 def _mpea(target: str = "phase", **columns):
@@ -224,6 +242,7 @@ def _mpea(target: str = "phase", **columns):
         from mlpzoo.data.mpea import load_mpea
 
         return load_mpea(target, frame=pd.DataFrame({**MPEA_OK, **columns}))
+
     return run
 
 
@@ -233,6 +252,7 @@ def _mpea_file(data: bytes):
 
         write(tmp / "mpea" / "MPEA_dataset.csv", data)
         return load_mpea("phase", data_dir=tmp)
+
     return run
 
 
@@ -241,6 +261,7 @@ def _function(name: str, **kwargs):
         from mlpzoo.data.functions import load_function
 
         return load_function(name, **kwargs)
+
     return run
 
 
@@ -255,6 +276,7 @@ def _idx(images: bytes, labels: bytes):
         from mlpzoo.data.images import load_idx
 
         return load_idx(write(tmp / "img-idx3-ubyte", images), write(tmp / "lab-idx1-ubyte", labels))
+
     return run
 
 
@@ -270,6 +292,7 @@ def _cifar_batches(payload: bytes | None):
         if payload is not None:
             write(tmp / "test_batch", payload)
         return load_cifar10_batches(tmp, "test")
+
     return run
 
 
@@ -285,6 +308,7 @@ def _can_zip(members: dict[str, str] | None, raw: bytes | None = None):
                 for name, text in (members or {}).items():
                     archive.writestr(name, text)
         return read_can_trace(path)
+
     return run
 
 
@@ -294,6 +318,7 @@ def _ett(text: str | bytes):
 
         write(tmp / "ett" / "ETTh1.csv", text)
         return load_ett("ETTh1", data_dir=tmp)
+
     return run
 
 
@@ -310,14 +335,19 @@ DATA_CASES = [
     Case("libfm-inf-value", _libfm("1 3:inf 5:1\n"), ("part.libfm:1", "3:inf")),
     Case("libfm-float-index", _libfm("1 3.5:1 5:1\n"), ("part.libfm:1", "3.5:1")),
     Case("libfm-num-fields-disagree", _libfm("1 3:1\n", num_fields=3, field_names=["a", "b"]), ("num_fields=3",)),
-    Case("libfm-missing-file", lambda tmp: __import__("mlpzoo.data.readers", fromlist=["x"]).read_libfm(tmp / "gone.libfm"),
-         ("gone.libfm",)),
+    Case(
+        "libfm-missing-file",
+        lambda tmp: __import__("mlpzoo.data.readers", fromlist=["x"]).read_libfm(tmp / "gone.libfm"),
+        ("gone.libfm",),
+    ),
     # RecBole atomic (MovieLens)
     Case("atomic-empty", _atomic(""), ("ml.inter", "empty")),
     Case("atomic-header-without-types", _atomic("user_id\titem_id\n1\t2\n"), ("ml.inter", "user_id")),
     Case("atomic-comma-delimiter", _atomic("user_id:token,item_id:token\n1,2\n"), ("ml.inter", "tab")),
     Case("atomic-missing-tab", _atomic("user_id:token\trating:float\n1\t4\n2\n"), ("ml.inter:3", "expected 2")),
-    Case("atomic-float-not-number", _atomic("user_id:token\trating:float\n1\tfour\n"), ("ml.inter:2", "rating", "four")),
+    Case(
+        "atomic-float-not-number", _atomic("user_id:token\trating:float\n1\tfour\n"), ("ml.inter:2", "rating", "four")
+    ),
     Case("atomic-latin1-body", _atomic(b"user_id:token\ttitle:token\n1\tCaf\xe9\n"), ("ml.inter", "UTF-8")),
     Case("atomic-latin1-header", _atomic(b"user_id:token\tt\xeftle:token\n1\tx\n"), ("ml.inter", "UTF-8")),
     # CSV / parquet tables
@@ -330,58 +360,107 @@ DATA_CASES = [
     Case("parquet-truncated", _truncated_parquet, ("t.parquet",)),
     Case("blocks-zero-rows", _blocks_zero, ("block_rows=0",)),
     # FeatureSchema fit / encode
-    Case("schema-numeric-inf", _schema_fit_encode(GOOD, GOOD.assign(price=[1.0, np.inf, 2.0]), **SCHEMA), ("price", "infinite")),
-    Case("schema-numeric-nan-fill-error", _schema_fit_encode(
-        GOOD, GOOD.assign(price=[1.0, np.nan, 2.0]), categorical=["user"], numeric=[{"name": "price", "fill": "error"}]),
-        ("price", "NaN")),
+    Case(
+        "schema-numeric-inf",
+        _schema_fit_encode(GOOD, GOOD.assign(price=[1.0, np.inf, 2.0]), **SCHEMA),
+        ("price", "infinite"),
+    ),
+    Case(
+        "schema-numeric-nan-fill-error",
+        _schema_fit_encode(
+            GOOD,
+            GOOD.assign(price=[1.0, np.nan, 2.0]),
+            categorical=["user"],
+            numeric=[{"name": "price", "fill": "error"}],
+        ),
+        ("price", "NaN"),
+    ),
     Case("schema-numeric-text", _schema_fit_encode(GOOD.assign(price=["1", "two", "3"]), **SCHEMA), ("price", "two")),
     Case("schema-numeric-all-nan", _schema_fit_encode(GOOD.assign(price=np.nan), **SCHEMA), ("price",)),
     Case("schema-label-nan", _schema_fit_encode(GOOD, GOOD.assign(label=[0, None, 1]), **SCHEMA), ("label", "row 1")),
     Case("schema-label-text", _schema_fit_encode(GOOD, GOOD.assign(label=["0", "yes", "1"]), **SCHEMA), ("label",)),
     Case("schema-label-inf", _schema_fit_encode(GOOD, GOOD.assign(label=[0.0, np.inf, 1.0]), **SCHEMA), ("label",)),
-    Case("schema-missing-column", _schema_fit_encode(GOOD, GOOD.drop(columns="price"), **SCHEMA), ("price", "test frame")),
+    Case(
+        "schema-missing-column", _schema_fit_encode(GOOD, GOOD.drop(columns="price"), **SCHEMA), ("price", "test frame")
+    ),
     Case("schema-encode-before-fit", _encode_unfitted, ("user", "fit")),
     Case("schema-unknown-key", _schema_from_dict({"categorical": ["a"], "lable": "y"}), ("lable",)),
     Case("schema-unknown-field-key", _schema_from_dict({"categorical": [{"name": "a", "min_cnt": 2}]}), ("min_cnt",)),
     Case("schema-fields-not-a-list", _schema_from_dict({"categorical": "user"}), ("categorical",)),
-    Case("schema-min-count-wrong-type", _schema_from_dict({"categorical": [{"name": "a", "min_count": "two"}]}), ("min_count",)),
-    Case("schema-max-len-negative", _schema_from_dict(
-        {"categorical": ["a"], "sequence": [{"name": "h", "shares": "a", "max_len": -5}]}), ("max_len",)),
+    Case(
+        "schema-min-count-wrong-type",
+        _schema_from_dict({"categorical": [{"name": "a", "min_count": "two"}]}),
+        ("min_count",),
+    ),
+    Case(
+        "schema-max-len-negative",
+        _schema_from_dict({"categorical": ["a"], "sequence": [{"name": "h", "shares": "a", "max_len": -5}]}),
+        ("max_len",),
+    ),
     Case("schema-fill-unknown", _schema_from_dict({"numeric": [{"name": "p", "fill": "median"}]}), ("fill",)),
-    Case("schema-normalize-unknown", _schema_from_dict({"numeric": [{"name": "p", "normalize": "zscore"}]}), ("normalize",)),
-    Case("schema-sequence-shares-unknown", _schema_from_dict(
-        {"categorical": ["a"], "sequence": [{"name": "h", "shares": "b"}]}), ("h", "'b'")),
+    Case(
+        "schema-normalize-unknown",
+        _schema_from_dict({"numeric": [{"name": "p", "normalize": "zscore"}]}),
+        ("normalize",),
+    ),
+    Case(
+        "schema-sequence-shares-unknown",
+        _schema_from_dict({"categorical": ["a"], "sequence": [{"name": "h", "shares": "b"}]}),
+        ("h", "'b'"),
+    ),
     Case("schema-field-twice", _schema_from_dict({"categorical": ["a"], "numeric": ["a"]}), ("a", "twice")),
     # load_files (your own CSVs)
     Case("files-missing", _load_files_missing, ("nope.csv",)),
-    Case("files-valid-lacks-column", _load_files("user,price,label\na,1,0\nb,2,1\n", "user,label\na,0\n"),
-         ("valid.csv", "price")),
-    Case("files-schema-unknown-key", _load_files("user,label\na,0\n", "user,label\na,0\n", {"categoricals": ["user"]}),
-         ("categoricals",)),
+    Case(
+        "files-valid-lacks-column",
+        _load_files("user,price,label\na,1,0\nb,2,1\n", "user,label\na,0\n"),
+        ("valid.csv", "price"),
+    ),
+    Case(
+        "files-schema-unknown-key",
+        _load_files("user,label\na,0\n", "user,label\na,0\n", {"categoricals": ["user"]}),
+        ("categoricals",),
+    ),
     Case("files-train-empty", _load_files("", "user,price,label\na,1,0\n"), ("train.csv", "empty")),
     # MPEA
     Case("mpea-unknown-target", _mpea("hardness"), ("hardness", "phase")),
     Case("mpea-malformed-formula", _mpea(FORMULA=["Al0.5 Xx1", "Co1 Ni1"]), ("row 0", "Xx1")),
     Case("mpea-empty-formula", _mpea(FORMULA=["Al1", ""]), ("row 1", "FORMULA")),
     Case("mpea-unknown-phase", _mpea(**{"PROPERTY: BCC/FCC/other": ["BCC", "HCP"]}), ("HCP",)),
-    Case("mpea-infinite-yield-strength", _mpea("yield_strength", **{"PROPERTY: YS (MPa)": [300.0, np.inf]}), ("YS (MPa)",)),
-    Case("mpea-file-latin1", _mpea_file(b"FORMULA,PROPERTY: BCC/FCC/other\nAl1 Co1,BCC\nCo1,F\xe9C\n"), ("MPEA_dataset.csv",)),
+    Case(
+        "mpea-infinite-yield-strength",
+        _mpea("yield_strength", **{"PROPERTY: YS (MPa)": [300.0, np.inf]}),
+        ("YS (MPa)",),
+    ),
+    Case(
+        "mpea-file-latin1",
+        _mpea_file(b"FORMULA,PROPERTY: BCC/FCC/other\nAl1 Co1,BCC\nCo1,F\xe9C\n"),
+        ("MPEA_dataset.csv",),
+    ),
     Case("mpea-file-empty", _mpea_file(b""), ("MPEA_dataset.csv", "empty")),
     # KAN function suite
     Case("function-unknown", _function("f9"), ("f9", "f1")),
     Case("function-negative-size", _function("f1", n_train=-10, n_test=5), ("n_train=-10",)),
     Case("function-wrong-dim", _evaluate_function, ("f1", "(N, 2)")),
     # idx / CIFAR-10 batches
-    Case("idx-truncated", _idx(_idx_bytes((2, 28, 28), data_len=100), _idx_bytes((2,))), ("img-idx3-ubyte", "truncated")),
+    Case(
+        "idx-truncated", _idx(_idx_bytes((2, 28, 28), data_len=100), _idx_bytes((2,))), ("img-idx3-ubyte", "truncated")
+    ),
     Case("idx-bad-magic", _idx(b"\x01\x02\x08\x03" + bytes(20), _idx_bytes((2,))), ("img-idx3-ubyte", "magic")),
     Case("idx-count-mismatch", _idx(_idx_bytes((2, 4, 4)), _idx_bytes((3,))), ("img-idx3-ubyte", "lab-idx1-ubyte")),
     Case("idx-empty", _idx(b"", _idx_bytes((2,))), ("img-idx3-ubyte",)),
     Case("cifar-batch-missing", _cifar_batches(None), ("test_batch",)),
     Case("cifar-batch-not-pickle", _cifar_batches(b"this is not a pickle"), ("test_batch",)),
-    Case("cifar-batch-wrong-shape", _cifar_batches(pickle.dumps({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]})),
-         ("test_batch", "3072")),
-    Case("cifar-batch-label-out-of-range", _cifar_batches(pickle.dumps({b"data": np.zeros((1, 3072), np.uint8), b"labels": [12]})),
-         ("test_batch", "0..9")),
+    Case(
+        "cifar-batch-wrong-shape",
+        _cifar_batches(pickle.dumps({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]})),
+        ("test_batch", "3072"),
+    ),
+    Case(
+        "cifar-batch-label-out-of-range",
+        _cifar_batches(pickle.dumps({b"data": np.zeros((1, 3072), np.uint8), b"labels": [12]})),
+        ("test_batch", "0..9"),
+    ),
     # CAN traces
     Case("can-not-a-zip", _can_zip(None, raw=b"Timestamp,ID\n"), ("trace.zip", "zip")),
     Case("can-missing-columns", _can_zip({"t.csv": "Timestamp,ID\n1,2\n"}), ("trace.zip", "DLC")),
@@ -404,12 +483,14 @@ def test_bad_data_file(case: Case, tmp_path: Path):
 
 # --------------------------------------------------------------------------- configs
 
+
 def _train_config(**values):
     def run(tmp: Path):
         from mlpzoo.config import build_config
         from mlpzoo.train.config import TrainConfig
 
         return build_config(TrainConfig, values, "train")
+
     return run
 
 
@@ -418,12 +499,14 @@ def _create(name: str, **kwargs):
         from mlpzoo.registry import create_model
 
         return create_model(name, **kwargs)
+
     return run
 
 
 def _create_ctr(name: str, **kwargs):
     def run(tmp: Path):
         return ctr_model(name, **kwargs)
+
     return run
 
 
@@ -432,6 +515,7 @@ def _task(name: str):
         from mlpzoo.tasks import get_task
 
         return get_task(name)
+
     return run
 
 
@@ -455,8 +539,11 @@ CONFIG_CASES = [
     Case("model-kan-negative-width", _create("kan_bspline", in_features=-1), ("in", "-1")),
     Case("model-kan-zero-grid", _create("kan_bspline", in_features=2, grid_size=0), ("grid_size",)),
     Case("model-kan-bad-grid-range", _create("kan_rbf", in_features=2, grid_range=(1, -1)), ("grid_range",)),
-    Case("model-kan-unknown-layer", lambda tmp: __import__("mlpzoo.models.kan", fromlist=["x"]).KANNet(2, layer="spline"),
-         ("layer", "bspline")),
+    Case(
+        "model-kan-unknown-layer",
+        lambda tmp: __import__("mlpzoo.models.kan", fromlist=["x"]).KANNet(2, layer="spline"),
+        ("layer", "bspline"),
+    ),
     Case("model-mlp-negative-hidden", _create("mlp", in_features=4, hidden=(-3,)), ("hidden", "-3")),
     Case("model-mlp-width-string", _create("mlp", in_features="4"), ("in_features", "'4'")),
     Case("model-mlp-dropout-out-of-range", _create("mlp", in_features=4, dropout=1.5), ("dropout", "1.5")),
@@ -482,11 +569,14 @@ def test_bad_config(case: Case, tmp_path: Path):
 
 # `mlpzoo train CONFIG.yaml`: the CLI turns the error into one red line and exit code 2.
 
+
 def _files_spec(tmp: Path) -> dict:
     train = write(tmp / "train.csv", "user,price,label\na,1,0\nb,2,1\na,3,1\nb,1,0\n")
-    return {"data": {"train": str(train), "valid": str(train), "schema": SCHEMA},
-            "model": {"name": "dnn", "hidden_units": [4]},
-            "train": {"epochs": 1, "run_dir": str(tmp / "runs"), "progress": False, "save_checkpoints": False}}
+    return {
+        "data": {"train": str(train), "valid": str(train), "schema": SCHEMA},
+        "model": {"name": "dnn", "hidden_units": [4]},
+        "train": {"epochs": 1, "run_dir": str(tmp / "runs"), "progress": False, "save_checkpoints": False},
+    }
 
 
 CLI_CASES = [
@@ -494,13 +584,23 @@ CLI_CASES = [
     ("not-a-mapping", lambda s: [1, 2, 3], (), ("expected a mapping",)),
     ("invalid-yaml", "model: [unclosed\n", (), ("not valid YAML",)),
     ("train-unknown-key", lambda s: {**s, "train": {**s["train"], "epoch": 3}}, (), ("train", "epoch")),
-    ("train-batch-size-negative", lambda s: {**s, "train": {**s["train"], "batch_size": -5}}, (), ("train.batch_size", "-5")),
+    (
+        "train-batch-size-negative",
+        lambda s: {**s, "train": {**s["train"], "batch_size": -5}},
+        (),
+        ("train.batch_size", "-5"),
+    ),
     ("train-lr-string", lambda s: {**s, "train": {**s["train"], "lr": "fast"}}, (), ("train.lr", "fast")),
     ("model-name-missing", lambda s: {**s, "model": {"hidden_units": [4]}}, (), ("model.name",)),
     ("model-unknown", lambda s: {**s, "model": {"name": "dnnn"}}, (), ("dnnn", "dnn")),
     ("model-unknown-argument", lambda s: {**s, "model": {"name": "dnn", "hiden_units": [4]}}, (), ("hiden_units",)),
     ("data-name-and-files", lambda s: {**s, "data": {**s["data"], "name": "frappe"}}, (), ("data", "either name")),
-    ("data-schema-unknown-key", lambda s: {**s, "data": {**s["data"], "schema": {"categorcal": ["user"]}}}, (), ("categorcal",)),
+    (
+        "data-schema-unknown-key",
+        lambda s: {**s, "data": {**s["data"], "schema": {"categorcal": ["user"]}}},
+        (),
+        ("categorcal",),
+    ),
     ("task-unknown", lambda s: {**s, "task": "ranking"}, (), ("ranking",)),
     ("set-malformed", lambda s: s, ("--set", "epochs=3"), ("--set", "SECTION.KEY=VALUE")),
     ("set-negative-epochs", lambda s: s, ("--set", "train.epochs=-1"), ("train.epochs", "-1")),
@@ -518,7 +618,12 @@ CLI_CASES = [
     ("task-not-a-name", lambda s: {**s, "task": 5}, (), ("task", "5")),
     ("config-not-utf8", b"train:\n  run_name: caf\xe9\n", (), ("UTF-8",)),
     ("train-seed-overflow", lambda s: {**s, "train": {**s["train"], "seed": 2**70}}, (), ("train.seed",)),
-    ("train-device-cuda-abc", lambda s: {**s, "train": {**s["train"], "device": "cuda:abc"}}, (), ("train.device", "cuda:abc")),
+    (
+        "train-device-cuda-abc",
+        lambda s: {**s, "train": {**s["train"], "device": "cuda:abc"}},
+        (),
+        ("train.device", "cuda:abc"),
+    ),
 ]
 
 
@@ -545,11 +650,13 @@ def test_bad_config_through_cli(edit, extra, mentions, tmp_path: Path):
 
 # --------------------------------------------------------------------------- tensors
 
+
 def _ctr_forward(name: str, sequence: bool = False, **changes):
     def run(tmp: Path):
         model, batch = ctr_model(name, sequence)
         bad = {k: (v(batch) if callable(v) else v) for k, v in changes.items()}
         return model(replace_in(batch, **bad))
+
     return run
 
 
@@ -557,6 +664,7 @@ def _layer(build: Callable[[], torch.nn.Module], *inputs):
     def run(tmp: Path):
         module = build().eval()
         return module(*[x() if callable(x) else x for x in inputs])
+
     return run
 
 
@@ -564,9 +672,16 @@ def _kan(kind: str, x, **kwargs):
     def build():
         from mlpzoo.layers import kan
 
-        cls = {"bspline": kan.BSplineKANLinear, "rbf": kan.RBFKANLinear, "relu": kan.ReLUKANLinear,
-               "af": kan.AFKANLinear, "grkan": kan.GRKANLinear, "selectable": kan.SelectableKANLinear}[kind]
+        cls = {
+            "bspline": kan.BSplineKANLinear,
+            "rbf": kan.RBFKANLinear,
+            "relu": kan.ReLUKANLinear,
+            "af": kan.AFKANLinear,
+            "grkan": kan.GRKANLinear,
+            "selectable": kan.SelectableKANLinear,
+        }[kind]
         return cls(4, 3, **kwargs)
+
     return _layer(build, x)
 
 
@@ -582,6 +697,7 @@ def _vision(name: str, x):
 
         model = create_model(name, dim=16, depth=1).eval()
         return model({"x": x})
+
     return run
 
 
@@ -590,6 +706,7 @@ def _net(name: str, x, **kwargs):
         from mlpzoo.registry import create_model
 
         return create_model(name, in_features=4, hidden=(5,), **kwargs).eval()({"x": x})
+
     return run
 
 
@@ -614,8 +731,11 @@ def _fusion(*inputs):
 def _interaction(kind: str, x):
     from mlpzoo.layers import interaction
 
-    build = {"fm": interaction.FactorizationMachine, "cross": lambda: interaction.CrossNetwork(6, 2),
-             "cross2": lambda: interaction.CrossNetworkV2(6, 2)}[kind]
+    build = {
+        "fm": interaction.FactorizationMachine,
+        "cross": lambda: interaction.CrossNetwork(6, 2),
+        "cross2": lambda: interaction.CrossNetworkV2(6, 2),
+    }[kind]
     return _layer(build, x)
 
 
@@ -630,6 +750,7 @@ def _loss(task: str, outputs, label):
         from mlpzoo.tasks import get_task
 
         return get_task(task).loss(outputs, {"label": label})
+
     return run
 
 
@@ -638,6 +759,7 @@ def _array_data(x, y):
         from mlpzoo.data.tensors import ArrayData
 
         return ArrayData(x, y)
+
     return run
 
 
@@ -651,25 +773,53 @@ META = torch.device("meta")
 
 TENSOR_CASES = [
     # CTR models (batches from TensorTable)
-    Case("ctr-wrong-field-count", _ctr_forward("dnn", categorical=lambda b: b["categorical"][:, :1]),
-         ("batch['categorical']", "user")),
-    Case("ctr-float-ids", _ctr_forward("deepfm", categorical=lambda b: b["categorical"].float()), ("batch['categorical']", "integer")),
+    Case(
+        "ctr-wrong-field-count",
+        _ctr_forward("dnn", categorical=lambda b: b["categorical"][:, :1]),
+        ("batch['categorical']", "user"),
+    ),
+    Case(
+        "ctr-float-ids",
+        _ctr_forward("deepfm", categorical=lambda b: b["categorical"].float()),
+        ("batch['categorical']", "integer"),
+    ),
     Case("ctr-1d-ids", _ctr_forward("dcn", categorical=lambda b: b["categorical"][:, 0]), ("batch['categorical']",)),
-    Case("ctr-ids-out-of-range", _ctr_forward("finalmlp", categorical=lambda b: b["categorical"] + 1000),
-         ("ids", "embedding table")),
-    Case("ctr-negative-ids", _ctr_forward("dcnv2", categorical=lambda b: b["categorical"] - 1000), ("ids", "embedding table")),
-    Case("ctr-numeric-wrong-width", _ctr_forward("dnn", numeric=lambda b: torch.zeros(len(b["label"]), 3)),
-         ("batch['numeric']", "price")),
-    Case("ctr-numeric-1d", _ctr_forward("dualmlp", numeric=lambda b: b["numeric"][:, 0]), ("batch['numeric']", "price")),
+    Case(
+        "ctr-ids-out-of-range",
+        _ctr_forward("finalmlp", categorical=lambda b: b["categorical"] + 1000),
+        ("ids", "embedding table"),
+    ),
+    Case(
+        "ctr-negative-ids",
+        _ctr_forward("dcnv2", categorical=lambda b: b["categorical"] - 1000),
+        ("ids", "embedding table"),
+    ),
+    Case(
+        "ctr-numeric-wrong-width",
+        _ctr_forward("dnn", numeric=lambda b: torch.zeros(len(b["label"]), 3)),
+        ("batch['numeric']", "price"),
+    ),
+    Case(
+        "ctr-numeric-1d", _ctr_forward("dualmlp", numeric=lambda b: b["numeric"][:, 0]), ("batch['numeric']", "price")
+    ),
     Case("ctr-numeric-missing", _ctr_forward("dnn", numeric=None), ("batch['numeric']",)),
     Case("ctr-numeric-wrong-rows", _ctr_forward("dnn", numeric=lambda b: b["numeric"][:2]), ("batch['numeric']",)),
     Case("ctr-sequence-missing", _ctr_forward("din", sequence=True, sequences={}), ("hist",)),
-    Case("ctr-sequence-1d", _ctr_forward("din", sequence=True, sequences=lambda b: {"hist": b["sequences"]["hist"][:, 0]}),
-         ("hist",)),
-    Case("ctr-sequence-wrong-rows", _ctr_forward("din", sequence=True, sequences=lambda b: {"hist": b["sequences"]["hist"][:2]}),
-         ("hist",)),
-    Case("ctr-sequence-float", _ctr_forward("din", sequence=True, sequences=lambda b: {"hist": b["sequences"]["hist"].float()}),
-         ("hist",)),
+    Case(
+        "ctr-sequence-1d",
+        _ctr_forward("din", sequence=True, sequences=lambda b: {"hist": b["sequences"]["hist"][:, 0]}),
+        ("hist",),
+    ),
+    Case(
+        "ctr-sequence-wrong-rows",
+        _ctr_forward("din", sequence=True, sequences=lambda b: {"hist": b["sequences"]["hist"][:2]}),
+        ("hist",),
+    ),
+    Case(
+        "ctr-sequence-float",
+        _ctr_forward("din", sequence=True, sequences=lambda b: {"hist": b["sequences"]["hist"].float()}),
+        ("hist",),
+    ),
     Case("ctr-batch-is-tensor", lambda tmp: ctr_model("dnn")[0](torch.zeros(2, 2)), ("batch",)),
     # KAN layers and nets
     Case("kan-bspline-wrong-width", _kan("bspline", torch.zeros(2, 5)), ("BSplineKANLinear", "4")),
@@ -686,8 +836,15 @@ TENSOR_CASES = [
     Case("kan-selectable-meta-device", _kan("selectable", torch.zeros(2, 4, device=META)), ("device",)),
     Case("kan-bspline-meta-device", _kan("bspline", torch.zeros(2, 4, device=META)), ("device",)),
     Case("kannet-wrong-width", _net("kan_rbf", torch.zeros(3, 6)), ("4",)),
-    Case("kannet-missing-x", lambda tmp: __import__("mlpzoo.registry", fromlist=["x"]).create_model(
-        "kan_relu", in_features=4).eval()({"features": torch.zeros(2, 4)}), ("x",)),
+    Case(
+        "kannet-missing-x",
+        lambda tmp: (
+            __import__("mlpzoo.registry", fromlist=["x"])
+            .create_model("kan_relu", in_features=4)
+            .eval()({"features": torch.zeros(2, 4)})
+        ),
+        ("x",),
+    ),
     Case("densemlp-wrong-width", _net("mlp", torch.zeros(3, 6)), ("4",)),
     # MLP and CTR building blocks
     Case("mlp-wrong-width", _layer(_mlp(), torch.zeros(2, 5)), ("MLP", "4")),
@@ -695,7 +852,9 @@ TENSOR_CASES = [
     Case("mlp-meta-device", _layer(_mlp(), torch.zeros(2, 4, device=META)), ("MLP", "device")),
     Case("mlp-scalar", _layer(_mlp(), torch.tensor(1.0)), ("MLP",)),
     Case("field-embedding-float-ids", _field_embedding(torch.zeros(2, 2)), ("FieldEmbedding", "integer")),
-    Case("field-embedding-wrong-fields", _field_embedding(torch.zeros(2, 3, dtype=torch.long)), ("FieldEmbedding", "2")),
+    Case(
+        "field-embedding-wrong-fields", _field_embedding(torch.zeros(2, 3, dtype=torch.long)), ("FieldEmbedding", "2")
+    ),
     Case("field-embedding-out-of-range", _field_embedding(torch.tensor([[0, 99]])), ("FieldEmbedding",)),
     Case("gating-missing-context", _gating(torch.zeros(2, 6)), ("FeatureGating", "context")),
     Case("gating-wrong-context-width", _gating(torch.zeros(2, 6), torch.zeros(2, 5)), ("FeatureGating", "context")),
@@ -705,17 +864,31 @@ TENSOR_CASES = [
     Case("fm-2d-input", _interaction("fm", torch.zeros(2, 6)), ("FactorizationMachine", "(batch, fields, dim)")),
     Case("cross-wrong-width", _interaction("cross", torch.zeros(2, 5)), ("CrossNetwork", "6")),
     Case("cross2-wrong-width", _interaction("cross2", torch.zeros(2, 5)), ("CrossNetworkV2", "6")),
-    Case("attention-unit-mask-shape", _attention_unit(torch.zeros(2, 4), torch.zeros(2, 3, 4), torch.ones(2, 5, dtype=torch.bool)),
-         ("LocalActivationUnit", "mask")),
-    Case("attention-unit-mask-not-bool", _attention_unit(torch.zeros(2, 4), torch.zeros(2, 3, 4), torch.ones(2, 3)),
-         ("LocalActivationUnit", "mask")),
-    Case("attention-unit-target-width", _attention_unit(torch.zeros(2, 5), torch.zeros(2, 3, 4), torch.ones(2, 3, dtype=torch.bool)),
-         ("LocalActivationUnit", "target")),
+    Case(
+        "attention-unit-mask-shape",
+        _attention_unit(torch.zeros(2, 4), torch.zeros(2, 3, 4), torch.ones(2, 5, dtype=torch.bool)),
+        ("LocalActivationUnit", "mask"),
+    ),
+    Case(
+        "attention-unit-mask-not-bool",
+        _attention_unit(torch.zeros(2, 4), torch.zeros(2, 3, 4), torch.ones(2, 3)),
+        ("LocalActivationUnit", "mask"),
+    ),
+    Case(
+        "attention-unit-target-width",
+        _attention_unit(torch.zeros(2, 5), torch.zeros(2, 3, 4), torch.ones(2, 3, dtype=torch.bool)),
+        ("LocalActivationUnit", "target"),
+    ),
     # tasks and data containers
     Case("regression-label-shape", _loss("regression", torch.zeros(4), torch.zeros(4, 3)), ("label",)),
-    Case("classification-label-out-of-range", _loss("classification", torch.zeros(4, 3), torch.tensor([0, 1, 2, 7])),
-         ("label", "3")),
-    Case("classification-outputs-1d", _loss("classification", torch.zeros(4), torch.tensor([0, 1, 0, 1])), ("outputs",)),
+    Case(
+        "classification-label-out-of-range",
+        _loss("classification", torch.zeros(4, 3), torch.tensor([0, 1, 2, 7])),
+        ("label", "3"),
+    ),
+    Case(
+        "classification-outputs-1d", _loss("classification", torch.zeros(4), torch.tensor([0, 1, 0, 1])), ("outputs",)
+    ),
     Case("ctr-label-shape", _loss("binary_ctr", torch.zeros(4), torch.zeros(4, 2)), ("label",)),
     Case("array-data-row-mismatch", _array_data(torch.zeros(4, 2), torch.zeros(3)), ("x", "label")),
     Case("array-data-numpy", _array_data(np.zeros((4, 2)), np.zeros(4)), ("ArrayData", "tensor")),
@@ -746,8 +919,18 @@ CSV = "user,price,label\n" + "".join(f"{'ab'[i % 2]},{i % 5},{i % 2}\n" for i in
 def _files_spec18(tmp: Path, train_csv: str = CSV, valid_csv: str | None = None, schema=None, **train) -> dict:
     t = write(tmp / "data" / "train.csv", train_csv)
     v = write(tmp / "data" / "valid.csv", valid_csv) if valid_csv is not None else t
-    return {"data": {"train": str(t), "valid": str(v), "schema": schema or SCHEMA}, "model": {"name": "dnn", "hidden_units": [4]},
-            "train": {"epochs": 1, "batch_size": 4, "run_dir": str(tmp / "runs"), "run_name": "r", "progress": False, **train}}
+    return {
+        "data": {"train": str(t), "valid": str(v), "schema": schema or SCHEMA},
+        "model": {"name": "dnn", "hidden_units": [4]},
+        "train": {
+            "epochs": 1,
+            "batch_size": 4,
+            "run_dir": str(tmp / "runs"),
+            "run_name": "r",
+            "progress": False,
+            **train,
+        },
+    }
 
 
 def _run_spec(spec: dict):
@@ -762,6 +945,7 @@ def _fit_files(train_csv: str = CSV, valid_csv: str | None = None, schema=None, 
 
 def _array_fit(x=None, y=None, task: str = "regression", run_config: dict | None = None, callbacks=(), **config):
     """A Trainer fit of the registered ``mlp`` on small dense data (a run directory under tmp/runs unless told)."""
+
     def run(tmp: Path):
         from mlpzoo.data.tensors import ArrayData
         from mlpzoo.registry import create_model
@@ -772,9 +956,13 @@ def _array_fit(x=None, y=None, task: str = "regression", run_config: dict | None
         ys = xs.sum(1) if y is None else y
         model = create_model("mlp", in_features=xs.shape[1], out_features=1 if task == "regression" else 2, hidden=(8,))
         cfg = {"epochs": 2, "batch_size": 8, "progress": False, "run_dir": str(tmp / "runs"), "run_name": "r", **config}
-        spec = run_config or {"model": {"name": "mlp", "in_features": xs.shape[1], "out_features": 1, "hidden": [8]}, "task": task}
+        spec = run_config or {
+            "model": {"name": "mlp", "in_features": xs.shape[1], "out_features": 1, "hidden": [8]},
+            "task": task,
+        }
         data = ArrayData(xs, ys)
         return Trainer(get_task(task), model, cfg, run_config=spec).fit(data, data, callbacks=callbacks)
+
     return run
 
 
@@ -808,6 +996,7 @@ def _hostile(reader: str):
 
             return export_run(run_dir)
         return _array_fit(epochs=3)(tmp)  # resume: the fingerprint matches, then last.pt is read
+
     return run
 
 
@@ -840,6 +1029,7 @@ def _disk_error(code: int):
 
         with mock.patch("os.fsync", side_effect=OSError(code, os.strerror(code))):
             return _array_fit()(tmp)
+
     return run
 
 
@@ -849,6 +1039,7 @@ def _tune_study(name: str):
 
         spec = {**_files_spec18(tmp), "tune": {"train.lr": {"type": "float", "low": 1e-3, "high": 1e-2}}}
         return tune(spec, "search.yaml", trials=1, study_name=name, log=lambda line: None)
+
     return run
 
 
@@ -862,11 +1053,13 @@ def _export_to(name: str, force: bool = False):
         if not target.exists():
             write(target, "keep me")
         return export_run(run_dir, target, force=force)
+
     return run
 
 
 def _torn(name: str, keep: int):
     """Train a CTR run from files, cut ``name`` after ``keep`` bytes, then rebuild the model for export."""
+
     def run(tmp: Path):
         from mlpzoo.export import load_run_model
 
@@ -874,6 +1067,7 @@ def _torn(name: str, keep: int):
         path = tmp / "runs" / "r" / name
         path.write_bytes(path.read_bytes()[:keep])
         return load_run_model(path.parent)
+
     return run
 
 
@@ -897,6 +1091,7 @@ def _estimator(cls: str, **params):
         X = rng.normal(size=(60, 3))
         y = (X[:, 0] > 0).astype(int)
         return getattr(estimators, cls)(epochs=2, **params).fit(X, y)
+
     return run
 
 
@@ -906,30 +1101,55 @@ SAFETY_CASES = [
     Case("checkpoint-exploit-resume", _hostile("resume"), ("last.pt", "refused")),
     # resume checks the data; a refused run overwrites nothing
     Case("resume-after-rows-appended", _append_rows, ("train.csv", "cannot resume", "train.resume: false")),
-    Case("resume-other-model", lambda tmp: (_array_fit()(tmp), _array_fit(
-        run_config={"model": {"name": "mlp", "hidden": [16]}, "task": "regression"})(tmp)), ("configuration", "cannot resume")),
+    Case(
+        "resume-other-model",
+        lambda tmp: (
+            _array_fit()(tmp),
+            _array_fit(run_config={"model": {"name": "mlp", "hidden": [16]}, "task": "regression"})(tmp),
+        ),
+        ("configuration", "cannot resume"),
+    ),
     # fits that take no optimisation step
     Case("no-step-batch-size-1", _array_fit(batch_size=1), ("batch_size 1", "world size 1")),
-    Case("no-step-one-row-file", _fit_files("user,price,label\na,1,1\n", "user,price,label\na,1,1\nb,2,0\n"),
-         ("1 training row", "batch_size 4")),
-    Case("no-step-header-only-file", _fit_files("user,label\n", "user,label\na,1\nb,0\n", {"categorical": ["user"]}),
-         ("0 training row",)),
-    Case("no-step-estimator-batch-size-1", _estimator("MLPZooClassifier", batch_size=1), ("MLPZooClassifier", "batch_size=1")),
+    Case(
+        "no-step-one-row-file",
+        _fit_files("user,price,label\na,1,1\n", "user,price,label\na,1,1\nb,2,0\n"),
+        ("1 training row", "batch_size 4"),
+    ),
+    Case(
+        "no-step-header-only-file",
+        _fit_files("user,label\n", "user,label\na,1\nb,0\n", {"categorical": ["user"]}),
+        ("0 training row",),
+    ),
+    Case(
+        "no-step-estimator-batch-size-1",
+        _estimator("MLPZooClassifier", batch_size=1),
+        ("MLPZooClassifier", "batch_size=1"),
+    ),
     # labels per task
     Case("labels-minus-one-plus-one", _fit_files(CSV.replace(",0\n", ",-1\n")), ("train", "-1", "binary_ctr")),
     Case("labels-zero-two", _fit_files(CSV.replace(",1\n", ",2\n")), ("train", "2", "0 or 1")),
     Case("labels-fraction", _fit_files(CSV.replace("a,0,0\n", "a,0,0.25\n")), ("0.25",)),
     Case("labels-valid-one-class", _fit_files(CSV, "user,price,label\na,1,0\nb,2,0\n"), ("valid", "only label 0")),
     Case("labels-train-one-class", _fit_files(CSV.replace(",1\n", ",0\n"), CSV), ("train", "only label 0")),
-    Case("labels-negative-class-id", _array_fit(y=torch.tensor([-1, 0, 1, 0] * 4), task="classification"), ("-1", "class ids")),
+    Case(
+        "labels-negative-class-id",
+        _array_fit(y=torch.tensor([-1, 0, 1, 0] * 4), task="classification"),
+        ("-1", "class ids"),
+    ),
     # names confined to their root
     Case("run-name-parent", _train_config(run_name="../victim"), ("train.run_name", "../victim")),
     Case("run-name-absolute", _train_config(run_name="/tmp/victim"), ("train.run_name", "/tmp/victim")),
     Case("run-name-separator", _train_config(run_name="a/b"), ("train.run_name", "a/b")),
     Case("tune-study-parent", _tune_study("../../x"), ("--study", "../../x")),
     Case("tune-study-absolute", _tune_study("/tmp/x"), ("--study", "/tmp/x")),
-    Case("tune-seed-overflow", lambda tmp: __import__("mlpzoo.tune", fromlist=["x"]).parse_search_space(
-        {"seed": 2**70, "train.lr": {"type": "float", "low": 1e-3, "high": 1e-2}}), ("tune.seed",)),
+    Case(
+        "tune-seed-overflow",
+        lambda tmp: __import__("mlpzoo.tune", fromlist=["x"]).parse_search_space(
+            {"seed": 2**70, "train.lr": {"type": "float", "low": 1e-3, "high": 1e-2}}
+        ),
+        ("tune.seed",),
+    ),
     Case("export-over-best-checkpoint", _export_to("best.pt", force=True), ("best.pt", "checkpoint")),
     Case("export-over-existing-file", _export_to("notes.onnx"), ("notes.onnx", "--force")),
     # one writer per run directory
@@ -944,12 +1164,29 @@ SAFETY_CASES = [
     Case("train-num-threads-huge", _train_config(num_threads=10**9), ("train.num_threads",)),
     Case("train-init-unknown", _train_config(init="random"), ("train.init",)),
     Case("tracking-uri-without-tracking", _train_config(tracking_uri="sqlite:///x.db"), ("tracking_uri", "tracking")),
-    Case("tracking-uri-unknown-scheme", _train_config(tracking="mlflow", tracking_uri="ftp://host/x"), ("tracking_uri", "ftp")),
-    Case("tracking-uri-sqlite-two-slashes", _train_config(tracking="mlflow", tracking_uri="sqlite://x.db"), ("sqlite:///",)),
+    Case(
+        "tracking-uri-unknown-scheme",
+        _train_config(tracking="mlflow", tracking_uri="ftp://host/x"),
+        ("tracking_uri", "ftp"),
+    ),
+    Case(
+        "tracking-uri-sqlite-two-slashes",
+        _train_config(tracking="mlflow", tracking_uri="sqlite://x.db"),
+        ("sqlite:///",),
+    ),
     Case("tracking-uri-no-host", _train_config(tracking="mlflow", tracking_uri="http://"), ("host",)),
-    Case("tracking-uri-tensorboard-url", _train_config(tracking="tensorboard", tracking_uri="http://host:6006"), ("folder",)),
-    Case("train-section-a-list", lambda tmp: __import__("mlpzoo.config", fromlist=["x"]).build_config(
-        __import__("mlpzoo.train.config", fromlist=["x"]).TrainConfig, [1, 2], "train"), ("train", "mapping")),
+    Case(
+        "tracking-uri-tensorboard-url",
+        _train_config(tracking="tensorboard", tracking_uri="http://host:6006"),
+        ("folder",),
+    ),
+    Case(
+        "train-section-a-list",
+        lambda tmp: __import__("mlpzoo.config", fromlist=["x"]).build_config(
+            __import__("mlpzoo.train.config", fromlist=["x"]).TrainConfig, [1, 2], "train"
+        ),
+        ("train", "mapping"),
+    ),
     # disks and files
     Case("disk-full", _disk_error(errno.ENOSPC), ("No space left", "run_dir")),
     Case("disk-read-only", _disk_error(errno.EROFS), ("Read-only", "run_dir")),
@@ -957,18 +1194,44 @@ SAFETY_CASES = [
     Case("torn-metrics-jsonl", _torn_metrics, ("metrics.jsonl:2",)),
     Case("torn-schema-json", _torn("schema.json", 40), ("schema.json", "JSON")),
     Case("torn-config-yaml", _torn("config.yaml", 30), ("config.yaml",)),
-    Case("config-not-utf8", lambda tmp: __import__("mlpzoo.config", fromlist=["x"]).read_yaml_file(
-        write(tmp / "c.yaml", b"train:\n  lr: 1e-3 # caf\xe9\n")), ("c.yaml", "UTF-8")),
+    Case(
+        "config-not-utf8",
+        lambda tmp: __import__("mlpzoo.config", fromlist=["x"]).read_yaml_file(
+            write(tmp / "c.yaml", b"train:\n  lr: 1e-3 # caf\xe9\n")
+        ),
+        ("c.yaml", "UTF-8"),
+    ),
     # models and estimators
-    Case("mlp-layer-hidden-int", lambda tmp: __import__("mlpzoo.layers.mlp", fromlist=["x"]).MLP(4, 5, 2), ("hidden_units=5",)),
+    Case(
+        "mlp-layer-hidden-int",
+        lambda tmp: __import__("mlpzoo.layers.mlp", fromlist=["x"]).MLP(4, 5, 2),
+        ("hidden_units=5",),
+    ),
     Case("model-mlp-hidden-int", _create("mlp", in_features=4, hidden=5), ("hidden=5",)),
     Case("estimator-hidden-int", _estimator("MLPZooClassifier", hidden=5), ("MLPZooClassifier", "hidden=5")),
-    Case("mlp-empty-batch", lambda tmp: __import__("mlpzoo.registry", fromlist=["x"]).create_model("mlp", in_features=4).eval()(
-        {"x": torch.zeros(0, 4)}), ("0 rows",)),
-    Case("estimator-validation-fraction", _estimator("MLPZooClassifier", validation_fraction=1.5),
-         ("MLPZooClassifier", "validation_fraction=1.5")),
-    Case("estimator-ctr-validation-fraction", lambda tmp: __import__("mlpzoo.sklearn", fromlist=["x"]).CTRClassifier(
-        validation_fraction=1.5).fit(pd.DataFrame({"u": list("abab")}), [0, 1, 0, 1]), ("CTRClassifier", "validation_fraction=1.5")),
+    Case(
+        "mlp-empty-batch",
+        lambda tmp: (
+            __import__("mlpzoo.registry", fromlist=["x"])
+            .create_model("mlp", in_features=4)
+            .eval()({"x": torch.zeros(0, 4)})
+        ),
+        ("0 rows",),
+    ),
+    Case(
+        "estimator-validation-fraction",
+        _estimator("MLPZooClassifier", validation_fraction=1.5),
+        ("MLPZooClassifier", "validation_fraction=1.5"),
+    ),
+    Case(
+        "estimator-ctr-validation-fraction",
+        lambda tmp: (
+            __import__("mlpzoo.sklearn", fromlist=["x"])
+            .CTRClassifier(validation_fraction=1.5)
+            .fit(pd.DataFrame({"u": list("abab")}), [0, 1, 0, 1])
+        ),
+        ("CTRClassifier", "validation_fraction=1.5"),
+    ),
 ]
 
 
@@ -979,7 +1242,9 @@ def test_safety_case(case: Case, tmp_path: Path):
     assert_user_error(info.value, *case.mentions)
 
 
-@pytest.mark.parametrize("reader", ["export", "export-cli", "load_run_model", "resume", "train-cli", "report-cli", "load_checkpoint"])
+@pytest.mark.parametrize(
+    "reader", ["export", "export-cli", "load_run_model", "resume", "train-cli", "report-cli", "load_checkpoint"]
+)
 def test_hostile_checkpoint_runs_nothing(reader: str, tmp_path: Path):
     """best.pt and last.pt whose unpickling would run a shell command: every reader refuses them (or never
     unpickles them) and the command never runs."""
@@ -991,8 +1256,11 @@ def test_hostile_checkpoint_runs_nothing(reader: str, tmp_path: Path):
     marker = _plant_exploit(run_dir)
     config = write(tmp_path / "r.yaml", yaml.safe_dump({**spec, "train": {**spec["train"], "epochs": 2}}))
     if reader.endswith("-cli"):
-        args = {"export-cli": ["export", str(run_dir)], "train-cli": ["train", str(config)],
-                "report-cli": ["report", str(run_dir), "--output", str(tmp_path / "report.md")]}[reader]
+        args = {
+            "export-cli": ["export", str(run_dir)],
+            "train-cli": ["train", str(config)],
+            "report-cli": ["report", str(run_dir), "--output", str(tmp_path / "report.md")],
+        }[reader]
         result = CliRunner().invoke(main, args)
         if reader != "report-cli":  # report reads result.json and metrics.jsonl only
             assert result.exit_code == 2 and "refused" in result.output, result.output
@@ -1116,5 +1384,3 @@ def test_corpus_size():
     """The issue asks for at least 40 cases; count them so a refactor cannot silently drop many."""
     assert len(DATA_CASES) + len(CONFIG_CASES) + len(CLI_CASES) + len(TENSOR_CASES) >= 40
     assert len(SAFETY_CASES) >= 40  # issue 18
-
-

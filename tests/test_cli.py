@@ -18,27 +18,32 @@ def invoke(*args):
 def test_papers_lists_all_43(tmp_path):
     result = invoke("papers", "--format", "markdown", "--runs-dir", tmp_path)
     assert result.exit_code == 0
-    data_lines = [l for l in result.output.splitlines() if l.startswith("| ") and not l.startswith("| id")]
+    data_lines = [line for line in result.output.splitlines() if line.startswith("| ") and not line.startswith("| id")]
     assert len(data_lines) == len(load_catalog())
-    assert any("finalmlp" in l for l in data_lines)
+    assert any("finalmlp" in line for line in data_lines)
 
 
 @pytest.mark.parametrize("fmt", ["markdown", "table"])
 def test_papers_shows_the_latest_verdict(tmp_path, fmt):
     from mlpzoo.claims.base import ClaimResult
 
-    for verdict, finished in (("reproduced", "2026-01-01T00:00:00+00:00"), ("partly reproduced", "2026-02-01T00:00:00+00:00")):
+    for verdict, finished in (
+        ("reproduced", "2026-01-01T00:00:00+00:00"),
+        ("partly reproduced", "2026-02-01T00:00:00+00:00"),
+    ):
         ClaimResult("kan-hea", "t", "c", "quick", [1], [], [], verdict, "r", finished_at=finished).save(tmp_path)
     result = invoke("papers", "--format", fmt, "--runs-dir", tmp_path)
     assert result.exit_code == 0
-    row = next(l for l in result.output.splitlines() if "kan-hea" in l)
+    row = next(line for line in result.output.splitlines() if "kan-hea" in line)
     assert "partly reproduced (quick)" in row  # the newer of the two runs
-    assert sum("reproduced" in l for l in result.output.splitlines()) == 1
+    assert sum("reproduced" in line for line in result.output.splitlines()) == 1
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("paper_id, metric, datasets", [("finalmlp", "test_auc_mean", ("frappe", "movielens-100k")),
-                                                       ("din", "test_gauc_mean", ("movielens-100k",))])
+@pytest.mark.parametrize(
+    "paper_id, metric, datasets",
+    [("finalmlp", "test_auc_mean", ("frappe", "movielens-100k")), ("din", "test_gauc_mean", ("movielens-100k",))],
+)
 def test_reproduce_quick_gives_evidence_and_verdict(need_data, tmp_path, paper_id, metric, datasets):
     for name in datasets:
         need_data(name)
@@ -52,7 +57,7 @@ def test_reproduce_quick_gives_evidence_and_verdict(need_data, tmp_path, paper_i
     assert (saved.parent / "report.md").read_text().startswith(f"# {paper_id}")
     # The catalog picks up the verdict just written.
     catalog = invoke("papers", "--format", "markdown", "--runs-dir", tmp_path).output
-    assert evidence["verdict"] in next(l for l in catalog.splitlines() if l.startswith(f"| {paper_id} "))
+    assert evidence["verdict"] in next(line for line in catalog.splitlines() if line.startswith(f"| {paper_id} "))
 
 
 def test_reproduce_without_any_data_says_nothing_was_checked(tmp_path, monkeypatch):
@@ -97,8 +102,9 @@ def _stop(*args, **kwargs):
 def test_estimate_comes_from_the_ledger_scaled_by_seeds(tmp_path, monkeypatch):
     from mlpzoo.cli.reproduce import estimate_seconds
 
-    _ledger(tmp_path, monkeypatch, budget="full", seconds=1800.0, seeds=[0, 1, 2],
-            environment={"threads": 2, "cpu": "Xeon"})
+    _ledger(
+        tmp_path, monkeypatch, budget="full", seconds=1800.0, seeds=[0, 1, 2], environment={"threads": 2, "cpu": "Xeon"}
+    )
     seconds, source = estimate_seconds("finalmlp", "full", 6, tmp_path / "runs")
     assert seconds == 3600.0 and "evidence ledger" in source and "2 thread(s)" in source
     assert estimate_seconds("finalmlp", "quick", 1, tmp_path / "runs")[0] is None  # the ledger holds another budget
@@ -112,8 +118,9 @@ def test_a_malformed_ledger_entry_falls_back_to_local_runs(tmp_path, monkeypatch
     _ledger(tmp_path, monkeypatch, text=text)
     assert estimate_seconds("finalmlp", "full", 3, tmp_path / "runs") == (None, "no recorded full run of finalmlp yet")
     for seconds, finished in ((100.0, "2026-01-01T00:00:00+00:00"), (240.0, "2026-02-01T00:00:00+00:00")):
-        ClaimResult("finalmlp", "t", "c", "full", [0, 1, 2], [], [], "reproduced", "r", finished_at=finished,
-                    seconds=seconds).save(tmp_path / "runs")
+        ClaimResult(
+            "finalmlp", "t", "c", "full", [0, 1, 2], [], [], "reproduced", "r", finished_at=finished, seconds=seconds
+        ).save(tmp_path / "runs")
     seconds, source = estimate_seconds("finalmlp", "full", 3, tmp_path / "runs")
     assert seconds == 240.0 and "last full run" in source  # the newest run
 
@@ -203,16 +210,30 @@ def test_train_on_own_csv_files(tmp_path):
     import pandas as pd
 
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"user": rng.integers(0, 20, 600).astype(str), "item": rng.integers(0, 30, 600).astype(str),
-                          "price": rng.normal(size=600)})
+    frame = pd.DataFrame(
+        {
+            "user": rng.integers(0, 20, 600).astype(str),
+            "item": rng.integers(0, 30, 600).astype(str),
+            "price": rng.normal(size=600),
+        }
+    )
     frame["clicked"] = ((frame["user"].astype(int) % 2) ^ (frame["item"].astype(int) % 3 == 0)).astype(int)
     for part, rows in (("train", slice(0, 400)), ("valid", slice(400, 500)), ("test", slice(500, 600))):
         frame.iloc[rows].to_csv(tmp_path / f"{part}.csv", index=False)
-    spec = {"data": {"train": str(tmp_path / "train.csv"), "valid": str(tmp_path / "valid.csv"), "test": str(tmp_path / "test.csv"),
-                     "schema": {"label": "clicked", "categorical": [{"name": "user", "source": "user"}, {"name": "item", "source": "item"}],
-                                "numeric": ["price"]}},
-            "model": {"name": "dnn", "hidden_units": [32], "embedding_regularizer": 0.0},
-            "train": {"epochs": 30, "batch_size": 64, "lr": 0.01, "patience": 5, "run_dir": str(tmp_path / "runs")}}
+    spec = {
+        "data": {
+            "train": str(tmp_path / "train.csv"),
+            "valid": str(tmp_path / "valid.csv"),
+            "test": str(tmp_path / "test.csv"),
+            "schema": {
+                "label": "clicked",
+                "categorical": [{"name": "user", "source": "user"}, {"name": "item", "source": "item"}],
+                "numeric": ["price"],
+            },
+        },
+        "model": {"name": "dnn", "hidden_units": [32], "embedding_regularizer": 0.0},
+        "train": {"epochs": 30, "batch_size": 64, "lr": 0.01, "patience": 5, "run_dir": str(tmp_path / "runs")},
+    }
     result = invoke("train", _write(tmp_path, spec))
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "runs" / "run" / "result.json").read_text())["metrics"]
@@ -241,7 +262,11 @@ def test_train_bad_config_one_line_errors(tmp_path, spec, message):
 
 def test_train_unknown_model_argument_lists_valid_ones(need_data, tmp_path):
     need_data("frappe")
-    spec = {"data": {"name": "frappe"}, "model": {"name": "finalmlp", "num_haeds": 2}, "train": {"run_dir": str(tmp_path)}}
+    spec = {
+        "data": {"name": "frappe"},
+        "model": {"name": "finalmlp", "num_haeds": 2},
+        "train": {"run_dir": str(tmp_path)},
+    }
     result = invoke("train", _write(tmp_path, spec))
     assert result.exit_code == 2 and "num_haeds" in result.output and "num_heads" in result.output
 
@@ -259,8 +284,18 @@ def test_shipped_tune_example_runs_on_frappe(need_data, tmp_path):
 
     need_data("frappe")
     config = Path(__file__).parents[1] / "configs" / "tune_finalmlp_frappe.yaml"
-    result = invoke("tune", config, "--trials", "4", "--threads", "1", "--set", f"train.run_dir={tmp_path}",
-                    "--set", "train.max_batches_per_epoch=2")
+    result = invoke(
+        "tune",
+        config,
+        "--trials",
+        "4",
+        "--threads",
+        "1",
+        "--set",
+        f"train.run_dir={tmp_path}",
+        "--set",
+        "train.max_batches_per_epoch=2",
+    )
     assert result.exit_code == 0, result.output
     study = optuna.load_study(study_name="tune_finalmlp_frappe", storage=f"sqlite:///{tmp_path / 'tune' / 'optuna.db'}")
     assert len(study.trials) == 4 and {"train.lr", "model.embedding_regularizer"} <= set(study.trials[0].params)
@@ -278,11 +313,15 @@ def test_train_prints_a_line_per_epoch_when_not_on_a_terminal(tmp_path):
     frame["clicked"] = (frame["user"].astype(int) % 2).astype(int)
     frame.iloc[:150].to_csv(tmp_path / "train.csv", index=False)
     frame.iloc[150:].to_csv(tmp_path / "valid.csv", index=False)
-    spec = {"data": {"train": str(tmp_path / "train.csv"), "valid": str(tmp_path / "valid.csv"),
-                     "schema": {"label": "clicked", "categorical": [{"name": "user", "source": "user"}],
-                                "numeric": ["price"]}},
-            "model": {"name": "dnn", "hidden_units": [8]},
-            "train": {"epochs": 3, "batch_size": 32, "patience": 5, "run_dir": str(tmp_path / "runs")}}
+    spec = {
+        "data": {
+            "train": str(tmp_path / "train.csv"),
+            "valid": str(tmp_path / "valid.csv"),
+            "schema": {"label": "clicked", "categorical": [{"name": "user", "source": "user"}], "numeric": ["price"]},
+        },
+        "model": {"name": "dnn", "hidden_units": [8]},
+        "train": {"epochs": 3, "batch_size": 32, "patience": 5, "run_dir": str(tmp_path / "runs")},
+    }
     result = invoke("train", _write(tmp_path, spec), "--threads", "1")
     assert result.exit_code == 0, result.output
     lines = [line for line in result.output.splitlines() if line.startswith("epoch ")]

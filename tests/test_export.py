@@ -44,7 +44,12 @@ def test_export_tabular_and_kan_runs(tmp_path, name, kwargs):
     data = ArrayData(x, (x[:, 0] * x[:, 1] + x[:, 2]).float())
     model = create_model(name, in_features=3, **kwargs)
     config = {"epochs": 2, "batch_size": 32, "run_dir": str(tmp_path), "run_name": name, "progress": False}
-    Trainer(get_task("regression"), model, config, run_config={"model": {"name": name, "in_features": 3, **kwargs}, "task": "regression"}).fit(data, data)
+    Trainer(
+        get_task("regression"),
+        model,
+        config,
+        run_config={"model": {"name": name, "in_features": 3, **kwargs}, "task": "regression"},
+    ).fit(data, data)
     result = CliRunner().invoke(main, ["export", str(tmp_path / name)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "max abs diff" in result.output and "dynamic batch axis" in result.output
@@ -56,24 +61,50 @@ def test_export_tabular_and_kan_runs(tmp_path, name, kwargs):
 
 def test_export_ctr_run_written_by_mlpzoo_train(tmp_path):
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"user": rng.integers(0, 8, 200).astype(str), "item": rng.integers(0, 9, 200).astype(str),
-                          "hour": rng.integers(0, 5, 200).astype(str), "price": rng.normal(size=200)})
+    frame = pd.DataFrame(
+        {
+            "user": rng.integers(0, 8, 200).astype(str),
+            "item": rng.integers(0, 9, 200).astype(str),
+            "hour": rng.integers(0, 5, 200).astype(str),
+            "price": rng.normal(size=200),
+        }
+    )
     frame["clicked"] = (frame["user"].astype(int) % 2).astype(int)
     frame.iloc[:150].to_csv(tmp_path / "train.csv", index=False)
     frame.iloc[150:].to_csv(tmp_path / "valid.csv", index=False)
-    spec = {"data": {"train": str(tmp_path / "train.csv"), "valid": str(tmp_path / "valid.csv"),
-                     "schema": {"label": "clicked", "numeric": ["price"],
-                                "categorical": [{"name": "user", "source": "user"}, {"name": "item", "source": "item"}, "hour"]}},
-            "model": {"name": "finalmlp", "embedding_dim": 4, "mlp1_hidden_units": [16], "mlp2_hidden_units": [8], "gate_hidden_units": [8],
-                      "num_heads": 2, "stream1_context": ["user"], "stream2_context": ["item"]},
-            "train": {"epochs": 1, "batch_size": 50, "run_dir": str(tmp_path / "runs"), "progress": False}}
+    spec = {
+        "data": {
+            "train": str(tmp_path / "train.csv"),
+            "valid": str(tmp_path / "valid.csv"),
+            "schema": {
+                "label": "clicked",
+                "numeric": ["price"],
+                "categorical": [{"name": "user", "source": "user"}, {"name": "item", "source": "item"}, "hour"],
+            },
+        },
+        "model": {
+            "name": "finalmlp",
+            "embedding_dim": 4,
+            "mlp1_hidden_units": [16],
+            "mlp2_hidden_units": [8],
+            "gate_hidden_units": [8],
+            "num_heads": 2,
+            "stream1_context": ["user"],
+            "stream2_context": ["item"],
+        },
+        "train": {"epochs": 1, "batch_size": 50, "run_dir": str(tmp_path / "runs"), "progress": False},
+    }
     (tmp_path / "finalmlp.yaml").write_text(yaml.safe_dump(spec))
     assert CliRunner().invoke(main, ["train", str(tmp_path / "finalmlp.yaml")], catch_exceptions=False).exit_code == 0
     run_dir = tmp_path / "runs" / "finalmlp"
     saved = FeatureSchema.from_dict(json.loads((run_dir / "schema.json").read_text()))
-    assert saved.categorical[0].vocab is not None and saved.numeric[0].stats is not None  # the fitted schema, not the declared one
+    assert (
+        saved.categorical[0].vocab is not None and saved.numeric[0].stats is not None
+    )  # the fitted schema, not the declared one
     out = tmp_path / "exported" / "finalmlp.onnx"
-    result = CliRunner().invoke(main, ["export", str(run_dir), "--format", "onnx", "--output", str(out)], catch_exceptions=False)
+    result = CliRunner().invoke(
+        main, ["export", str(run_dir), "--format", "onnx", "--output", str(out)], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     model, _, name = load_run_model(run_dir)
     assert name == "finalmlp"
@@ -82,13 +113,23 @@ def test_export_ctr_run_written_by_mlpzoo_train(tmp_path):
 
 
 def test_export_onnx_on_models_built_in_python(tmp_path):
-    frame = pd.DataFrame({"item": list("abcabcabcd"), "user": list("uuvvwwuuvv"), "hist": ["a b", "c", "", "a a b c", "d", "a", "b c", "c", "a", "b"],
-                          "label": [0, 1] * 5})
-    schema = FeatureSchema.from_dict({"categorical": ["user", "item"], "sequence": [{"name": "hist", "shares": "item", "max_len": 3}]}).fit(frame)
+    frame = pd.DataFrame(
+        {
+            "item": list("abcabcabcd"),
+            "user": list("uuvvwwuuvv"),
+            "hist": ["a b", "c", "", "a a b c", "d", "a", "b c", "c", "a", "b"],
+            "label": [0, 1] * 5,
+        }
+    )
+    schema = FeatureSchema.from_dict(
+        {"categorical": ["user", "item"], "sequence": [{"name": "hist", "shares": "item", "max_len": 3}]}
+    ).fit(frame)
     ctr = create_model("dnn", schema=schema, embedding_dim=4, hidden_units=[8])
     result = export_onnx(ctr, schema.encode(frame).as_batch(), tmp_path / "dnn.onnx")
     assert result.inputs == ["categorical", "numeric", "sequences.hist"] and result.max_abs_diff < 1e-4
-    assert_same_as_torch(ctr, tmp_path / "dnn.onnx", {k: v for k, v in schema.encode(frame.iloc[:3]).as_batch().items() if k != "label"})
+    assert_same_as_torch(
+        ctr, tmp_path / "dnn.onnx", {k: v for k, v in schema.encode(frame.iloc[:3]).as_batch().items() if k != "label"}
+    )
 
     mixer = create_model("mixer", dim=16, depth=1, img_size=16, num_classes=3)
     images = torch.randn(4, 3, 16, 16)
@@ -129,8 +170,12 @@ def test_flatten_and_nest_round_trip():
 def test_export_never_overwrites_a_checkpoint_and_other_files_only_with_force(tmp_path):
     x = torch.randn(32, 3, generator=torch.Generator().manual_seed(0))
     config = {"epochs": 1, "batch_size": 16, "run_dir": str(tmp_path), "run_name": "r", "progress": False}
-    Trainer(get_task("regression"), create_model("mlp", in_features=3), config,
-            run_config={"model": {"name": "mlp", "in_features": 3}, "task": "regression"}).fit(ArrayData(x, x.sum(1)), ArrayData(x, x.sum(1)))
+    Trainer(
+        get_task("regression"),
+        create_model("mlp", in_features=3),
+        config,
+        run_config={"model": {"name": "mlp", "in_features": 3}, "task": "regression"},
+    ).fit(ArrayData(x, x.sum(1)), ArrayData(x, x.sum(1)))
     run_dir = tmp_path / "r"
     best = (run_dir / "best.pt").read_bytes()
     for target in (run_dir / "best.pt", run_dir / "last.pt", tmp_path / "copy.pt"):

@@ -25,26 +25,43 @@ def runs(tmp_path_factory):
     data = ArrayData(x, x.sum(1))
     for name, epochs in (("mlp", 3), ("kan_rbf", 2)):
         model = create_model(name, in_features=2, hidden=(4,))
-        Trainer(get_task("regression"), model, {"epochs": epochs, "batch_size": 16, "run_dir": str(root / "fits"), "run_name": name,
-                                                "progress": False}).fit(data, data, data)
+        Trainer(
+            get_task("regression"),
+            model,
+            {"epochs": epochs, "batch_size": 16, "run_dir": str(root / "fits"), "run_name": name, "progress": False},
+        ).fit(data, data, data)
     (root / "fits" / "interrupted").mkdir()
     (root / "fits" / "interrupted" / "config.yaml").write_text("model: {name: mlp}\n")
-    ClaimResult("kan-hea", "A KAN paper", "KAN beats MLP.", "quick", [1], [], [{"model": "kan", "n": 1, "test_rmse_mean": 0.25}],
-                "not reproduced", "MLP was better | by far", finished_at="2026-01-01T00:00:00+00:00").save(root)
+    ClaimResult(
+        "kan-hea",
+        "A KAN paper",
+        "KAN beats MLP.",
+        "quick",
+        [1],
+        [],
+        [{"model": "kan", "n": 1, "test_rmse_mean": 0.25}],
+        "not reproduced",
+        "MLP was better | by far",
+        finished_at="2026-01-01T00:00:00+00:00",
+    ).save(root)
     return root
 
 
 def test_markdown_report_over_a_folder_of_runs_and_a_claim(runs, tmp_path):
     out = tmp_path / "page" / "report.md"
-    result = CliRunner().invoke(main, ["report", str(runs / "fits"), str(runs / "claims"), "--output", str(out)], catch_exceptions=False)
+    result = CliRunner().invoke(
+        main, ["report", str(runs / "fits"), str(runs / "claims"), "--output", str(out)], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     assert "wrote" in result.output and "2 run(s), 1 claim result(s), 1 skipped" in result.output
     assert "interrupted: no result.json (unfinished, interrupted or pruned run)" in result.output
     page = out.read_text()
-    assert sum(line.startswith("| [") for line in page.splitlines()) == 2  # one row a finished run, each linking its report
+    assert (
+        sum(line.startswith("| [") for line in page.splitlines()) == 2
+    )  # one row a finished run, each linking its report
     for name in ("mlp", "kan_rbf"):
         saved = json.loads((runs / "fits" / name / "result.json").read_text())
-        line = next(l for l in page.splitlines() if l.startswith(f"| [{name}]"))
+        line = next(line for line in page.splitlines() if line.startswith(f"| [{name}]"))
         assert f"{saved['metrics']['test']['rmse']:.4f}" in line and f"{saved['parameters']:,}" in line
         assert f"| {saved['best_epoch']} | {saved['epochs_run']} |" in line
     for plot in ("report_learning_curves.png", "report_metric_vs_parameters.png"):
@@ -58,15 +75,25 @@ def test_html_report_is_self_consistent_and_escaped(runs, tmp_path):
     written = write_runs_report([runs / "fits" / "mlp", runs / "claims" / "kan-hea"], out)
     assert (written.runs, written.claims, written.skipped) == (1, 1, 0)
     page = out.read_text()
-    assert page.startswith("<!doctype html>") and page.count("<table>") == 2 and "src='report_learning_curves.png'" in page
+    assert (
+        page.startswith("<!doctype html>") and page.count("<table>") == 2 and "src='report_learning_curves.png'" in page
+    )
     assert "MLP was better | by far" in page and "<td>mlp</td>" not in page  # the run name links to its own report
     assert "href='" in page and "report.md" in page
 
 
 def test_renderers_agree_on_blocks():
-    blocks = [("h1", "T"), ("p", "a <b>"), ("table", ["x", "y"], [["1", ("n", "n/report.md")]]), ("img", "alt", "p.png"), ("list", ["s"])]
+    blocks = [
+        ("h1", "T"),
+        ("p", "a <b>"),
+        ("table", ["x", "y"], [["1", ("n", "n/report.md")]]),
+        ("img", "alt", "p.png"),
+        ("list", ["s"]),
+    ]
     markdown = render_markdown(blocks)
-    assert "| x | y |" in markdown and "[n](n/report.md)" in markdown and "![alt](p.png)" in markdown and "- s" in markdown
+    assert (
+        "| x | y |" in markdown and "[n](n/report.md)" in markdown and "![alt](p.png)" in markdown and "- s" in markdown
+    )
     html = render_html(blocks)
     assert "a &lt;b&gt;" in html and "<a href='n/report.md'>n</a>" in html and "<li>s</li>" in html
 

@@ -12,16 +12,23 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mlpzoo.sklearn import CTRClassifier, MLPZooClassifier, MLPZooRegressor
 
-SMALL_CTR = {"mlp1_hidden_units": (40,), "mlp2_hidden_units": (20,), "mlp1_dropout": 0.0, "mlp2_dropout": 0.0,
-             "embedding_regularizer": 0.0}
+SMALL_CTR = {
+    "mlp1_hidden_units": (40,),
+    "mlp2_hidden_units": (20,),
+    "mlp1_dropout": 0.0,
+    "mlp2_dropout": 0.0,
+    "embedding_regularizer": 0.0,
+}
 
 
-@parametrize_with_checks([
-    MLPZooClassifier(hidden=(32,), epochs=60, patience=10),
-    MLPZooRegressor(hidden=(32,), epochs=60, patience=10),
-    MLPZooClassifier(model="kan_bspline", hidden=(8,), epochs=40, patience=10),
-    CTRClassifier(model_params=SMALL_CTR, epochs=30, batch_size=64, learning_rate=3e-3, patience=5),
-])
+@parametrize_with_checks(
+    [
+        MLPZooClassifier(hidden=(32,), epochs=60, patience=10),
+        MLPZooRegressor(hidden=(32,), epochs=60, patience=10),
+        MLPZooClassifier(model="kan_bspline", hidden=(8,), epochs=40, patience=10),
+        CTRClassifier(model_params=SMALL_CTR, epochs=30, batch_size=64, learning_rate=3e-3, patience=5),
+    ]
+)
 def test_estimator_checks(estimator, check):
     check(estimator)
 
@@ -32,7 +39,9 @@ def test_pipeline_grid_search_and_clone():
     search = GridSearchCV(pipe, {"mlpzooclassifier__learning_rate": [1e-3, 1e-2]}, cv=2).fit(X, y)
     assert search.best_score_ > 0.7
     twin = clone(search.best_estimator_)
-    assert twin.get_params()["mlpzooclassifier__learning_rate"] == search.best_params_["mlpzooclassifier__learning_rate"]
+    assert (
+        twin.get_params()["mlpzooclassifier__learning_rate"] == search.best_params_["mlpzooclassifier__learning_rate"]
+    )
     assert not hasattr(twin[-1], "network_")
 
 

@@ -26,7 +26,7 @@ def _modules_after(*args: str) -> set[str]:
         [sys.executable, "-c", PROBE, *args], check=False, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    line = next(l for l in done.stdout.splitlines() if l.startswith("MODULES="))
+    line = next(line for line in done.stdout.splitlines() if line.startswith("MODULES="))
     return set(json.loads(line.removeprefix("MODULES=")))
 
 

@@ -31,8 +31,10 @@ class _Loader(yaml.SafeLoader):
 
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"^(?:[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)|[-+]?(?:[0-9][0-9_]*)\.[0-9_]*"
-               r"|[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    re.compile(
+        r"^(?:[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)|[-+]?(?:[0-9][0-9_]*)\.[0-9_]*"
+        r"|[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
     list("-+0123456789."),
 )
 
@@ -54,8 +56,9 @@ def read_yaml_file(path: str | Path) -> dict:
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}); save the config as UTF-8") from None
     except OSError as err:
-        raise ConfigError(f"{path}: cannot be read ({err.strerror or err}); check the path and its "
-                          "permissions") from None
+        raise ConfigError(
+            f"{path}: cannot be read ({err.strerror or err}); check the path and its permissions"
+        ) from None
     spec = load_yaml(text, str(path))
     if spec is None:
         return {}
@@ -107,8 +110,10 @@ def _wants_float(annotation: Any) -> bool:
 def build_config(cls: type[T], values: dict[str, Any] | None, where: str) -> T:
     """Instantiate dataclass ``cls`` from ``values``, checking keys and value types."""
     if values is not None and not isinstance(values, dict):
-        raise ConfigError(f"{where} must be a mapping of keys to values, got {type(values).__name__} {values!r:.60}; "
-                          f"write it as '{where}:' followed by indented 'key: value' lines")
+        raise ConfigError(
+            f"{where} must be a mapping of keys to values, got {type(values).__name__} {values!r:.60}; "
+            f"write it as '{where}:' followed by indented 'key: value' lines"
+        )
     values = dict(values or {})
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(map(str, values)) - set(fields))
@@ -119,7 +124,9 @@ def build_config(cls: type[T], values: dict[str, Any] | None, where: str) -> T:
         if isinstance(value, str) and _wants_float(hints[key]) and _FLOAT.fullmatch(value.strip()):
             values[key] = value = float(value)  # YAML 1.1 reads 1e-3 as a string
         if not _accepts(hints[key], value):
-            raise ConfigError(f"{where}.{key} = {value!r} has the wrong type; expected {hints[key]}".replace("typing.", ""))
+            raise ConfigError(
+                f"{where}.{key} = {value!r} has the wrong type; expected {hints[key]}".replace("typing.", "")
+            )
     config = cls(**values)
     validate = getattr(config, "validate", None)
     if validate is not None:

@@ -68,7 +68,8 @@ class _FlatInputs(nn.Module):
 
 
 def flatten_batch(batch) -> dict[str, torch.Tensor]:
-    """``{"sequences": {"hist": t}}`` -> ``{"sequences.hist": t}``; labels and groups dropped; a bare tensor is ``x``."""
+    """``{"sequences": {"hist": t}}`` -> ``{"sequences.hist": t}``; labels and groups dropped; a bare tensor is
+    ``x``."""
     if isinstance(batch, torch.Tensor):
         return {"x": batch}
     if not isinstance(batch, dict):
@@ -82,8 +83,9 @@ def flatten_batch(batch) -> dict[str, torch.Tensor]:
         elif isinstance(value, torch.Tensor):
             flat[key] = value
         else:
-            raise ConfigError(f"example_batch[{key!r}] is a {type(value).__name__}; export needs tensors (or dicts of "
-                              "tensors)")
+            raise ConfigError(
+                f"example_batch[{key!r}] is a {type(value).__name__}; export needs tensors (or dicts of tensors)"
+            )
     return flat
 
 
@@ -98,7 +100,9 @@ def nest(flat: dict[str, torch.Tensor]) -> dict:
     return batch
 
 
-def export_onnx(model: nn.Module, example_batch, path: str | Path, atol: float = 1e-4, rtol: float = 1e-3, name: str | None = None) -> ExportResult:
+def export_onnx(
+    model: nn.Module, example_batch, path: str | Path, atol: float = 1e-4, rtol: float = 1e-3, name: str | None = None
+) -> ExportResult:
     """Export ``model`` to ONNX at ``path`` with a dynamic batch axis and check it in onnxruntime.
 
     Args:
@@ -114,8 +118,10 @@ def export_onnx(model: nn.Module, example_batch, path: str | Path, atol: float =
         raise ConfigError(f"example_batch for {name} holds no tensors to feed the graph")
     rows = {t.shape[0] if t.dim() else 0 for t in inputs.values()}
     if len(rows) != 1 or min(rows) < 2:
-        raise ConfigError(f"example_batch for {name}: every input needs the same batch size of at least 2 rows (got "
-                          f"{sorted(rows)}), so the batch axis can be exported as dynamic")
+        raise ConfigError(
+            f"example_batch for {name}: every input needs the same batch size of at least 2 rows (got "
+            f"{sorted(rows)}), so the batch axis can be exported as dynamic"
+        )
     if any(p.device.type != "cpu" for p in model.parameters()):
         model = copy.deepcopy(model).cpu()
     inputs = {k: v.detach().cpu() for k, v in inputs.items()}
@@ -129,8 +135,10 @@ def export_onnx(model: nn.Module, example_batch, path: str | Path, atol: float =
         with torch.no_grad():
             reference = model(nest(inputs))
         if not isinstance(reference, torch.Tensor):
-            raise ExportError(f"cannot export {name} to ONNX: it returns a {type(reference).__name__}; export handles "
-                              "models returning one tensor")
+            raise ExportError(
+                f"cannot export {name} to ONNX: it returns a {type(reference).__name__}; export handles "
+                "models returning one tensor"
+            )
         failures = []
         for exporter in ("dynamo", "legacy"):
             try:
@@ -152,15 +160,31 @@ def export_onnx(model: nn.Module, example_batch, path: str | Path, atol: float =
 def _export(wrapper: nn.Module, inputs: dict[str, torch.Tensor], path: Path, exporter: str) -> None:
     names, args = list(inputs), tuple(inputs.values())
     quiet = contextlib.redirect_stdout(io.StringIO())  # the exporters print progress and graphs
-    with quiet, warnings.catch_warnings(), _quiet_logger("torch.onnx"), _quiet_logger("torch.export"), _quiet_logger("torch.fx"):
+    with (
+        quiet,
+        warnings.catch_warnings(),
+        _quiet_logger("torch.onnx"),
+        _quiet_logger("torch.export"),
+        _quiet_logger("torch.fx"),
+    ):
         warnings.simplefilter("ignore")
         if exporter == "dynamo":
             batch = torch.export.Dim("batch")
-            torch.onnx.export(wrapper, args, str(path), input_names=names, output_names=["output"], dynamo=True,
-                              dynamic_shapes=(tuple({0: batch} for _ in args),), verbose=False)
+            torch.onnx.export(
+                wrapper,
+                args,
+                str(path),
+                input_names=names,
+                output_names=["output"],
+                dynamo=True,
+                dynamic_shapes=(tuple({0: batch} for _ in args),),
+                verbose=False,
+            )
         else:
             axes = {n: {0: "batch"} for n in [*names, "output"]}
-            torch.onnx.export(wrapper, args, str(path), input_names=names, output_names=["output"], dynamo=False, dynamic_axes=axes)
+            torch.onnx.export(
+                wrapper, args, str(path), input_names=names, output_names=["output"], dynamo=False, dynamic_axes=axes
+            )
 
 
 @contextlib.contextmanager
@@ -174,7 +198,9 @@ def _quiet_logger(name: str):
         logger.setLevel(level)
 
 
-def _check(model: nn.Module, inputs: dict[str, torch.Tensor], path: Path, atol: float, rtol: float) -> tuple[float, float]:
+def _check(
+    model: nn.Module, inputs: dict[str, torch.Tensor], path: Path, atol: float, rtol: float
+) -> tuple[float, float]:
     """Max abs difference onnxruntime vs PyTorch over the full batch and a smaller one, and the
     worst ``|diff| / (atol + rtol |ref|)`` (<= 1 passes)."""
     import onnxruntime as ort
@@ -195,7 +221,12 @@ def _check(model: nn.Module, inputs: dict[str, torch.Tensor], path: Path, atol: 
             return float("inf"), float("inf")
         error = np.abs(got.astype(np.float64) - expected)
         diff = max(diff, float(np.nanmax(error, initial=0.0)) if np.isfinite(error).all() else float("inf"))
-        worst = max(worst, float(np.max(error / (atol + rtol * np.abs(expected)), initial=0.0)) if np.isfinite(error).all() else float("inf"))
+        worst = max(
+            worst,
+            float(np.max(error / (atol + rtol * np.abs(expected)), initial=0.0))
+            if np.isfinite(error).all()
+            else float("inf"),
+        )
     return diff, worst
 
 
@@ -208,7 +239,9 @@ def _graph_inputs(path: Path) -> list[str]:
 def _opset(path: Path) -> int:
     import onnx
 
-    return next(o.version for o in onnx.load(str(path), load_external_data=False).opset_import if o.domain in ("", "ai.onnx"))
+    return next(
+        o.version for o in onnx.load(str(path), load_external_data=False).opset_import if o.domain in ("", "ai.onnx")
+    )
 
 
 def _reason(err: Exception) -> str:
@@ -221,8 +254,10 @@ def _reason(err: Exception) -> str:
     if found:
         return f"operator {found.group(1)} is not supported at opset {found.group(2)}"
     if "GuardOnDataDependentSymNode" in text or "data-dependent" in text:
-        return (f"Python control flow on a tensor's value{_model_frame(err)} (such as an input check calling "
-                "bool(tensor)) cannot be traced; skip that check when torch.compiler.is_exporting()")
+        return (
+            f"Python control flow on a tensor's value{_model_frame(err)} (such as an input check calling "
+            "bool(tensor)) cannot be traced; skip that check when torch.compiler.is_exporting()"
+        )
     summary = re.search(r"<class '(?:[\w.]+\.)?(\w+)'>: ([^\n]+)", text)
     if summary:
         return f"{summary.group(1)}: {summary.group(2)[:200]}"
@@ -254,13 +289,16 @@ def load_run_model(run_dir: str | Path, log: Callable[[str], None] = lambda line
 
     run = RunDir(run_dir)
     if not run.file(RunDir.CONFIG).exists():
-        raise ConfigError(f"{run.path} has no {RunDir.CONFIG}; point to a run directory written by mlpzoo train or the "
-                          "Trainer")
+        raise ConfigError(
+            f"{run.path} has no {RunDir.CONFIG}; point to a run directory written by mlpzoo train or the Trainer"
+        )
     config = run.read_config()
     model_spec = config.get("model")
     if not isinstance(model_spec, dict) or "name" not in model_spec:
-        raise ConfigError(f"{run.file(RunDir.CONFIG)}: no model.name; this run cannot be rebuilt (the Trainer was "
-                          "given no run_config with the model)")
+        raise ConfigError(
+            f"{run.file(RunDir.CONFIG)}: no model.name; this run cannot be rebuilt (the Trainer was "
+            "given no run_config with the model)"
+        )
     model_spec = dict(model_spec)
     name = model_spec.pop("name")
     params = inspect.signature(model_entry(name).builder).parameters
@@ -271,8 +309,10 @@ def load_run_model(run_dir: str | Path, log: Callable[[str], None] = lambda line
     model = create_model(name, **model_spec)
     state = load_checkpoint(run.checkpoint())
     if not isinstance(state, dict) or "model" not in state:
-        raise ConfigError(f"{run.checkpoint()} holds no model weights; point to a run directory written by mlpzoo "
-                          "train or the Trainer")
+        raise ConfigError(
+            f"{run.checkpoint()} holds no model weights; point to a run directory written by mlpzoo "
+            "train or the Trainer"
+        )
     model.load_state_dict(state["model"])
     return model, example_batch(model, schema, model_spec), name
 
@@ -294,8 +334,10 @@ def _run_schema(run, config: dict, log: Callable[[str], None]):
         return load_dataset(data["name"], data.get("data_dir")).schema
     if isinstance(data, dict) and data.get("train") and data.get("schema"):
         return load_files(data["train"], data.get("valid") or data["train"], data["schema"]).schema
-    raise ConfigError(f"{run.path}: the model needs its fitted feature schema, but there is no {RunDir.SCHEMA} and "
-                      f"{RunDir.CONFIG} names no data to refit it from")
+    raise ConfigError(
+        f"{run.path}: the model needs its fitted feature schema, but there is no {RunDir.SCHEMA} and "
+        f"{RunDir.CONFIG} names no data to refit it from"
+    )
 
 
 def example_batch(model: nn.Module, schema=None, model_spec: dict | None = None, rows: int = EXAMPLE_ROWS) -> dict:
@@ -303,24 +345,38 @@ def example_batch(model: nn.Module, schema=None, model_spec: dict | None = None,
     or ``img_size`` (vision)."""
     generator = torch.Generator().manual_seed(0)
     if schema is not None:
-        batch = {"categorical": torch.stack([torch.randint(0, f.vocab_size, (rows,), generator=generator) for f in schema.categorical], 1)
-                 if schema.categorical else torch.zeros(rows, 0, dtype=torch.int64),
-                 "numeric": torch.randn(rows, len(schema.numeric), generator=generator)}
+        batch = {
+            "categorical": torch.stack(
+                [torch.randint(0, f.vocab_size, (rows,), generator=generator) for f in schema.categorical], 1
+            )
+            if schema.categorical
+            else torch.zeros(rows, 0, dtype=torch.int64),
+            "numeric": torch.randn(rows, len(schema.numeric), generator=generator),
+        }
         if schema.sequence:
             sizes = {f.name: f.vocab_size for f in schema.categorical}
-            batch["sequences"] = {s.name: torch.randint(0, sizes[s.shares], (rows, s.max_len), generator=generator) for s in schema.sequence}
+            batch["sequences"] = {
+                s.name: torch.randint(0, sizes[s.shares], (rows, s.max_len), generator=generator)
+                for s in schema.sequence
+            }
         return batch
     if isinstance(getattr(model, "in_features", None), int):
         return {"x": torch.randn(rows, model.in_features, generator=generator)}
     if isinstance(getattr(model, "img_size", None), int):
         channels = (model_spec or {}).get("in_chans", 3)
         return {"x": torch.randn(rows, channels, model.img_size, model.img_size, generator=generator)}
-    raise ExportError(f"cannot tell the input shape of {type(model).__name__} from its run directory; build the model "
-                      "in Python and call mlpzoo.export.export_onnx(model, example_batch, path)")
+    raise ExportError(
+        f"cannot tell the input shape of {type(model).__name__} from its run directory; build the model "
+        "in Python and call mlpzoo.export.export_onnx(model, example_batch, path)"
+    )
 
 
-def export_run(run_dir: str | Path, output: str | Path | None = None, log: Callable[[str], None] = lambda line: None,
-               force: bool = False) -> ExportResult:
+def export_run(
+    run_dir: str | Path,
+    output: str | Path | None = None,
+    log: Callable[[str], None] = lambda line: None,
+    force: bool = False,
+) -> ExportResult:
     """Export a run directory's best model to ONNX (default ``RUN_DIR/model.onnx``) and check it.
 
     An existing ``output`` is replaced only with ``force=True``, and a checkpoint never (nor any file
@@ -343,12 +399,15 @@ def check_output(path: Path, run_dir: Path, force: bool) -> None:
         return
     run_file = path.resolve().parent == run_dir.resolve() and path.name in RunDir.ALL_FILES
     if path.suffix in CHECKPOINT_SUFFIXES or run_file or _is_checkpoint(path):
-        raise ConfigError(f"--output {path} is a checkpoint or a file of a run, which export never overwrites; choose "
-                          "another file name, e.g. "
-                          f"{path.with_suffix('.onnx').name if path.suffix != '.onnx' else ONNX_FILE}")
+        raise ConfigError(
+            f"--output {path} is a checkpoint or a file of a run, which export never overwrites; choose "
+            "another file name, e.g. "
+            f"{path.with_suffix('.onnx').name if path.suffix != '.onnx' else ONNX_FILE}"
+        )
     if not force:
-        raise ConfigError(f"--output {path} already exists; pass --force (force=True) to replace it, or choose another "
-                          "file name")
+        raise ConfigError(
+            f"--output {path} already exists; pass --force (force=True) to replace it, or choose another file name"
+        )
 
 
 def _is_checkpoint(path: Path) -> bool:
@@ -358,5 +417,13 @@ def _is_checkpoint(path: Path) -> bool:
     return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
 
 
-__all__ = ["ExportError", "ExportResult", "check_output", "example_batch", "export_onnx", "export_run", "flatten_batch",
-           "load_run_model"]
+__all__ = [
+    "ExportError",
+    "ExportResult",
+    "check_output",
+    "example_batch",
+    "export_onnx",
+    "export_run",
+    "flatten_batch",
+    "load_run_model",
+]

@@ -71,8 +71,9 @@ class WrittenReport:
     def summary(self) -> str:
         """``wrote PATH: 3 run(s), 1 claim result(s), 2 skipped (2 no result.json (...))``."""
         why = "; ".join(f"{n} {reason}" for reason, n in self.skip_reasons.items())
-        return (f"wrote {self.path}: {self.runs} run(s), {self.claims} claim result(s), {self.skipped} skipped"
-                + (f" ({why})" if why else ""))
+        return f"wrote {self.path}: {self.runs} run(s), {self.claims} claim result(s), {self.skipped} skipped" + (
+            f" ({why})" if why else ""
+        )
 
 
 def collect(paths: list[Path]) -> tuple[list[RunSummary], list[ClaimSummary], list[str]]:
@@ -131,8 +132,18 @@ def read_result(run_dir: Path) -> RunSummary | ClaimSummary | str:
         history = RunDir(run_dir).read_metrics()
     except MlpzooError as err:
         return str(err)
-    return RunSummary(run_dir, run_dir.name, str(result.get("model", "?")), result.get("parameters"), str(result.get("monitor", "")),
-                      result["metrics"], result.get("best_epoch"), result.get("epochs_run"), result.get("train_seconds"), history)
+    return RunSummary(
+        run_dir,
+        run_dir.name,
+        str(result.get("model", "?")),
+        result.get("parameters"),
+        str(result.get("monitor", "")),
+        result["metrics"],
+        result.get("best_epoch"),
+        result.get("epochs_run"),
+        result.get("train_seconds"),
+        history,
+    )
 
 
 def _is_run(path: Path) -> bool:
@@ -161,9 +172,17 @@ def plot_learning_curves(runs: list[RunSummary], path: Path) -> None:
 
     monitors = sorted({r.monitor for r in runs if r.history})
     rows = math.ceil(min(len(runs), LEGEND_RUNS) / 3) if len(runs) <= LEGEND_RUNS else 0
-    fig, axes = plt.subplots(1, 1 + len(monitors), figsize=(5.5 * (1 + len(monitors)), 4 + 0.2 * rows), dpi=100, squeeze=False,
-                             layout="constrained")
-    panels = [("train_loss", "train loss", axes[0][0])] + [(f"valid_{m}", f"valid {m}", axes[0][i + 1]) for i, m in enumerate(monitors)]
+    fig, axes = plt.subplots(
+        1,
+        1 + len(monitors),
+        figsize=(5.5 * (1 + len(monitors)), 4 + 0.2 * rows),
+        dpi=100,
+        squeeze=False,
+        layout="constrained",
+    )
+    panels = [("train_loss", "train loss", axes[0][0])] + [
+        (f"valid_{m}", f"valid {m}", axes[0][i + 1]) for i, m in enumerate(monitors)
+    ]
     for key, label, ax in panels:
         for run in runs:
             points = [(h["epoch"], h[key]) for h in run.history if key in h]
@@ -173,7 +192,9 @@ def plot_learning_curves(runs: list[RunSummary], path: Path) -> None:
         ax.set_ylabel(label)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if len(runs) <= LEGEND_RUNS:  # beyond that the legend hides the curves; the table names the runs
-        fig.legend(*axes[0][0].get_legend_handles_labels(), fontsize=7, loc="outside lower center", ncol=min(len(runs), 3))
+        fig.legend(
+            *axes[0][0].get_legend_handles_labels(), fontsize=7, loc="outside lower center", ncol=min(len(runs), 3)
+        )
     fig.suptitle("learning curves")
     fig.savefig(path)
     plt.close(fig)
@@ -187,7 +208,9 @@ def plot_metric_vs_parameters(runs: list[RunSummary], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     monitors = sorted({r.monitor for r in runs})
-    fig, axes = plt.subplots(1, len(monitors), figsize=(5.5 * len(monitors), 4), dpi=100, squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        1, len(monitors), figsize=(5.5 * len(monitors), 4), dpi=100, squeeze=False, layout="constrained"
+    )
     for monitor, ax in zip(monitors, axes[0]):
         group = [r for r in runs if r.monitor == monitor and r.parameters]
         split = "test" if all("test" in r.metrics for r in group) else "valid"
@@ -196,7 +219,9 @@ def plot_metric_vs_parameters(runs: list[RunSummary], path: Path) -> None:
             ax.scatter([r.parameters for r in members], [r.score(split) for r in members], s=25, label=model)
         if len(group) <= LEGEND_RUNS:
             for run in group:
-                ax.annotate(run.name, (run.parameters, run.score(split)), fontsize=7, xytext=(3, 3), textcoords="offset points")
+                ax.annotate(
+                    run.name, (run.parameters, run.score(split)), fontsize=7, xytext=(3, 3), textcoords="offset points"
+                )
         ax.legend(fontsize=7, loc="best")
         ax.set_xscale("log")
         ax.set_xlabel("parameters")
@@ -208,20 +233,32 @@ def plot_metric_vs_parameters(runs: list[RunSummary], path: Path) -> None:
 
 # ---------------------------------------------------------------------- the page
 def build_blocks(runs: list[RunSummary], claims: list[ClaimSummary], skipped: list[str], output: Path) -> list[tuple]:
-    """The page as blocks: ``("h1"|"h2"|"p", text)``, ``("table", headers, rows)``, ``("img", alt, file)``, ``("list", items)``."""
-    blocks: list[tuple] = [("h1", "Runs report"), ("p", f"{len(runs)} run(s), {len(claims)} claim result(s), {len(skipped)} skipped.")]
+    """The page as blocks: ``("h1"|"h2"|"p", text)``, ``("table", headers, rows)``, ``("img", alt, file)``,
+    ``("list", items)``."""
+    blocks: list[tuple] = [
+        ("h1", "Runs report"),
+        ("p", f"{len(runs)} run(s), {len(claims)} claim result(s), {len(skipped)} skipped."),
+    ]
     if runs:
         splits = [s for s in ("valid", "test") if any(s in r.metrics for r in runs)]
         splits += sorted({s for r in runs for s in r.metrics} - set(splits))
-        names = _metric_names({"metrics": {s: {k: v for r in runs for k, v in r.metrics.get(s, {}).items()} for s in splits}})
-        headers = ["run", "model", "parameters", "monitor"] + [f"{s} {m}" for s in splits for m in names] + ["best epoch", "epochs", "train s"]
+        names = _metric_names(
+            {"metrics": {s: {k: v for r in runs for k, v in r.metrics.get(s, {}).items()} for s in splits}}
+        )
+        headers = (
+            ["run", "model", "parameters", "monitor"]
+            + [f"{s} {m}" for s in splits for m in names]
+            + ["best epoch", "epochs", "train s"]
+        )
         rows = []
         for run in runs:
             report = run.path / "report.md"
             label = (run.name, os.path.relpath(report, output.parent)) if report.exists() else run.name
-            rows.append([label, run.model, _count(run.parameters), run.monitor]
-                        + [_number(run.metrics.get(s, {}).get(m)) for s in splits for m in names]
-                        + [_plain(run.best_epoch), _plain(run.epochs_run), _number(run.train_seconds, 1)])
+            rows.append(
+                [label, run.model, _count(run.parameters), run.monitor]
+                + [_number(run.metrics.get(s, {}).get(m)) for s in splits for m in names]
+                + [_plain(run.best_epoch), _plain(run.epochs_run), _number(run.train_seconds, 1)]
+            )
         blocks += [("h2", "Runs"), ("table", headers, rows)]
         stem = output.stem
         if any(r.history for r in runs):
@@ -229,12 +266,22 @@ def build_blocks(runs: list[RunSummary], claims: list[ClaimSummary], skipped: li
             blocks += [("h2", "Learning curves"), ("img", "learning curves", f"{stem}_learning_curves.png")]
         if any(r.parameters for r in runs):
             plot_metric_vs_parameters(runs, output.parent / f"{stem}_metric_vs_parameters.png")
-            blocks += [("h2", "Metric vs parameters"), ("img", "metric vs parameters", f"{stem}_metric_vs_parameters.png")]
+            blocks += [
+                ("h2", "Metric vs parameters"),
+                ("img", "metric vs parameters", f"{stem}_metric_vs_parameters.png"),
+            ]
     for claim in claims:
         r = claim.result
-        blocks += [("h2", f"Claim {r['paper_id']}: {r.get('title', '')}"), ("p", f"Claim: {r.get('claim', '')}"),
-                   ("p", f"Verdict: {r['verdict']}. {r.get('reason', '')}"),
-                   ("p", f"Budget {r.get('budget', '?')}, seeds {r.get('seeds', '?')}, {_number(r.get('seconds'), 0)} s; {claim.path}")]
+        blocks += [
+            ("h2", f"Claim {r['paper_id']}: {r.get('title', '')}"),
+            ("p", f"Claim: {r.get('claim', '')}"),
+            ("p", f"Verdict: {r['verdict']}. {r.get('reason', '')}"),
+            (
+                "p",
+                f"Budget {r.get('budget', '?')}, seeds {r.get('seeds', '?')}, {_number(r.get('seconds'), 0)} s; "
+                f"{claim.path}",
+            ),
+        ]
         table = r.get("table") or []
         if table:
             headers = list(dict.fromkeys(k for row in table for k in row if k != "run_dir"))
@@ -268,10 +315,16 @@ def render_markdown(blocks: list[tuple]) -> str:
 
 def render_html(blocks: list[tuple], title: str = "Runs report") -> str:
     esc = html.escape
-    parts = [f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{esc(title)}</title>",
-             ("<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto}table{border-collapse:collapse;font-size:13px}"
-              "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td:first-child,th:first-child{text-align:left}"
-              "img{max-width:100%}</style></head><body>")]
+    parts = [
+        f"<!doctype html>\n<html><head><meta charset='utf-8'><title>{esc(title)}</title>",
+        (
+            "<style>body{font-family:sans-serif;max-width:1200px;margin:2em "
+            "auto}table{border-collapse:collapse;font-size:13px}"
+            "td,th{border:1px solid #ccc;padding:3px "
+            "6px;text-align:right}td:first-child,th:first-child{text-align:left}"
+            "img{max-width:100%}</style></head><body>"
+        ),
+    ]
     for kind, *rest in blocks:
         if kind in ("h1", "h2", "p"):
             parts.append(f"<{kind}>{esc(rest[0])}</{kind}>")
@@ -300,15 +353,21 @@ def page_path(output: str | Path = DEFAULT_OUTPUT, fmt: str = "markdown") -> Pat
     return output / PAGE_NAMES[fmt]
 
 
-def write_runs_report(paths: list[Path], output: str | Path = DEFAULT_OUTPUT,
-                      log: Callable[[str], None] = lambda line: None, fmt: str = "markdown") -> WrittenReport:
+def write_runs_report(
+    paths: list[Path],
+    output: str | Path = DEFAULT_OUTPUT,
+    log: Callable[[str], None] = lambda line: None,
+    fmt: str = "markdown",
+) -> WrittenReport:
     """Write the page and its plots into the folder ``output`` (or to the ``.md``/``.html`` file it names)."""
     output = page_path(output, fmt)
     runs, claims, skipped = collect(paths)
     for line in skipped:
         log(f"skipped {line}")
     if not runs and not claims:
-        raise ConfigError(f"nothing to report: none of {', '.join(map(str, paths))} holds a finished run or claim result")
+        raise ConfigError(
+            f"nothing to report: none of {', '.join(map(str, paths))} holds a finished run or claim result"
+        )
     output.parent.mkdir(parents=True, exist_ok=True)
     blocks = build_blocks(runs, claims, skipped, output)
     output.write_text(render_markdown(blocks) if output.suffix == ".md" else render_html(blocks))
@@ -343,6 +402,18 @@ def _plain(value) -> str:
     return "" if value is None else str(value)
 
 
-__all__ = ["ClaimSummary", "RunSummary", "WrittenReport", "build_blocks", "collect", "find_runs", "page_path",
-           "plot_learning_curves", "plot_metric_vs_parameters", "read_result", "render_html", "render_markdown",
-           "write_runs_report"]
+__all__ = [
+    "ClaimSummary",
+    "RunSummary",
+    "WrittenReport",
+    "build_blocks",
+    "collect",
+    "find_runs",
+    "page_path",
+    "plot_learning_curves",
+    "plot_metric_vs_parameters",
+    "read_result",
+    "render_html",
+    "render_markdown",
+    "write_runs_report",
+]

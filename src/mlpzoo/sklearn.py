@@ -42,11 +42,22 @@ class _TrainerParams:
     """Training settings shared by every estimator (all plain constructor arguments)."""
 
     def _train_config(self, monitor: str | None) -> dict:
-        return {"epochs": self.epochs, "batch_size": self.batch_size, "eval_batch_size": 65536, "lr": self.learning_rate,
-                "optimizer": "adamw" if self.weight_decay else "adam", "weight_decay": self.weight_decay,
-                "patience": self.patience, "lr_decay_factor": 1.0, "min_delta": 0.0, "grad_clip_norm": 10.0,
-                "seed": 0 if self.random_state is None else int(self.random_state), "monitor": monitor,
-                "progress": bool(self.verbose), "save_checkpoints": False}
+        return {
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "eval_batch_size": 65536,
+            "lr": self.learning_rate,
+            "optimizer": "adamw" if self.weight_decay else "adam",
+            "weight_decay": self.weight_decay,
+            "patience": self.patience,
+            "lr_decay_factor": 1.0,
+            "min_delta": 0.0,
+            "grad_clip_norm": 10.0,
+            "seed": 0 if self.random_state is None else int(self.random_state),
+            "monitor": monitor,
+            "progress": bool(self.verbose),
+            "save_checkpoints": False,
+        }
 
     def _check_params(self) -> None:
         """Each constructor argument in range, as a one-line error naming this estimator's own parameter."""
@@ -56,18 +67,23 @@ class _TrainerParams:
         _whole(name, "patience", self.patience, 1)
         _whole(name, "min_rows_for_validation", self.min_rows_for_validation, 0)
         if not isinstance(self.learning_rate, numbers.Real) or not 0 < self.learning_rate < math.inf:
-            raise ConfigError(f"{name}: learning_rate={self.learning_rate!r} must be a positive finite number, e.g. "
-                              "1e-3")
+            raise ConfigError(
+                f"{name}: learning_rate={self.learning_rate!r} must be a positive finite number, e.g. 1e-3"
+            )
         if not isinstance(self.weight_decay, numbers.Real) or not 0 <= self.weight_decay < math.inf:
             raise ConfigError(f"{name}: weight_decay={self.weight_decay!r} must be 0 or a positive finite number")
-        if self.validation_fraction is not None and (not isinstance(self.validation_fraction, numbers.Real)
-                                                     or not 0 <= self.validation_fraction < 1):
-            raise ConfigError(f"{name}: validation_fraction={self.validation_fraction!r} must be in [0, 1) "
-                              "(the share of training rows held out for early stopping; 0 holds out none)")
+        if self.validation_fraction is not None and (
+            not isinstance(self.validation_fraction, numbers.Real) or not 0 <= self.validation_fraction < 1
+        ):
+            raise ConfigError(
+                f"{name}: validation_fraction={self.validation_fraction!r} must be in [0, 1) "
+                "(the share of training rows held out for early stopping; 0 holds out none)"
+            )
         seed = self.random_state
         if seed is not None and not (isinstance(seed, numbers.Integral) and 0 <= seed < 2**32):
-            raise ConfigError(f"{name}: random_state={self.random_state!r} must be None or a whole number from 0 to "
-                              "2**32 - 1")
+            raise ConfigError(
+                f"{name}: random_state={self.random_state!r} must be None or a whole number from 0 to 2**32 - 1"
+            )
 
     def _holdout(self, n: int, stratify=None):
         """Row indices for fitting and for early stopping (the same rows twice when data is too small)."""
@@ -75,8 +91,9 @@ class _TrainerParams:
         if n < self.min_rows_for_validation or not self.validation_fraction:
             return rows, rows
         try:
-            fit, stop = train_test_split(rows, test_size=self.validation_fraction, random_state=self.random_state or 0,
-                                         stratify=stratify)
+            fit, stop = train_test_split(
+                rows, test_size=self.validation_fraction, random_state=self.random_state or 0, stratify=stratify
+            )
         except ValueError:  # a class too rare to stratify: split without stratification
             fit, stop = train_test_split(rows, test_size=self.validation_fraction, random_state=self.random_state or 0)
         if stratify is not None and len(np.unique(stratify[stop])) < len(np.unique(stratify)):
@@ -91,10 +108,22 @@ def _whole(estimator: str, name: str, value, least: int, why: str = "") -> None:
 
 
 class _TabularEstimator(_TrainerParams, BaseEstimator):
-    def __init__(self, model: str = "mlp", hidden: tuple[int, ...] = (64, 64), model_params: dict | None = None,
-                 epochs: int = 200, batch_size: int = 64, learning_rate: float = 1e-3, weight_decay: float = 0.0,
-                 patience: int = 15, validation_fraction: float = 0.1, min_rows_for_validation: int = 50,
-                 standardize: bool = True, random_state: int | None = 0, verbose: bool = False):
+    def __init__(
+        self,
+        model: str = "mlp",
+        hidden: tuple[int, ...] = (64, 64),
+        model_params: dict | None = None,
+        epochs: int = 200,
+        batch_size: int = 64,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 0.0,
+        patience: int = 15,
+        validation_fraction: float = 0.1,
+        min_rows_for_validation: int = 50,
+        standardize: bool = True,
+        random_state: int | None = 0,
+        verbose: bool = False,
+    ):
         self.model = model
         self.hidden = hidden
         self.model_params = model_params
@@ -118,10 +147,15 @@ class _TabularEstimator(_TrainerParams, BaseEstimator):
     def _check_params(self) -> None:
         super()._check_params()
         hidden = self.hidden
-        if isinstance(hidden, (str, bytes)) or not isinstance(hidden, (list, tuple)) or \
-                not all(isinstance(w, numbers.Integral) and not isinstance(w, bool) and w > 0 for w in hidden):
-            raise ConfigError(f"{type(self).__name__}: hidden={hidden!r} must be a tuple of positive layer widths, "
-                              "e.g. hidden=(64, 64), or () for none")
+        if (
+            isinstance(hidden, (str, bytes))
+            or not isinstance(hidden, (list, tuple))
+            or not all(isinstance(w, numbers.Integral) and not isinstance(w, bool) and w > 0 for w in hidden)
+        ):
+            raise ConfigError(
+                f"{type(self).__name__}: hidden={hidden!r} must be a tuple of positive layer widths, "
+                "e.g. hidden=(64, 64), or () for none"
+            )
 
     def _fit_network(self, X, target: torch.Tensor, out_features: int, task_name: str, stratify=None):
         if X.shape[0] < 2:
@@ -132,8 +166,13 @@ class _TabularEstimator(_TrainerParams, BaseEstimator):
         x = self._scale(X)
         fit_rows, stop_rows = self._holdout(len(x), stratify)
         torch.manual_seed(0 if self.random_state is None else int(self.random_state))
-        network = create_model(self.model, in_features=X.shape[1], out_features=out_features, hidden=tuple(self.hidden),
-                               **(self.model_params or {}))
+        network = create_model(
+            self.model,
+            in_features=X.shape[1],
+            out_features=out_features,
+            hidden=tuple(self.hidden),
+            **(self.model_params or {}),
+        )
         task = get_task(task_name)
         trainer = Trainer(task, network, self._train_config(None))
         result = trainer.fit(ArrayData(x[fit_rows], target[fit_rows]), ArrayData(x[stop_rows], target[stop_rows]))
@@ -161,7 +200,9 @@ class MLPZooClassifier(ClassifierMixin, _TabularEstimator):
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(f"{type(self).__name__} needs at least 2 classes in y; got 1 class ({self.classes_[0]!r})")
-        return self._fit_network(X, torch.as_tensor(codes, dtype=torch.long), len(self.classes_), "classification", stratify=codes)
+        return self._fit_network(
+            X, torch.as_tensor(codes, dtype=torch.long), len(self.classes_), "classification", stratify=codes
+        )
 
     def predict_proba(self, X) -> np.ndarray:
         outputs = self._outputs(X)
@@ -197,12 +238,24 @@ class CTRClassifier(ClassifierMixin, _TrainerParams, BaseEstimator):
     unseen values map to one out-of-vocabulary index). Arrays are accepted and named ``x0, x1...``.
     """
 
-    def __init__(self, model: str = "finalmlp", categorical: tuple[str, ...] | None = None,
-                 numeric: tuple[str, ...] | None = None, min_count: int = 1, embedding_dim: int = 10,
-                 model_params: dict | None = None, epochs: int = 50, batch_size: int = 1024,
-                 learning_rate: float = 1e-3, weight_decay: float = 0.0, patience: int = 3,
-                 validation_fraction: float = 0.1, min_rows_for_validation: int = 50,
-                 random_state: int | None = 0, verbose: bool = False):
+    def __init__(
+        self,
+        model: str = "finalmlp",
+        categorical: tuple[str, ...] | None = None,
+        numeric: tuple[str, ...] | None = None,
+        min_count: int = 1,
+        embedding_dim: int = 10,
+        model_params: dict | None = None,
+        epochs: int = 50,
+        batch_size: int = 1024,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 0.0,
+        patience: int = 3,
+        validation_fraction: float = 0.1,
+        min_rows_for_validation: int = 50,
+        random_state: int | None = 0,
+        verbose: bool = False,
+    ):
         self.model = model
         self.categorical = categorical
         self.numeric = numeric
@@ -255,8 +308,10 @@ class CTRClassifier(ClassifierMixin, _TrainerParams, BaseEstimator):
         check_classification_targets(y)
         kind = type_of_target(y, input_name="y", raise_unknown=True)
         if kind != "binary":
-            raise ValueError("Only binary classification is supported (CTRClassifier). The type of the target is "
-                             f"{kind}; pass y with exactly 2 classes")
+            raise ValueError(
+                "Only binary classification is supported (CTRClassifier). The type of the target is "
+                f"{kind}; pass y with exactly 2 classes"
+            )
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(f"CTRClassifier needs both classes in y; got 1 class ({self.classes_[0]!r})")
@@ -265,8 +320,10 @@ class CTRClassifier(ClassifierMixin, _TrainerParams, BaseEstimator):
         categorical, numeric = self._columns(frame)
         frame = frame.assign(label=codes.astype(np.float32))
         fit_rows, stop_rows = self._holdout(len(frame), stratify=codes)
-        schema = FeatureSchema([CategoricalField(str(c), min_count=self.min_count) for c in categorical],
-                               [NumericField(str(c)) for c in numeric]).fit(frame.iloc[fit_rows].rename(columns=str))
+        schema = FeatureSchema(
+            [CategoricalField(str(c), min_count=self.min_count) for c in categorical],
+            [NumericField(str(c)) for c in numeric],
+        ).fit(frame.iloc[fit_rows].rename(columns=str))
         self.schema_ = schema
         torch.manual_seed(0 if self.random_state is None else int(self.random_state))
         params = dict(self.model_params or {})

@@ -44,10 +44,22 @@ from mlpzoo.train.rundir import confined_name
 SETTINGS = {"pruner": "median", "sampler": "tpe", "seed": None, "startup_trials": 5, "warmup_epochs": 0}
 PRUNERS = ("median", "hyperband", "none")
 SAMPLERS = ("tpe", "random")
-DIMENSION_KEYS = {"float": {"type", "low", "high", "log", "step"}, "int": {"type", "low", "high", "log", "step"},
-                  "categorical": {"type", "choices"}}
+DIMENSION_KEYS = {
+    "float": {"type", "low", "high", "log", "step"},
+    "int": {"type", "low", "high", "log", "step"},
+    "categorical": {"type", "choices"},
+}
 # Keys the tuner itself sets on every trial (or that would change what the study optimises).
-FIXED_TRAIN_KEYS = {"run_dir", "run_name", "resume", "monitor", "monitor_mode", "save_checkpoints", "progress", "tracking_uri"}
+FIXED_TRAIN_KEYS = {
+    "run_dir",
+    "run_name",
+    "resume",
+    "monitor",
+    "monitor_mode",
+    "save_checkpoints",
+    "progress",
+    "tracking_uri",
+}
 TOP_TRIALS = 5
 
 
@@ -111,12 +123,17 @@ class SearchSpace:
 def parse_search_space(block: Any, model_name: str | None = None, where: str = "tune") -> SearchSpace:
     """Check a ``tune:`` block and build the space; every mistake is a one-line ConfigError naming the key."""
     if not isinstance(block, dict) or not block:
-        raise ConfigError(f"{where}: add a mapping of search dimensions, e.g. train.lr: {{type: float, low: 1.0e-4, high: 1.0e-2, log: true}}")
+        raise ConfigError(
+            f"{where}: add a mapping of search dimensions, e.g. train.lr: {{type: float, low: 1.0e-4, high: 1.0e-2, "
+            f"log: true}}"
+        )
     settings = {k: v for k, v in block.items() if "." not in str(k)}
     unknown = sorted(set(settings) - set(SETTINGS))
     if unknown:
-        raise ConfigError(f"{where}: unknown setting(s) {', '.join(map(str, unknown))}; settings are {', '.join(SETTINGS)}, "
-                          "and search dimensions are dotted keys such as train.lr or model.hidden_units")
+        raise ConfigError(
+            f"{where}: unknown setting(s) {', '.join(map(str, unknown))}; settings are {', '.join(SETTINGS)}, "
+            "and search dimensions are dotted keys such as train.lr or model.hidden_units"
+        )
     merged = {**SETTINGS, **settings}
     if merged["pruner"] not in PRUNERS:
         raise ConfigError(f"{where}.pruner = {merged['pruner']!r}; use one of {', '.join(PRUNERS)}")
@@ -130,7 +147,10 @@ def parse_search_space(block: Any, model_name: str | None = None, where: str = "
         raise ConfigError(f"{where}.seed = {seed!r}; use a whole number from 0 to 2**32 - 1, or leave it out")
     dimensions = tuple(_dimension(str(key), spec, model_name, where) for key, spec in block.items() if "." in str(key))
     if not dimensions:
-        raise ConfigError(f"{where}: no search dimension; add dotted keys such as train.lr: {{type: float, low: 1.0e-4, high: 1.0e-2, log: true}}")
+        raise ConfigError(
+            f"{where}: no search dimension; add dotted keys such as train.lr: {{type: float, low: 1.0e-4, high: "
+            f"1.0e-2, log: true}}"
+        )
     return SearchSpace(dimensions, **merged)
 
 
@@ -142,21 +162,32 @@ def _dimension(key: str, spec: Any, model_name: str | None, where: str) -> Dimen
     if section == "train":
         names = {f.name for f in fields(TrainConfig)}
         if field not in names:
-            raise ConfigError(f"{here}: TrainConfig has no field {field!r}; valid fields are {', '.join(sorted(names - FIXED_TRAIN_KEYS))}")
+            raise ConfigError(
+                f"{here}: TrainConfig has no field {field!r}; valid fields are "
+                f"{', '.join(sorted(names - FIXED_TRAIN_KEYS))}"
+            )
         if field in FIXED_TRAIN_KEYS:
-            raise ConfigError(f"{here}: train.{field} is set by the tuner or fixes what it optimises; set it in the train section instead")
+            raise ConfigError(
+                f"{here}: train.{field} is set by the tuner or fixes what it optimises; set it in the train section "
+                "instead"
+            )
     elif field == "name":
         raise ConfigError(f"{here}: the model is fixed within a study; run one study per model")
     elif model_name is not None:
         _check_model_argument(model_name, field, here)
     if not isinstance(spec, dict):
-        raise ConfigError(f"{here}: expected a mapping such as {{type: float, low: 1.0e-4, high: 1.0e-2}}, got {spec!r}")
+        raise ConfigError(
+            f"{here}: expected a mapping such as {{type: float, low: 1.0e-4, high: 1.0e-2}}, got {spec!r}"
+        )
     kind = spec.get("type")
     if kind not in DIMENSION_KEYS:
         raise ConfigError(f"{here}.type = {kind!r}; use float, int or categorical")
     extra = sorted(set(spec) - DIMENSION_KEYS[kind])
     if extra:
-        raise ConfigError(f"{here}: unknown key(s) {', '.join(map(str, extra))} for type {kind}; valid keys are {', '.join(sorted(DIMENSION_KEYS[kind]))}")
+        raise ConfigError(
+            f"{here}: unknown key(s) {', '.join(map(str, extra))} for type {kind}; valid keys are "
+            f"{', '.join(sorted(DIMENSION_KEYS[kind]))}"
+        )
     if kind == "categorical":
         choices = spec.get("choices")
         if not isinstance(choices, list) or not choices:
@@ -175,10 +206,14 @@ def _dimension(key: str, spec: Any, model_name: str | None, where: str) -> Dimen
         raise ConfigError(f"{here}: a log scale needs low > 0, got low = {low}")
     if step is not None:
         if not isinstance(step, number) or isinstance(step, bool) or step <= 0:
-            raise ConfigError(f"{here}.step = {step!r}; give a positive {'whole ' if kind == 'int' else ''}number or leave it out")
+            raise ConfigError(
+                f"{here}.step = {step!r}; give a positive {'whole ' if kind == 'int' else ''}number or leave it out"
+            )
         if log:
             raise ConfigError(f"{here}: step and log cannot be combined; drop one")
-    return Dimension(key, kind, float(low) if kind == "float" else low, float(high) if kind == "float" else high, log, step)
+    return Dimension(
+        key, kind, float(low) if kind == "float" else low, float(high) if kind == "float" else high, log, step
+    )
 
 
 def _check_model_argument(model_name: str, field: str, here: str) -> None:
@@ -189,7 +224,9 @@ def _check_model_argument(model_name: str, field: str, here: str) -> None:
         return
     if field not in params or field == "schema":
         valid = [p for p in params if p not in ("self", "schema")]
-        raise ConfigError(f"{here}: model {model_name!r} has no argument {field!r}; valid arguments are {', '.join(valid)}")
+        raise ConfigError(
+            f"{here}: model {model_name!r} has no argument {field!r}; valid arguments are {', '.join(valid)}"
+        )
 
 
 def apply_params(spec: dict, params: dict[str, Any]) -> dict:
@@ -209,7 +246,10 @@ def monitored_metric(spec: dict) -> tuple[str, str]:
     task = get_task(spec.get("task", "binary_ctr"))
     monitor = train.monitor or task.default_monitor
     if monitor not in task.monitor_modes:
-        raise ConfigError(f"train.monitor = {monitor!r} is not a metric of task {task.name}; use one of {', '.join(task.monitor_modes)}")
+        raise ConfigError(
+            f"train.monitor = {monitor!r} is not a metric of task {task.name}; use one of "
+            f"{', '.join(task.monitor_modes)}"
+        )
     return monitor, train.monitor_mode or task.monitor_modes[monitor]
 
 
@@ -241,21 +281,26 @@ def open_storage(url: str | None, root: Path):
     if url.startswith("journal://"):
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-        path = Path(url[len("journal://"):])
+        path = Path(url[len("journal://") :])
         if not str(path) or str(path) == ".":
             raise ConfigError(f"--storage {url!r}: name the journal file, e.g. journal:///shared/disk/study.log")
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path)))
     if "://" not in url:
-        raise ConfigError(f"--storage {url!r}: use sqlite:///FILE.db, journal:///FILE.log or a database URL such as postgresql://user@host/db")
+        raise ConfigError(
+            f"--storage {url!r}: use sqlite:///FILE.db, journal:///FILE.log or a database URL such as "
+            "postgresql://user@host/db"
+        )
     engine = {}
     if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
         engine = {"connect_args": {"timeout": 60}}  # several local workers wait for the file lock instead of failing
     try:
         return optuna.storages.RDBStorage(url, engine_kwargs=engine)
     except ImportError as err:
-        raise ConfigError(f"--storage {url!r}: the database driver is missing ({err}); install it or use sqlite:/// or journal:///") from err
+        raise ConfigError(
+            f"--storage {url!r}: the database driver is missing ({err}); install it or use sqlite:/// or journal:///"
+        ) from err
 
 
 def _trial_runner(spec: dict, source: str, space: SearchSpace, monitor: str, study_dir: Path):
@@ -265,7 +310,9 @@ def _trial_runner(spec: dict, source: str, space: SearchSpace, monitor: str, stu
         params = {d.key: d.suggest(trial) for d in space.dimensions}
         trial_spec = apply_params(spec, params)
         run_name = f"trial-{trial.number:04d}"
-        trial_spec.setdefault("train", {}).update(run_dir=str(study_dir), run_name=run_name, resume=False, progress=False)
+        trial_spec.setdefault("train", {}).update(
+            run_dir=str(study_dir), run_name=run_name, resume=False, progress=False
+        )
         trial.set_user_attr("run_dir", str(study_dir / run_name))
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         result = run_config(trial_spec, source=source, callbacks=[pruning_callback(trial, monitor)])
@@ -285,8 +332,9 @@ def run_worker(spec: dict, source: str, storage: str | None, study_name: str, tr
     root = tune_root(spec)
     confined_name(study_name, "--study")
     opened = open_storage(storage, root)
-    study = optuna.load_study(study_name=study_name, storage=opened, sampler=space.make_sampler(),
-                              pruner=space.make_pruner())
+    study = optuna.load_study(
+        study_name=study_name, storage=opened, sampler=space.make_sampler(), pruner=space.make_pruner()
+    )
     fail_orphaned_trials(study, opened)
     study.optimize(_trial_runner(spec, source, space, monitor, root / study_name), n_trials=trials)
 
@@ -304,8 +352,16 @@ class TuneResult:
     best_config_path: Path | None
 
 
-def tune(spec: dict, source: str, trials: int, storage: str | None = None, study_name: str | None = None, workers: int = 1,
-         start_method: str = "spawn", log: Callable[[str], None] = print) -> TuneResult:
+def tune(
+    spec: dict,
+    source: str,
+    trials: int,
+    storage: str | None = None,
+    study_name: str | None = None,
+    workers: int = 1,
+    start_method: str = "spawn",
+    log: Callable[[str], None] = print,
+) -> TuneResult:
     """Create (or join) the study, run ``trials`` trials in each of ``workers`` processes, summarise it.
 
     ``start_method`` is the multiprocessing start method for ``workers > 1`` (``fork`` starts faster
@@ -325,13 +381,20 @@ def tune(spec: dict, source: str, trials: int, storage: str | None = None, study
     opened = open_storage(storage, root)
     study = optuna.create_study(study_name=study_name, storage=opened, direction=direction, load_if_exists=True)
     if study.direction.name.lower() != direction:
-        raise ConfigError(f"study {study_name!r} in {storage or root / 'optuna.db'} was created to {study.direction.name.lower()}, "
-                          f"but valid {monitor} is to {direction}; choose another --study name")
+        raise ConfigError(
+            f"study {study_name!r} in {storage or root / 'optuna.db'} was created to {study.direction.name.lower()}, "
+            f"but valid {monitor} is to {direction}; choose another --study name"
+        )
     orphans = fail_orphaned_trials(study, opened)
     if orphans:
-        log(f"marked trial(s) {', '.join(map(str, orphans))} of study {study_name} as failed: their worker process "
-            "is gone")
-    log(f"study {study_name}: {trials} trial(s) x {workers} worker(s), {direction} valid {monitor}; trials in {root / study_name}")
+        log(
+            f"marked trial(s) {', '.join(map(str, orphans))} of study {study_name} as failed: their worker process "
+            "is gone"
+        )
+    log(
+        f"study {study_name}: {trials} trial(s) x {workers} worker(s), {direction} valid {monitor}; trials in "
+        f"{root / study_name}"
+    )
     if workers == 1:
         run_worker(spec, source, storage, study_name, trials)
     else:
@@ -389,11 +452,27 @@ def summarise(study_name: str, storage: str | None, spec: dict, space: SearchSpa
     root = tune_root(spec)
     study = optuna.load_study(study_name=study_name, storage=open_storage(storage, root))
     all_trials = study.get_trials(deepcopy=False)
-    counts = {state.name.lower(): sum(t.state == state for t in all_trials) for state in TrialState if any(t.state == state for t in all_trials)}
-    done = sorted((t for t in all_trials if t.state == TrialState.COMPLETE), key=lambda t: t.value, reverse=study.direction.name == "MAXIMIZE")
+    counts = {
+        state.name.lower(): sum(t.state == state for t in all_trials)
+        for state in TrialState
+        if any(t.state == state for t in all_trials)
+    }
+    done = sorted(
+        (t for t in all_trials if t.state == TrialState.COMPLETE),
+        key=lambda t: t.value,
+        reverse=study.direction.name == "MAXIMIZE",
+    )
     decode = {d.key: d.decode for d in space.dimensions}
-    top = [{"trial": t.number, f"valid_{monitor}": t.value, **{k: _show(decode.get(k, lambda v: v)(v)) for k, v in t.params.items()},
-            "epochs": t.user_attrs.get("epochs", ""), "run_dir": t.user_attrs.get("run_dir", "")} for t in done[:TOP_TRIALS]]
+    top = [
+        {
+            "trial": t.number,
+            f"valid_{monitor}": t.value,
+            **{k: _show(decode.get(k, lambda v: v)(v)) for k, v in t.params.items()},
+            "epochs": t.user_attrs.get("epochs", ""),
+            "run_dir": t.user_attrs.get("run_dir", ""),
+        }
+        for t in done[:TOP_TRIALS]
+    ]
     best_params = params_path = config_path = None
     if done:
         best = done[0]
@@ -401,13 +480,31 @@ def summarise(study_name: str, storage: str | None, spec: dict, space: SearchSpa
         folder = root / study_name
         folder.mkdir(parents=True, exist_ok=True)
         params_path, config_path = folder / "best_params.yaml", folder / "best_config.yaml"
-        summary = {"study": study_name, "trial": best.number, "value": best.value, "metric": f"valid_{monitor}",
-                   "direction": study.direction.name.lower(), "run_dir": best.user_attrs.get("run_dir"), "params": best_params}
+        summary = {
+            "study": study_name,
+            "trial": best.number,
+            "value": best.value,
+            "metric": f"valid_{monitor}",
+            "direction": study.direction.name.lower(),
+            "run_dir": best.user_attrs.get("run_dir"),
+            "params": best_params,
+        }
         params_path.write_text(yaml.safe_dump(summary, sort_keys=False))
-        config_path.write_text(f"# best trial {best.number} of study {study_name}: valid {monitor} {best.value:.6g}\n"
-                               + yaml.safe_dump(apply_params(spec, best_params), sort_keys=False))
-    return TuneResult(study_name, storage or f"sqlite:///{root / 'optuna.db'}", study.direction.name.lower(), monitor, counts, top,
-                      best_params, params_path, config_path)
+        config_path.write_text(
+            f"# best trial {best.number} of study {study_name}: valid {monitor} {best.value:.6g}\n"
+            + yaml.safe_dump(apply_params(spec, best_params), sort_keys=False)
+        )
+    return TuneResult(
+        study_name,
+        storage or f"sqlite:///{root / 'optuna.db'}",
+        study.direction.name.lower(),
+        monitor,
+        counts,
+        top,
+        best_params,
+        params_path,
+        config_path,
+    )
 
 
 def _show(value: Any) -> Any:
@@ -417,5 +514,17 @@ def _show(value: Any) -> Any:
     return json.dumps(value) if isinstance(value, (list, dict)) else value
 
 
-__all__ = ["Dimension", "SearchSpace", "TuneResult", "apply_params", "monitored_metric", "open_storage", "parse_search_space",
-           "fail_orphaned_trials", "pruning_callback", "run_worker", "summarise", "tune"]
+__all__ = [
+    "Dimension",
+    "SearchSpace",
+    "TuneResult",
+    "apply_params",
+    "monitored_metric",
+    "open_storage",
+    "parse_search_space",
+    "fail_orphaned_trials",
+    "pruning_callback",
+    "run_worker",
+    "summarise",
+    "tune",
+]

@@ -10,7 +10,9 @@ from mlpzoo.cli import main
 def test_bench_ctr_smoke(need_data, tmp_path):
     need_data("frappe")
     out = tmp_path / "ctr.json"
-    result = CliRunner().invoke(main, ["bench", "ctr", "--epochs", "1", "--no-converge", "--out", str(out)], catch_exceptions=False)
+    result = CliRunner().invoke(
+        main, ["bench", "ctr", "--epochs", "1", "--no-converge", "--out", str(out)], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     ours, baseline, reference = report["rows"]

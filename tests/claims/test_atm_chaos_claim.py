@@ -34,9 +34,21 @@ def _table(results, std=math.nan, n=1):
     for (series, model), (plain, chaos, p) in results.items():
         for features, value, p_value in (("plain", plain, math.nan), ("chaos", chaos, p)):
             change = chaos - plain if features == "chaos" else math.nan
-            rows.append({"series": series, "model": model, "features": features, "n": n, "smape_mean": value,
-                         "smape_std": std, "smape_change": change, "p_dm": p_value, "p_ttest": p_value,
-                         "p_wilcoxon": p_value, "alpha": atm_chaos.ALPHA})
+            rows.append(
+                {
+                    "series": series,
+                    "model": model,
+                    "features": features,
+                    "n": n,
+                    "smape_mean": value,
+                    "smape_std": std,
+                    "smape_change": change,
+                    "p_dm": p_value,
+                    "p_ttest": p_value,
+                    "p_wilcoxon": p_value,
+                    "alpha": atm_chaos.ALPHA,
+                }
+            )
     return rows
 
 
@@ -70,7 +82,8 @@ def test_quick_run(tmp_path, need_data):
     settings = atm_chaos.SPEC.settings["quick"]
     assert len(settings["series"]) >= 3 and set(settings["models"]) == set(atm_chaos.SPEC.settings["full"]["models"])
     assert {(r["series"], r["model"], r["features"]) for r in result.table} == {
-        (s, m, f) for s in settings["series"] for m in settings["models"] for f in ("plain", "chaos")}
+        (s, m, f) for s in settings["series"] for m in settings["models"] for f in ("plain", "chaos")
+    }
     for row in result.table:
         assert math.isfinite(row["smape_mean"]) and 0 <= row["smape_mean"] <= 200 and row["mae_mean"] >= 0
         if row["features"] == "chaos":

@@ -79,8 +79,12 @@ def test_latest_verdicts_without_runs(tmp_path: Path) -> None:
 
 def test_catalog_rows_and_rendering(tmp_path: Path) -> None:
     _write_result(tmp_path, "din", "a", verdict="reproduced", finished_at=OLD, budget="quick")
-    rows = catalog_rows(tmp_path, models_by_paper={"din": ["din_base", "din"]}, claim_ids={"din", "scaling-mlps"},
-                        results_dir=tmp_path / "no-ledger")
+    rows = catalog_rows(
+        tmp_path,
+        models_by_paper={"din": ["din_base", "din"]},
+        claim_ids={"din", "scaling-mlps"},
+        results_dir=tmp_path / "no-ledger",
+    )
     assert [r["id"] for r in rows] == EXPECTED_IDS
     by_id = {r["id"]: r for r in rows}
     assert by_id["din"]["verdict"] == "reproduced" and by_id["din"]["verdict_budget"] == "quick"
@@ -102,10 +106,20 @@ def test_catalog_rows_and_rendering(tmp_path: Path) -> None:
 
 
 def _ledger_entry(results: Path, paper_id: str, **fields: object) -> None:
-    entry = {"paper_id": paper_id, "budget": "full", "seeds": [0, 1, 2], "verdict": "not reproduced", "reason": "r",
-             "code_hash": source_hash(paper_id), "environment": {}, "finished_at": OLD, "seconds": 600.0,
-             "paper_numbers": {"Table 2": "FinalMLP 0.9861"},
-             "table": [{"model": "finalmlp", "n": 3, "test_auc_mean": 0.97, "test_auc_std": 0.001}], **fields}
+    entry = {
+        "paper_id": paper_id,
+        "budget": "full",
+        "seeds": [0, 1, 2],
+        "verdict": "not reproduced",
+        "reason": "r",
+        "code_hash": source_hash(paper_id),
+        "environment": {},
+        "finished_at": OLD,
+        "seconds": 600.0,
+        "paper_numbers": {"Table 2": "FinalMLP 0.9861"},
+        "table": [{"model": "finalmlp", "n": 3, "test_auc_mean": 0.97, "test_auc_std": 0.001}],
+        **fields,
+    }
     path = results / "claims" / f"{paper_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(entry))
@@ -131,10 +145,19 @@ def test_rows_prefer_a_newer_full_local_run_and_flag_stale_code(tmp_path: Path) 
     stale = {r["id"]: r for r in catalog_rows(tmp_path / "runs", {}, {"finalmlp"}, results)}["finalmlp"]
     assert stale["stale"] and "| not reproduced (full, ledger, stale) |" in render_markdown([stale])
 
-    _write_result(tmp_path / "runs", "finalmlp", "b", verdict="reproduced", finished_at=NEW, budget="full",
-                  code_hash=source_hash("finalmlp"), table=[])
-    _write_result(tmp_path / "runs", "finalmlp", "c", verdict="not reproduced", finished_at="2030-01-01",
-                  budget="quick")
+    _write_result(
+        tmp_path / "runs",
+        "finalmlp",
+        "b",
+        verdict="reproduced",
+        finished_at=NEW,
+        budget="full",
+        code_hash=source_hash("finalmlp"),
+        table=[],
+    )
+    _write_result(
+        tmp_path / "runs", "finalmlp", "c", verdict="not reproduced", finished_at="2030-01-01", budget="quick"
+    )
     row = {r["id"]: r for r in catalog_rows(tmp_path / "runs", {}, {"finalmlp"}, results)}["finalmlp"]
     assert (row["verdict"], row["source"], row["stale"]) == ("reproduced", "local run", False)
     assert "| reproduced (full) |" in render_markdown([row])

@@ -68,11 +68,31 @@ def _scaling_runs(error, mlp_gain, cnn_gain=0.0, seeds=(0,), noise=0.0):
                 compute = 1e9 * 10**cell * epoch
                 for augment in (True, False):
                     value = error(compute) * (1 + 0.01 * seed) + (0.0 if augment else mlp_gain + wobble + 0.001 * cell)
-                    runs.append({"model": f"B-1/Wi-{width}", "fraction": 1.0, "seed": seed, "augment": augment,
-                                 "epoch": epoch, "compute": compute, "valid_error": value, "test_error": value})
+                    runs.append(
+                        {
+                            "model": f"B-1/Wi-{width}",
+                            "fraction": 1.0,
+                            "seed": seed,
+                            "augment": augment,
+                            "epoch": epoch,
+                            "compute": compute,
+                            "valid_error": value,
+                            "test_error": value,
+                        }
+                    )
         for augment in (True, False):
-            runs.append({"model": "ResNet-8", "fraction": 1.0, "seed": seed, "augment": augment, "epoch": 3,
-                         "compute": 1e12, "valid_error": 0.3, "test_error": 0.3 + (0.0 if augment else cnn_gain - wobble)})
+            runs.append(
+                {
+                    "model": "ResNet-8",
+                    "fraction": 1.0,
+                    "seed": seed,
+                    "augment": augment,
+                    "epoch": 3,
+                    "compute": 1e12,
+                    "valid_error": 0.3,
+                    "test_error": 0.3 + (0.0 if augment else cnn_gain - wobble),
+                }
+            )
     return runs
 
 
@@ -112,14 +132,18 @@ def test_scaling_gain_difference_must_exceed_one_standard_error():
     assert difference["n"] == 3 and 0 < difference["gain_mean"] < difference["gain_se"]
     assert scaling_mlps.verdict(table)[0] == "partly reproduced"
     # The same mean gap with steady seeds is beyond 1 SE.
-    assert scaling_mlps.verdict(_tabulate(_scaling_runs(power, 0.05, cnn_gain=0.02, seeds=(0, 1, 2))))[0] == "reproduced"
+    assert (
+        scaling_mlps.verdict(_tabulate(_scaling_runs(power, 0.05, cnn_gain=0.02, seeds=(0, 1, 2))))[0] == "reproduced"
+    )
 
 
 def test_scaling_power_law_must_hold_out_of_sample():
     # A saturating curve fits a power law well in sample but does not extrapolate: the law fails,
     # and augmentation still matters more for the MLP, so the claim is partly reproduced.
     runs = _scaling_runs(saturating, 0.05)
-    kept = scaling_mlps.frontier([(r["compute"], r["test_error"]) for r in runs if r["augment"] and r["model"] != "ResNet-8"])
+    kept = scaling_mlps.frontier(
+        [(r["compute"], r["test_error"]) for r in runs if r["augment"] and r["model"] != "ResNet-8"]
+    )
     assert scaling_mlps.power_law(kept)["r2"] > 0.9
     table = _tabulate(runs)
     augmented = _row(table, "frontier")
@@ -151,25 +175,35 @@ def test_scaling_frontier_is_chosen_on_validation():
 def test_scaling_seeds_are_averaged_before_the_frontier():
     table = _tabulate(_scaling_runs(power, 0.05, seeds=(0, 1, 2)))
     augmented = _row(table, "frontier")
-    assert augmented["frontier_points"] == 9 and _row(table, "gain_sweep")["n"] == 9 and _row(table, "gain_mlp")["n"] == 3
+    assert (
+        augmented["frontier_points"] == 9 and _row(table, "gain_sweep")["n"] == 9 and _row(table, "gain_mlp")["n"] == 3
+    )
     assert augmented["prediction_error"] < 1e-9  # the seed offsets are a constant factor: still an exact power law
 
 
 def test_scaling_fit_touches_test_once_per_milestone(monkeypatch):
     """Each milestone's model (best on validation so far) is scored on test once; nothing else reads test."""
     generator = torch.Generator().manual_seed(0)
-    split = lambda n: (torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=generator), torch.arange(n) % 10)
+
+    def split(n):
+        return (
+            torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=generator),
+            torch.arange(n) % 10,
+        )
+
     splits = {"train": split(40), "valid": split(20), "test": split(30)}
     calls = []
     evaluate = scaling_mlps.Trainer.evaluate
 
-    def counting(self, data):
+    def counting(self, data, *args, **kwargs):
         calls.append(len(data))
-        return evaluate(self, data)
+        return evaluate(self, data, *args, **kwargs)
 
     monkeypatch.setattr(scaling_mlps.Trainer, "evaluate", counting)
     settings = {**scaling_mlps.SPEC.settings["quick"], "batch_size": 16}
-    records = scaling_mlps.fit_cell(splits, "B-1/Wi-8", scaling_mlps.ScalingMLP(width=8, depth=1), 1.0, True, 0, settings, (1, 3))
+    records = scaling_mlps.fit_cell(
+        splits, "B-1/Wi-8", scaling_mlps.ScalingMLP(width=8, depth=1), 1.0, True, 0, settings, (1, 3)
+    )
     assert [r["epoch"] for r in records] == [1, 3]
     # A new best needs a strictly lower validation error: one test score per distinct chosen model.
     assert calls.count(30) == len({r["valid_error"] for r in records})
@@ -182,9 +216,22 @@ def _hourglass_table(diffs_by_task, std=math.nan, n=1, parameters=None, candidat
     rows = []
     for task, diffs in diffs_by_task.items():
         for budget, diff in zip((1000, 2000, 3000, 4000), diffs):
-            for shape, quality, searched in (("conventional", 0.9, candidates[0]), ("hourglass", 0.9 + diff, candidates[1])):
-                rows.append({"task": task, "shape": shape, "budget": budget, "n": n, "quality_mean": quality,
-                             "quality_std": std, "parameters": float(parameters or budget), "candidates": searched})
+            for shape, quality, searched in (
+                ("conventional", 0.9, candidates[0]),
+                ("hourglass", 0.9 + diff, candidates[1]),
+            ):
+                rows.append(
+                    {
+                        "task": task,
+                        "shape": shape,
+                        "budget": budget,
+                        "n": n,
+                        "quality_mean": quality,
+                        "quality_std": std,
+                        "parameters": float(parameters or budget),
+                        "candidates": searched,
+                    }
+                )
     return rows
 
 
@@ -239,12 +286,15 @@ def test_hourglass_budget_matching(budget_name):
         features = 64 if task == "digits" else (28 // settings["pool"]) ** 2
         for budget in settings["budgets"]:
             for shape in hourglass.SHAPES:
-                options = hourglass.candidates(shape, task, settings, features, 10 if task == "digits" else features, budget)
+                options = hourglass.candidates(
+                    shape, task, settings, features, 10 if task == "digits" else features, budget
+                )
                 assert options, (task, shape, budget)
                 for dim, hidden, depth in options:
                     with torch.device("meta"):
-                        model = hourglass.build(shape, task, features, 10 if task == "digits" else features, dim, hidden,
-                                                depth, 0)
+                        model = hourglass.build(
+                            shape, task, features, 10 if task == "digits" else features, dim, hidden, depth, 0
+                        )
                     assert abs(hourglass.trainable(model) - budget) <= hourglass.MATCH_TOLERANCE * budget
                     assert (hidden < dim) if shape == "hourglass" else (hidden > dim)
 
@@ -254,9 +304,19 @@ def _min_table(accuracy, params, std=math.nan, n=1, valid=None):
     rows = []
     for dataset in ("fashion_mnist", "cifar10"):
         for (mode, variant), acc in accuracy.items():
-            rows.append({"dataset": dataset, "mode": mode, "variant": variant, "n": n, "test_accuracy_mean": acc,
-                         "test_accuracy_std": std, "valid_accuracy_mean": (valid or accuracy)[(mode, variant)],
-                         "valid_accuracy_std": std, "parameters": params[(mode, variant)]})
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "mode": mode,
+                    "variant": variant,
+                    "n": n,
+                    "test_accuracy_mean": acc,
+                    "test_accuracy_std": std,
+                    "valid_accuracy_mean": (valid or accuracy)[(mode, variant)],
+                    "valid_accuracy_std": std,
+                    "parameters": params[(mode, variant)],
+                }
+            )
     return rows
 
 
@@ -268,7 +328,10 @@ def test_min_transformer_verdicts():
     verdict, reason = min_transformer.verdict(_min_table({base: 0.9, tiny: 0.8, half: 0.8}, params))
     assert verdict == "not reproduced" and "no reduced configuration is similar" in reason
     # A drop beyond the tolerance but within one standard error over seeds still counts as similar.
-    assert min_transformer.verdict(_min_table({base: 0.9, tiny: 0.87, half: 0.8}, params, std=0.05, n=3))[0] == "reproduced"
+    assert (
+        min_transformer.verdict(_min_table({base: 0.9, tiny: 0.87, half: 0.8}, params, std=0.05, n=3))[0]
+        == "reproduced"
+    )
 
 
 def test_min_transformer_undertrained_baseline_proves_nothing():
@@ -324,7 +387,9 @@ def test_hourglass_quick(tmp_path):
     need_fashion_mnist()
     result = claims.run("hourglass", get_budget("quick"), data_dir=None, runs_dir=tmp_path, log=lambda s: None)
     assert result.verdict in VERDICTS and result.seeds == [0]
-    assert {(row["task"], row["shape"]) for row in result.table} == {(t, s) for t in hourglass.TASKS for s in hourglass.SHAPES}
+    assert {(row["task"], row["shape"]) for row in result.table} == {
+        (t, s) for t in hourglass.TASKS for s in hourglass.SHAPES
+    }
     assert all(len({r["budget"] for r in result.table if r["task"] == t}) >= 4 for t in hourglass.TASKS)
     for row in result.table:
         assert abs(row["parameters"] - row["budget"]) < 0.05 * row["budget"]

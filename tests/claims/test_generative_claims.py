@@ -19,8 +19,17 @@ def _gpd_table(gpd_mse, std=math.nan, n=1, naive=0.45):
     rows = []
     for (direction, horizon), value in gpd_mse.items():
         for model, mse in (("gpd_zero_shot", value), ("seasonal_naive", naive), ("linear", 0.30), ("mlp", 0.32)):
-            rows.append({"direction": direction, "horizon": horizon, "model": model, "n": n,
-                         "test_mse_mean": mse, "test_mse_std": std, "margin": gpd.MARGIN})
+            rows.append(
+                {
+                    "direction": direction,
+                    "horizon": horizon,
+                    "model": model,
+                    "n": n,
+                    "test_mse_mean": mse,
+                    "test_mse_std": std,
+                    "margin": gpd.MARGIN,
+                }
+            )
     return rows
 
 
@@ -29,7 +38,10 @@ KEYS = [("ETTh1->ETTh2", 24), ("ETTh1->ETTh2", 96), ("ETTh2->ETTh1", 24), ("ETTh
 
 def test_gpd_verdicts():
     assert gpd.verdict(_gpd_table(dict.fromkeys(KEYS, 0.32)))[0] == "reproduced"  # +7 %: within 10 %
-    assert gpd.verdict(_gpd_table({**dict.fromkeys(KEYS[:2], 0.25), **dict.fromkeys(KEYS[2:], 0.50)}))[0] == "partly reproduced"
+    assert (
+        gpd.verdict(_gpd_table({**dict.fromkeys(KEYS[:2], 0.25), **dict.fromkeys(KEYS[2:], 0.50)}))[0]
+        == "partly reproduced"
+    )
     verdict, reason = gpd.verdict(_gpd_table({**dict.fromkeys(KEYS[:1], 0.30), **dict.fromkeys(KEYS[1:], 0.34)}))
     assert verdict == "not reproduced" and "1 of 4" in reason and "linear 0.3000" in reason
 
@@ -52,15 +64,36 @@ def test_gpd_verdict_uses_the_spread_over_seeds():
 # ---------------------------------------------------------------------------------------- flow-omni
 
 
-def _flow_table(flow=0.2, discrete=1.0, mdn=0.25, mse=2.0, std=math.nan, n=1, experiments=("synthetic", "sentences"),
-                parameters=None):
+def _flow_table(
+    flow=0.2,
+    discrete=1.0,
+    mdn=0.25,
+    mse=2.0,
+    std=math.nan,
+    n=1,
+    experiments=("synthetic", "sentences"),
+    parameters=None,
+):
     rows = []
     for e in experiments:
-        for model, energy in (("flow_head", flow), ("discrete_token_head", discrete), ("mixture_density_head", mdn),
-                              ("mse_head", mse)):
-            rows.append({"experiment": e, "model": model, "n": n, "energy_distance_mean": energy,
-                         "energy_distance_std": std, "at_mean_mean": 1.0 if model == "mse_head" else 0.0,
-                         "parameters": (parameters or {}).get(model, 100_000), "size_tolerance": flow_omni.SIZE_TOLERANCE})
+        for model, energy in (
+            ("flow_head", flow),
+            ("discrete_token_head", discrete),
+            ("mixture_density_head", mdn),
+            ("mse_head", mse),
+        ):
+            rows.append(
+                {
+                    "experiment": e,
+                    "model": model,
+                    "n": n,
+                    "energy_distance_mean": energy,
+                    "energy_distance_std": std,
+                    "at_mean_mean": 1.0 if model == "mse_head" else 0.0,
+                    "parameters": (parameters or {}).get(model, 100_000),
+                    "size_tolerance": flow_omni.SIZE_TOLERANCE,
+                }
+            )
     return rows
 
 
@@ -90,7 +123,9 @@ def test_flow_omni_one_standard_error_rule():
 def test_flow_omni_missing_experiment_and_unmatched_sizes():
     outcome, reason = flow_omni.verdict(_flow_table(experiments=("synthetic",)))
     assert outcome == "partly reproduced" and "sentences: not run" in reason
-    bigger = _flow_table(parameters={"flow_head": 100_000, "discrete_token_head": 120_000, "mixture_density_head": 100_000})
+    bigger = _flow_table(
+        parameters={"flow_head": 100_000, "discrete_token_head": 120_000, "mixture_density_head": 100_000}
+    )
     outcome, reason = flow_omni.verdict(bigger)
     assert outcome == "not checkable here" and "+20%" in reason
 
@@ -114,7 +149,9 @@ def test_flow_omni_rival_heads_learn_and_match_the_flow_heads_size():
     contexts = rng.uniform(-1, 1, size=(400, 4))
     targets = np.where(rng.random((400, 1)) < 0.5, 1.0, -1.0) * np.ones((1, 2)) + 0.05 * rng.normal(size=(400, 2))
     settings = {"hidden": 32, "ode_steps": 4, "codebook": 8, "components": 2}
-    sizes = {name: parameter_count(flow_omni.build_head(name, contexts, targets, settings, 0)) for name in flow_omni.HEADS}
+    sizes = {
+        name: parameter_count(flow_omni.build_head(name, contexts, targets, settings, 0)) for name in flow_omni.HEADS
+    }
     assert all(abs(size / sizes["flow_head"] - 1) <= flow_omni.SIZE_TOLERANCE for size in sizes.values()), sizes
     c, x = torch.as_tensor(contexts[:64], dtype=torch.float32), torch.as_tensor(targets[:64], dtype=torch.float32)
     for name in ("discrete_token_head", "mixture_density_head"):
@@ -136,18 +173,53 @@ def test_flow_omni_rival_heads_learn_and_match_the_flow_heads_size():
 
 
 def _link_table(diff_read, diff_recall, std=math.nan, n=1, regressor_parameters=1000):
-    base = {"n": n, "zero_shot_accuracy_std": std, "recall_at_1_std": std, "size_tolerance": diffusion_link.SIZE_TOLERANCE}
+    base = {
+        "n": n,
+        "zero_shot_accuracy_std": std,
+        "recall_at_1_std": std,
+        "size_tolerance": diffusion_link.SIZE_TOLERANCE,
+    }
     measures = {f"{m}_mean": 0.5 for m in diffusion_link.METRICS}
-    return [{"bridge": "none", **base, **measures, "zero_shot_accuracy_mean": 0.5, "recall_at_1_mean": 0.1, "parameters": 0},
-            {"bridge": "linear", **base, **measures, "zero_shot_accuracy_mean": 0.7, "recall_at_1_mean": 0.3, "parameters": 33},
-            {"bridge": "mlp_regressor", **base, **measures, "zero_shot_accuracy_mean": 0.75, "recall_at_1_mean": 0.25,
-             "parameters": regressor_parameters},
-            {"bridge": "diffusion_link", **base, **measures, "zero_shot_accuracy_mean": diff_read,
-             "recall_at_1_mean": diff_recall, "parameters": 1000}]
+    return [
+        {
+            "bridge": "none",
+            **base,
+            **measures,
+            "zero_shot_accuracy_mean": 0.5,
+            "recall_at_1_mean": 0.1,
+            "parameters": 0,
+        },
+        {
+            "bridge": "linear",
+            **base,
+            **measures,
+            "zero_shot_accuracy_mean": 0.7,
+            "recall_at_1_mean": 0.3,
+            "parameters": 33,
+        },
+        {
+            "bridge": "mlp_regressor",
+            **base,
+            **measures,
+            "zero_shot_accuracy_mean": 0.75,
+            "recall_at_1_mean": 0.25,
+            "parameters": regressor_parameters,
+        },
+        {
+            "bridge": "diffusion_link",
+            **base,
+            **measures,
+            "zero_shot_accuracy_mean": diff_read,
+            "recall_at_1_mean": diff_recall,
+            "parameters": 1000,
+        },
+    ]
 
 
 def test_diffusion_link_verdicts():
-    verdict = lambda *args, **kw: diffusion_link.verdict(_link_table(*args, **kw))
+    def verdict(*args, **kw):
+        return diffusion_link.verdict(_link_table(*args, **kw))
+
     assert verdict(0.85, 0.3)[0] == "reproduced"
     outcome, reason = verdict(0.85, 0.2)  # reads better but loses the pairing against the linear map
     assert outcome == "partly reproduced" and "recall@1 vs linear" in reason and "pairing lost" in reason
@@ -171,7 +243,9 @@ def test_diffusion_link_measures():
     assert diffusion_link.gap_measures(shifted, text)["modality_accuracy"] > 0.9
     labels = (text[:, 0] > 0).astype(int)
     assert diffusion_link.zero_shot_accuracy(text, labels, text, labels) > 0.9
-    assert diffusion_link.zero_shot_accuracy(text, labels, -text, labels) < 0.1  # a mirrored bridge reads the wrong class
+    assert (
+        diffusion_link.zero_shot_accuracy(text, labels, -text, labels) < 0.1
+    )  # a mirrored bridge reads the wrong class
 
 
 # ---------------------------------------------------------------------------------------- quick runs
@@ -183,7 +257,8 @@ def test_gpd_quick(tmp_path, need_data):
     result = run_claim("gpd", get_budget("quick"), runs_dir=tmp_path, log=lambda s: None)
     assert result.verdict in VERDICTS
     assert {(r["direction"], r["model"]) for r in result.table} == {
-        (d, m) for d in ("ETTh1->ETTh2", "ETTh2->ETTh1") for m in (*gpd.MODELS, gpd.IN_DOMAIN)}
+        (d, m) for d in ("ETTh1->ETTh2", "ETTh2->ETTh1") for m in (*gpd.MODELS, gpd.IN_DOMAIN)
+    }
     assert all(math.isfinite(r["test_mse_mean"]) and r["test_mse_mean"] > 0 for r in result.table)
 
 

@@ -9,9 +9,19 @@ from mlpzoo.claims.base import BELOW_PAPER, VERDICTS, calibrate, get_budget, run
 
 
 def _ff_table(groups, std=0.01, n=5):
-    return [{"dataset": d, "teacher": t, "setting": "transductive", "model": m, "n": n,
-             "test_acc_mean": v, "test_acc_std": std}
-            for (d, t), values in groups.items() for m, v in values.items()]
+    return [
+        {
+            "dataset": d,
+            "teacher": t,
+            "setting": "transductive",
+            "model": m,
+            "n": n,
+            "test_acc_mean": v,
+            "test_acc_std": std,
+        }
+        for (d, t), values in groups.items()
+        for m, v in values.items()
+    ]
 
 
 GOOD = {"teacher": 0.81, "mlp": 0.59, "glnn": 0.80, "ffg2m": 0.83}
@@ -49,8 +59,11 @@ def test_ff_g2m_calibration_rows_change_only_a_failing_verdict_and_only_when_gln
 
 
 def _mowst_table(values, std=0.01):
-    return [{"dataset": d, "model": m, "n": 5, "test_acc_mean": v, "test_acc_std": std}
-            for d, row in values.items() for m, v in row.items()]
+    return [
+        {"dataset": d, "model": m, "n": 5, "test_acc_mean": v, "test_acc_std": std}
+        for d, row in values.items()
+        for m, v in row.items()
+    ]
 
 
 def test_mowst_verdicts():
@@ -65,9 +78,16 @@ def test_mowst_verdicts():
 
 
 def test_elliptic_verdict_is_not_checkable_and_reports_the_stand_in():
-    rows = [{"model": m, "n": 3, "illicit_f1_mean": v, "illicit_f1_std": 0.01} for m, v in
-            {"logistic_regression": 0.4, "random_forest": 0.7, "mlp": 0.6, "gcn": 0.5,
-             "random_forest_embeddings": 0.75}.items()]
+    rows = [
+        {"model": m, "n": 3, "illicit_f1_mean": v, "illicit_f1_std": 0.01}
+        for m, v in {
+            "logistic_regression": 0.4,
+            "random_forest": 0.7,
+            "mlp": 0.6,
+            "gcn": 0.5,
+            "random_forest_embeddings": 0.75,
+        }.items()
+    ]
     outcome, reason = elliptic_aml.verdict(rows)
     assert outcome == "not checkable here"
     assert "RF strongest: yes" in reason and "embeddings help: yes" in reason
@@ -101,7 +121,9 @@ def test_ff_g2m_quick_run_with_its_calibration_case(tmp_path, need_data):
         assert row["paper_table"].startswith("GLNN Table 1")
     evidence = [r for r in result.table if r.get("kind") != "calibration"]
     assert all(0 <= r["test_acc_mean"] <= 1 for r in evidence) and {r["setting"] for r in evidence} == {
-        "transductive", "inductive"}
+        "transductive",
+        "inductive",
+    }
     assert "Calibration against the paper's own table" in result.to_markdown()
 
 
@@ -110,8 +132,14 @@ def test_mowst_quick_run(tmp_path, need_data):
     need_data("planetoid")
     result = run_claim("mowst", mowst, get_budget("quick"), runs_dir=tmp_path, log=lambda s: None)
     assert result.verdict in VERDICTS[:3]
-    assert {r["model"] for r in result.table} == {"mlp", "gcn", "mowst (mixture)", "mowst (sampled)",
-                                                   "mowst* (mixture)", "mowst* (sampled)"}
+    assert {r["model"] for r in result.table} == {
+        "mlp",
+        "gcn",
+        "mowst (mixture)",
+        "mowst (sampled)",
+        "mowst* (mixture)",
+        "mowst* (sampled)",
+    }
 
 
 @pytest.mark.slow

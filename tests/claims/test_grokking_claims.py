@@ -335,4 +335,6 @@ def test_grokking_gpu_budget_needs_cuda(monkeypatch):
     monkeypatch.setattr(grokking_tickets.torch.cuda, "is_available", lambda: False)
     data = grokking_tickets.modular_addition(11, 0.4, seed=0)
     with pytest.raises(ConfigError, match="no CUDA device"):
-        grokking_tickets.train_full_batch(grokking_tickets.GrokkingMLP(11, 16, 8), data, 1e-2, 0.0, 10, 5, device="cuda")
+        grokking_tickets.train_full_batch(
+            grokking_tickets.GrokkingMLP(11, 16, 8), data, 1e-2, 0.0, 10, 5, device="cuda"
+        )

@@ -151,8 +151,11 @@ def test_record_takes_the_plots_the_claim_wrote_while_it_ran(tmp_path: Path) -> 
     old = claim_dir / "curves-0.png"
     old.write_bytes(b"\x89PNG an earlier run")
     os.utime(old, (now.timestamp() - 3600, now.timestamp() - 3600))
-    result = _result(module, started_at=(now - timedelta(seconds=30)).isoformat(),
-                     finished_at=(now + timedelta(seconds=30)).isoformat())
+    result = _result(
+        module,
+        started_at=(now - timedelta(seconds=30)).isoformat(),
+        finished_at=(now + timedelta(seconds=30)).isoformat(),
+    )
     entry = load_entry(record(result, tmp_path / "results", module=module, runs_dir=tmp_path / "runs"))
     assert entry["files"] == ["curves-1.png", "evidence.png", "pareto.png", "report.md"]
 

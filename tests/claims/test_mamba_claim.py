@@ -13,14 +13,27 @@ from mlpzoo.claims.base import VERDICTS, get_budget
 def _table(copy, induction, us_per_token, std=math.nan, n=1, scored=2000, copy_setting="64+8"):
     """``induction``: model -> (accuracy at the training length 32, accuracy at 128)."""
     common = {"n": n, "accuracy_std": std, "scored": scored, "solved_at": mamba.SOLVED, "copy_setting": copy_setting}
-    rows = [{"task": "selective_copying", "model": m, "length": 72, "train_length": 72, "accuracy_mean": v, **common}
-            for m, v in copy.items()]
+    rows = [
+        {"task": "selective_copying", "model": m, "length": 72, "train_length": 72, "accuracy_mean": v, **common}
+        for m, v in copy.items()
+    ]
     for m, (short, long) in induction.items():
-        rows += [{"task": "induction_heads", "model": m, "length": length, "train_length": 32, "accuracy_mean": v, **common}
-                 for length, v in ((32, short), (128, long))]
+        rows += [
+            {"task": "induction_heads", "model": m, "length": length, "train_length": 32, "accuracy_mean": v, **common}
+            for length, v in ((32, short), (128, long))
+        ]
     for m, values in us_per_token.items():
-        rows += [{"task": "time_per_token", "model": m, "length": length, "n": 1, "us_per_token": v,
-                  "linear_at_most": mamba.LINEAR_EXPONENT} for length, v in zip((256, 1024, 4096), values)]
+        rows += [
+            {
+                "task": "time_per_token",
+                "model": m,
+                "length": length,
+                "n": 1,
+                "us_per_token": v,
+                "linear_at_most": mamba.LINEAR_EXPONENT,
+            }
+            for length, v in zip((256, 1024, 4096), values)
+        ]
     return rows
 
 

@@ -82,9 +82,22 @@ def ledger(tmp_path_factory) -> Path:
     results = tmp_path_factory.mktemp("results")
     _entry(results, "finalmlp")
     din = _entry(results, "din", stale=True, plot=False)
-    din["table"] = [*TABLE, {"kind": "calibration", "dataset": "frappe", "model": "finalmlp", "role": "method",
-                             "paper_mean": 0.9861, "paper_sd": 0.0005, "paper_table": "Table 2", "ours_mean": 0.9712,
-                             "ours_sd": 0.002, "n": 3, "gap_sd": -29.8}]
+    din["table"] = [
+        *TABLE,
+        {
+            "kind": "calibration",
+            "dataset": "frappe",
+            "model": "finalmlp",
+            "role": "method",
+            "paper_mean": 0.9861,
+            "paper_sd": 0.0005,
+            "paper_table": "Table 2",
+            "ours_mean": 0.9712,
+            "ours_sd": 0.002,
+            "n": 3,
+            "gap_sd": -29.8,
+        },
+    ]
     (results / "claims" / "din.json").write_text(json.dumps(din))
     return results
 
@@ -121,11 +134,11 @@ def test_markdown_page(rows) -> None:
 
 def test_calibration_rows_get_their_own_table(rows) -> None:
     text = render_markdown(rows)
-    din = text[text.index("## din:"):text.index("## hourglass:")]
+    din = text[text.index("## din:") : text.index("## hourglass:")]
     assert "Calibration: our number beside the paper's own" in din
     assert "| frappe | finalmlp | method | 0.9861 | 0.0005 | Table 2 | 0.9712 | 0.0020 | 3 | -29.8000 |" in din
     assert "| kind |" in din and din.index("| kind |") > din.index("Calibration:")  # not mixed into the evidence
-    assert "calibration" not in text[text.index("## finalmlp:"):text.index("## din:")]
+    assert "calibration" not in text[text.index("## finalmlp:") : text.index("## din:")]
     page = render_html(rows)
     assert page.count('<table class="evidence">') == 3  # finalmlp, din's evidence, din's calibration
 
@@ -338,7 +351,13 @@ def test_page_renders_every_row_without_console_errors(chromium, ledger, tmp_pat
     written = write_page(tmp_path / "site", ledger)
     dom, errors = open_in_browser(chromium, written.html, tmp_path / "profile")
     assert errors == []
-    assert dom == {"rows": len(load_catalog()), "sections": len(load_catalog()), "emptyRows": 0, "images": 1, "broken": []}
+    assert dom == {
+        "rows": len(load_catalog()),
+        "sections": len(load_catalog()),
+        "emptyRows": 0,
+        "images": 1,
+        "broken": [],
+    }
 
     png = tmp_path / "page.png"
     screenshot(chromium, written.html, png, tmp_path / "profile-shot")

@@ -35,11 +35,13 @@ def test_claim_declares_spec_experiment_and_a_pure_verdict(paper_id):
 def test_full_budget_is_a_real_check(paper_id):
     spec = get_claim(paper_id).SPEC
     assert len(spec.seed_list(BUDGETS["full"])) >= 3 or spec.replicated_by, (
-        f"{paper_id}: the full budget needs >= 3 seeds or folds (or SPEC.replicated_by naming its replicates)")
+        f"{paper_id}: the full budget needs >= 3 seeds or folds (or SPEC.replicated_by naming its replicates)"
+    )
     assert len(spec.seed_list(BUDGETS["quick"])) >= 1
     for name, numbers in spec.paper_numbers.items():
         assert any(word in name.lower() for word in ("table", "fig", "section", "abstract", "§")), (
-            f"{paper_id}: paper number {name!r} must name the table/figure/section it comes from")
+            f"{paper_id}: paper number {name!r} must name the table/figure/section it comes from"
+        )
 
 
 def test_seeds_follow_the_spec_unless_given():

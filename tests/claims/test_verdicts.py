@@ -10,8 +10,11 @@ from mlpzoo.errors import ConfigError
 
 
 def _ctr_table(aucs_by_dataset, std=float("nan"), n=1):
-    return [{"dataset": d, "model": m, "n": n, "test_auc_mean": auc, "test_auc_std": std}
-            for d, aucs in aucs_by_dataset.items() for m, auc in aucs.items()]
+    return [
+        {"dataset": d, "model": m, "n": n, "test_auc_mean": auc, "test_auc_std": std}
+        for d, aucs in aucs_by_dataset.items()
+        for m, auc in aucs.items()
+    ]
 
 
 ORDERED = {"finalmlp": 0.97, "dualmlp": 0.96, "dcn": 0.95, "deepfm": 0.955, "dnn": 0.94}
@@ -41,8 +44,10 @@ def test_finalmlp_dualmlp_tie_within_noise_counts_as_holding():
 
 
 def _din_table(dice, prelu, base):
-    return [{"dataset": "ml", "model": m, "n": 1, "test_gauc_mean": v, "test_gauc_std": float("nan")}
-            for m, v in (("din_dice", dice), ("din_prelu", prelu), ("base_sum_pooling", base))]
+    return [
+        {"dataset": "ml", "model": m, "n": 1, "test_gauc_mean": v, "test_gauc_std": float("nan")}
+        for m, v in (("din_dice", dice), ("din_prelu", prelu), ("base_sum_pooling", base))
+    ]
 
 
 @pytest.mark.parametrize(
@@ -77,8 +82,10 @@ def test_finalmlp_lead_inside_one_se_is_not_reproduced():
 
 
 def _din_spread_table(dice, prelu, base, std):
-    return [{"dataset": "ml", "model": m, "n": 3, "test_gauc_mean": v, "test_gauc_std": std}
-            for m, v in (("din_dice", dice), ("din_prelu", prelu), ("base_sum_pooling", base))]
+    return [
+        {"dataset": "ml", "model": m, "n": 3, "test_gauc_mean": v, "test_gauc_std": std}
+        for m, v in (("din_dice", dice), ("din_prelu", prelu), ("base_sum_pooling", base))
+    ]
 
 
 def test_din_attention_inside_one_se_is_not_reproduced_even_when_dice_ties():

@@ -104,8 +104,10 @@ def test_raftmlp_keeps_mixers_channel_mlp_so_a_saving_can_show():
     settings = vision.MIXER_SETTINGS["full"]
     mine, base = (vision.model_kwargs(name, settings, match_parameters=False) for name in ("raftmlp", vision.BASELINE))
     assert mine == base
-    counts = [sum(p.numel() for p in create_model(name, **kwargs).parameters())
-              for name, kwargs in (("raftmlp", mine), (vision.BASELINE, base))]
+    counts = [
+        sum(p.numel() for p in create_model(name, **kwargs).parameters())
+        for name, kwargs in (("raftmlp", mine), (vision.BASELINE, base))
+    ]
     assert counts[0] < counts[1]
 
 

@@ -1,6 +1,5 @@
 """Batched augmentations against per-image references, and soft targets through Classification."""
 
-
 import numpy as np
 import pytest
 import torch
@@ -19,7 +18,7 @@ def test_random_crop_matches_per_image_reference():
     padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
     for i in range(6):
         a, b = int(dy[i]), int(dx[i])
-        assert torch.equal(out[i], padded[i, :, a:a + 5, b:b + 7])
+        assert torch.equal(out[i], padded[i, :, a : a + 5, b : b + 7])
     assert len({(int(a), int(b)) for a, b in zip(dy, dx)}) > 1
 
 
@@ -70,4 +69,3 @@ def test_classification_accepts_soft_targets():
     smoothed = LabelSmoothing(0.2, 3)(None, labels, None)[1]
     reference = -(smoothed * torch.log_softmax(logits, 1)).sum(1).mean()
     assert torch.allclose(task.loss(logits, {"label": smoothed}), reference)
-

@@ -76,7 +76,9 @@ def test_malformed_lines_are_counted_not_fatal(tmp_path):
 
 
 def test_missing_header_column_is_a_data_error(tmp_path):
-    path = _write_zip(tmp_path / "nohdr.zip", ["0.0,10,64,00,0000,False"], header="timestamp,CAN_ID,DLC,PAYLOAD_HEX,ANOMALY")
+    path = _write_zip(
+        tmp_path / "nohdr.zip", ["0.0,10,64,00,0000,False"], header="timestamp,CAN_ID,DLC,PAYLOAD_HEX,ANOMALY"
+    )
     with pytest.raises(DataError, match="PAYLOAD_BIN") as info:
         list(iter_can_chunks(path))
     assert "\n" not in str(info.value)
@@ -94,12 +96,17 @@ def _reference_features(rows):
         prev_dt = last_t[can_id] - last2_t[can_id] if seen and can_id in last2_t else np.inf
         change = payload ^ last_p[can_id] if seen else 0
         dt_any = t - previous if previous is not None else np.inf
-        enc = lambda d: 1.0 if not np.isfinite(d) else min(max((np.log10(max(d, 1e-6)) + 6) / 7, 0.0), 1.0)
+
+        def enc(d):
+            return 1.0 if not np.isfinite(d) else min(max((np.log10(max(d, 1e-6)) + 6) / 7, 0.0), 1.0)
+
         if np.isfinite(dt) and np.isfinite(prev_dt):
             ratio = min(max(np.log2(max(dt, 1e-9) / max(prev_dt, 1e-9)) / 16 + 0.5, 0.0), 1.0)
         else:
             ratio = 0.5
-        out.append([*[(change >> (63 - i)) & 1 for i in range(64)], float(not seen), enc(dt), enc(prev_dt), ratio, enc(dt_any)])
+        out.append(
+            [*[(change >> (63 - i)) & 1 for i in range(64)], float(not seen), enc(dt), enc(prev_dt), ratio, enc(dt_any)]
+        )
         if seen:
             last2_t[can_id] = last_t[can_id]
         last_t[can_id], last_p[can_id], previous = t, payload, t

@@ -37,10 +37,12 @@ def test_frappe_split(need_data):
     assert (len(ds.train), len(ds.valid), len(ds.test)) == (60607, 17316, 8659)
     assert [f.name for f in ds.schema.categorical] == FRAPPE_FIELDS
     assert ds.schema.fields_from("user") == ["user"] and ds.schema.fields_from("item") == ["item"]
-    frame = read_libfm_frame([root / "frappe" / "frappe.validation.libfm", root / "frappe" / "frappe.test.libfm"], FRAPPE_FIELDS)
+    frame = read_libfm_frame(
+        [root / "frappe" / "frappe.validation.libfm", root / "frappe" / "frappe.test.libfm"], FRAPPE_FIELDS
+    )
     assert len(frame) == 86582
     order = np.random.default_rng(2023).permutation(86582)
-    parts = (order[:60607], order[60607:60607 + 17316], order[60607 + 17316:])
+    parts = (order[:60607], order[60607 : 60607 + 17316], order[60607 + 17316 :])
     for table, idx in zip((ds.train, ds.valid, ds.test), parts):
         expected = ds.schema.encode(frame.iloc[idx])
         assert torch.equal(table.categorical, expected.categorical)
@@ -63,7 +65,9 @@ def test_movielens_ctr_split(need_data):
     label = (inter["rating"].to_numpy()[order[:70000]] >= 4).astype(np.float32)
     assert np.array_equal(ds.train.label.numpy(), label)
     user_field = ds.schema.categorical[ds.schema.categorical_index("user_id")]
-    assert torch.equal(ds.test.categorical[:, 0], torch.from_numpy(user_field.encode(inter["user_id"].iloc[order[90000:]])))
+    assert torch.equal(
+        ds.test.categorical[:, 0], torch.from_numpy(user_field.encode(inter["user_id"].iloc[order[90000:]]))
+    )
 
 
 @pytest.fixture
@@ -99,7 +103,9 @@ def test_movielens_din_is_chronological(din):
 def test_movielens_din_histories_brute_force(din):
     ds, ordered = din
     item_field = ds.schema.categorical[ds.schema.categorical_index("item_id")]
-    hist = torch.cat([ds.train.sequences["hist_item"], ds.valid.sequences["hist_item"], ds.test.sequences["hist_item"]]).numpy()
+    hist = torch.cat(
+        [ds.train.sequences["hist_item"], ds.valid.sequences["hist_item"], ds.test.sequences["hist_item"]]
+    ).numpy()
     assert hist.shape == (100000, 50)
     users = ordered["user_id"].to_numpy()
     items = ordered["item_id"].to_numpy()
@@ -113,7 +119,7 @@ def test_movielens_din_histories_brute_force(din):
         recent = items[earlier][-50:]
         expected = np.zeros(50, np.int64)
         if len(recent):
-            expected[50 - len(recent):] = item_field.encode(pd.Series(recent))
+            expected[50 - len(recent) :] = item_field.encode(pd.Series(recent))
         assert np.array_equal(hist[row], expected), f"history of event {row}"
     # the first event of a user has an empty (all padding) history
     for row in first_of_user[:20]:
@@ -124,7 +130,9 @@ def test_movielens_din_histories_brute_force(din):
     lengths = nonzero.sum(1)
     assert lengths.max() == 50 and (lengths < 50).any()
     # categories follow the items
-    cate = torch.cat([ds.train.sequences["hist_cate"], ds.valid.sequences["hist_cate"], ds.test.sequences["hist_cate"]]).numpy()
+    cate = torch.cat(
+        [ds.train.sequences["hist_cate"], ds.valid.sequences["hist_cate"], ds.test.sequences["hist_cate"]]
+    ).numpy()
     assert np.array_equal(cate > 0, nonzero)
 
 
@@ -134,7 +142,18 @@ def test_every_data_set_is_reachable_by_name_with_one_signature():
     from mlpzoo.data.datasets import dataset_entry, list_datasets
 
     names = list_datasets()
-    assert {"frappe", "cora", "citeseer", "cifar10", "fashion-mnist", "etth1", "can", "mpea", "digits", "series"} <= set(names)
+    assert {
+        "frappe",
+        "cora",
+        "citeseer",
+        "cifar10",
+        "fashion-mnist",
+        "etth1",
+        "can",
+        "mpea",
+        "digits",
+        "series",
+    } <= set(names)
     for name in names:
         parameters = list(inspect.signature(dataset_entry(name).loader).parameters)
         assert parameters[0] == "data_dir", name

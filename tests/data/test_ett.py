@@ -73,12 +73,12 @@ def test_unsorted_dates(tmp_path):
 def test_split_sizes_and_train_only_scaling():
     rng = np.random.default_rng(1)
     values = rng.normal(3.0, 2.0, size=(sum(SPLIT_HOURS) + 100, 2))
-    values[SPLIT_HOURS[0]:] += 10.0  # a shift after train must not leak into the scaler
+    values[SPLIT_HOURS[0] :] += 10.0  # a shift after train must not leak into the scaler
     train, valid, test, scaler = ett_splits(values)
     assert [len(train), len(valid), len(test)] == list(SPLIT_HOURS) and train.dtype == np.float32
     assert np.allclose(train.mean(0), 0, atol=1e-5) and np.allclose(train.std(0), 1, atol=1e-4)
     assert valid.mean() > 3  # shifted by ~10 / 2 deviations
-    assert np.allclose(scaler.inverse_transform(test), values[sum(SPLIT_HOURS[:2]):sum(SPLIT_HOURS)], atol=1e-4)
+    assert np.allclose(scaler.inverse_transform(test), values[sum(SPLIT_HOURS[:2]) : sum(SPLIT_HOURS)], atol=1e-4)
     _, valid_h, test_h, _ = ett_splits(values, history=96)
     assert len(valid_h) == SPLIT_HOURS[1] + 96 and np.array_equal(valid_h[96:], valid)
     assert np.array_equal(test_h[:96], valid[-96:])
@@ -95,8 +95,10 @@ def test_split_rejects_short_and_nan():
 
 def _slow_windows(array, history, horizon, stride):
     starts = range(0, len(array) - history - horizon + 1, stride)
-    return (np.stack([array[s:s + history] for s in starts]),
-            np.stack([array[s + history:s + history + horizon] for s in starts]))
+    return (
+        np.stack([array[s : s + history] for s in starts]),
+        np.stack([array[s + history : s + history + horizon] for s in starts]),
+    )
 
 
 @pytest.mark.parametrize("shape,stride", [((50,), 1), ((50, 3), 1), ((53, 2), 4)])

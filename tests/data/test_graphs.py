@@ -13,8 +13,11 @@ def _parts(n=4):
     x = torch.ones(n, 3)
     edges = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
     y = torch.tensor([0, 1, 0, 1])
-    masks = [torch.tensor([True, False, False, False]), torch.tensor([False, True, False, False]),
-             torch.tensor([False, False, True, True])]
+    masks = [
+        torch.tensor([True, False, False, False]),
+        torch.tensor([False, True, False, False]),
+        torch.tensor([False, False, True, True]),
+    ]
     return x, edges, y, masks
 
 
@@ -26,13 +29,16 @@ def test_self_loops_and_duplicates_are_dropped_isolated_nodes_kept():
     assert g.num_nodes == 4  # nodes 2 and 3 are isolated and stay
 
 
-@pytest.mark.parametrize("change,field", [
-    (lambda p: p.__setitem__(1, torch.tensor([[0, 9], [1, 0]])), "edge_index"),
-    (lambda p: p.__setitem__(1, torch.tensor([[0, -1], [1, 0]])), "edge_index"),
-    (lambda p: p[0].__setitem__((2, 1), float("nan")), "NaN"),
-    (lambda p: p.__setitem__(2, torch.tensor([0, 1, 5, 1])), "labels"),
-    (lambda p: p.__setitem__(2, torch.tensor([0, -1, 0, 1])), "labels"),
-])
+@pytest.mark.parametrize(
+    "change,field",
+    [
+        (lambda p: p.__setitem__(1, torch.tensor([[0, 9], [1, 0]])), "edge_index"),
+        (lambda p: p.__setitem__(1, torch.tensor([[0, -1], [1, 0]])), "edge_index"),
+        (lambda p: p[0].__setitem__((2, 1), float("nan")), "NaN"),
+        (lambda p: p.__setitem__(2, torch.tensor([0, 1, 5, 1])), "labels"),
+        (lambda p: p.__setitem__(2, torch.tensor([0, -1, 0, 1])), "labels"),
+    ],
+)
 def test_bad_input_raises_one_line_error(change, field):
     x, edges, y, masks = _parts()
     parts = [x.clone(), edges, y, masks]
@@ -52,7 +58,9 @@ def test_bad_masks():
 
 def test_pyg_like_data_is_accepted_and_checked():
     x, edges, y, masks = _parts()
-    data = SimpleNamespace(x=x, edge_index=edges, y=y.view(-1, 1), train_mask=masks[0], val_mask=None, test_mask=masks[2])
+    data = SimpleNamespace(
+        x=x, edge_index=edges, y=y.view(-1, 1), train_mask=masks[0], val_mask=None, test_mask=masks[2]
+    )
     g = as_graph(data)
     assert g.num_classes == 2 and g.val_mask.sum() == 0 and g.y.shape == (4,)
     with pytest.raises(DataError, match="edge_index"):
@@ -61,7 +69,7 @@ def test_pyg_like_data_is_accepted_and_checked():
 
 def test_subgraph_relabels_and_keeps_internal_edges():
     x, edges, y, masks = _parts()
-    g = make_graph(torch.arange(12.).view(4, 3), edges, y, *masks)
+    g = make_graph(torch.arange(12.0).view(4, 3), edges, y, *masks)
     sub = g.subgraph(torch.tensor([1, 2]))
     assert sub.x[0].tolist() == [3.0, 4.0, 5.0]
     assert sorted(map(tuple, sub.edge_index.t().tolist())) == [(0, 1), (1, 0)]

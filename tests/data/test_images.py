@@ -54,17 +54,25 @@ def test_real_cifar10_subset_matches_pillow(need_data):
     assert labels.dtype == torch.int64 and labels.tolist() == [c for c in range(10) for _ in range(5)]
     with zipfile.ZipFile(root / "cifar10" / "cifar10_jpeg.zip") as archive:
         first_truck = sorted(n for n in archive.namelist() if n.startswith("test/truck/") and n.endswith(".jpg"))[0]
-        expected = np.asarray(Image.open(io.BytesIO(archive.read(first_truck))).convert("RGB")).transpose(2, 0, 1).copy()
+        expected = (
+            np.asarray(Image.open(io.BytesIO(archive.read(first_truck))).convert("RGB")).transpose(2, 0, 1).copy()
+        )
     assert torch.equal(images[45], torch.from_numpy(expected))
     again = load_cifar10("test", root, limit_per_class=5)  # from the cache
     assert torch.equal(again[0], images) and torch.equal(again[1], labels)
 
 
 def test_labels_follow_class_folders_and_skip_corrupt(tmp_path):
-    entries = {"train/": b"", "train/cat/": b"", "train/cat/a.jpg": _jpeg((200, 10, 10)),
-               "train/airplane/b.jpg": _jpeg((10, 200, 10)), "train/truck/c.jpg": _jpeg((10, 10, 200)),
-               "train/truck/empty.jpg": b"", "train/dog/corrupt.jpg": b"\xff\xd8\xff not a jpeg",
-               "test/frog/d.jpg": _jpeg((50, 50, 50))}
+    entries = {
+        "train/": b"",
+        "train/cat/": b"",
+        "train/cat/a.jpg": _jpeg((200, 10, 10)),
+        "train/airplane/b.jpg": _jpeg((10, 200, 10)),
+        "train/truck/c.jpg": _jpeg((10, 10, 200)),
+        "train/truck/empty.jpg": b"",
+        "train/dog/corrupt.jpg": b"\xff\xd8\xff not a jpeg",
+        "test/frog/d.jpg": _jpeg((50, 50, 50)),
+    }
     _write_zip(tmp_path, entries)
     with pytest.warns(UserWarning, match="skipped 2 empty or corrupt"):
         images, labels = load_cifar10("train", tmp_path)
@@ -182,7 +190,9 @@ def test_image_data_normalises_and_batches_every_row():
     batches = list(data.iter_batches(500))
     x = torch.cat([b["x"] for b in batches])
     assert x.dtype == torch.float32 and x.shape == (1797, 1, 8, 8)
-    assert torch.allclose(x.mean(), torch.tensor(0.0), atol=1e-4) and torch.allclose(x.std(), torch.tensor(1.0), atol=1e-3)
+    assert torch.allclose(x.mean(), torch.tensor(0.0), atol=1e-4) and torch.allclose(
+        x.std(), torch.tensor(1.0), atol=1e-3
+    )
     assert torch.equal(torch.cat([b["label"] for b in batches]), labels) and data.num_batches(500) == len(batches) == 4
     shuffled = torch.cat([b["label"] for b in data.iter_batches(500, shuffle=True, seed=3, epoch=1)])
     assert sorted(shuffled.tolist()) == sorted(labels.tolist()) and not torch.equal(shuffled, labels)

@@ -29,9 +29,15 @@ def test_malformed_formula(formula, token):
 
 
 def test_encode_small_frame():
-    frame = pd.DataFrame({"FORMULA": ["Al1 Co1", "Co1 Ni3"], PHASE: ["BCC", "FCC"], YIELD_STRENGTH: [100.0, None],
-                          "PROPERTY: Processing method": ["CAST", None],
-                          "PROPERTY: Test temperature ($^\\circ$C)": [None, 600.0]})
+    frame = pd.DataFrame(
+        {
+            "FORMULA": ["Al1 Co1", "Co1 Ni3"],
+            PHASE: ["BCC", "FCC"],
+            YIELD_STRENGTH: [100.0, None],
+            "PROPERTY: Processing method": ["CAST", None],
+            "PROPERTY: Test temperature ($^\\circ$C)": [None, 600.0],
+        }
+    )
     x, names = encode_features(frame)
     assert names == ["frac_Al", "frac_Co", "frac_Ni", "process_CAST", "test_temperature_C"]
     assert np.allclose(x, [[0.5, 0.5, 0, 1, 25], [0, 0.25, 0.75, 0, 600]])

@@ -10,8 +10,10 @@ from mlpzoo.data.planetoid import _SafeUnpickler, load_planetoid
 from mlpzoo.errors import DataError
 
 
-@pytest.mark.parametrize("name,nodes,features,edges,classes,train", [
-    ("cora", 2708, 1433, 10556, 7, 140), ("citeseer", 3327, 3703, 9104, 6, 120)])
+@pytest.mark.parametrize(
+    "name,nodes,features,edges,classes,train",
+    [("cora", 2708, 1433, 10556, 7, 140), ("citeseer", 3327, 3703, 9104, 6, 120)],
+)
 def test_public_split_matches_pyg(need_data, name, nodes, features, edges, classes, train):
     need_data("planetoid")
     g = load_planetoid(name)

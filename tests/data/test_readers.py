@@ -20,7 +20,16 @@ from mlpzoo.data.readers import (
 from mlpzoo.errors import DataError, DataMissingError
 
 FRAPPE_FIELDS = [
-    "user", "item", "cnt", "daytime", "weekday", "isweekend", "homework", "cost", "weather", "country",
+    "user",
+    "item",
+    "cnt",
+    "daytime",
+    "weekday",
+    "isweekend",
+    "homework",
+    "cost",
+    "weather",
+    "country",
 ]
 
 
@@ -103,7 +112,12 @@ def test_libfm_non_one_value_and_bad_tokens(tmp_path):
     with pytest.raises(DataError, match=r"v\.libfm:2: feature '5:0.5' has value 0.5, not 1; .*one-hot") as err:
         read_libfm(path)
     one_line(err)
-    for body, token in [("1 0:1 5\n", "5"), ("1 0:1 x:1\n", "x:1"), ("1 0:1 1:1:1\n", "1:1:1"), ("1 0:1 -3:1\n", "-3:1")]:
+    for body, token in [
+        ("1 0:1 5\n", "5"),
+        ("1 0:1 x:1\n", "x:1"),
+        ("1 0:1 1:1:1\n", "1:1:1"),
+        ("1 0:1 -3:1\n", "-3:1"),
+    ]:
         with pytest.raises(DataError, match=rf"b\.libfm:1: feature '{token}' is not idx:value"):
             read_libfm(write(tmp_path, "b.libfm", body))
 
@@ -144,9 +158,7 @@ def test_atomic_types_and_quotes(tmp_path):
     path = write(
         tmp_path,
         "x.item",
-        'item_id:token\ttitle:token_seq\tscore:float\tvec:float_seq\n'
-        '007\tSay "Hi", Bob\t4.5\t1 2\n'
-        '8\tO\'Neil\t\t3\n',
+        'item_id:token\ttitle:token_seq\tscore:float\tvec:float_seq\n007\tSay "Hi", Bob\t4.5\t1 2\n8\tO\'Neil\t\t3\n',
     )
     frame = read_atomic(path)
     assert list(frame.columns) == ["item_id", "title", "score", "vec"]
@@ -154,7 +166,10 @@ def test_atomic_types_and_quotes(tmp_path):
     assert frame["title"].tolist() == ['Say "Hi", Bob', "O'Neil"]
     assert frame["score"].dtype == np.float64 and np.isnan(frame["score"].iloc[1])
     assert frame.attrs["atomic_types"] == {
-        "item_id": "token", "title": "token_seq", "score": "float", "vec": "float_seq"
+        "item_id": "token",
+        "title": "token_seq",
+        "score": "float",
+        "vec": "float_seq",
     }
     assert split_seq(frame["title"]) == [["Say", '"Hi",', "Bob"], ["O'Neil"]]
 
@@ -170,7 +185,9 @@ def test_atomic_bad_header(tmp_path):
     with pytest.raises(DataError, match=r"z\.inter: file is empty"):
         read_atomic(write(tmp_path, "z.inter", ""))
     comma = write(tmp_path, "c.inter", "user_id:token,rating:float\n1,2\n")
-    with pytest.raises(DataError, match=r"c\.inter: header column 'user_id:token,rating:float' has unknown type .*tabs"):
+    with pytest.raises(
+        DataError, match=r"c\.inter: header column 'user_id:token,rating:float' has unknown type .*tabs"
+    ):
         read_atomic(comma)
 
 
@@ -224,7 +241,9 @@ def test_read_table_bad_files(tmp_path):
     with pytest.raises(DataError, match=r"e\.csv: file is empty") as err:
         read_table(write(tmp_path, "e.csv", ""))
     one_line(err)
-    with pytest.raises(DataError, match=r"x\.json: unsupported file type; supported extensions: .csv, .*\.parquet") as err:
+    with pytest.raises(
+        DataError, match=r"x\.json: unsupported file type; supported extensions: .csv, .*\.parquet"
+    ) as err:
         read_table(write(tmp_path, "x.json", "{}"))
     one_line(err)
     with pytest.raises(DataError, match=r"r\.csv: cannot parse as CSV \(Error tokenizing data.*line 3") as err:
@@ -243,8 +262,9 @@ def test_iter_blocks_csv_rechunks_and_types(tmp_path):
     n = 10_000
     frame = pd.DataFrame({"id": np.arange(n), "cat": np.arange(n) % 7, "x": np.linspace(0, 1, n)})
     frame.to_csv(tmp_path / "b.csv", index=False)
-    blocks = list(iter_table_blocks(tmp_path / "b.csv", block_rows=3000, columns=["id", "cat"],
-                                    column_types={"cat": pa.string()}))
+    blocks = list(
+        iter_table_blocks(tmp_path / "b.csv", block_rows=3000, columns=["id", "cat"], column_types={"cat": pa.string()})
+    )
     assert [len(b) for b in blocks] == [3000, 3000, 3000, 1000]
     assert list(blocks[0].columns) == ["id", "cat"]
     assert blocks[0]["cat"].iloc[3] == "3"
@@ -257,14 +277,14 @@ def test_iter_blocks_csv_rechunks_and_types(tmp_path):
 def test_iter_blocks_headerless_gz_and_parquet(tmp_path):
     with gzip.open(tmp_path / "h.txt.gz", "wt") as fh:
         fh.write("".join(f"{i % 2}\t{i}\tc{i % 3}\n" for i in range(500)))
-    blocks = list(iter_table_blocks(tmp_path / "h.txt.gz", block_rows=200, delimiter="\t",
-                                    column_names=["label", "i1", "c1"]))
+    blocks = list(
+        iter_table_blocks(tmp_path / "h.txt.gz", block_rows=200, delimiter="\t", column_names=["label", "i1", "c1"])
+    )
     assert [len(b) for b in blocks] == [200, 200, 100]
     assert blocks[0].iloc[1].tolist() == [1, 1, "c1"]
     assert count_rows(tmp_path / "h.txt.gz", header=False) == 500
     pq.write_table(pa.table({"a": list(range(50)), "b": [str(i) for i in range(50)]}), tmp_path / "p.pq")
-    blocks = list(iter_table_blocks(tmp_path / "p.pq", block_rows=20, columns=["a"],
-                                    column_types={"a": pa.float64()}))
+    blocks = list(iter_table_blocks(tmp_path / "p.pq", block_rows=20, columns=["a"], column_types={"a": pa.float64()}))
     assert [len(b) for b in blocks] == [20, 20, 10]
     assert list(blocks[0].columns) == ["a"] and blocks[0]["a"].dtype == np.float64
 
@@ -291,9 +311,7 @@ def test_count_rows_without_final_newline(tmp_path):
 def test_real_frappe(need_data):
     root = need_data("frappe")
     folder = root / "frappe"
-    frame = read_libfm_frame(
-        [folder / "frappe.validation.libfm", folder / "frappe.test.libfm"], FRAPPE_FIELDS
-    )
+    frame = read_libfm_frame([folder / "frappe.validation.libfm", folder / "frappe.test.libfm"], FRAPPE_FIELDS)
     assert len(frame) == 57_722 + 28_860
     assert list(frame.columns) == FRAPPE_FIELDS + ["label"]
     assert set(frame["label"].unique()) == {0.0, 1.0}
@@ -334,7 +352,11 @@ def test_libfm_with_cr_only_line_ends(tmp_path):
     """Old Mac line ends (CR alone) read like LF and CRLF files."""
     from mlpzoo.data.readers import read_libfm
 
-    for name, text in (("lf", b"1 3:1 5:1\n0 2:1 4:1\n"), ("crlf", b"1 3:1 5:1\r\n0 2:1 4:1\r\n"), ("cr", b"1 3:1 5:1\r0 2:1 4:1\r")):
+    for name, text in (
+        ("lf", b"1 3:1 5:1\n0 2:1 4:1\n"),
+        ("crlf", b"1 3:1 5:1\r\n0 2:1 4:1\r\n"),
+        ("cr", b"1 3:1 5:1\r0 2:1 4:1\r"),
+    ):
         labels, indices = read_libfm(_write_bytes(tmp_path / f"{name}.libfm", text))
         assert labels.tolist() == [1.0, 0.0] and indices.tolist() == [[3, 5], [2, 4]], name
 

@@ -68,7 +68,9 @@ def test_integer_categories_with_missing_values():
 
 
 def _seq_schema(max_len=3):
-    return FeatureSchema(categorical=[CategoricalField("item")], sequence=[SequenceField("hist", shares="item", max_len=max_len)])
+    return FeatureSchema(
+        categorical=[CategoricalField("item")], sequence=[SequenceField("hist", shares="item", max_len=max_len)]
+    )
 
 
 def test_sequences_keep_most_recent_left_padded():
@@ -76,11 +78,13 @@ def test_sequences_keep_most_recent_left_padded():
     schema = _seq_schema(3).fit(train)
     vocab = schema.categorical[0].vocab
     code = {tok: i + 2 for i, tok in enumerate(vocab)}
-    frame = pd.DataFrame({
-        "item": ["a"] * 6,
-        "hist": ["a b c d", "d", "", None, "a zz", ["c", "b"]],
-        "label": 0,
-    })
+    frame = pd.DataFrame(
+        {
+            "item": ["a"] * 6,
+            "hist": ["a b c d", "d", "", None, "a zz", ["c", "b"]],
+            "label": 0,
+        }
+    )
     seq = schema.encode(frame).sequences["hist"]
     assert seq.dtype == torch.int64 and seq.shape == (6, 3)
     assert seq.tolist() == [
@@ -96,8 +100,10 @@ def test_sequences_keep_most_recent_left_padded():
 
 
 def test_sequence_separator_and_prebuilt_arrays():
-    schema = FeatureSchema(categorical=[CategoricalField("item")],
-                           sequence=[SequenceField("hist", shares="item", max_len=4, separator="|")])
+    schema = FeatureSchema(
+        categorical=[CategoricalField("item")],
+        sequence=[SequenceField("hist", shares="item", max_len=4, separator="|")],
+    )
     fitted = schema.fit(pd.DataFrame({"item": ["a", "b", "b"], "label": 0}))
     frame = pd.DataFrame({"item": ["a"], "hist": ["a|b"], "label": 0})
     assert fitted.encode(frame).sequences["hist"].tolist() == [[0, 0, 3, 2]]
@@ -118,7 +124,9 @@ def test_numeric_standardised_with_training_statistics():
     out = schema.encode(pd.DataFrame({"x": [3.0, 10.0], "label": 0})).numeric[:, 0]
     np.testing.assert_allclose(out.numpy(), [0.0, (10.0 - mean) / std], rtol=1e-6)
     minmax = _num_schema(normalize="minmax").fit(train)
-    np.testing.assert_allclose(minmax.encode(pd.DataFrame({"x": [1.0, 6.0, 3.5], "label": 0})).numeric[:, 0].numpy(), [0, 1, 0.5])
+    np.testing.assert_allclose(
+        minmax.encode(pd.DataFrame({"x": [1.0, 6.0, 3.5], "label": 0})).numeric[:, 0].numpy(), [0, 1, 0.5]
+    )
     raw = _num_schema(normalize="none").fit(train)
     np.testing.assert_allclose(raw.encode(pd.DataFrame({"x": [7.5], "label": 0})).numeric[:, 0].numpy(), [7.5])
     # training NaN is ignored by the statistics
@@ -164,7 +172,8 @@ def test_numeric_infinite_and_non_numeric_values():
 
 def test_missing_columns_named():
     schema = FeatureSchema(categorical=[CategoricalField("user")], numeric=[NumericField("price")]).fit(
-        pd.DataFrame({"user": ["u"], "price": [1.0], "label": [1]}))
+        pd.DataFrame({"user": ["u"], "price": [1.0], "label": [1]})
+    )
     with pytest.raises(DataError) as info:
         schema.encode(pd.DataFrame({"user": ["u"], "label": [1]}), where="valid")
     message = _one_line(info)
@@ -187,7 +196,9 @@ def test_bad_labels():
 
 
 def test_groups_keep_identity_of_unseen_users():
-    schema = FeatureSchema(categorical=[CategoricalField("user")], group="user").fit(pd.DataFrame({"user": ["a"], "label": [1]}))
+    schema = FeatureSchema(categorical=[CategoricalField("user")], group="user").fit(
+        pd.DataFrame({"user": ["a"], "label": [1]})
+    )
     table = schema.encode(pd.DataFrame({"user": ["x", "y", "x", "a"], "label": [0, 1, 1, 0]}))
     assert table.categorical[:, 0].tolist() == [OOV, OOV, OOV, 2]
     assert table.group.tolist() == [0, 1, 0, 2]
@@ -209,13 +220,15 @@ def test_schema_declaration_errors():
 
 
 def test_from_dict_and_unknown_keys():
-    schema = FeatureSchema.from_dict({
-        "categorical": ["user", {"name": "item", "min_count": 2, "source": "item"}],
-        "numeric": [{"name": "price", "fill": "error"}],
-        "sequence": [{"name": "hist", "shares": "item", "max_len": 7}],
-        "label": "click",
-        "group": "user",
-    })
+    schema = FeatureSchema.from_dict(
+        {
+            "categorical": ["user", {"name": "item", "min_count": 2, "source": "item"}],
+            "numeric": [{"name": "price", "fill": "error"}],
+            "sequence": [{"name": "hist", "shares": "item", "max_len": 7}],
+            "label": "click",
+            "group": "user",
+        }
+    )
     assert [f.name for f in schema.categorical] == ["user", "item"]
     assert schema.categorical[1].min_count == 2 and schema.numeric[0].fill == "error"
     assert schema.sequence[0].max_len == 7 and schema.label == "click" and schema.group == "user"

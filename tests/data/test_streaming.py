@@ -27,7 +27,9 @@ CATEGORICAL = CRITEO_COLUMNS[14:]
 
 @pytest.fixture(scope="module")
 def criteo(tmp_path_factory):
-    path = write_synthetic_criteo(tmp_path_factory.mktemp("criteo") / "criteo.tsv", ROWS, seed=3, chunk_rows=1500, max_cardinality=2000)
+    path = write_synthetic_criteo(
+        tmp_path_factory.mktemp("criteo") / "criteo.tsv", ROWS, seed=3, chunk_rows=1500, max_cardinality=2000
+    )
     frame = pd.read_csv(path, sep="\t", header=None, names=CRITEO_COLUMNS, dtype={c: str for c in CATEGORICAL})
     schema = criteo_schema(min_count=2)
     fitted = fit_schema_streaming(schema, path, block_rows=BLOCK, column_names=CRITEO_COLUMNS)
@@ -46,7 +48,9 @@ def collect(batches) -> dict[str, torch.Tensor]:
 
 def rows_sorted(data: dict[str, torch.Tensor]) -> np.ndarray:
     """Rows as integer vectors (ids, numeric bits, label bits), sorted: equal iff same multiset of rows."""
-    rows = np.column_stack([data["categorical"].numpy(), data["numeric"].numpy().view(np.int32), data["label"].numpy().view(np.int32)])
+    rows = np.column_stack(
+        [data["categorical"].numpy(), data["numeric"].numpy().view(np.int32), data["label"].numpy().view(np.int32)]
+    )
     return rows[np.lexsort(rows.T[::-1])]
 
 
@@ -74,8 +78,14 @@ def test_fit_streaming_equals_fit_on_whole_frame(criteo):
     assert_same_fit(schema.fit(frame), fitted)
     assert any(len(f.vocab) > 50 for f in fitted.categorical)
     # max_rows and row_range fit on those rows only
-    assert_same_fit(schema.fit(frame.iloc[:3210]), fit_schema_streaming(schema, path, block_rows=700, column_names=CRITEO_COLUMNS, max_rows=3210))
-    assert_same_fit(schema.fit(frame.iloc[1234:4321]), fit_schema_streaming(schema, path, block_rows=BLOCK, column_names=CRITEO_COLUMNS, row_range=(1234, 4321)))
+    assert_same_fit(
+        schema.fit(frame.iloc[:3210]),
+        fit_schema_streaming(schema, path, block_rows=700, column_names=CRITEO_COLUMNS, max_rows=3210),
+    )
+    assert_same_fit(
+        schema.fit(frame.iloc[1234:4321]),
+        fit_schema_streaming(schema, path, block_rows=BLOCK, column_names=CRITEO_COLUMNS, row_range=(1234, 4321)),
+    )
 
 
 def test_unshuffled_batches_equal_tensor_table(criteo):
@@ -178,17 +188,21 @@ def test_errors_name_the_problem(criteo, tmp_path):
 def test_sequence_fields_stream_like_tensor_table(tmp_path):
     rng = np.random.default_rng(0)
     items = np.array([f"i{k}" for k in range(30)])
-    frame = pd.DataFrame({
-        "item": items[rng.integers(0, 30, 700)],
-        "hist": [" ".join(items[rng.integers(0, 30, rng.integers(0, 8))]) for _ in range(700)],
-        "x": rng.normal(size=700),
-        "label": rng.integers(0, 2, 700),
-    })
+    frame = pd.DataFrame(
+        {
+            "item": items[rng.integers(0, 30, 700)],
+            "hist": [" ".join(items[rng.integers(0, 30, rng.integers(0, 8))]) for _ in range(700)],
+            "x": rng.normal(size=700),
+            "label": rng.integers(0, 2, 700),
+        }
+    )
     path = tmp_path / "seq.csv"
     frame.to_csv(path, index=False)
     frame = pd.read_csv(path, dtype={"item": str, "hist": str})
     assert frame["hist"].isna().any()
-    schema = FeatureSchema.from_dict({"categorical": ["item"], "numeric": ["x"], "sequence": [{"name": "hist", "shares": "item", "max_len": 5}]})
+    schema = FeatureSchema.from_dict(
+        {"categorical": ["item"], "numeric": ["x"], "sequence": [{"name": "hist", "shares": "item", "max_len": 5}]}
+    )
     fitted = fit_schema_streaming(schema, path, block_rows=128)
     assert_same_fit(schema.fit(frame), fitted)
     expected = fitted.encode(frame)
@@ -208,8 +222,11 @@ def test_trainer_fits_on_streaming_tables(criteo):
     valid = table(path, fitted, row_range=(4000, ROWS))
     torch.manual_seed(0)
     model = mlpzoo.create_model("dnn", schema=fitted, hidden_units=(16,))
-    trainer = mlpzoo.Trainer(mlpzoo.get_task("binary_ctr"), model,
-                             {"epochs": 1, "batch_size": 512, "progress": False, "save_checkpoints": False})
+    trainer = mlpzoo.Trainer(
+        mlpzoo.get_task("binary_ctr"),
+        model,
+        {"epochs": 1, "batch_size": 512, "progress": False, "save_checkpoints": False},
+    )
     result = trainer.fit(train, valid, test=valid)
     assert result.epochs_run == 1
     assert all(math.isfinite(v) for split in result.metrics.values() for v in split.values())

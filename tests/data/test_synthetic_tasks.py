@@ -23,5 +23,7 @@ def test_modular_addition_split():
 def test_sine_tasks():
     tasks = sample_sine_tasks(4, 9, torch.Generator().manual_seed(0))
     assert tasks.x.shape == tasks.y.shape == (4, 9)
-    assert ((tasks.amplitude >= 0.1) & (tasks.amplitude <= 5)).all() and ((tasks.phase >= 0) & (tasks.phase <= math.pi)).all()
+    assert ((tasks.amplitude >= 0.1) & (tasks.amplitude <= 5)).all() and (
+        (tasks.phase >= 0) & (tasks.phase <= math.pi)
+    ).all()
     torch.testing.assert_close(tasks.y, tasks.amplitude[:, None] * torch.sin(tasks.x + tasks.phase[:, None]))

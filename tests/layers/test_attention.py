@@ -59,7 +59,10 @@ def test_gradcheck(similarity):
 
 def test_parameter_counts():
     dim, heads = 16, 4
-    count = lambda m: sum(p.numel() for p in m.parameters())
+
+    def count(m):
+        return sum(p.numel() for p in m.parameters())
+
     assert count(SelfAttention(dim, heads, "separate", True)) == 4 * (dim * dim + dim)
     assert count(SelfAttention(dim, 1, "collapsed", False)) == dim * dim
     assert count(SelfAttention(dim, heads, "collapsed", False)) == dim * dim // heads

@@ -28,8 +28,8 @@ def test_fusion_matches_explicit_loops(dim1, dim2, heads):
     for n in range(4):
         total = b + w1 @ o1[n] + w2 @ o2[n]
         for j in range(heads):
-            x = o1[n, j * h1:(j + 1) * h1]
-            y = o2[n, j * h2:(j + 1) * h2]
+            x = o1[n, j * h1 : (j + 1) * h1]
+            y = o2[n, j * h2 : (j + 1) * h2]
             for p in range(h1):
                 for q in range(h2):
                     total += x[p] * w3[j, p, q] * y[q]

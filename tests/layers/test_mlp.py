@@ -12,7 +12,17 @@ from mlpzoo.layers.mlp import MLP
 def test_structure_order_with_norm_and_dropout():
     mlp = MLP(5, (8, 6), output_dim=1, activation="relu", dropout=0.1, batch_norm=True)
     kinds = [type(m) for m in mlp]
-    assert kinds == [nn.Linear, nn.BatchNorm1d, nn.ReLU, nn.Dropout, nn.Linear, nn.BatchNorm1d, nn.ReLU, nn.Dropout, nn.Linear]
+    assert kinds == [
+        nn.Linear,
+        nn.BatchNorm1d,
+        nn.ReLU,
+        nn.Dropout,
+        nn.Linear,
+        nn.BatchNorm1d,
+        nn.ReLU,
+        nn.Dropout,
+        nn.Linear,
+    ]
     shapes = [(m.in_features, m.out_features) for m in mlp if isinstance(m, nn.Linear)]
     assert shapes == [(5, 8), (8, 6), (6, 1)]
     assert mlp[3].p == 0.1

@@ -1,4 +1,5 @@
-"""MoEMLP: hand-computed load-balancing loss, equality with a per-token reference (capacity drops included), gradients."""
+"""MoEMLP: hand-computed load-balancing loss, equality with a per-token reference (capacity drops included),
+gradients."""
 
 import math
 

@@ -122,17 +122,25 @@ def factorization_machine(draw):
 def local_activation_unit(draw):
     g = seeded(draw)
     b, length, d = draw(batch_sizes), draw(small), draw(small)
-    module = LocalActivationUnit(d, tuple(draw(st.lists(small, min_size=1, max_size=2))),
-                                 draw(st.sampled_from(["dice", "prelu"])), draw(st.booleans()))
+    module = LocalActivationUnit(
+        d,
+        tuple(draw(st.lists(small, min_size=1, max_size=2))),
+        draw(st.sampled_from(["dice", "prelu"])),
+        draw(st.booleans()),
+    )
     mask = torch.rand(b, length, generator=g) < 0.6
     mask[:, -1] |= draw(st.booleans())  # sometimes every row has a behaviour, sometimes rows are empty
     return Drawn(module, (randn(g, b, d), randn(g, b, length, d), mask), (b, d), b)
 
 
 KAN_LAYERS = {
-    "bspline": lambda i, o, draw: kan.BSplineKANLinear(i, o, grid_size=draw(st.integers(1, 6)), spline_order=draw(st.integers(1, 3))),
+    "bspline": lambda i, o, draw: kan.BSplineKANLinear(
+        i, o, grid_size=draw(st.integers(1, 6)), spline_order=draw(st.integers(1, 3))
+    ),
     "rbf": lambda i, o, draw: kan.RBFKANLinear(i, o, num_centers=draw(st.integers(2, 8))),
-    "relu_kan": lambda i, o, draw: kan.ReLUKANLinear(i, o, grid_size=draw(st.integers(1, 6)), spline_order=draw(st.integers(1, 3))),
+    "relu_kan": lambda i, o, draw: kan.ReLUKANLinear(
+        i, o, grid_size=draw(st.integers(1, 6)), spline_order=draw(st.integers(1, 3))
+    ),
     "af_kan": lambda i, o, draw: kan.AFKANLinear(i, o),
     "selectable": lambda i, o, draw: kan.SelectableKANLinear(i, o, grid_size=draw(st.integers(2, 5))),
 }
@@ -182,7 +190,9 @@ def vision_block(draw, kind: str):
         heads = draw(st.integers(1, 3))
         dim, tokens = heads * draw(st.integers(1, 3)), h * w
         similarity = draw(st.sampled_from(["separate", "collapsed"]))
-        module = SelfAttention(dim, heads, similarity) if kind == "attention" else TransformerBlock(dim, heads, similarity)
+        module = (
+            SelfAttention(dim, heads, similarity) if kind == "attention" else TransformerBlock(dim, heads, similarity)
+        )
         return Drawn(module, (randn(g, b, tokens, dim),), (b, tokens, dim), b)
     return Drawn(module, (randn(g, b, h, w, dim),), (b, h, w, dim), b)
 
@@ -209,8 +219,10 @@ LAYERS: dict[str, Callable[[], st.SearchStrategy[Drawn]]] = {
     "factorization_machine": factorization_machine,
     "local_activation_unit": local_activation_unit,
     **{f"kan_{kind}": (lambda kind=kind: kan_layer(kind)) for kind in [*KAN_LAYERS, "grkan"]},
-    **{f"vision_{kind}": (lambda kind=kind: vision_block(kind))
-       for kind in ["mixer", "raft", "strip", "shift", "spectrum", "residual_mlp", "attention", "transformer"]},
+    **{
+        f"vision_{kind}": (lambda kind=kind: vision_block(kind))
+        for kind in ["mixer", "raft", "strip", "shift", "spectrum", "residual_mlp", "attention", "transformer"]
+    },
     "patch_embed": patch_embed,
 }
 
@@ -231,7 +243,9 @@ def test_shape_and_finite(name):
         assert tuple(out.shape) == drawn.shape
         assert torch.isfinite(out).all(), f"{name} gave non-finite outputs for finite inputs"
         out.square().mean().backward()
-        grads = [x.grad for x in inputs if x.is_floating_point()] + [p.grad for p in drawn.module.parameters() if p.grad is not None]
+        grads = [x.grad for x in inputs if x.is_floating_point()] + [
+            p.grad for p in drawn.module.parameters() if p.grad is not None
+        ]
         assert all(torch.isfinite(grad).all() for grad in grads), f"{name} gave non-finite gradients"
         assert tuple(_run(drawn, train=False).shape) == drawn.shape
 
@@ -246,7 +260,7 @@ def test_batch_independence_in_eval_mode(name):
         with torch.no_grad():
             full = _run(drawn, train=False)
             i = data.draw(st.integers(0, drawn.batch - 1))
-            alone = drawn.module(*(x[i:i + 1] for x in drawn.inputs))
+            alone = drawn.module(*(x[i : i + 1] for x in drawn.inputs))
             torch.testing.assert_close(alone[0], full[i], rtol=1e-4, atol=1e-5)
             # Changing every other sample leaves sample i unchanged.
             others = [x.clone() for x in drawn.inputs]

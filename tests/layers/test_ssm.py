@@ -68,10 +68,12 @@ def test_initial_state_carries_over(fused):
     args = random_inputs(length=20)
     whole = selective_scan(*args, chunk_size=3, fused=fused)
     u, delta, A, B, C, D = args
-    first, state = selective_scan(u[:, :9], delta[:, :9], A, B[:, :9], C[:, :9], D, chunk_size=4,
-                                  return_final_state=True, fused=fused)
-    second = selective_scan(u[:, 9:], delta[:, 9:], A, B[:, 9:], C[:, 9:], D, initial_state=state, chunk_size=4,
-                            fused=fused)
+    first, state = selective_scan(
+        u[:, :9], delta[:, :9], A, B[:, :9], C[:, :9], D, chunk_size=4, return_final_state=True, fused=fused
+    )
+    second = selective_scan(
+        u[:, 9:], delta[:, 9:], A, B[:, 9:], C[:, 9:], D, initial_state=state, chunk_size=4, fused=fused
+    )
     assert torch.allclose(torch.cat([first, second], 1), whole, atol=1e-12)
 
 
@@ -124,8 +126,9 @@ def test_recurrent_step_equals_parallel_forward_in_float32(selective, fused):
 
 def test_state_update_is_one_step_of_the_scan():
     u, delta, A, B, C, D = random_inputs(length=1)
-    y, state = selective_state_update(torch.zeros(2, 3, 4, dtype=torch.float64), u[:, 0], delta[:, 0], A,
-                                      B[:, 0, None], C[:, 0, None], D)
+    y, state = selective_state_update(
+        torch.zeros(2, 3, 4, dtype=torch.float64), u[:, 0], delta[:, 0], A, B[:, 0, None], C[:, 0, None], D
+    )
     expected, last = reference_scan(u, delta, A, B, C, D)
     assert torch.allclose(y, expected[:, 0]) and torch.allclose(state, last)
 

@@ -17,8 +17,14 @@ needs_kernel = pytest.mark.skipif(not ssm_kernel.kernel_available(), reason="no 
 def inputs(b=3, length=50, d=5, n=16, dtype=torch.float32):
     gen = torch.Generator().manual_seed(0)
     kw = {"dtype": dtype, "generator": gen}
-    return (torch.randn(b, length, d, **kw), torch.rand(b, length, d, **kw), -torch.rand(d, n, **kw) * 4,
-            torch.randn(b, length, n, **kw), torch.randn(b, length, n, **kw), torch.randn(d, **kw))
+    return (
+        torch.randn(b, length, d, **kw),
+        torch.rand(b, length, d, **kw),
+        -torch.rand(d, n, **kw) * 4,
+        torch.randn(b, length, n, **kw),
+        torch.randn(b, length, n, **kw),
+        torch.randn(d, **kw),
+    )
 
 
 @pytest.fixture

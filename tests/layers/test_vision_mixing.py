@@ -32,8 +32,8 @@ def test_patch_embeddings():
     padded = F.pad(x, (1, 1, 1, 1))
     w1, w2 = multi.projs[0].weight, multi.projs[1].weight
     for i, j in [(0, 0), (1, 2), (3, 3)]:
-        small = x[:, :, 2 * i:2 * i + 2, 2 * j:2 * j + 2]
-        large = padded[:, :, 2 * i:2 * i + 4, 2 * j:2 * j + 4]
+        small = x[:, :, 2 * i : 2 * i + 2, 2 * j : 2 * j + 2]
+        large = padded[:, :, 2 * i : 2 * i + 4, 2 * j : 2 * j + 4]
         features = torch.cat([small.flatten(1), large.flatten(1)], 1)
         weight = torch.cat([w1.flatten(1), w2.flatten(1)], 1)
         assert torch.allclose(out[:, i, j], features @ weight.T + multi.projs[0].bias, atol=1e-5)
@@ -100,7 +100,7 @@ def test_strip_mlp_layer_matches_loop():
     weight, bias = layer.mix.weight[..., 0], layer.mix.bias  # (W_out, W_in, strip)
     padded = F.pad(x, (0, 0, 0, 0, 1, 1))  # zero rows above and below
     for h in range(5):
-        strip = padded[:, h:h + 3]  # (B, 3, W, C)
+        strip = padded[:, h : h + 3]  # (B, 3, W, C)
         ref = torch.einsum("oik,bkic->boc", weight, strip) + bias.view(1, -1, 1)
         assert torch.allclose(out[:, h], ref, atol=1e-5)
     column = StripMLPLayer(length=5, axis="h")
@@ -131,12 +131,12 @@ def test_mix_shift_equals_mixing_then_shifting():
     for size, s in zip(module.group_sizes, shifts):
         for c in range(start, start + size):
             k = abs(s)
-            taps = weight[c, reach - s - k: reach - s + k + 1]  # the group's 2|s|+1 mixing kernel
+            taps = weight[c, reach - s - k : reach - s + k + 1]  # the group's 2|s|+1 mixing kernel
             assert int((weight[c] != 0).sum()) <= 2 * k + 1
             padded = F.pad(x[..., c].transpose(1, 2), (3 * reach, 3 * reach))  # (B, W, H + pad)
-            mixed = sum(taps[j] * padded[..., j:j + padded.shape[-1] - 2 * k] for j in range(2 * k + 1))
+            mixed = sum(taps[j] * padded[..., j : j + padded.shape[-1] - 2 * k] for j in range(2 * k + 1))
             # mixed[i] is centred on padded index i + k; shift by s: out[i] = mixed at original i - s.
-            ref = mixed[..., 3 * reach - k - s: 3 * reach - k - s + length] + module.bias[c]
+            ref = mixed[..., 3 * reach - k - s : 3 * reach - k - s + length] + module.bias[c]
             assert torch.allclose(out[..., c].transpose(1, 2), ref, atol=1e-5)
         start += size
     along_w = MixShift(dim, "w", groups)
@@ -161,13 +161,17 @@ def test_dynamic_spectrum_weights_depend_on_content():
     assert torch.allclose(mixing(x), ref, atol=1e-5)
 
 
-@pytest.mark.parametrize("block", [
-    lambda: MixerBlock(16, 8, 6, 16),
-    lambda: RaftBlock(8, 4, 4, 2, 2.0, 16),
-    lambda: StripBlock(8, 4, 4, 16, groups=2),
-    lambda: MixShiftBlock(8, 16, groups=3),
-    lambda: DynamicSpectrumBlock(8, 4, 4, 16, num_bases=2),
-], ids=["mixer", "raft", "strip", "mix_shift", "spectrum"])
+@pytest.mark.parametrize(
+    "block",
+    [
+        lambda: MixerBlock(16, 8, 6, 16),
+        lambda: RaftBlock(8, 4, 4, 2, 2.0, 16),
+        lambda: StripBlock(8, 4, 4, 16, groups=2),
+        lambda: MixShiftBlock(8, 16, groups=3),
+        lambda: DynamicSpectrumBlock(8, 4, 4, 16, num_bases=2),
+    ],
+    ids=["mixer", "raft", "strip", "mix_shift", "spectrum"],
+)
 def test_blocks_shapes_and_gradients(block):
     module = block()
     x = torch.randn(2, 4, 4, 8, requires_grad=True)

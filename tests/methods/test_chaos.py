@@ -48,8 +48,8 @@ def test_acf_lag_on_differences_and_no_crossing():
 def reference_cao_e(x, d, lag):
     """E(d) and E*(d) by brute force over all pairs (max norm, nearest distinct neighbour)."""
     count = len(x) - d * lag
-    low = np.stack([x[j * lag: j * lag + count] for j in range(d)], 1)
-    high = np.stack([x[j * lag: j * lag + count] for j in range(d + 1)], 1)
+    low = np.stack([x[j * lag : j * lag + count] for j in range(d)], 1)
+    high = np.stack([x[j * lag : j * lag + count] for j in range(d + 1)], 1)
     ratios, nexts = [], []
     for i in range(count):
         dist = np.abs(low - low[i]).max(1)

@@ -39,7 +39,9 @@ def test_glnn_loss_by_hand():
     expected_kl = (_kl(_softmax([2, 0]), _softmax([1, 0])) + _kl(_softmax([0, 0.5]), _softmax([0, 2]))) / 2
     assert glnn_loss(S, T, y, torch.tensor([0])).item() == pytest.approx(expected_kl, rel=1e-5)
     ce = -math.log(_softmax([1, 0])[0])
-    assert glnn_loss(S, T, y, torch.tensor([0]), lamb=0.3).item() == pytest.approx(0.3 * ce + 0.7 * expected_kl, rel=1e-5)
+    assert glnn_loss(S, T, y, torch.tensor([0]), lamb=0.3).item() == pytest.approx(
+        0.3 * ce + 0.7 * expected_kl, rel=1e-5
+    )
 
 
 def test_low_frequency_loss_by_hand():
@@ -66,7 +68,9 @@ def test_ffg2m_combines_terms_and_has_gradients():
     y, idx = torch.tensor([0, 1]), torch.tensor([0, 1])
     loss = ffg2m_loss(s, T, y, idx, add_self_loops(edges, 2), edges, lamb=0.4, tau=1.5)
     ce = torch.nn.functional.cross_entropy(S, y)
-    manual = 0.4 * ce + 0.6 * (low_frequency_loss(S, T, add_self_loops(edges, 2)) + high_frequency_loss(S, T, edges, 1.5))
+    manual = 0.4 * ce + 0.6 * (
+        low_frequency_loss(S, T, add_self_loops(edges, 2)) + high_frequency_loss(S, T, edges, 1.5)
+    )
     assert loss.item() == pytest.approx(manual.item(), rel=1e-6)
     loss.backward()
     assert s.grad.abs().sum() > 0
@@ -94,7 +98,13 @@ def test_configs_follow_each_papers_release_and_bad_names():
     # GLNN's train.conf.yaml and experiment scripts.
     glnn = student_config("cora", "sage", "glnn")
     assert (glnn.hidden, glnn.num_layers, glnn.dropout, glnn.weight_decay, glnn.glnn_lamb, glnn.max_epochs) == (
-        128, 2, 0.6, 5e-3, 0.0, 200)
+        128,
+        2,
+        0.6,
+        5e-3,
+        0.0,
+        200,
+    )
     assert teacher_config("sage", "cora", "glnn").hidden == 128
     with pytest.raises(ConfigError, match="teacher"):
         teacher_config("gin")
@@ -110,8 +120,17 @@ def test_configs_follow_each_papers_release_and_bad_names():
 @pytest.mark.parametrize("setting", ["transductive", "inductive"])
 def test_distillation_beats_mlp_on_a_homophilous_csbm(setting):
     torch.set_num_threads(1)
-    g = csbm(num_nodes=800, num_classes=3, num_features=32, signal=0.6, homophily=0.9, avg_degree=8,
-             seed=0, num_val=200, num_test=300)
+    g = csbm(
+        num_nodes=800,
+        num_classes=3,
+        num_features=32,
+        signal=0.6,
+        homophily=0.9,
+        avg_degree=8,
+        seed=0,
+        num_val=200,
+        num_test=300,
+    )
     cfg = student_config("csbm", "gcn", hidden=64, max_epochs=60)
     records = {r["model"]: r for r in run_distillation(g, "gcn", setting, 0, teacher_config("gcn", max_epochs=60), cfg)}
     assert set(records) == {"teacher", "mlp", "glnn", "ffg2m"}

@@ -82,7 +82,10 @@ def test_sampler_shapes_and_seeding(kind):
     net = _net(dim=3, context_dim=2)
     process = GaussianDiffusion(net, steps=10) if kind == "ddpm" else FlowMatching(net, steps=5)
     context = torch.randn(2)
-    draw = lambda seed: process.sample(7, context, generator=torch.Generator().manual_seed(seed))
+
+    def draw(seed):
+        return process.sample(7, context, generator=torch.Generator().manual_seed(seed))
+
     a, b, c = draw(0), draw(0), draw(1)
     assert a.shape == (7, 3) and torch.equal(a, b) and not torch.equal(a, c)
     with pytest.raises(ValueError, match="both known and mask"):
@@ -94,8 +97,13 @@ def test_function_evaluation_counts():
     net = _net(dim=2)
     net.register_forward_hook(lambda *args: calls.append(1))
     ddpm, flow = GaussianDiffusion(net, steps=12), FlowMatching(net, steps=6)
-    for process, kwargs in ((ddpm, {}), (ddpm, {"resample": 3}), (flow, {"method": "euler"}), (flow, {"method": "heun"}),
-                            (flow, {"method": "heun", "resample": 2})):
+    for process, kwargs in (
+        (ddpm, {}),
+        (ddpm, {"resample": 3}),
+        (flow, {"method": "euler"}),
+        (flow, {"method": "heun"}),
+        (flow, {"method": "heun", "resample": 2}),
+    ):
         calls.clear()
         known = {"known": torch.zeros(2), "mask": torch.tensor([True, False])} if "resample" in kwargs else {}
         process.sample(4, **kwargs, **known)

@@ -25,8 +25,8 @@ def test_forecast_continues_an_unseen_phase(sine_model):
     t = np.arange(200, dtype=np.float32)
     target = np.sin(2 * np.pi * (t + 2.5) / 12) + 3.0
     starts = np.arange(0, 150, 7)
-    history = np.stack([target[s:s + 24] for s in starts])
-    truth = np.stack([target[s + 24:s + 36] for s in starts])
+    history = np.stack([target[s : s + 24] for s in starts])
+    truth = np.stack([target[s + 24 : s + 36] for s in starts])
     forecast = model.forecast(history, 12, n_samples=4, seed=0)
     assert forecast.shape == (len(starts), 12)
     naive_mean = np.mean((history.mean(1, keepdims=True) - truth) ** 2)  # 0.5: the sine's variance

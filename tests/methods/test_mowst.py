@@ -32,23 +32,34 @@ def test_losses_by_hand():
     assert mowst_loss(weak, strong, g, y, idx, "separate").item() == pytest.approx(0.25 * ce_w + 0.75 * ce_s, rel=1e-5)
     mixed = 0.25 * weak + 0.75 * strong
     assert mowst_loss(weak, strong, g, y, idx, "joint").item() == pytest.approx(
-        torch.nn.functional.cross_entropy(mixed, y).item(), rel=1e-6)
+        torch.nn.functional.cross_entropy(mixed, y).item(), rel=1e-6
+    )
     with pytest.raises(ConfigError):
         mowst_loss(weak, strong, g, y, idx, "other")
 
 
 def _model(g):
-    return Mowst(MLP(g.x.shape[1], [16], g.num_classes), GCN(g.x.shape[1], g.num_classes, 16, dropout=0.5),
-                 ConfidenceGate(16))
+    return Mowst(
+        MLP(g.x.shape[1], [16], g.num_classes), GCN(g.x.shape[1], g.num_classes, 16, dropout=0.5), ConfidenceGate(16)
+    )
 
 
 def test_fit_and_inference_modes():
     torch.manual_seed(0)
-    g = csbm(num_nodes=500, num_classes=3, num_features=16, signal=0.7, homophily=0.9, seed=0, num_val=100, num_test=200)
+    g = csbm(
+        num_nodes=500, num_classes=3, num_features=16, signal=0.7, homophily=0.9, seed=0, num_val=100, num_test=200
+    )
     model = _model(g)
     adj = model.strong.adjacency(g.edge_index, g.num_nodes)
-    info = fit_mowst(model, g.x, adj, g.y, g.index("train"), g.index("val"),
-                     MowstConfig(pretrain_epochs=40, epochs_per_phase=5, max_rounds=2))
+    info = fit_mowst(
+        model,
+        g.x,
+        adj,
+        g.y,
+        g.index("train"),
+        g.index("val"),
+        MowstConfig(pretrain_epochs=40, epochs_per_phase=5, max_rounds=2),
+    )
     assert info["epochs"] == 20 and set(info["pretrain_epochs"]) == {"weak", "strong"}
     mix = model.predict_proba(g.x, adj, "mixture")
     assert torch.allclose(mix.sum(1), torch.ones(g.num_nodes), atol=1e-5)
@@ -75,15 +86,34 @@ def test_each_side_gets_its_own_weight_decay(monkeypatch):
     torch.manual_seed(0)
     model = _model(g)
     adj = model.strong.adjacency(g.edge_index, g.num_nodes)
-    fit_mowst(model, g.x, adj, g.y, g.index("train"), g.index("val"),
-              MowstConfig(weight_decay=1e-3, weak_weight_decay=5e-3, pretrain_epochs=2, epochs_per_phase=1, max_rounds=1))
+    fit_mowst(
+        model,
+        g.x,
+        adj,
+        g.y,
+        g.index("train"),
+        g.index("val"),
+        MowstConfig(weight_decay=1e-3, weak_weight_decay=5e-3, pretrain_epochs=2, epochs_per_phase=1, max_rounds=1),
+    )
     weak = {id(p) for p in model.weak.parameters()}
     weak_side = weak | {id(p) for p in model.gate.parameters()}
     strong = {id(p) for p in model.strong.parameters()}
-    assert sorted((params == weak, params == weak_side, params == strong, wd) for params, wd in created) == sorted([
-        (True, False, False, 5e-3), (False, False, True, 1e-3),  # pre-training
-        (False, True, False, 5e-3), (False, False, True, 1e-3)])  # alternation
+    assert sorted((params == weak, params == weak_side, params == strong, wd) for params, wd in created) == sorted(
+        [
+            (True, False, False, 5e-3),
+            (False, False, True, 1e-3),  # pre-training
+            (False, True, False, 5e-3),
+            (False, False, True, 1e-3),
+        ]
+    )  # alternation
     created.clear()
-    fit_mowst(model, g.x, adj, g.y, g.index("train"), g.index("val"),
-              MowstConfig(weight_decay=1e-3, pretrain=(), epochs_per_phase=1, max_rounds=1))
+    fit_mowst(
+        model,
+        g.x,
+        adj,
+        g.y,
+        g.index("train"),
+        g.index("val"),
+        MowstConfig(weight_decay=1e-3, pretrain=(), epochs_per_phase=1, max_rounds=1),
+    )
     assert [wd for _, wd in created] == [1e-3, 1e-3]  # no weak_weight_decay: both sides share weight_decay

@@ -49,9 +49,16 @@ def _reference_integer_forward(model, x: torch.Tensor) -> torch.Tensor:
         return acc * s_x * s_w
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"weight_bits": 4, "act_bits": 4}, {"weight_bits": 8, "act_bits": 8},
-                                    {"weight_bits": 1, "act_bits": 1, "input_bits": 1},
-                                    {"weight_bits": [1, 3, 8], "act_bits": [8, 2], "input_bits": 6}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"weight_bits": 4, "act_bits": 4},
+        {"weight_bits": 8, "act_bits": 8},
+        {"weight_bits": 1, "act_bits": 1, "input_bits": 1},
+        {"weight_bits": [1, 3, 8], "act_bits": [8, 2], "input_bits": 6},
+    ],
+)
 def test_integer_path_equals_fake_quant_model(kwargs):
     model = _trained_like(**kwargs)
     x = torch.rand(3000, 20)

@@ -44,8 +44,11 @@ def test_array_data_fit_learns_a_linear_function(tmp_path):
         def forward(self, batch):
             return self.layer(batch["x"]).squeeze(-1)
 
-    result = Trainer(get_task("regression"), Linear(), {"epochs": 60, "batch_size": 64, "lr": 0.05, "patience": 10,
-                                                       "run_dir": str(tmp_path), "progress": False}).fit(train, valid)
+    result = Trainer(
+        get_task("regression"),
+        Linear(),
+        {"epochs": 60, "batch_size": 64, "lr": 0.05, "patience": 10, "run_dir": str(tmp_path), "progress": False},
+    ).fit(train, valid)
     assert result.metrics["valid"]["rmse"] < 0.05 and result.metrics["valid"]["r2"] > 0.99
 
 

@@ -23,12 +23,23 @@ def main(out: str) -> None:
     train, valid = ArrayData(x[:901], y[:901]), ArrayData(x[901:], y[901:])
     torch.manual_seed(1)
     model = DenseMLP(6, 1, (32, 32))
-    config = {"epochs": 3, "batch_size": 128, "lr": 3e-3, "seed": 7, "progress": False, "run_dir": out,
-              "run_name": "ddp", "resume": False, "lr_decay_factor": 1.0}
+    config = {
+        "epochs": 3,
+        "batch_size": 128,
+        "lr": 3e-3,
+        "seed": 7,
+        "progress": False,
+        "run_dir": out,
+        "run_name": "ddp",
+        "resume": False,
+        "lr_decay_factor": 1.0,
+    }
     result = Trainer(get_task("regression"), model, config).fit(train, valid)
     rank = int(os.environ.get("RANK", "0"))
-    torch.save({"state": model.state_dict(), "metrics": result.metrics, "history": result.history},
-               os.path.join(out, f"result-{rank}.pt"))
+    torch.save(
+        {"state": model.state_dict(), "metrics": result.metrics, "history": result.history},
+        os.path.join(out, f"result-{rank}.pt"),
+    )
 
 
 if __name__ == "__main__":

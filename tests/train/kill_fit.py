@@ -18,8 +18,16 @@ def main(run_dir: str, name: str) -> None:
     train, valid = ArrayData(x[:5000], y[:5000]), ArrayData(x[5000:], y[5000:])
     torch.manual_seed(3)
     model = DenseMLP(16, 2, (64, 64), dropout=0.1)  # dropout: the RNG state must survive the restart too
-    config = {"epochs": 8, "batch_size": 64, "lr": 1e-3, "seed": 5, "patience": 8, "progress": False,
-              "run_dir": run_dir, "run_name": name}
+    config = {
+        "epochs": 8,
+        "batch_size": 64,
+        "lr": 1e-3,
+        "seed": 5,
+        "patience": 8,
+        "progress": False,
+        "run_dir": run_dir,
+        "run_name": name,
+    }
     result = Trainer(get_task("classification"), model, config).fit(train, valid)
     torch.save({"state": model.state_dict(), "metrics": result.metrics}, f"{run_dir}/{name}-final.pt")
 

@@ -25,6 +25,7 @@ def _regression():
 
 def _classification():
     train, valid, _ = load_function("f2", n_train=256, n_test=128, seed=1)
+
     # Classes: the sign of x1 * x2 (two classes), as integer labels.
     def as_classes(d: ArrayData) -> ArrayData:
         return ArrayData(d.x, (d.label > 0).long())
@@ -38,8 +39,9 @@ def _fit(setup, seed: int):
     spec = dict(model_spec)
     seed_everything(seed)  # parameter initialisation
     model = mlpzoo.create_model(spec.pop("name"), **spec)
-    config = TrainConfig(epochs=3, batch_size=32, lr=1e-2, patience=10, progress=False, save_checkpoints=False,
-                         seed=seed, num_threads=1)
+    config = TrainConfig(
+        epochs=3, batch_size=32, lr=1e-2, patience=10, progress=False, save_checkpoints=False, seed=seed, num_threads=1
+    )
     result = Trainer(get_task(task_name), model, config).fit(train, valid)
     return result, model
 

@@ -16,8 +16,9 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 def _fit(run_dir: Path, name: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(SCRIPT), str(run_dir), name], env=ENV,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, str(SCRIPT), str(run_dir), name], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
 
 
 @pytest.mark.slow
@@ -30,8 +31,11 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     victim = _fit(tmp_path, "killed")
     metrics = tmp_path / "killed" / "metrics.jsonl"
     deadline = time.monotonic() + 240
-    while victim.poll() is None and time.monotonic() < deadline and (
-            not metrics.exists() or len(metrics.read_text().splitlines()) < kill_after):
+    while (
+        victim.poll() is None
+        and time.monotonic() < deadline
+        and (not metrics.exists() or len(metrics.read_text().splitlines()) < kill_after)
+    ):
         time.sleep(0.005)
     time.sleep(rng.uniform(0.0, 0.25))  # somewhere in the next epoch, possibly while a checkpoint is written
     victim.send_signal(signal.SIGKILL)

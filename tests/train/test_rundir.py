@@ -36,7 +36,13 @@ def test_start_writes_config_fingerprint_and_schema_then_resumes_only_on_a_match
     assert run.start(FINGERPRINT, {}, True, {}, None) is True
     run.release()
     with pytest.raises(ConfigError, match=r"the training file data/t.csv changed .*\(and with it: training data\)"):
-        run.start({"configuration": "c1", "training data": "d2", "training file": "f2"}, {"training file": "data/t.csv"}, True, {}, None)
+        run.start(
+            {"configuration": "c1", "training data": "d2", "training file": "f2"},
+            {"training file": "data/t.csv"},
+            True,
+            {},
+            None,
+        )
     assert run.last.read_bytes() == b"checkpoint"
 
 
@@ -75,9 +81,13 @@ def test_second_process_gets_the_holders_pid(tmp_path):
     run = RunDir.under(tmp_path, "r")
     run.lock()
     try:
-        code = ("import sys; from mlpzoo.train.rundir import RunDir\n"
-                "try:\n    RunDir.under(sys.argv[1], 'r').lock()\nexcept Exception as e:\n    print(e)\n")
-        out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True).stdout
+        code = (
+            "import sys; from mlpzoo.train.rundir import RunDir\n"
+            "try:\n    RunDir.under(sys.argv[1], 'r').lock()\nexcept Exception as e:\n    print(e)\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True
+        ).stdout
         assert f"in use by process {os.getpid()}" in out
     finally:
         run.release()

@@ -21,8 +21,10 @@ def _fit(tmp_path, **train):
 
 
 def test_tracking_off_imports_neither_library():
-    code = ("import sys, torch; from mlpzoo.train.trainer import Trainer; import mlpzoo;"
-            "print('mlflow' in sys.modules, 'torch.utils.tensorboard' in sys.modules)")
+    code = (
+        "import sys, torch; from mlpzoo.train.trainer import Trainer; import mlpzoo;"
+        "print('mlflow' in sys.modules, 'torch.utils.tensorboard' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
 

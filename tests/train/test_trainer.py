@@ -20,17 +20,24 @@ def _frame(n, seed, random_labels=False, flip=0.0):
     item = rng.integers(0, 20, size=n)
     label = rng.integers(0, 2, size=n) if random_labels else (item % 2 == 0)  # a function of one field
     label = np.where(rng.random(n) < flip, 1 - label, label)
-    return pd.DataFrame({
-        "user_id": rng.integers(0, 30, size=n).astype(str),
-        "item_id": item.astype(str),
-        "city": rng.integers(0, 5, size=n).astype(str),
-        "label": label.astype(float),
-    })
+    return pd.DataFrame(
+        {
+            "user_id": rng.integers(0, 30, size=n).astype(str),
+            "item_id": item.astype(str),
+            "city": rng.integers(0, 5, size=n).astype(str),
+            "label": label.astype(float),
+        }
+    )
 
 
 def _data(random_labels=False, n_train=1500, n_valid=500, flip=0.0):
-    schema = FeatureSchema(categorical=[CategoricalField("user_id", source="user"), CategoricalField("item_id", source="item"),
-                                        CategoricalField("city", source="context")])
+    schema = FeatureSchema(
+        categorical=[
+            CategoricalField("user_id", source="user"),
+            CategoricalField("item_id", source="item"),
+            CategoricalField("city", source="context"),
+        ]
+    )
     train = _frame(n_train, 1, random_labels, flip)
     fitted = schema.fit(train)
     return fitted, fitted.encode(train), fitted.encode(_frame(n_valid, 2, random_labels, flip))
@@ -53,8 +60,17 @@ def noise():
 
 def _finalmlp(schema, seed=0):
     torch.manual_seed(seed)
-    return mlpzoo.create_model("finalmlp", schema=schema, embedding_dim=4, mlp1_hidden_units=(16,), mlp2_hidden_units=(8,),
-                               gate_hidden_units=(8,), num_heads=2, stream1_context=("user_id",), stream2_context=("item_id",))
+    return mlpzoo.create_model(
+        "finalmlp",
+        schema=schema,
+        embedding_dim=4,
+        mlp1_hidden_units=(16,),
+        mlp2_hidden_units=(8,),
+        gate_hidden_units=(8,),
+        num_heads=2,
+        stream1_context=("user_id",),
+        stream2_context=("item_id",),
+    )
 
 
 def _dnn(schema, seed=0):
@@ -63,7 +79,9 @@ def _dnn(schema, seed=0):
 
 
 def _config(**kwargs):
-    base = dict(epochs=4, batch_size=128, lr=1e-2, patience=10, progress=False, save_checkpoints=False, seed=7, num_threads=1)
+    base = dict(
+        epochs=4, batch_size=128, lr=1e-2, patience=10, progress=False, save_checkpoints=False, seed=7, num_threads=1
+    )
     return TrainConfig(**{**base, **kwargs})
 
 
@@ -152,7 +170,9 @@ def test_early_stopping_and_lr_decay(noise):
     stopped = Trainer(task, _dnn(schema), _config(epochs=10, patience=1, min_delta=1.0)).fit(train, valid)
     assert stopped.epochs_run == 2 and len(stopped.history) == 2
 
-    floor = Trainer(task, _dnn(schema), _config(epochs=10, patience=3, min_delta=1.0, lr=1e-5, min_lr=1e-6)).fit(train, valid)
+    floor = Trainer(task, _dnn(schema), _config(epochs=10, patience=3, min_delta=1.0, lr=1e-5, min_lr=1e-6)).fit(
+        train, valid
+    )
     assert [h["lr"] for h in floor.history] == pytest.approx([1e-5, 1e-5, 1e-6, 1e-6], rel=1e-9)
 
 
@@ -196,10 +216,20 @@ def test_truncated_checkpoint_is_refused(data, tmp_path):
 def test_run_directory_contents(data, tmp_path):
     schema, train, valid = data
     cfg = _config(epochs=3, run_dir=str(tmp_path), run_name="run", save_checkpoints=True)
-    result = Trainer(get_task("binary_ctr"), _dnn(schema), cfg, run_config={"model": {"name": "dnn"}}).fit(train, valid, valid)
+    result = Trainer(get_task("binary_ctr"), _dnn(schema), cfg, run_config={"model": {"name": "dnn"}}).fit(
+        train, valid, valid
+    )
     run = tmp_path / "run"
     assert result.run_dir == run
-    for name in ("config.yaml", "metrics.jsonl", "best.pt", "last.pt", "result.json", "report.md", "learning_curve.png"):
+    for name in (
+        "config.yaml",
+        "metrics.jsonl",
+        "best.pt",
+        "last.pt",
+        "result.json",
+        "report.md",
+        "learning_curve.png",
+    ):
         assert (run / name).is_file() and (run / name).stat().st_size > 0, name
     lines = (run / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 3
@@ -252,7 +282,9 @@ def test_same_seed_same_metrics(data):
 def test_cosine_schedule_warms_up_then_decays(data):
     schema, train, valid = data
     task = get_task("binary_ctr")
-    trainer = Trainer(task, _dnn(schema), _config(epochs=4, lr=1e-2, min_lr=1e-4, lr_schedule="cosine", warmup_epochs=1, patience=10))
+    trainer = Trainer(
+        task, _dnn(schema), _config(epochs=4, lr=1e-2, min_lr=1e-4, lr_schedule="cosine", warmup_epochs=1, patience=10)
+    )
     lrs = [h["lr"] for h in trainer.fit(train, valid).history]
     steps = train.num_batches(trainer.config.batch_size)
     schedule = trainer._cosine_schedule(steps)

@@ -38,7 +38,9 @@ def fuxictr_figure(measured_json: Path | None) -> tuple[float, str]:
     """FuxiCTR's samples/s: the side-by-side measurement if there is one, else the dev machine's figure."""
     if measured_json is not None and measured_json.exists():
         measured = json.loads(measured_json.read_text())
-        return float(measured["samples_per_s"]), f"FuxiCTR {measured.get('fuxictr_version', '')} (measured, {measured_json})"
+        return float(
+            measured["samples_per_s"]
+        ), f"FuxiCTR {measured.get('fuxictr_version', '')} (measured, {measured_json})"
     return float(FUXICTR_MEASURED_SAMPLES_PER_S), FUXICTR_MEASURED
 
 
@@ -54,7 +56,12 @@ def _dataloader_throughput(dataset, epochs: int, seed: int) -> list[float]:
         model.train()
         rows, start = 0, time.perf_counter()
         for categorical, label in loader:
-            batch = {"categorical": categorical, "numeric": empty_numeric.expand(len(label), 0), "sequences": {}, "label": label}
+            batch = {
+                "categorical": categorical,
+                "numeric": empty_numeric.expand(len(label), 0),
+                "sequences": {},
+                "label": label,
+            }
             optimizer.zero_grad()
             loss = task.loss(model(batch), batch) + model.regularization_loss(batch)
             loss.backward()
@@ -65,8 +72,16 @@ def _dataloader_throughput(dataset, epochs: int, seed: int) -> list[float]:
     return speeds
 
 
-def run_ctr_benchmark(epochs: int = 5, threads: int = 2, data_dir=None, full_reproduce: bool = False, converge: bool = True,
-                      fuxictr_json: Path | None = None, seed: int = 2021, log=print) -> dict:
+def run_ctr_benchmark(
+    epochs: int = 5,
+    threads: int = 2,
+    data_dir=None,
+    full_reproduce: bool = False,
+    converge: bool = True,
+    fuxictr_json: Path | None = None,
+    seed: int = 2021,
+    log=print,
+) -> dict:
     torch.set_num_threads(threads)
     torch.set_flush_denormal(True)
     dataset = load_dataset("frappe", data_dir)
@@ -74,31 +89,62 @@ def run_ctr_benchmark(epochs: int = 5, threads: int = 2, data_dir=None, full_rep
 
     seed_everything(seed)
     model = create_model("finalmlp", schema=dataset.schema)
-    timed = Trainer(get_task("binary_ctr"), model, {"epochs": epochs, "patience": epochs + 1, "seed": seed, "progress": False, "save_checkpoints": False})
+    timed = Trainer(
+        get_task("binary_ctr"),
+        model,
+        {"epochs": epochs, "patience": epochs + 1, "seed": seed, "progress": False, "save_checkpoints": False},
+    )
     # Medians over epochs: robust to a first-epoch warm-up and to a busy machine.
     ours = statistics.median(h["train_samples_per_second"] for h in timed.fit(dataset.train, dataset.valid).history)
     baseline = statistics.median(_dataloader_throughput(dataset, epochs, seed))
 
     fuxictr, fuxictr_label = fuxictr_figure(fuxictr_json)
     rows = [
-        {"implementation": "mlpzoo Trainer", "train_samples_per_s": ours, "ratio_vs_dataloader": ours / baseline, "ratio_vs_fuxictr": ours / fuxictr},
-        {"implementation": "DataLoader loop (same run)", "train_samples_per_s": baseline, "ratio_vs_dataloader": 1.0, "ratio_vs_fuxictr": baseline / fuxictr},
-        {"implementation": fuxictr_label, "train_samples_per_s": fuxictr, "ratio_vs_dataloader": fuxictr / baseline, "ratio_vs_fuxictr": 1.0},
+        {
+            "implementation": "mlpzoo Trainer",
+            "train_samples_per_s": ours,
+            "ratio_vs_dataloader": ours / baseline,
+            "ratio_vs_fuxictr": ours / fuxictr,
+        },
+        {
+            "implementation": "DataLoader loop (same run)",
+            "train_samples_per_s": baseline,
+            "ratio_vs_dataloader": 1.0,
+            "ratio_vs_fuxictr": baseline / fuxictr,
+        },
+        {
+            "implementation": fuxictr_label,
+            "train_samples_per_s": fuxictr,
+            "ratio_vs_dataloader": fuxictr / baseline,
+            "ratio_vs_fuxictr": 1.0,
+        },
     ]
-    summary = [f"mlpzoo trains FinalMLP at {ours:,.0f} samples/s: {ours / baseline:.2f}x the DataLoader loop measured in this run "
-               f"and {ours / fuxictr:.2f}x {fuxictr_label}."]
+    summary = [
+        f"mlpzoo trains FinalMLP at {ours:,.0f} samples/s: {ours / baseline:.2f}x the DataLoader loop measured in "
+        "this run "
+        f"and {ours / fuxictr:.2f}x {fuxictr_label}."
+    ]
     report = {"rows": rows, "summary": summary, "threads": threads, "epochs": epochs}
     if converge:
         # Speed only counts at equal quality: train to early stopping and report the test AUC.
         seed_everything(seed)
         converged_model = create_model("finalmlp", schema=dataset.schema)
         start = time.perf_counter()
-        converged = Trainer(get_task("binary_ctr"), converged_model, {"seed": seed, "progress": False, "save_checkpoints": False}).fit(
-            dataset.train, dataset.valid, dataset.test)
+        converged = Trainer(
+            get_task("binary_ctr"), converged_model, {"seed": seed, "progress": False, "save_checkpoints": False}
+        ).fit(dataset.train, dataset.valid, dataset.test)
         fit_seconds = time.perf_counter() - start
-        report["converged"] = {"test": converged.metrics["test"], "best_epoch": converged.best_epoch, "epochs": converged.epochs_run, "seconds": fit_seconds}
-        summary.append(f"Converged fit (early stopping): test AUC {converged.metrics['test']['auc']:.4f}, logloss "
-                       f"{converged.metrics['test']['logloss']:.4f}, best epoch {converged.best_epoch} of {converged.epochs_run}, {fit_seconds:.1f} s wall.")
+        report["converged"] = {
+            "test": converged.metrics["test"],
+            "best_epoch": converged.best_epoch,
+            "epochs": converged.epochs_run,
+            "seconds": fit_seconds,
+        }
+        summary.append(
+            f"Converged fit (early stopping): test AUC {converged.metrics['test']['auc']:.4f}, logloss "
+            f"{converged.metrics['test']['logloss']:.4f}, best epoch {converged.best_epoch} of "
+            f"{converged.epochs_run}, {fit_seconds:.1f} s wall."
+        )
     if full_reproduce:
         import tempfile
         from pathlib import Path

@@ -35,7 +35,9 @@ def get_claim(paper_id: str):
     return importlib.import_module(module_name(paper_id))
 
 
-def run(paper_id: str, budget, data_dir=None, runs_dir: Path = Path("runs"), log=print, progress: bool = False, console=None):
+def run(
+    paper_id: str, budget, data_dir=None, runs_dir: Path = Path("runs"), log=print, progress: bool = False, console=None
+):
     """Run the claim of ``paper_id`` under ``budget`` and return its :class:`~mlpzoo.claims.base.ClaimResult`."""
     from mlpzoo.claims.base import run_claim
     from mlpzoo.claims.catalog import get_paper

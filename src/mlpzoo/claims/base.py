@@ -35,7 +35,10 @@ import numpy as np
 from mlpzoo.errors import ConfigError
 
 VERDICTS = ("reproduced", "partly reproduced", "not reproduced", "not checkable here")
-SPREAD_NOTE = "Differences count only when they exceed one standard error of the difference over seeds or folds (none with a single run)."
+SPREAD_NOTE = (
+    "Differences count only when they exceed one standard error of the difference over seeds or folds "
+    "(none with a single run)."
+)
 QUICK_NOTE = "Quick budget: one seed and a few epochs, far from converged; the verdict is a smoke test, not evidence."
 
 
@@ -102,9 +105,16 @@ class ClaimResult:
         self.notes = list(self.notes) + [n for n in standard if n not in self.notes]
 
     def to_markdown(self) -> str:
-        lines = [f"# {self.paper_id}: {self.title}", "", f"**Claim.** {self.claim}", "",
-                 f"**Verdict: {self.verdict}.** {self.reason}", "",
-                 f"Budget `{self.budget}`, seeds {self.seeds}, {self.seconds:.0f} s, finished {self.finished_at}.", ""]
+        lines = [
+            f"# {self.paper_id}: {self.title}",
+            "",
+            f"**Claim.** {self.claim}",
+            "",
+            f"**Verdict: {self.verdict}.** {self.reason}",
+            "",
+            f"Budget `{self.budget}`, seeds {self.seeds}, {self.seconds:.0f} s, finished {self.finished_at}.",
+            "",
+        ]
         evidence, calibration = split_calibration(self.table)
         lines += markdown_table(evidence)
         if calibration:
@@ -288,20 +298,37 @@ def calibration_row(paper: PaperNumber, values: list[float], role: str = "method
     ours = np.asarray(values, dtype=float)
     mean = float(ours.mean()) if len(ours) else float("nan")
     sd = float(ours.std(ddof=1)) if len(ours) > 1 else float("nan")
-    return {"kind": CALIBRATION, **keys, "role": role, "paper_mean": paper.mean, "paper_sd": paper.sd,
-            "paper_table": paper.table, "ours_mean": mean, "ours_sd": sd, "n": len(ours),
-            "gap_sd": (mean - paper.mean) / paper.sd}
+    return {
+        "kind": CALIBRATION,
+        **keys,
+        "role": role,
+        "paper_mean": paper.mean,
+        "paper_sd": paper.sd,
+        "paper_table": paper.table,
+        "ours_mean": mean,
+        "ours_sd": sd,
+        "n": len(ours),
+        "gap_sd": (mean - paper.mean) / paper.sd,
+    }
 
 
-def calibrate(runs: list[dict], papers: dict[tuple, PaperNumber], keys: tuple[str, ...], metric: str,
-              roles: dict[str, str] | None = None) -> list[dict]:
+def calibrate(
+    runs: list[dict],
+    papers: dict[tuple, PaperNumber],
+    keys: tuple[str, ...],
+    metric: str,
+    roles: dict[str, str] | None = None,
+) -> list[dict]:
     """Calibration rows for every combination of ``keys`` in ``runs`` that ``papers`` holds a number for
     (a key tuple in the order of ``keys``); ``roles`` maps the last key's value to its role (default "method")."""
     groups: dict[tuple, list[float]] = {}
     for run in runs:
         groups.setdefault(tuple(run[k] for k in keys), []).append(float(run[metric]))
-    return [calibration_row(papers[key], values, (roles or {}).get(key[-1], "method"), **dict(zip(keys, key)))
-            for key, values in groups.items() if key in papers]
+    return [
+        calibration_row(papers[key], values, (roles or {}).get(key[-1], "method"), **dict(zip(keys, key)))
+        for key, values in groups.items()
+        if key in papers
+    ]
 
 
 def split_calibration(table: list[dict]) -> tuple[list[dict], list[dict]]:
@@ -318,15 +345,18 @@ def below_paper(table: list[dict], tolerance: float = CALIBRATION_TOLERANCE) -> 
 def describe_calibration(row: dict) -> str:
     keys = "/".join(str(v) for k, v in row.items() if k not in _CALIBRATION_COLUMNS)
     spread = "" if math.isnan(row["ours_sd"]) else f" +- {row['ours_sd']:.4f}"
-    return (f"{keys}: ours {row['ours_mean']:.4f}{spread} (n={row['n']}) vs paper {row['paper_mean']:.4f} "
-            f"+- {row['paper_sd']:.4f} ({row['paper_table']}), gap {row['gap_sd']:+.1f} paper sd")
+    return (
+        f"{keys}: ours {row['ours_mean']:.4f}{spread} (n={row['n']}) vs paper {row['paper_mean']:.4f} "
+        f"+- {row['paper_sd']:.4f} ({row['paper_table']}), gap {row['gap_sd']:+.1f} paper sd"
+    )
 
 
 _CALIBRATION_COLUMNS = {"kind", "role", "paper_mean", "paper_sd", "paper_table", "ours_mean", "ours_sd", "n", "gap_sd"}
 
 
-def calibrated_verdict(verdict: str, reason: str, table: list[dict],
-                       tolerance: float = CALIBRATION_TOLERANCE) -> tuple[str, str]:
+def calibrated_verdict(
+    verdict: str, reason: str, table: list[dict], tolerance: float = CALIBRATION_TOLERANCE
+) -> tuple[str, str]:
     """Apply the calibration rows of ``table`` to a verdict computed from its other rows.
 
     A calibration row of the paper's own method (role "method") more than ``tolerance`` paper sds
@@ -413,16 +443,30 @@ class ClaimContext:
     same evidence as an uninterrupted one.
     """
 
-    def __init__(self, paper_id: str, spec: ClaimSpec, budget: Budget, data_dir, runs_dir: Path, log: Callable[[str], None],
-                 code_hash: str, on_arm: Callable[[str, bool], None] | None = None) -> None:
+    def __init__(
+        self,
+        paper_id: str,
+        spec: ClaimSpec,
+        budget: Budget,
+        data_dir,
+        runs_dir: Path,
+        log: Callable[[str], None],
+        code_hash: str,
+        on_arm: Callable[[str, bool], None] | None = None,
+    ) -> None:
         self.paper_id, self.spec, self.budget = paper_id, spec, budget
         self.settings = spec.settings_for(budget)
         self.seeds = spec.seed_list(budget)
         self.data_dir = data_dir
         self.runs_dir = Path(runs_dir)
         self.log = log
-        fingerprint = _digest(json.dumps({"settings": self.settings, "seeds": self.seeds, "budget": asdict(budget),
-                                          "code": code_hash}, sort_keys=True, default=str))
+        fingerprint = _digest(
+            json.dumps(
+                {"settings": self.settings, "seeds": self.seeds, "budget": asdict(budget), "code": code_hash},
+                sort_keys=True,
+                default=str,
+            )
+        )
         # Scratch space for this exact experiment: stored arms, cached teachers and the like.
         self.work_dir = self.runs_dir / "claims" / paper_id / "work" / f"{budget.name}-{fingerprint}"
         self.expected = 0
@@ -453,8 +497,17 @@ class ClaimContext:
         return json.loads(json.dumps(value, default=_json_default))  # the stored form, so fresh and resumed runs agree
 
 
-def run_claim(paper_id: str, title: str, module, budget: Budget, data_dir=None, runs_dir: Path = Path("runs"),
-              log: Callable[[str], None] = print, progress: bool = False, console=None) -> ClaimResult:
+def run_claim(
+    paper_id: str,
+    title: str,
+    module,
+    budget: Budget,
+    data_dir=None,
+    runs_dir: Path = Path("runs"),
+    log: Callable[[str], None] = print,
+    progress: bool = False,
+    console=None,
+) -> ClaimResult:
     """Run a declared claim module's experiment under ``budget`` and judge its evidence."""
     spec: ClaimSpec = module.SPEC
     code = code_hash(module)
@@ -465,11 +518,24 @@ def run_claim(paper_id: str, title: str, module, budget: Budget, data_dir=None, 
     with tracker:
         evidence: Evidence = module.experiment(ctx)
     verdict_, reason = module.verdict(evidence.table)
-    return ClaimResult(paper_id=paper_id, title=title, claim=spec.claim,
-                       budget=budget.name, seeds=ctx.seeds, runs=evidence.runs, table=evidence.table, verdict=verdict_,
-                       reason=reason, paper_numbers=dict(spec.paper_numbers), notes=[*spec.notes, *evidence.notes],
-                       started_at=started, finished_at=now_iso(), seconds=time.perf_counter() - clock, code_hash=code,
-                       environment=environment())
+    return ClaimResult(
+        paper_id=paper_id,
+        title=title,
+        claim=spec.claim,
+        budget=budget.name,
+        seeds=ctx.seeds,
+        runs=evidence.runs,
+        table=evidence.table,
+        verdict=verdict_,
+        reason=reason,
+        paper_numbers=dict(spec.paper_numbers),
+        notes=[*spec.notes, *evidence.notes],
+        started_at=started,
+        finished_at=now_iso(),
+        seconds=time.perf_counter() - clock,
+        code_hash=code,
+        environment=environment(),
+    )
 
 
 class _ArmTracker:
@@ -492,8 +558,16 @@ class _ArmTracker:
                 TimeRemainingColumn,
             )
 
-            self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                TextColumn("left"), TimeRemainingColumn(), console=self.console, transient=False)
+            self.bar = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("left"),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=False,
+            )
             self.bar.__enter__()
             self.task = self.bar.add_task("arms", total=None)
         return self
@@ -522,7 +596,9 @@ class _ArmTracker:
 
 def _duration(seconds: float) -> str:
     seconds = int(round(seconds))
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    return (
+        f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    )
 
 
 def code_hash(module) -> str:
@@ -565,16 +641,25 @@ def environment() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    return {"cores": os.cpu_count(), "cpu": cpu, "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "device": "cuda" if torch.cuda.is_available() else "cpu", "python": platform.python_version(),
-            "mlpzoo": __version__, "commit": _git_commit()}
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "python": platform.python_version(),
+        "mlpzoo": __version__,
+        "commit": _git_commit(),
+    }
 
 
 def _git_commit() -> str | None:
     import subprocess
 
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None

@@ -41,9 +41,7 @@ def _catalog() -> tuple[PaperEntry, ...]:
     for raw in yaml.safe_load(text):
         # A packaging mistake should fail loudly here, not as a KeyError deep in the CLI.
         if set(raw) != names or raw["family"] not in FAMILIES:
-            raise ConfigError(
-                f"catalog.yaml: malformed entry {raw.get('id')!r}; fix the packaged catalog"
-            )
+            raise ConfigError(f"catalog.yaml: malformed entry {raw.get('id')!r}; fix the packaged catalog")
         entries.append(PaperEntry(**raw))
     return tuple(entries)
 

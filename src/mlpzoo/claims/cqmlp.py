@@ -13,7 +13,8 @@ Experiment: one five-class model per bit width (float32, 4-bit, 2-bit weights an
 :mod:`mlpzoo.models.can`), every trace split by time (first 60 % train, next 10 % validation,
 last 30 % test), class-weighted cross-entropy, Adam, early stopping on validation macro F1.
 Reported per model: overall accuracy (next to the always-"normal" baseline, which is already
-above 98 % here because attack frames are rare), mean recall over the attack classes, macro F1, per-class precision / recall / F1,
+above 98 % here because attack frames are rare), mean recall over the attack classes, macro F1, per-class precision /
+recall / F1,
 deployed size in bits, and CPU latency per message at batch 1 and throughput at batch 1024 of
 the deployed path (integer-only for the quantised models, PyTorch for the float one), single
 thread. The paper's 0.11 ms is an FPGA dataflow figure: a different device, shown for reference.
@@ -79,31 +80,39 @@ SPEC = ClaimSpec(
         (
             "Data: DAGA CAN traces (Volvo V40, trace V40_03), not the paper's Car-Hacking data set; the accuracy "
             "numbers are not comparable one to one. Attack frames are rare here (0.06 to 5 % of a trace), so overall "
-            "accuracy is dominated by normal traffic: compare it with majority_accuracy (always 'normal') and read macro F1."
+            "accuracy is dominated by normal traffic: compare it with majority_accuracy (always 'normal') and read "
+            "macro F1."
         ),
         (
             f"Split by time within every trace: first {SPLIT['train']:.0%} train, next {SPLIT['valid']:.0%} validation "
-            "(early stopping), rest test; the four attack traces are injections into the clean recording, so their normal "
+            "(early stopping), rest test; the four attack traces are injections into the clean recording, so their "
+            "normal "
             "frames repeat the clean trace's (always on the same side of the split)."
         ),
         (
-            "Models: three hidden layers of 64 (BatchNorm + ReLU), input features quantised to 8-bit fixed point for the "
+            "Models: three hidden layers of 64 (BatchNorm + ReLU), input features quantised to 8-bit fixed point for "
+            "the "
             "quantised models; the paper's widths are not in its abstract. Own fake-quant layers (power-of-two scales, "
-            f"straight-through estimator) instead of Brevitas. Adam lr {LR}, batch {BATCH}, class-weighted cross-entropy, "
+            f"straight-through estimator) instead of Brevitas. Adam lr {LR}, batch {BATCH}, class-weighted "
+            "cross-entropy, "
             "the same epoch cap and patience on validation macro F1 for every model."
         ),
         (
-            "Size: float = 32-bit folded weights and biases; quantised = integer weights plus the integer thresholds and "
+            "Size: float = 32-bit folded weights and biases; quantised = integer weights plus the integer thresholds "
+            "and "
             "head biases at their accumulator widths (FINN-style deployment)."
         ),
         (
-            "Timing (first seed): this machine's CPU, one thread, median over calls; deployed path = integer-only inference "
+            "Timing (first seed): this machine's CPU, one thread, median over calls; deployed path = integer-only "
+            "inference "
             "(int8 x int8 -> int32, integer thresholds) for the quantised models and PyTorch for the float model; the "
             "paper's 0.11 ms is an FPGA figure (other device)."
         ),
         (
-            "Full budget: all 1.2 million frames (735,000 training rows), up to 15 epochs with patience 3, 3 models x 3 "
-            "seeds; at most about 45 min on one CPU thread if no fit stops early (about 27 us per training row and epoch, "
+            "Full budget: all 1.2 million frames (735,000 training rows), up to 15 epochs with patience 3, 3 models "
+            "x 3 "
+            "seeds; at most about 45 min on one CPU thread if no fit stops early (about 27 us per training row and "
+            "epoch, "
             "measured in the quick run on a loaded 2-core machine), nearer 25 min with early stopping."
         ),
     ),

@@ -58,32 +58,55 @@ from mlpzoo.tasks.metrics import energy_distance
 
 BRIDGES = ("none", "linear", "mlp_regressor", "diffusion_link")
 DETERMINISTIC = ("linear", "mlp_regressor")
-METRICS = ("zero_shot_accuracy", "recall_at_1", "paired_cosine", "centroid_distance", "energy_distance",
-           "modality_accuracy")
+METRICS = (
+    "zero_shot_accuracy",
+    "recall_at_1",
+    "paired_cosine",
+    "centroid_distance",
+    "energy_distance",
+    "modality_accuracy",
+)
 EMBED_DIM, TEMPERATURE, SIZE_TOLERANCE = 32, 0.07, 0.05
 
 SPEC = ClaimSpec(
-    claim=("A residual-MLP diffusion bridge maps audio embeddings into the text-embedding space so that a decoder "
-           "trained on text reads them better zero-shot than through a deterministic bridge, keeping each item's pairing."),
-    paper_numbers={"zero-shot audio captioning on AudioCaps (abstract)": "relative gains up to 52.5 % over the same "
-                                                                         "multimodal LLM without the bridge"},
+    claim=(
+        "A residual-MLP diffusion bridge maps audio embeddings into the text-embedding space so that a decoder "
+        "trained on text reads them better zero-shot than through a deterministic bridge, keeping each item's pairing."
+    ),
+    paper_numbers={
+        "zero-shot audio captioning on AudioCaps (abstract)": "relative gains up to 52.5 % over the same "
+        "multimodal LLM without the bridge"
+    },
     seeds={"quick": 1, "full": 3},
     # Quick: every bridge and measure, fewer encoder and bridge steps and a shorter diffusion chain.
-    settings={"quick": {"encoder_steps": 300, "hidden": 128, "diffusion_steps": 100, "bridge_steps": 800},
-              "full": {"encoder_steps": 2000, "hidden": 256, "diffusion_steps": 1000, "bridge_steps": 5000}},
+    settings={
+        "quick": {"encoder_steps": 300, "hidden": 128, "diffusion_steps": 100, "bridge_steps": 800},
+        "full": {"encoder_steps": 2000, "hidden": 256, "diffusion_steps": 1000, "bridge_steps": 5000},
+    },
     notes=(
-        ("Stand-in for CLAP audio/text embeddings: top/bottom halves of scikit-learn digits through a two-tower MLP "
-         f"trained contrastively (InfoNCE, temperature {TEMPERATURE}); 32-d unit embeddings; 2:1 stratified "
-         "train/test split of the 1,797 images per seed. The digit stands in for the caption's content."),
-        ("Diffusion-Link: 3 residual MLP blocks, linear-schedule DDPM conditioned on the audio embedding, one draw per "
-         "item; the MLP regressor has its parameter count within 5 % and the same AdamW steps, batch 256, lr 1e-3 and "
-         "cosine decay. Every bridged embedding is renormalised to unit length."),
-        ("Verdict: zero-shot accuracy (headline) and recall@1 against the better deterministic bridge (linear or MLP "
-         "regressor), one-standard-error rule; energy distance and modality accuracy are reported only (any sampler "
-         "wins them against a regression)."),
-        ("Full budget estimate on the 2-core machine (one thread), from measured step times (loaded machine): about "
-         "22 min: 6 bridge fits (3 seeds x Diffusion-Link and the MLP regressor) of 5,000 steps at ~0.04 s (width "
-         "256, ~1.3 M parameters), 1,000-step sampling of ~600 test items, 3 encoders of 2,000 steps."),
+        (
+            "Stand-in for CLAP audio/text embeddings: top/bottom halves of scikit-learn digits through a two-tower MLP "
+            f"trained contrastively (InfoNCE, temperature {TEMPERATURE}); 32-d unit embeddings; 2:1 stratified "
+            "train/test split of the 1,797 images per seed. The digit stands in for the caption's content."
+        ),
+        (
+            "Diffusion-Link: 3 residual MLP blocks, linear-schedule DDPM conditioned on the audio embedding, one "
+            "draw per "
+            "item; the MLP regressor has its parameter count within 5 % and the same AdamW steps, batch 256, lr 1e-3 "
+            "and "
+            "cosine decay. Every bridged embedding is renormalised to unit length."
+        ),
+        (
+            "Verdict: zero-shot accuracy (headline) and recall@1 against the better deterministic bridge (linear or "
+            "MLP "
+            "regressor), one-standard-error rule; energy distance and modality accuracy are reported only (any sampler "
+            "wins them against a regression)."
+        ),
+        (
+            "Full budget estimate on the 2-core machine (one thread), from measured step times (loaded machine): about "
+            "22 min: 6 bridge fits (3 seeds x Diffusion-Link and the MLP regressor) of 5,000 steps at ~0.04 s (width "
+            "256, ~1.3 M parameters), 1,000-step sampling of ~600 test items, 3 encoders of 2,000 steps."
+        ),
     ),
 )
 
@@ -128,9 +151,14 @@ def frozen_embeddings(seed: int, settings: dict, cache) -> dict[str, np.ndarray]
         return dict(np.load(cache))
     top_train, top_test, bottom_train, bottom_test, digit_train, digit_test = paired_halves(seed)
     audio_tower, text_tower = train_towers(top_train, bottom_train, seed, settings["encoder_steps"])
-    out = {"audio_train": embed(audio_tower, top_train), "text_train": embed(text_tower, bottom_train),
-           "audio_test": embed(audio_tower, top_test), "text_test": embed(text_tower, bottom_test),
-           "digit_train": digit_train, "digit_test": digit_test}
+    out = {
+        "audio_train": embed(audio_tower, top_train),
+        "text_train": embed(text_tower, bottom_train),
+        "audio_test": embed(audio_tower, top_test),
+        "text_test": embed(text_tower, bottom_test),
+        "digit_train": digit_train,
+        "digit_test": digit_test,
+    }
     cache.parent.mkdir(parents=True, exist_ok=True)
     scratch = cache.with_name(f"{cache.stem}.partial.npz")  # written whole, then renamed
     np.savez(scratch, **out)
@@ -144,14 +172,18 @@ def gap_measures(bridged: np.ndarray, text: np.ndarray) -> dict[str, float]:
     labels = np.r_[np.zeros(len(bridged)), np.ones(len(text))]
     accuracy = cross_val_score(LogisticRegression(max_iter=2000), np.r_[bridged, text], labels, cv=5).mean()
     x, y = torch.from_numpy(bridged)[None], torch.from_numpy(text)[None]
-    return {"centroid_distance": float(np.linalg.norm(bridged.mean(0) - text.mean(0))),
-            "paired_cosine": float(np.diag(similarity).mean()),
-            "recall_at_1": float((similarity.argmax(1) == np.arange(len(text))).mean()),
-            "energy_distance": float(energy_distance(x, y)[0]),
-            "modality_accuracy": float(accuracy)}
+    return {
+        "centroid_distance": float(np.linalg.norm(bridged.mean(0) - text.mean(0))),
+        "paired_cosine": float(np.diag(similarity).mean()),
+        "recall_at_1": float((similarity.argmax(1) == np.arange(len(text))).mean()),
+        "energy_distance": float(energy_distance(x, y)[0]),
+        "modality_accuracy": float(accuracy),
+    }
 
 
-def zero_shot_accuracy(text_train: np.ndarray, digit_train: np.ndarray, bridged: np.ndarray, digit_test: np.ndarray) -> float:
+def zero_shot_accuracy(
+    text_train: np.ndarray, digit_train: np.ndarray, bridged: np.ndarray, digit_test: np.ndarray
+) -> float:
     """Accuracy on bridged audio of a decoder (logistic regression) that saw only text embeddings."""
     decoder = LogisticRegression(max_iter=2000).fit(text_train, digit_train)
     return float((decoder.predict(bridged) == digit_test).mean())
@@ -177,8 +209,15 @@ def fit_trained_bridge(name: str, audio: np.ndarray, text: np.ndarray, seed: int
     process = diffusion_process(settings)
     if name == "mlp_regressor":
         process = MSEHead(EMBED_DIM, EMBED_DIM, matched_width(parameter_count(process), EMBED_DIM, EMBED_DIM))
-    fit_generative(process, torch.from_numpy((text - mean) / std), torch.from_numpy(audio),
-                   steps=settings["bridge_steps"], batch_size=256, lr=1e-3, seed=seed)
+    fit_generative(
+        process,
+        torch.from_numpy((text - mean) / std),
+        torch.from_numpy(audio),
+        steps=settings["bridge_steps"],
+        batch_size=256,
+        lr=1e-3,
+        seed=seed,
+    )
 
     def bridge(a: np.ndarray) -> np.ndarray:
         draws = process.sample(len(a), torch.from_numpy(a), generator=torch.Generator().manual_seed(seed))
@@ -191,16 +230,22 @@ def score_bridge(name: str, seed: int, data: dict, settings: dict) -> dict:
     """Fit bridge ``name`` on the training pairs and measure it on the test pairs."""
     parameters = 0
     if name == "none":
-        bridge = lambda a: a
+
+        def bridge(a):
+            return a
     elif name == "linear":
         bridge, parameters = fit_linear(data["audio_train"], data["text_train"]), (EMBED_DIM + 1) * EMBED_DIM
     else:
         bridge, parameters = fit_trained_bridge(name, data["audio_train"], data["text_train"], seed, settings)
     bridged = bridge(data["audio_test"])
     bridged = (bridged / np.linalg.norm(bridged, axis=1, keepdims=True)).astype(np.float32)
-    return {"bridge": name, "seed": seed, "parameters": parameters,
-            "zero_shot_accuracy": zero_shot_accuracy(data["text_train"], data["digit_train"], bridged, data["digit_test"]),
-            **gap_measures(bridged, data["text_test"])}
+    return {
+        "bridge": name,
+        "seed": seed,
+        "parameters": parameters,
+        "zero_shot_accuracy": zero_shot_accuracy(data["text_train"], data["digit_train"], bridged, data["digit_test"]),
+        **gap_measures(bridged, data["text_test"]),
+    }
 
 
 def experiment(ctx: ClaimContext) -> Evidence:
@@ -216,8 +261,12 @@ def experiment(ctx: ClaimContext) -> Evidence:
     table = summarize(runs, ("bridge",), METRICS)
     for row in table:
         row["size_tolerance"] = SIZE_TOLERANCE
-    notes = [(f"Encoder {s['encoder_steps']} steps; bridges: width {s['hidden']}, {s['diffusion_steps']}-step chain, "
-              f"{s['bridge_steps']} training steps.")]
+    notes = [
+        (
+            f"Encoder {s['encoder_steps']} steps; bridges: width {s['hidden']}, {s['diffusion_steps']}-step chain, "
+            f"{s['bridge_steps']} training steps."
+        )
+    ]
     return Evidence(table, runs, notes)
 
 
@@ -230,15 +279,24 @@ def verdict(table: list[dict]) -> tuple[str, str]:
     diffusion, raw = rows["diffusion_link"], rows["none"]
     gap = rows["mlp_regressor"]["parameters"] / diffusion["parameters"] - 1
     if abs(gap) > diffusion["size_tolerance"]:
-        return "not checkable here", (f"the MLP regressor has {gap:+.0%} of Diffusion-Link's parameters, beyond "
-                                      f"{diffusion['size_tolerance']:.0%}; sizes must match for the comparison.")
-    rival = {m: max((rows[b] for b in DETERMINISTIC), key=lambda r: r[f"{m}_mean"]) for m in ("zero_shot_accuracy", "recall_at_1")}
+        return "not checkable here", (
+            f"the MLP regressor has {gap:+.0%} of Diffusion-Link's parameters, beyond "
+            f"{diffusion['size_tolerance']:.0%}; sizes must match for the comparison."
+        )
+    rival = {
+        m: max((rows[b] for b in DETERMINISTIC), key=lambda r: r[f"{m}_mean"])
+        for m in ("zero_shot_accuracy", "recall_at_1")
+    }
     reads = compare(diffusion, rival["zero_shot_accuracy"], "zero_shot_accuracy")
     pairs = compare(diffusion, rival["recall_at_1"], "recall_at_1")
     verdict_ = "not reproduced" if not reads.wins else "partly reproduced" if pairs.loses else "reproduced"
-    describe = lambda m: f"{m} " + " / ".join(f"{b} {rows[b][f'{m}_mean']:.3f}" for b in BRIDGES)
+
+    def describe(m):
+        return f"{m} " + " / ".join(f"{b} {rows[b][f'{m}_mean']:.3f}" for b in BRIDGES)
+
     return verdict_, (
         f"zero-shot accuracy of a text-trained decoder on bridged audio: Diffusion-Link vs "
         f"{rival['zero_shot_accuracy']['bridge']} {reads} ({'beyond' if reads.wins else 'not beyond'} 1 SE; no bridge "
         f"{raw['zero_shot_accuracy_mean']:.3f}); recall@1 vs {rival['recall_at_1']['bridge']} {pairs}"
-        f"{' (pairing lost beyond 1 SE)' if pairs.loses else ''}; " + "; ".join(describe(m) for m in METRICS) + ".")
+        f"{' (pairing lost beyond 1 SE)' if pairs.loses else ''}; " + "; ".join(describe(m) for m in METRICS) + "."
+    )

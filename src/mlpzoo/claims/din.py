@@ -27,11 +27,12 @@ DATASET = "movielens-100k-din"
 
 SPEC = ClaimSpec(
     claim="DIN > Embedding&MLP base model with sum pooling in gAUC; Dice >= PReLU.",
-    paper_numbers={"MovieLens (paper, MovieLens-20M; Table 5)": "DIN with Dice above DIN with PReLU above the base model in gAUC"},
+    paper_numbers={
+        "MovieLens (paper, MovieLens-20M; Table 5)": "DIN with Dice above DIN with PReLU above the base model in gAUC"
+    },
     datasets=(DATASET,),
     first_seed=2021,
-    settings={"quick": {"epochs": 1, "patience": 2, "max_train_rows": 20_000},
-              "full": {"epochs": 100, "patience": 2}},
+    settings={"quick": {"epochs": 1, "patience": 2, "max_train_rows": 20_000}, "full": {"epochs": 100, "patience": 2}},
     notes=("MovieLens-100k, not the paper's MovieLens-20M; history = all previously rated movies; split by time.",),
 )
 
@@ -49,9 +50,11 @@ def verdict(table: list[dict]) -> tuple[str, str]:
     dice, prelu, base = rows["din_dice"], rows["din_prelu"], rows["base_sum_pooling"]
     attention = compare(prelu, base, "test_gauc")
     dice_vs_prelu = compare(dice, prelu, "test_gauc")
-    reason = (f"test gAUC: DIN+Dice {dice['test_gauc_mean']:.4f}, DIN+PReLU {prelu['test_gauc_mean']:.4f}, "
-              f"base (sum pooling) {base['test_gauc_mean']:.4f}; attention vs sum pooling {attention} "
-              f"({'beyond' if attention.wins else 'not beyond'} 1 SE); Dice vs PReLU {dice_vs_prelu}.")
+    reason = (
+        f"test gAUC: DIN+Dice {dice['test_gauc_mean']:.4f}, DIN+PReLU {prelu['test_gauc_mean']:.4f}, "
+        f"base (sum pooling) {base['test_gauc_mean']:.4f}; attention vs sum pooling {attention} "
+        f"({'beyond' if attention.wins else 'not beyond'} 1 SE); Dice vs PReLU {dice_vs_prelu}."
+    )
     if not attention.wins:
         return "not reproduced", reason
     return ("partly reproduced" if dice_vs_prelu.loses else "reproduced"), reason

@@ -38,17 +38,26 @@ from mlpzoo.models.graph import GCN
 
 SPEC = ClaimSpec(
     claim="Random forest is the strongest illicit-transaction classifier, and GCN node embeddings improve it.",
-    paper_numbers={"Elliptic, illicit F1 (Table 1)": ("RF (all features) 0.788, RF (all features + node "
-                                                      "embeddings) 0.796, GCN 0.628")},
+    paper_numbers={
+        "Elliptic, illicit F1 (Table 1)": (
+            "RF (all features) 0.788, RF (all features + node embeddings) 0.796, GCN 0.628"
+        )
+    },
     seeds={"quick": 1, "full": 3},
-    settings={"quick": {"nodes_per_step": 120, "gcn_epochs": 80, "mlp_epochs": 60},
-              "full": {"nodes_per_step": 800, "gcn_epochs": 1000, "mlp_epochs": 200}},
+    settings={
+        "quick": {"nodes_per_step": 120, "gcn_epochs": 80, "mlp_epochs": 60},
+        "full": {"nodes_per_step": 800, "gcn_epochs": 1000, "mlp_epochs": 200},
+    },
     notes=(
-        ("STAND-IN DATA: the Elliptic data set is not available here; every number comes from the synthetic "
-         "temporal transaction graph of mlpzoo.data.graphs.temporal_transactions, whose generator decides which "
-         "model wins. It can show that the pipeline runs the paper's experiment, not what happens on Bitcoin data."),
-        ("Stand-in: 49 steps x nodes_per_step nodes, 25 % labelled, 10 % of them illicit; train steps 1-34 "
-         "(10 % held out for the GCN's checkpoint choice), test steps 35-49; a new illicit typology from step 43."),
+        (
+            "STAND-IN DATA: the Elliptic data set is not available here; every number comes from the synthetic "
+            "temporal transaction graph of mlpzoo.data.graphs.temporal_transactions, whose generator decides which "
+            "model wins. It can show that the pipeline runs the paper's experiment, not what happens on Bitcoin data."
+        ),
+        (
+            "Stand-in: 49 steps x nodes_per_step nodes, 25 % labelled, 10 % of them illicit; train steps 1-34 "
+            "(10 % held out for the GCN's checkpoint choice), test steps 35-49; a new illicit typology from step 43."
+        ),
         "GCN: up to gcn_epochs epochs, no early stopping (the weights with the best validation accuracy kept).",
         "Full budget: 3 seeds of 49 x 800 nodes, a few minutes each on the loaded 2-core machine (estimate).",
     ),
@@ -69,8 +78,14 @@ def _gcn(graph, seed: int, epochs: int):
     adj = model.adjacency(graph.edge_index, graph.num_nodes)
     weight = torch.tensor(CLASS_WEIGHTS)
     train = graph.index("train")
-    fit_full_batch(model, lambda: model(x, adj), lambda z: F.cross_entropy(z[train], graph.y[train], weight=weight),
-                   graph.y, graph.index("val"), FitConfig(lr=1e-3, weight_decay=0.0, max_epochs=epochs, patience=epochs))
+    fit_full_batch(
+        model,
+        lambda: model(x, adj),
+        lambda z: F.cross_entropy(z[train], graph.y[train], weight=weight),
+        graph.y,
+        graph.index("val"),
+        FitConfig(lr=1e-3, weight_decay=0.0, max_epochs=epochs, patience=epochs),
+    )
     with torch.no_grad():
         return model(x, adj).argmax(-1).numpy(), model.embed(x, adj).numpy()
 
@@ -87,13 +102,16 @@ def run_seed(seed: int, s: dict) -> list[dict]:
         "logistic_regression": LogisticRegression(max_iter=1000).fit(xs[fit_rows], y[fit_rows]).predict(xs[test]),
         "random_forest": _forest(seed).fit(x[fit_rows], y[fit_rows]).predict(x[test]),
         "mlp": MLPClassifier((50,), learning_rate_init=1e-3, max_iter=s["mlp_epochs"], random_state=seed)
-        .fit(xs[fit_rows], y[fit_rows]).predict(xs[test]),
+        .fit(xs[fit_rows], y[fit_rows])
+        .predict(xs[test]),
         "gcn": gcn_pred[test],
     }
     with_ne = np.concatenate([x, embeddings], axis=1)
     predictions["random_forest_embeddings"] = _forest(seed).fit(with_ne[fit_rows], y[fit_rows]).predict(with_ne[test])
-    return [{"model": m, "seed": seed, "illicit_f1": float(f1_score(y[test], predictions[m], zero_division=0))}
-            for m in MODELS]
+    return [
+        {"model": m, "seed": seed, "illicit_f1": float(f1_score(y[test], predictions[m], zero_division=0))}
+        for m in MODELS
+    ]
 
 
 def experiment(ctx: ClaimContext) -> Evidence:
@@ -121,6 +139,8 @@ def verdict(table: list[dict]) -> tuple[str, str]:
     helps = compare(with_ne, forest, "illicit_f1").wins
     return "not checkable here", (
         "The Elliptic data set is not available. On the synthetic stand-in: RF illicit F1 "
-        f"{forest['illicit_f1_mean']:.4f} vs the best other model ({best_other['model']}) {best_other['illicit_f1_mean']:.4f} "
+        f"{forest['illicit_f1_mean']:.4f} vs the best other model ({best_other['model']}) "
+        f"{best_other['illicit_f1_mean']:.4f} "
         f"(RF strongest: {'yes' if strongest else 'no'}); RF with GCN embeddings {with_ne['illicit_f1_mean']:.4f} "
-        f"(embeddings help: {'yes' if helps else 'no'}). These say how the generator behaves, not Bitcoin data.")
+        f"(embeddings help: {'yes' if helps else 'no'}). These say how the generator behaves, not Bitcoin data."
+    )

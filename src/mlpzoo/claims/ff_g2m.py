@@ -57,43 +57,64 @@ SPEC = ClaimSpec(
     claim="FF-G2M students beat GLNN students, which beat plain MLPs, and come close to or above their GNN teachers.",
     paper_numbers={
         "FF-G2M abstract": "+12.6 % over vanilla MLPs and +2.6 % over the teacher GNNs, averaged over six data sets "
-                           "and three GNNs",
+        "and three GNNs",
         "GLNN Table 1 (transductive, CPF splits)": "Cora SAGE 80.52 +- 1.77, MLP 59.22 +- 1.31, GLNN 80.54 +- 1.35; "
-                                                   "Citeseer SAGE 70.33 +- 1.97, MLP 59.61 +- 2.88, GLNN 71.77 +- 2.01",
+        "Citeseer SAGE 70.33 +- 1.97, MLP 59.61 +- 2.88, GLNN 71.77 +- 2.01",
     },
     datasets=("planetoid",),
     seeds={"quick": 1, "full": 5},
     # Groups are (data set, teacher, setting). Quick: every code path (both teachers, both settings, the
     # calibration) on Cora, few epochs, small networks. Full: main rows on the first `main_seeds` seeds, the
     # calibration on all five.
-    settings={"quick": {"groups": (("cora", "gcn", "transductive"), ("cora", "sage", "inductive")),
-                        "main_seeds": 1, "max_epochs": 15, "teacher": {"hidden": 64, "num_layers": 2},
-                        "student": {"hidden": 64, "num_layers": 2}, "calibration": ("cora",)},
-              "full": {"groups": tuple((d, t, "transductive") for d in ("cora", "citeseer", "csbm")
-                                        for t in ("gcn", "sage"))
-                       + (("cora", "sage", "inductive"), ("csbm", "sage", "inductive")),
-                       "main_seeds": 3, "max_epochs": None, "teacher": {}, "student": {},
-                       "calibration": ("cora", "citeseer")}},
+    settings={
+        "quick": {
+            "groups": (("cora", "gcn", "transductive"), ("cora", "sage", "inductive")),
+            "main_seeds": 1,
+            "max_epochs": 15,
+            "teacher": {"hidden": 64, "num_layers": 2},
+            "student": {"hidden": 64, "num_layers": 2},
+            "calibration": ("cora",),
+        },
+        "full": {
+            "groups": tuple((d, t, "transductive") for d in ("cora", "citeseer", "csbm") for t in ("gcn", "sage"))
+            + (("cora", "sage", "inductive"), ("csbm", "sage", "inductive")),
+            "main_seeds": 3,
+            "max_epochs": None,
+            "teacher": {},
+            "student": {},
+            "calibration": ("cora", "citeseer"),
+        },
+    },
     notes=(
-        ("Main rows: FF-G2M's protocol and best_parameters.json per data set and teacher (the teacher shares the "
-         "student's width and depth; student dropout = its dropout_t, teacher dropout = its dropout_s); the MLP, GLNN "
-         "and FF-G2M students share that network and GLNN uses FF-G2M's lamb (FF-G2M's own GLNN ablation). Adam "
-         "lr 0.01, weight decay 5e-4, up to 500 epochs, patience 50 on validation accuracy, full batch."),
-        ("Calibration rows: GLNN's protocol (CPF split of the largest component drawn per seed, raw binary features; "
-         "GLNN's train.conf.yaml: SAGE 2 x 128, MLP 2 x 128, dropout 0.6 / 0.1, weight decay 5e-3 / 1e-3 on Cora / "
-         "Citeseer, lamb 0, 200 epochs, patience 50). Remaining differences: our SAGE uses the mean aggregator "
-         "with its own self weight and full neighbourhoods (GLNN: DGL's gcn aggregator, fan-out 5,5 in training); "
-         "GLNN's student takes minibatches of 512 nodes, ours the full graph; GLNN reports 10 runs, we run 5; "
-         "Citeseer's component has 2,120 nodes here against CPF's 2,110."),
+        (
+            "Main rows: FF-G2M's protocol and best_parameters.json per data set and teacher (the teacher shares the "
+            "student's width and depth; student dropout = its dropout_t, teacher dropout = its dropout_s); the MLP, "
+            "GLNN "
+            "and FF-G2M students share that network and GLNN uses FF-G2M's lamb (FF-G2M's own GLNN ablation). Adam "
+            "lr 0.01, weight decay 5e-4, up to 500 epochs, patience 50 on validation accuracy, full batch."
+        ),
+        (
+            "Calibration rows: GLNN's protocol (CPF split of the largest component drawn per seed, raw binary "
+            "features; "
+            "GLNN's train.conf.yaml: SAGE 2 x 128, MLP 2 x 128, dropout 0.6 / 0.1, weight decay 5e-3 / 1e-3 on Cora / "
+            "Citeseer, lamb 0, 200 epochs, patience 50). Remaining differences: our SAGE uses the mean aggregator "
+            "with its own self weight and full neighbourhoods (GLNN: DGL's gcn aggregator, fan-out 5,5 in training); "
+            "GLNN's student takes minibatches of 512 nodes, ours the full graph; GLNN reports 10 runs, we run 5; "
+            "Citeseer's component has 2,120 nodes here against CPF's 2,110."
+        ),
         "Inductive rows: test_acc is on the 20 % held-out test nodes; prod_acc = 0.8 * observed test + 0.2 * held-out.",
-        (f"CSBM: {CSBM}, seed 0; its students take FF-G2M's Citeseer-GCN row, its teachers GLNN's "
-         "train.conf.yaml rows (FF-G2M has none for it)."),
+        (
+            f"CSBM: {CSBM}, seed 0; its students take FF-G2M's Citeseer-GCN row, its teachers GLNN's "
+            "train.conf.yaml rows (FF-G2M has none for it)."
+        ),
         "FF-G2M's own table (public split) could not be read here, so FF-G2M has no calibration row.",
-        ("Full budget: both teachers, transductive, on Cora, Citeseer and the CSBM; SAGE inductive (GLNN's "
-         "production setting) on Cora and the CSBM; 3 seeds, the calibration on 5 (GLNN reports 10). Estimate from "
-         "arm times measured on the loaded 2-core machine, scaled to an idle one: 15 Cora/Citeseer arms of about "
-         "3 min (FF-G2M's 3 x 512 and 2 x 1024 networks, four fits each), 9 CSBM arms and 10 calibration arms of "
-         "about 0.5 min: about 55 min. Left out against the paper: the GAT teacher and its other four data sets."),
+        (
+            "Full budget: both teachers, transductive, on Cora, Citeseer and the CSBM; SAGE inductive (GLNN's "
+            "production setting) on Cora and the CSBM; 3 seeds, the calibration on 5 (GLNN reports 10). Estimate from "
+            "arm times measured on the loaded 2-core machine, scaled to an idle one: 15 Cora/Citeseer arms of about "
+            "3 min (FF-G2M's 3 x 512 and 2 x 1024 networks, four fits each), 9 CSBM arms and 10 calibration arms of "
+            "about 0.5 min: about 55 min. Left out against the paper: the GAT teacher and its other four data sets."
+        ),
     ),
 )
 
@@ -107,16 +128,25 @@ def experiment(ctx: ClaimContext) -> Evidence:
     for dataset, teacher, setting in groups:
         graph = load_graph(dataset, ctx.data_dir)
         for seed in main_seeds:
-            runs += ctx.arm(f"{dataset}/{teacher}/{setting}/seed{seed}",
-                            partial(_distil, graph, teacher, setting, seed, s), seed=seed)
+            runs += ctx.arm(
+                f"{dataset}/{teacher}/{setting}/seed{seed}",
+                partial(_distil, graph, teacher, setting, seed, s),
+                seed=seed,
+            )
     calibration = []
     for dataset in s["calibration"]:
         for seed in ctx.seeds:
-            calibration += ctx.arm(f"calibration/{dataset}/seed{seed}", partial(_calibration_run, ctx, dataset, seed),
-                                   seed=seed)
+            calibration += ctx.arm(
+                f"calibration/{dataset}/seed{seed}", partial(_calibration_run, ctx, dataset, seed), seed=seed
+            )
     table = summarize(runs, ("dataset", "teacher", "setting", "model"), METRICS)
-    table += calibrate([{**r, "test_acc": 100 * r["test_acc"]} for r in calibration], GLNN_TABLE1,
-                       ("dataset", "model"), "test_acc", ROLES)
+    table += calibrate(
+        [{**r, "test_acc": 100 * r["test_acc"]} for r in calibration],
+        GLNN_TABLE1,
+        ("dataset", "model"),
+        "test_acc",
+        ROLES,
+    )
     return Evidence(table, runs + calibration)
 
 
@@ -137,8 +167,10 @@ def _calibration_run(ctx: ClaimContext, dataset: str, seed: int) -> list[dict]:
     s = ctx.settings
     t_cfg = teacher_config("sage", dataset, "glnn", **_epochs(s))
     st_cfg = student_config(dataset, "sage", "glnn", **_epochs(s))
-    return [{**r, "split": "cpf"} for r in run_distillation(graph, "sage", "transductive", seed, t_cfg, st_cfg,
-                                                            methods=("mlp", "glnn"))]
+    return [
+        {**r, "split": "cpf"}
+        for r in run_distillation(graph, "sage", "transductive", seed, t_cfg, st_cfg, methods=("mlp", "glnn"))
+    ]
 
 
 def verdict(table: list[dict]) -> tuple[str, str]:
@@ -162,10 +194,12 @@ def verdict(table: list[dict]) -> tuple[str, str]:
         full += base and ff_vs_gl.wins
         partial += base and ff_vs_gl.ties
         word = "pass" if base and ff_vs_gl.wins else "partly" if base and ff_vs_gl.ties else "fail"
-        findings.append(f"{'/'.join(group)}: FF-G2M {ff['test_acc_mean']:.4f}, GLNN {gl['test_acc_mean']:.4f}, "
-                        f"MLP {ml['test_acc_mean']:.4f}, teacher {te['test_acc_mean']:.4f} "
-                        f"({word}: FF-GLNN {ff_vs_gl}, "
-                        f"GLNN-MLP {gl_vs_ml}, FF-teacher {ff_vs_te})")
+        findings.append(
+            f"{'/'.join(group)}: FF-G2M {ff['test_acc_mean']:.4f}, GLNN {gl['test_acc_mean']:.4f}, "
+            f"MLP {ml['test_acc_mean']:.4f}, teacher {te['test_acc_mean']:.4f} "
+            f"({word}: FF-GLNN {ff_vs_gl}, "
+            f"GLNN-MLP {gl_vs_ml}, FF-teacher {ff_vs_te})"
+        )
     if groups and full == len(groups):
         outcome = "reproduced"
     else:

@@ -20,8 +20,10 @@ DATASETS = ("frappe", "movielens-100k-ctr")
 MODELS = ("finalmlp", "dualmlp", "dcn", "deepfm", "dnn")
 SINGLE_STREAM = ("dcn", "deepfm", "dnn")
 # Per data set model arguments: FinalMLP's stream contexts are the user and item fields.
-CONTEXTS = {"frappe": {"stream1_context": ("user",), "stream2_context": ("item",)},
-            "movielens-100k-ctr": {"stream1_context": ("user_id",), "stream2_context": ("item_id",)}}
+CONTEXTS = {
+    "frappe": {"stream1_context": ("user",), "stream2_context": ("item",)},
+    "movielens-100k-ctr": {"stream1_context": ("user_id",), "stream2_context": ("item_id",)},
+}
 
 SPEC = ClaimSpec(
     claim="FinalMLP > DualMLP >= DCN / DeepFM / DNN in test AUC.",
@@ -29,14 +31,17 @@ SPEC = ClaimSpec(
     datasets=DATASETS,
     first_seed=2021,
     # Quick: one epoch on the first 20,000 training rows (valid and test whole), every model and data set.
-    settings={"quick": {"epochs": 1, "patience": 2, "max_train_rows": 20_000},
-              "full": {"epochs": 100, "patience": 2}},
-    notes=("Frappe here is the public validation+test parts only (86,582 of 288,609 rows), split 70/20/10 with seed 2023.",),
+    settings={"quick": {"epochs": 1, "patience": 2, "max_train_rows": 20_000}, "full": {"epochs": 100, "patience": 2}},
+    notes=(
+        "Frappe here is the public validation+test parts only (86,582 of 288,609 rows), split 70/20/10 with seed 2023.",
+    ),
 )
 
 
 def experiment(ctx: ClaimContext) -> Evidence:
-    arms = [Arm(name, model, model, CONTEXTS[name] if model == "finalmlp" else {}) for name in DATASETS for model in MODELS]
+    arms = [
+        Arm(name, model, model, CONTEXTS[name] if model == "finalmlp" else {}) for name in DATASETS for model in MODELS
+    ]
     runs = run_arms(ctx, arms, ("auc",))
     return Evidence(summarize(runs, ("dataset", "model"), ("test_auc", "test_logloss")), runs)
 
@@ -58,9 +63,11 @@ def verdict(table: list[dict]) -> tuple[str, str]:
             full += 1
         elif compare(final, best_single, "test_auc").wins:
             partial += 1
-        findings.append(f"{name}: FinalMLP {final['test_auc_mean']:.4f}, DualMLP {dual['test_auc_mean']:.4f}, best single-stream "
-                        f"{best_single['model']} {best_single['test_auc_mean']:.4f}; FinalMLP vs {runner_up['model']} {lead}"
-                        f"{'' if lead.wins else ', not beyond 1 SE'}")
+        findings.append(
+            f"{name}: FinalMLP {final['test_auc_mean']:.4f}, DualMLP {dual['test_auc_mean']:.4f}, best single-stream "
+            f"{best_single['model']} {best_single['test_auc_mean']:.4f}; FinalMLP vs {runner_up['model']} {lead}"
+            f"{'' if lead.wins else ', not beyond 1 SE'}"
+        )
     if full == len(datasets):
         outcome = "reproduced"
     elif full + partial > 0:

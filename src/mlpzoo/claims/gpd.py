@@ -60,35 +60,79 @@ HISTORY, SEASON = 96, 24
 METRICS = ("test_mse", "test_mae")
 
 SPEC = ClaimSpec(
-    claim="Zero-shot forecasts of an MLP diffusion model pretrained on other series are competitive with models trained on the target.",
-    paper_numbers={"paper (abstract)": "zero-shot GPD comparable to SOTA LLM-based and deep models on mainstream "
-                                       "benchmarks; no per-setting number is quoted here"},
+    claim="Zero-shot forecasts of an MLP diffusion model pretrained on other series are competitive with models "
+    "trained on the target.",
+    paper_numbers={
+        "paper (abstract)": "zero-shot GPD comparable to SOTA LLM-based and deep models on mainstream "
+        "benchmarks; no per-setting number is quoted here"
+    },
     datasets=("ett",),
     seeds={"quick": 1, "full": 3},
     # Quick: one horizon, short pretraining, few test windows; every model including the in-domain reference.
     settings={
-        "quick": {"horizons": (24,), "window": 120, "hidden": 128, "blocks": 3, "diffusion_steps": 50, "clip_x0": 6.0,
-                  "train_steps": 200, "batch": 128, "lr": 2e-3, "samples": 4, "test_stride": 97,
-                  "mlp_epochs": 2, "mlp_batches": 60, "in_domain": True},
-        "full": {"horizons": (24, 48, 96), "window": 192, "hidden": 128, "blocks": 3, "diffusion_steps": 200,
-                 "clip_x0": 6.0, "train_steps": 6000, "batch": 256, "lr": 1e-3, "samples": 8, "test_stride": 29,
-                 "mlp_epochs": 30, "mlp_batches": None, "in_domain": True},
+        "quick": {
+            "horizons": (24,),
+            "window": 120,
+            "hidden": 128,
+            "blocks": 3,
+            "diffusion_steps": 50,
+            "clip_x0": 6.0,
+            "train_steps": 200,
+            "batch": 128,
+            "lr": 2e-3,
+            "samples": 4,
+            "test_stride": 97,
+            "mlp_epochs": 2,
+            "mlp_batches": 60,
+            "in_domain": True,
+        },
+        "full": {
+            "horizons": (24, 48, 96),
+            "window": 192,
+            "hidden": 128,
+            "blocks": 3,
+            "diffusion_steps": 200,
+            "clip_x0": 6.0,
+            "train_steps": 6000,
+            "batch": 256,
+            "lr": 1e-3,
+            "samples": 8,
+            "test_stride": 29,
+            "mlp_epochs": 30,
+            "mlp_batches": None,
+            "in_domain": True,
+        },
     },
     notes=(
-        ("Zero-shot means no target value is used for fitting; the target's training-split mean and deviation set "
-         "the standardised scale on which every model is scored (the usual ETT convention)."),
-        (f"Competitive = GPD mean MSE <= {1 + MARGIN:.2f} x the better trained baseline (linear, MLP) plus one "
-         "standard error of the difference over seeds, and below the seasonal-naive MSE beyond one standard error."),
-        (f"{IN_DOMAIN} (not part of the verdict): the same GPD pretrained on the target's training split, to separate "
-         "the diffusion forecaster's quality from the cost of zero-shot transfer."),
-        ("The paper's own benchmark table (its LLM-based and deep baselines) is not reproduced; the baselines here are "
-         "a least-squares linear map and an MLP trained on the target."),
-        ("Full budget estimate on the 2-core machine (one thread), from measured step times (loaded machine): about "
-         "35 min: 12 pretrainings (3 seeds x 2 directions x zero-shot and in-domain) of 6,000 steps at 0.013 s, "
-         "12 x 3 horizons of forecasts (200 denoiser calls on ~5,600 rows at 0.07 s), 18 MLP baselines of at most 30 "
-         "epochs. Reduced from width 256, 8,000 steps and a test window every 13 hours (about 2 h)."),
-        ("The paper pretrains on a large multi-domain corpus; here pretraining is one ETT series' training split, a "
-         "much smaller source, so the zero-shot transfer is harder than in the paper."),
+        (
+            "Zero-shot means no target value is used for fitting; the target's training-split mean and deviation set "
+            "the standardised scale on which every model is scored (the usual ETT convention)."
+        ),
+        (
+            f"Competitive = GPD mean MSE <= {1 + MARGIN:.2f} x the better trained baseline (linear, MLP) plus one "
+            "standard error of the difference over seeds, and below the seasonal-naive MSE beyond one standard error."
+        ),
+        (
+            f"{IN_DOMAIN} (not part of the verdict): the same GPD pretrained on the target's training split, to "
+            "separate "
+            "the diffusion forecaster's quality from the cost of zero-shot transfer."
+        ),
+        (
+            "The paper's own benchmark table (its LLM-based and deep baselines) is not reproduced; the baselines "
+            "here are "
+            "a least-squares linear map and an MLP trained on the target."
+        ),
+        (
+            "Full budget estimate on the 2-core machine (one thread), from measured step times (loaded machine): about "
+            "35 min: 12 pretrainings (3 seeds x 2 directions x zero-shot and in-domain) of 6,000 steps at 0.013 s, "
+            "12 x 3 horizons of forecasts (200 denoiser calls on ~5,600 rows at 0.07 s), 18 MLP baselines of at most "
+            "30 "
+            "epochs. Reduced from width 256, 8,000 steps and a test window every 13 hours (about 2 h)."
+        ),
+        (
+            "The paper pretrains on a large multi-domain corpus; here pretraining is one ETT series' training split, a "
+            "much smaller source, so the zero-shot transfer is harder than in the paper."
+        ),
     ),
 )
 
@@ -115,9 +159,18 @@ def _fit_mlp(train, valid, horizon: int, seed: int, settings: dict) -> _CentredM
     torch.manual_seed(seed)
     model = _CentredMLP(HISTORY, horizon)
     data = [ArrayData(torch.from_numpy(_univariate(x)), torch.from_numpy(_univariate(y))) for x, y in (train, valid)]
-    cfg = {"epochs": settings["mlp_epochs"], "patience": 3, "batch_size": 256, "lr": 1e-3, "lr_decay_factor": 1.0,
-           "seed": seed, "monitor": "mse", "progress": False, "save_checkpoints": False,
-           "max_batches_per_epoch": settings["mlp_batches"]}
+    cfg = {
+        "epochs": settings["mlp_epochs"],
+        "patience": 3,
+        "batch_size": 256,
+        "lr": 1e-3,
+        "lr_decay_factor": 1.0,
+        "seed": seed,
+        "monitor": "mse",
+        "progress": False,
+        "save_checkpoints": False,
+        "max_batches_per_epoch": settings["mlp_batches"],
+    }
     Trainer(get_task("regression"), model, cfg).fit(*data)
     return model.eval()
 
@@ -127,8 +180,17 @@ def _metrics(forecast: np.ndarray, target: np.ndarray) -> dict[str, float]:
 
 
 def _records(direction: str, horizon: int, seed: int, forecasts: dict, y_test: np.ndarray) -> list[dict]:
-    return [{"direction": direction, "horizon": horizon, "model": model, "seed": seed, "windows": len(y_test),
-             **_metrics(forecast, y_test)} for model, forecast in forecasts.items()]
+    return [
+        {
+            "direction": direction,
+            "horizon": horizon,
+            "model": model,
+            "seed": seed,
+            "windows": len(y_test),
+            **_metrics(forecast, y_test),
+        }
+        for model, forecast in forecasts.items()
+    ]
 
 
 def baselines(source: str, target: str, splits: dict, seed: int, settings: dict) -> list[dict]:
@@ -153,12 +215,22 @@ def baselines(source: str, target: str, splits: dict, seed: int, settings: dict)
 
 def gpd_forecasts(name: str, source: str, target: str, splits: dict, seed: int, settings: dict) -> list[dict]:
     """Pretrain GPD on ``source`` (zero-shot) or on ``target`` (in-domain) and forecast the target's test split."""
-    gpd = GPDForecaster(settings["window"], pretrain_horizon=settings["window"] - HISTORY,
-                        hidden_dim=settings["hidden"], n_blocks=settings["blocks"],
-                        diffusion_steps=settings["diffusion_steps"], clip_x0=settings["clip_x0"])
+    gpd = GPDForecaster(
+        settings["window"],
+        pretrain_horizon=settings["window"] - HISTORY,
+        hidden_dim=settings["hidden"],
+        n_blocks=settings["blocks"],
+        diffusion_steps=settings["diffusion_steps"],
+        clip_x0=settings["clip_x0"],
+    )
     # Pretraining windows are centred on their first HISTORY hours, as forecasts centre on the history.
-    gpd.fit(splits[source if name == "gpd_zero_shot" else target][0], steps=settings["train_steps"],
-            batch_size=settings["batch"], lr=settings["lr"], seed=seed)
+    gpd.fit(
+        splits[source if name == "gpd_zero_shot" else target][0],
+        steps=settings["train_steps"],
+        batch_size=settings["batch"],
+        lr=settings["lr"],
+        seed=seed,
+    )
     records = []
     for horizon in settings["horizons"]:
         x_test, y_test = make_windows(splits[target][2], HISTORY, horizon, settings["test_stride"])
@@ -180,19 +252,27 @@ def experiment(ctx: ClaimContext) -> Evidence:
             units["baselines"] = partial(baselines, source, target, splits, seed, s)
             for unit, fn in units.items():
                 for record in ctx.arm(f"{source}->{target}/{unit}/seed{seed}", fn, seed=seed):
-                    ctx.log(f"seed {seed} {record['direction']} H={record['horizon']} {record['model']}: "
-                            f"MSE {record['test_mse']:.4f} MAE {record['test_mae']:.4f}")
+                    ctx.log(
+                        f"seed {seed} {record['direction']} H={record['horizon']} {record['model']}: "
+                        f"MSE {record['test_mse']:.4f} MAE {record['test_mae']:.4f}"
+                    )
                     runs.append(record)
     table = summarize(runs, ("direction", "horizon", "model"), METRICS)
     for row in table:
         row["margin"] = MARGIN
-    notes = [(f"GPD: residual-MLP DDPM over windows of {s['window']} hours ({s['blocks']} blocks of width {s['hidden']}, "
-              f"{s['diffusion_steps']} linear-schedule steps, x_0 estimate clipped to +-{s['clip_x0']}), pretrained "
-              f"{s['train_steps']} AdamW steps on the source's training split, all 7 channels as univariate windows; "
-              f"forecast = mean of {s['samples']} RePaint draws with the 96-hour history imposed, each window centred "
-              "on its history mean."),
-             (f"Test windows start every {s['test_stride']} hours over the 4-month test split (history taken from the "
-              "hours before it); n in the table counts seeds.")]
+    notes = [
+        (
+            f"GPD: residual-MLP DDPM over windows of {s['window']} hours ({s['blocks']} blocks of width {s['hidden']}, "
+            f"{s['diffusion_steps']} linear-schedule steps, x_0 estimate clipped to +-{s['clip_x0']}), pretrained "
+            f"{s['train_steps']} AdamW steps on the source's training split, all 7 channels as univariate windows; "
+            f"forecast = mean of {s['samples']} RePaint draws with the 96-hour history imposed, each window centred "
+            "on its history mean."
+        ),
+        (
+            f"Test windows start every {s['test_stride']} hours over the 4-month test split (history taken from the "
+            "hours before it); n in the table counts seeds."
+        ),
+    ]
     return Evidence(table, runs, notes)
 
 
@@ -221,12 +301,14 @@ def verdict(table: list[dict]) -> tuple[str, str]:
         ok = not bound.loses and over_naive.wins
         competitive += ok
         reference = rows.get((direction, horizon, IN_DOMAIN))
-        findings.append(f"{direction} H={horizon}: GPD {gpd['test_mse_mean']:.4f} vs {best['model']} "
-                        f"{best['test_mse_mean']:.4f} ({gpd['test_mse_mean'] / best['test_mse_mean'] - 1:+.0%}; vs "
-                        f"{1 + gpd['margin']:.2f}x {bound}), seasonal naive {row('seasonal_naive')['test_mse_mean']:.4f} "
-                        f"({'beaten' if over_naive.wins else 'not beaten'} beyond 1 SE)"
-                        + (f", in-domain GPD {reference['test_mse_mean']:.4f}" if reference else "")
-                        + f" -> {'competitive' if ok else 'not competitive'}")
+        findings.append(
+            f"{direction} H={horizon}: GPD {gpd['test_mse_mean']:.4f} vs {best['model']} "
+            f"{best['test_mse_mean']:.4f} ({gpd['test_mse_mean'] / best['test_mse_mean'] - 1:+.0%}; vs "
+            f"{1 + gpd['margin']:.2f}x {bound}), seasonal naive {row('seasonal_naive')['test_mse_mean']:.4f} "
+            f"({'beaten' if over_naive.wins else 'not beaten'} beyond 1 SE)"
+            + (f", in-domain GPD {reference['test_mse_mean']:.4f}" if reference else "")
+            + f" -> {'competitive' if ok else 'not competitive'}"
+        )
     share = competitive / len(settings)
     verdict_ = "reproduced" if share == 1 else "partly reproduced" if share >= 0.5 else "not reproduced"
     return verdict_, (f"GPD competitive in {competitive} of {len(settings)} settings: " + "; ".join(findings) + ".")

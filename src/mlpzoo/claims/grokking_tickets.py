@@ -124,21 +124,28 @@ SPEC = ClaimSpec(
     seeds={"quick": 1, "full": 3, "gpu": 3},
     notes=(
         (
-            "epochs_to_95: first evaluation with test accuracy >= 95 %; runs that never get there count at their cap with "
+            "epochs_to_95: first evaluation with test accuracy >= 95 %; runs that never get there count at their cap "
+            "with "
             "grokked = 0, so their mean is a lower bound. valid_epochs_to_95 is the same on the validation pairs: the "
             "pruning rate judged (with and without weight decay) is the one fastest on validation."
         ),
         (
-            "Masks: one global magnitude threshold over all four weight matrices (embedding, in, out, unembedding); controls "
-            "at control_fraction. Unlike the paper's code, fully pruned hidden units are not revived ('relive_neurons'). "
+            "Masks: one global magnitude threshold over all four weight matrices (embedding, in, out, unembedding); "
+            "controls "
+            "at control_fraction. Unlike the paper's code, fully pruned hidden units are not revived "
+            "('relive_neurons'). "
             "The equal-norm control matches the L2 norm only (the paper also matches L1)."
         ),
         (
             "Full budget (CPU): d_emb 128 and lr 3e-3 instead of the paper's 500 and 1e-3 (the gpu budget), dense cap "
-            "10,000 epochs, retraining caps 6,000 (paper: 30,000 / 20,000); 11 runs a seed at about 13 ms an epoch (measured "
-            "on a loaded 2-core machine): at most 45 min for 3 seeds if nothing groks, about 35 min when only the tickets "
-            "and the dense net do. At lr 1e-2 (the quick budget) weight decay wipes the rewound tickets out before they "
-            "learn; a side run at lr 3e-3 had the 0.4 ticket at 46 % test accuracy after 1,500 epochs, the dense net at 6 %."
+            "10,000 epochs, retraining caps 6,000 (paper: 30,000 / 20,000); 11 runs a seed at about 13 ms an epoch "
+            "(measured "
+            "on a loaded 2-core machine): at most 45 min for 3 seeds if nothing groks, about 35 min when only the "
+            "tickets "
+            "and the dense net do. At lr 1e-2 (the quick budget) weight decay wipes the rewound tickets out before "
+            "they "
+            "learn; a side run at lr 3e-3 had the 0.4 ticket at 46 % test accuracy after 1,500 epochs, the dense net "
+            "at 6 %."
         ),
     ),
 )
@@ -151,7 +158,8 @@ def _accuracy(model, data: ModularAddition, index: torch.Tensor) -> float:
 
 
 def split_held_out(data: ModularAddition) -> tuple[ModularAddition, torch.Tensor]:
-    """Halve the held-out pairs (already in random order): (data whose test_index is the second half, validation index)."""
+    """Halve the held-out pairs (already in random order): (data whose test_index is the second half, validation
+    index)."""
     half = data.test_index.numel() // 2
     return replace(data, test_index=data.test_index[half:]), data.test_index[:half]
 
@@ -370,7 +378,8 @@ def experiment(ctx: ClaimContext) -> Evidence:
     held_out = pairs - int(TRAIN_FRACTION * pairs)
     notes = [
         (
-            f"Modular addition p={s['p']}, {TRAIN_FRACTION:.0%} of the {pairs} unordered pairs for training, full batch; "
+            f"Modular addition p={s['p']}, {TRAIN_FRACTION:.0%} of the {pairs} unordered pairs for training, full "
+            "batch; "
             f"MLP d_emb={s['d_emb']}, d_model={s['d_model']}; AdamW lr {s['lr']}, betas {BETAS}, weight decay "
             f"{s['weight_decay']} (0 for ticket_no_wd and {NO_WD_CONTROL}); {held_out // 2} validation and "
             f"{held_out - held_out // 2} test pairs; caps {s['dense_epochs']} (dense) and {s['retrain_epochs']} epochs."
@@ -405,7 +414,8 @@ def plot_curves(curves_by_seed: dict[int, dict[str, list]], path: Path) -> Path:
 
 # ---------------------------------------------------------------- the verdict
 def _faster(a: dict, b: dict) -> bool:
-    """``a`` reaches 95 % test accuracy sooner than ``b`` beyond one standard error, or ``b`` does not grok every seed."""
+    """``a`` reaches 95 % test accuracy sooner than ``b`` beyond one standard error, or ``b`` does not grok every
+    seed."""
     return b["grokked_mean"] < 1.0 or compare(a, b, "epochs_to_95", higher_is_better=False).wins
 
 
@@ -464,7 +474,11 @@ def _without_weight_decay(table: list[dict]) -> tuple[bool, str]:
         f"without weight decay: ticket (keep {ticket['keep_fraction']:g}, chosen on validation) "
         f"{ticket['epochs_to_95_mean']:.0f} epochs, grokked in {ticket['grokked_mean']:.0%} of seeds; dense "
         f"{dense['epochs_to_95_mean']:.0f} epochs, grokked in {dense['grokked_mean']:.0%} "
-        f"({'the ticket groks and the dense net does not match it' if ok else 'no grokking that only the ticket achieves'})"
+        + (
+            "(the ticket groks and the dense net does not match it)"
+            if ok
+            else "(no grokking that only the ticket achieves)"
+        )
     )
 
 

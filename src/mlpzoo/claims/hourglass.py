@@ -17,7 +17,8 @@ Experiment, two tasks:
   (:func:`mlpzoo.data.images.fashion_mnist_dir`).
 
 At each parameter budget, each shape is searched over the same number of (width, depth)
-candidates (the first of its grid that fit the budget) whose inner width is solved so the trainable parameters match the budget (the
+candidates (the first of its grid that fit the budget) whose inner width is solved so the trainable parameters match
+the budget (the
 hourglass's lift is a buffer and does not count): the conventional MLP keeps the skip at the input
 width (64 or the pixel count; for denoising the output is the residual stream itself, no head),
 the hourglass lifts to ``dim`` and reads out with a linear head. The candidate with the best
@@ -148,11 +149,15 @@ SPEC = ClaimSpec(
             "Parameters count trainable weights; the hourglass's fixed random lift is a buffer, rebuilt from its seed. "
             "'candidates' counts the configurations searched per seed (the tuning effort of each shape)."
         ),
-        "The paper's generative tasks on image data sets are replaced by digits classification and Fashion-MNIST denoising.",
+        "The paper's generative tasks on image data sets are replaced by digits classification and Fashion-MNIST "
+        "denoising.",
         (
-            "Full budget (CPU): denoising at 14 x 14 on 8,000 training images, budgets 100k-800k, 10 epochs (gpu budget: "
-            "28 x 28 on 50,000 images, budgets 2M-16M, 60 epochs); digits up to 60 epochs. An epoch of every candidate of a "
-            "seed took 37 s (denoising) and 4 s (digits) on one CPU thread of a loaded 2-core machine: at most 31 min for 3 "
+            "Full budget (CPU): denoising at 14 x 14 on 8,000 training images, budgets 100k-800k, 10 epochs (gpu "
+            "budget: "
+            "28 x 28 on 50,000 images, budgets 2M-16M, 60 epochs); digits up to 60 epochs. An epoch of every "
+            "candidate of a "
+            "seed took 37 s (denoising) and 4 s (digits) on one CPU thread of a loaded 2-core machine: at most 31 "
+            "min for 3 "
             "seeds, about 20 min with early stopping."
         ),
     ),
@@ -263,7 +268,10 @@ def fit(task: str, model: nn.Module, data, settings: dict, seed: int) -> tuple[f
     result = trainer.fit(train, valid, test)
     if classify:
         return result.metrics["valid"]["accuracy"], result.metrics["test"]["accuracy"]
-    psnr = lambda split: 10 * math.log10(1.0 / result.metrics[split]["mse"])
+
+    def psnr(split):
+        return 10 * math.log10(1.0 / result.metrics[split]["mse"])
+
     return psnr("valid"), psnr("test")
 
 
@@ -287,7 +295,8 @@ def fit_candidate(
 
 
 def experiment(ctx: ClaimContext) -> Evidence:
-    """Every candidate of every shape at every budget, once per seed; the best on validation per (shape, budget, seed)."""
+    """Every candidate of every shape at every budget, once per seed; the best on validation per (shape, budget,
+    seed)."""
     plan = []  # (task, budget, shape, options)
     for task in TASKS:
         s = ctx.settings[task]

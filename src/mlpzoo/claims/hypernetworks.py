@@ -95,19 +95,24 @@ SPEC = ClaimSpec(
     seeds={"quick": 1, "full": 3},
     notes=(
         (
-            f"Digits: hypernetworks generate a 64-[{REFERENCE_WIDTH}]-10 ReLU MLP; configs (chunk size, chunk embedding, "
+            f"Digits: hypernetworks generate a 64-[{REFERENCE_WIDTH}]-10 ReLU MLP; configs (chunk size, chunk "
+            "embedding, "
             f"generator hidden): {HYPER_CONFIGS}. Each has a plain MLP matched to its trainable parameters within "
             f"{MATCH_TOLERANCE:.0%} (mlp_matched_<name>); trainable_parameters_mean is the column the verdict reads."
         ),
         (
-            f"Sine: MAML's family (A in [0.1, 5], phase in [0, pi], x in [-5, 5]); query MSE on {QUERY_POINTS} points; Adam "
-            f"learning rate from {ADAPT_LRS} for both arms, chosen per step count on validation tasks, measured on test tasks."
+            f"Sine: MAML's family (A in [0.1, 5], phase in [0, pi], x in [-5, 5]); query MSE on {QUERY_POINTS} "
+            "points; Adam "
+            f"learning rate from {ADAPT_LRS} for both arms, chosen per step count on validation tasks, measured on "
+            "test tasks."
         ),
         "trainable_parameters in part 2 counts what adaptation changes (the embedding vs the whole MLP).",
         (
             "Full budget: 3 seeds x (5 digits fits of up to 300 epochs on 1,078 rows, about 0.06 s an epoch, + 10,000 "
-            "pretraining steps at about 6 ms + 14 s of adaptation); about 8 min on one CPU thread if nothing stops early "
-            "(per-arm times measured on a loaded 2-core machine). The scale is the papers' own (digits, MAML's sine tasks)."
+            "pretraining steps at about 6 ms + 14 s of adaptation); about 8 min on one CPU thread if nothing stops "
+            "early "
+            "(per-arm times measured on a loaded 2-core machine). The scale is the papers' own (digits, MAML's sine "
+            "tasks)."
         ),
     ),
 )
@@ -202,7 +207,8 @@ def pretrain(settings: dict, seed: int) -> tuple[TaskHyperMLP, DenseMLP]:
 
 
 def adapt(params: list[torch.Tensor], forward, support, query, steps: tuple[int, ...], lr: float) -> dict[int, float]:
-    """Adam on ``params`` (per-task tensors: summed per-task losses keep tasks independent); query MSE at each step count."""
+    """Adam on ``params`` (per-task tensors: summed per-task losses keep tasks independent); query MSE at each step
+    count."""
     params = [p.detach().clone().requires_grad_(True) for p in params]
     optimizer = torch.optim.Adam(params, lr=lr)
     (xs, ys), (xq, yq) = support, query
@@ -349,7 +355,8 @@ def _compression(table: list[dict]) -> tuple[list[bool], list[str]]:
     if gap > MATCH_TOLERANCE:
         return [comparable, False], findings + [
             (
-                f"{matched['model']} has {matched['trainable_parameters_mean']:.0f} parameters, {gap:.1%} off the hypernetwork's "
+                f"{matched['model']} has {matched['trainable_parameters_mean']:.0f} parameters, {gap:.1%} off the "
+                "hypernetwork's "
                 f"(more than {MATCH_TOLERANCE:.0%}): no size-matched baseline, so the compression has nothing to beat"
             )
         ]

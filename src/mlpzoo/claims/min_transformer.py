@@ -13,7 +13,8 @@ three variants (one head without MLP; ``HEADS`` heads without MLP; ``HEADS`` hea
 The baseline is the standard mode with heads and MLP (the ViT block). AdamW with a per-step cosine
 schedule after a linear warm-up (2 epochs in ``full``), run to its end, the best epoch chosen on a
 validation split held out of the training file and its test accuracy reported, mean and spread
-over seeds. Every configuration gets the same data, epochs and optimiser settings. Fashion-MNIST comes from ``<data directory>/fashion-mnist`` or the Debian package
+over seeds. Every configuration gets the same data, epochs and optimiser settings. Fashion-MNIST comes from ``<data
+directory>/fashion-mnist`` or the Debian package
 (:func:`mlpzoo.data.images.fashion_mnist_dir`).
 
 Verdict per data set: a reduced configuration is "similar" when its accuracy is at most
@@ -57,7 +58,8 @@ SPEC = ClaimSpec(
         "well as the original while saving up to 90 % of the parameters."
     ),
     paper_numbers={
-        "abstract (MNIST, CIFAR-10)": "similar performance to the original architecture, saving up to 90 % of parameters"
+        "abstract (MNIST, CIFAR-10)": "similar performance to the original architecture, saving up to 90 % of "
+        "parameters"
     },
     datasets=("cifar10",),
     settings={
@@ -99,11 +101,13 @@ SPEC = ClaimSpec(
     notes=(
         (
             "Fashion-MNIST stands in for MNIST. Patches 4 x 4, class token; AdamW lr 1e-3, weight decay 0.05, per-step "
-            "cosine decay after linear warm-up (the ViT/DeiT schedule; no early stop, the best-validation epoch's weights "
+            "cosine decay after linear warm-up (the ViT/DeiT schedule; no early stop, the best-validation epoch's "
+            "weights "
             "are tested), no augmentation."
         ),
         (
-            "Reduced modes split the features across heads, each head with its own W_qk or L on its slice (our reading of the "
+            "Reduced modes split the features across heads, each head with its own W_qk or L on its slice (our "
+            "reading of the "
             "multi-head form); parameters count everything, patch embedding and head included."
         ),
         (
@@ -111,9 +115,12 @@ SPEC = ClaimSpec(
             "configuration judged is chosen on validation accuracy, its test accuracy read once."
         ),
         (
-            "Full budget (CPU): 2,000 training images per data set, width 32, 2 blocks, 8 epochs (gpu budget: whole training "
-            "files, width 64, 4 blocks, 30 epochs); 9 configurations x 2 data sets x 3 seeds = 54 fits; an epoch of all 18 "
-            "fits of a seed took 77 s on one CPU thread of a loaded 2-core machine (CIFAR-10 baseline 14 s, the smallest "
+            "Full budget (CPU): 2,000 training images per data set, width 32, 2 blocks, 8 epochs (gpu budget: whole "
+            "training "
+            "files, width 64, 4 blocks, 30 epochs); 9 configurations x 2 data sets x 3 seeds = 54 fits; an epoch of "
+            "all 18 "
+            "fits of a seed took 77 s on one CPU thread of a loaded 2-core machine (CIFAR-10 baseline 14 s, the "
+            "smallest "
             "model 2 s), so about 31 min, less on an idle machine. Small-data transformers are weak: when the baseline "
             "does not beat the ridge classifier on pixels (79 % Fashion-MNIST, 31 % CIFAR-10 at 2,000 images) the "
             "verdict says so instead of calling reduced models similar; the gpu budget is then the real check."

@@ -37,7 +37,9 @@ from mlpzoo.claims.ledger import (
 from mlpzoo.errors import ConfigError
 
 NO_ENTRY = "no full-budget entry yet"
-CALIBRATION_CAPTION = "Calibration: our number beside the paper's own, on matching data and protocol (gap in paper sds):"
+CALIBRATION_CAPTION = (
+    "Calibration: our number beside the paper's own, on matching data and protocol (gap in paper sds):"
+)
 NO_CLAIM = "no claim module yet"
 START, END = "<!-- verdicts:start -->", "<!-- verdicts:end -->"
 HTML_NAME, MARKDOWN_NAME = "index.html", "claims.md"

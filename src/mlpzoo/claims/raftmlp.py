@@ -31,7 +31,8 @@ SPEC = ClaimSpec(
     notes=(
         vision.FULL_NOTE,
         (
-            "RaftMLP keeps Mixer's width, depth and channel MLP width. At 64 tokens (not the paper's 196) the multi-scale patch "
+            "RaftMLP keeps Mixer's width, depth and channel MLP width. At 64 tokens (not the paper's 196) the "
+            "multi-scale patch "
             "embedding outweighs the raft token MLPs' saving: RaftMLP has a few % fewer parameters and slightly more "
             "FLOPs, so the FLOPs half is expected to fail here."
         ),

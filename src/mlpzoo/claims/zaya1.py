@@ -44,7 +44,8 @@ MOE = {"dim": 128, "experts": 8, "top_k": 2, "expert_hidden": 128, "capacity_fac
 NAN = float("nan")
 
 SPEC = ClaimSpec(
-    claim="MLP widths chosen by a GEMM sweep (aligned shapes) train faster per parameter than naive widths on the current device.",
+    claim="MLP widths chosen by a GEMM sweep (aligned shapes) train faster per parameter than naive widths on the "
+    "current device.",
     paper_numbers={"MI300X (abstract)": "sizing rules from kernel microbenchmarks; no figures for CPUs"},
     # Quick: one naive width, a small block, two timing rounds and a short MoE fit: every step of the full run.
     settings={
@@ -90,24 +91,30 @@ SPEC = ClaimSpec(
     seeds={"quick": 1, "full": 3, "gpu": 3},
     notes=(
         (
-            "n of a sizing row counts timing rounds (naive and chosen widths alternate in each round; the spread is over "
+            "n of a sizing row counts timing rounds (naive and chosen widths alternate in each round; the spread is "
+            "over "
             "rounds); the 'aligned' rows are fresh timings of the sweep's choice, not the sweep's own draw."
         ),
         (
-            f"Sweep: candidate widths within {SWEEP_TOLERANCE:.0%} of each naive width (multiples of 64, 128, 256 and the "
+            f"Sweep: candidate widths within {SWEEP_TOLERANCE:.0%} of each naive width (multiples of 64, 128, 256 "
+            "and the "
             "naive width itself), one timing each."
         ),
         (
-            f"MoE: {MOE}; dense block width {MOE['top_k'] * MOE['expert_hidden']}; 'parameters' are active MLP parameters "
+            f"MoE: {MOE}; dense block width {MOE['top_k'] * MOE['expert_hidden']}; 'parameters' are active MLP "
+            "parameters "
             "(router included for the MoE). Reported for context, not in the verdict."
         ),
         (
-            "The paper's sizing targets MI300X GPUs; on a CPU the BLAS may tile any width equally well, so 'not reproduced' "
+            "The paper's sizing targets MI300X GPUs; on a CPU the BLAS may tile any width equally well, so 'not "
+            "reproduced' "
             "on the cpu budgets says nothing about GPUs: the gpu budget (CUDA, bfloat16) is the closer check."
         ),
         (
-            "Full budget (CPU): sweeps of 4 and 11 widths (about 1 min), 5 rounds x 2 pairs of timings (about 1 min), then "
-            "MoE and dense fits x 3 seeds of 10 epochs on 54,000 Fashion-MNIST rows (about 70 s and 40 s each); about 8 min "
+            "Full budget (CPU): sweeps of 4 and 11 widths (about 1 min), 5 rounds x 2 pairs of timings (about 1 "
+            "min), then "
+            "MoE and dense fits x 3 seeds of 10 epochs on 54,000 Fashion-MNIST rows (about 70 s and 40 s each); "
+            "about 8 min "
             "on one CPU thread (per-arm times measured on a loaded 2-core machine)."
         ),
     ),
@@ -199,7 +206,10 @@ def image_data(settings: dict, data_dir=None):
         x, y, cut = x[order], y[order], int(0.8 * len(x))
         (x_train, y_train), (x_test, y_test), name = (x[:cut], y[:cut]), (x[cut:], y[cut:]), "digits"
     n_valid = len(x_train) // 10
-    scale = lambda images: images.float().div(255.0)
+
+    def scale(images):
+        return images.float().div(255.0)
+
     return (
         name,
         ArrayData(scale(x_train[n_valid:]), y_train[n_valid:]),
@@ -311,7 +321,8 @@ def verdict(table: list[dict]) -> tuple[str, str]:
     moe = {r["model"]: r for r in table if r["part"].startswith("moe_")}
     if {"moe_mlp", "dense_mlp"} <= set(moe):
         findings.append(
-            f"MoE vs dense of equal active parameters (context): accuracy {moe['moe_mlp']['test_accuracy_mean']:.4f} vs "
+            f"MoE vs dense of equal active parameters (context): accuracy {moe['moe_mlp']['test_accuracy_mean']:.4f} "
+            "vs "
             f"{moe['dense_mlp']['test_accuracy_mean']:.4f}"
         )
     outcome = "reproduced" if wins == len(pairs) else "partly reproduced" if wins else "not reproduced"

@@ -42,8 +42,12 @@ class _Group(click.Group):
             fail(err)
         except KeyboardInterrupt as err:
             name = "SIGTERM" if isinstance(err, _Terminated) else "SIGINT"
-            console.print(f"[bold red]interrupted by {name}:[/] stopped; rerun the same command to resume a training "
-                          "run from its last checkpoint", highlight=False, soft_wrap=True)
+            console.print(
+                f"[bold red]interrupted by {name}:[/] stopped; rerun the same command to resume a training "
+                "run from its last checkpoint",
+                highlight=False,
+                soft_wrap=True,
+            )
             sys.exit(143 if name == "SIGTERM" else 130)
 
 

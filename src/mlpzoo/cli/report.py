@@ -11,14 +11,27 @@ from mlpzoo.cli.console import console, say
 
 @click.command()
 @click.argument("run_dirs", nargs=-1, type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--output", type=click.Path(path_type=Path), default=None,
-              help="Folder for the page and its plots, or a report.md / report.html file "
-                   "[default: runs/report; with --claims the ledger's results/ folder].")
-@click.option("--format", "fmt", type=click.Choice(["markdown", "html"]), default="markdown", show_default=True,
-              help="Page format when --output is a folder.")
-@click.option("--claims", is_flag=True,
-              help="Instead: the reproducibility page (index.html, claims.md) from the verdict ledger, "
-                   "and the README's Verdicts table refreshed.")
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder for the page and its plots, or a report.md / report.html file "
+    "[default: runs/report; with --claims the ledger's results/ folder].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["markdown", "html"]),
+    default="markdown",
+    show_default=True,
+    help="Page format when --output is a folder.",
+)
+@click.option(
+    "--claims",
+    is_flag=True,
+    help="Instead: the reproducibility page (index.html, claims.md) from the verdict ledger, "
+    "and the README's Verdicts table refreshed.",
+)
 def report(run_dirs: tuple[Path, ...], output: Path | None, fmt: str, claims: bool) -> None:
     """One page comparing runs (table, learning curves, metric vs parameters) and claim results.
 

@@ -26,18 +26,35 @@ NOT_CHECKED_EXIT = 2
 
 @click.command()
 @click.argument("paper_id")
-@click.option("--budget", type=click.Choice(["quick", "full", "gpu"]), default="full", show_default=True,
-              help="quick: a smoke test of about a minute (1 seed, small data); full (the default): the real check, "
-                   "minutes to hours; gpu: the paper's scale, where a claim offers it.")
+@click.option(
+    "--budget",
+    type=click.Choice(["quick", "full", "gpu"]),
+    default="full",
+    show_default=True,
+    help="quick: a smoke test of about a minute (1 seed, small data); full (the default): the real check, "
+    "minutes to hours; gpu: the paper's scale, where a claim offers it.",
+)
 @click.option("--seeds", type=int, default=None, help="Number of seeds (default: the budget's).")
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
-              help="Data directory (default: $MLPZOO_DATA or the user cache).")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Data directory (default: $MLPZOO_DATA or the user cache).",
+)
 @click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True)
 @click.option("--yes", "-y", is_flag=True, help="Start without asking, however long the estimate.")
 @click.option("--record", is_flag=True, help="Write the ledger entry results/claims/ID.json (full budget only).")
 @threads_option()
-def reproduce(paper_id: str, budget: str, seeds: int | None, data_dir: Path | None, runs_dir: Path, yes: bool,
-              record: bool, threads: int | None) -> None:
+def reproduce(
+    paper_id: str,
+    budget: str,
+    seeds: int | None,
+    data_dir: Path | None,
+    runs_dir: Path,
+    yes: bool,
+    record: bool,
+    threads: int | None,
+) -> None:
     """Run a paper's experiment and print the evidence and the verdict (a bare `reproduce ID` runs the full budget)."""
     from mlpzoo.claims import get_claim
     from mlpzoo.claims import run as run_claim
@@ -54,8 +71,15 @@ def reproduce(paper_id: str, budget: str, seeds: int | None, data_dir: Path | No
     _stop_if_data_missing(paper_id, claim, data_dir)
     _confirm_duration(estimate_seconds(paper_id, chosen.name, seed_count, runs_dir), yes)
     try:
-        result = run_claim(paper_id, chosen, data_dir=data_dir, runs_dir=runs_dir, log=say,
-                           progress=console.is_terminal, console=console)
+        result = run_claim(
+            paper_id,
+            chosen,
+            data_dir=data_dir,
+            runs_dir=runs_dir,
+            log=say,
+            progress=console.is_terminal,
+            console=console,
+        )
     except DataMissingError as err:
         _not_checked(paper_id, claim, data_dir, err)
     folder = result.save(runs_dir)
@@ -107,8 +131,11 @@ def estimate_seconds(paper_id: str, budget: str, seeds: int, runs_dir: Path) -> 
         entry = _read_record(path)
         if entry is not None and entry["budget"] == budget:
             return _scaled(entry, seeds), f"the evidence ledger ({path}, measured on {_machine(entry)})"
-    local = [r for r in map(_read_record, Path(runs_dir).glob(f"claims/{paper_id}/*/result.json"))
-             if r is not None and r["budget"] == budget]
+    local = [
+        r
+        for r in map(_read_record, Path(runs_dir).glob(f"claims/{paper_id}/*/result.json"))
+        if r is not None and r["budget"] == budget
+    ]
     if local:
         newest = max(local, key=lambda r: str(r.get("finished_at", "")))
         return _scaled(newest, seeds), f"your last {budget} run of {paper_id} under {runs_dir}"
@@ -167,8 +194,11 @@ def _confirm_duration(estimate: tuple[float | None, str], yes: bool) -> None:
         return
     say(f"estimated wall time: about {format_duration(seconds)} (from {source})")
     if seconds > CONFIRM_ABOVE_S and not yes and _stdin_is_terminal():
-        click.confirm("That is longer than 10 minutes; start it? (--yes skips this question; --budget quick is a "
-                      "one-minute smoke test)", abort=True)
+        click.confirm(
+            "That is longer than 10 minutes; start it? (--yes skips this question; --budget quick is a "
+            "one-minute smoke test)",
+            abort=True,
+        )
 
 
 def _stdin_is_terminal() -> bool:
@@ -210,8 +240,11 @@ def _missing_files(name: str, data_dir: Path | None) -> list[tuple[str, str]]:
     if spec is None:
         return []
     folder = resolve_data_dir(data_dir) / spec.folder
-    return [(f"{spec.folder}/{file}", spec.urls.get(file) or spec.homepage) for file in spec.files
-            if not (folder / file).is_file()]
+    return [
+        (f"{spec.folder}/{file}", spec.urls.get(file) or spec.homepage)
+        for file in spec.files
+        if not (folder / file).is_file()
+    ]
 
 
 def _not_checked(paper_id: str, claim, data_dir: Path | None, err: DataMissingError | None) -> NoReturn:
@@ -220,8 +253,13 @@ def _not_checked(paper_id: str, claim, data_dir: Path | None, err: DataMissingEr
     from mlpzoo.data.paths import fetch_allowed
 
     root = resolve_data_dir(data_dir)
-    origin = "--data-dir" if data_dir is not None else "MLPZOO_DATA" if os.environ.get("MLPZOO_DATA", "").strip() \
+    origin = (
+        "--data-dir"
+        if data_dir is not None
+        else "MLPZOO_DATA"
+        if os.environ.get("MLPZOO_DATA", "").strip()
         else "the default cache; MLPZOO_DATA is not set"
+    )
     console.print(f"[bold red]not checked:[/] {paper_id} needs data missing from the data directory", highlight=False)
     say(f"  {root} ({origin})")
     say("The claim was not checked and no verdict was written.")

@@ -24,10 +24,15 @@ def soft_targets(label: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Class ids ``(B,)`` -> one-hot float ``(B, K)``; soft targets pass through unchanged."""
     if label.is_floating_point() and label.ndim == 2:
         if label.shape[1] != num_classes:
-            raise ConfigError(f"soft targets have {label.shape[1]} classes but the augmentation was built for num_classes={num_classes}")
+            raise ConfigError(
+                f"soft targets have {label.shape[1]} classes but the augmentation was built for "
+                f"num_classes={num_classes}"
+            )
         return label
     if label.numel() and (int(label.min()) < 0 or int(label.max()) >= num_classes):
-        raise ConfigError(f"labels span {int(label.min())}..{int(label.max())}, outside 0..{num_classes - 1}; set num_classes")
+        raise ConfigError(
+            f"labels span {int(label.min())}..{int(label.max())}, outside 0..{num_classes - 1}; set num_classes"
+        )
     return torch.nn.functional.one_hot(label.long(), num_classes).float()
 
 

@@ -110,7 +110,10 @@ class ReadSummary:
 
     def __str__(self) -> str:
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(self.malformed.items())) or "none"
-        return f"{self.source}: {self.rows_kept} frames kept in {self.chunks} chunks, {self.rows_malformed} malformed ({reasons})"
+        return (
+            f"{self.source}: {self.rows_kept} frames kept in {self.chunks} chunks, "
+            f"{self.rows_malformed} malformed ({reasons})"
+        )
 
 
 @dataclass
@@ -187,7 +190,9 @@ def _parse(batch: pa.RecordBatch, summary: ReadSummary) -> dict[str, np.ndarray]
     nibbles, hex_ok = _hex_values(hex_chars, hex_len)
     flag("bad PAYLOAD_HEX", ~hex_ok | (hex_len > MAX_HEX) | (hex_len % 2 == 1))
     payload = (nibbles << (4 * (MAX_HEX - 1 - np.arange(MAX_HEX))).astype(np.uint64)).sum(axis=1, dtype=np.uint64)
-    payload_bits = ((payload[:, None] >> np.arange(PAYLOAD_BITS - 1, -1, -1, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
+    payload_bits = ((payload[:, None] >> np.arange(PAYLOAD_BITS - 1, -1, -1, dtype=np.uint64)) & np.uint64(1)).astype(
+        np.uint8
+    )
 
     dlc = _to_float(batch["DLC"])
     flag("DLC disagrees with payload length", ~((dlc == 4 * hex_len) | (dlc == hex_len // 2)))
@@ -195,16 +200,24 @@ def _parse(batch: pa.RecordBatch, summary: ReadSummary) -> dict[str, np.ndarray]
     bin_chars, bin_len = _padded_chars(batch["PAYLOAD_BIN"], PAYLOAD_BITS)
     in_bin = np.arange(PAYLOAD_BITS) < bin_len[:, None]
     bin_digits = np.where(in_bin, bin_chars.astype(np.int16) - ord("0"), 0)
-    flag("PAYLOAD_BIN disagrees with PAYLOAD_HEX",
-         (bin_len != 4 * hex_len) | np.any(in_bin & (bin_digits != payload_bits), axis=1))
+    flag(
+        "PAYLOAD_BIN disagrees with PAYLOAD_HEX",
+        (bin_len != 4 * hex_len) | np.any(in_bin & (bin_digits != payload_bits), axis=1),
+    )
 
     anomaly = pc.utf8_upper(pc.utf8_trim_whitespace(pc.fill_null(batch["ANOMALY"], "")))
     is_true = np.asarray(pc.equal(anomaly, "TRUE"))
     flag("bad ANOMALY", ~(is_true | np.asarray(pc.equal(anomaly, "FALSE"))))
 
     keep = ~bad
-    return {"t": t[keep], "id": can_id[keep].astype(np.int64), "payload": payload[keep],
-            "payload_bits": payload_bits[keep], "dlc_bytes": (hex_len[keep] // 2), "anomaly": is_true[keep]}
+    return {
+        "t": t[keep],
+        "id": can_id[keep].astype(np.int64),
+        "payload": payload[keep],
+        "payload_bits": payload_bits[keep],
+        "dlc_bytes": (hex_len[keep] // 2),
+        "anomaly": is_true[keep],
+    }
 
 
 _NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
@@ -213,7 +226,9 @@ _NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 def _to_float(column: pa.Array) -> np.ndarray:
     """Strings to float64 in Arrow (no Python objects); anything unparsable becomes NaN (counted by the caller)."""
     valid = pc.fill_null(pc.match_substring_regex(column, _NUMBER), False)
-    return pc.cast(pc.utf8_trim_whitespace(pc.if_else(valid, column, "nan")), pa.float64()).to_numpy(zero_copy_only=False)
+    return pc.cast(pc.utf8_trim_whitespace(pc.if_else(valid, column, "nan")), pa.float64()).to_numpy(
+        zero_copy_only=False
+    )
 
 
 # ----------------------------------------------------------------------------- features
@@ -266,11 +281,11 @@ def _features(frames: dict[str, np.ndarray], state: _FrameState) -> np.ndarray:
     out = np.empty((n, NUM_FEATURES), dtype=np.float32)
     out[:, :ID_BITS] = (ids[:, None] >> np.arange(ID_BITS - 1, -1, -1)) & 1
     c = ID_BITS
-    out[:, c:c + PAYLOAD_BITS] = frames["payload_bits"]
+    out[:, c : c + PAYLOAD_BITS] = frames["payload_bits"]
     c += PAYLOAD_BITS
     out[:, c] = frames["dlc_bytes"] / 8.0
     c += 1
-    out[:, c:c + PAYLOAD_BITS] = (change[:, None] >> shifts) & np.uint64(1)
+    out[:, c : c + PAYLOAD_BITS] = (change[:, None] >> shifts) & np.uint64(1)
     c += PAYLOAD_BITS
     out[:, c] = first_of_id
     out[:, c + 1] = _log_time(np.maximum(dt_same, 0.0))
@@ -320,16 +335,20 @@ def iter_can_chunks(
             header = [c.strip() for c in stream.readline().decode("utf-8", "replace").strip().split(",")]
         missing = [c for c in CAN_COLUMNS if c not in header]
         if missing:
-            raise DataError(f"{p}: the header lacks column(s) {', '.join(missing)}; a DAGA trace has the columns "
-                            f"{', '.join(CAN_COLUMNS)}: re-download the trace or rename the columns")
+            raise DataError(
+                f"{p}: the header lacks column(s) {', '.join(missing)}; a DAGA trace has the columns "
+                f"{', '.join(CAN_COLUMNS)}: re-download the trace or rename the columns"
+            )
         with archive.open(members[0]) as stream:
             reader = pacsv.open_csv(
                 stream,
                 read_options=pacsv.ReadOptions(block_size=int(chunk_bytes), use_threads=False),
                 parse_options=pacsv.ParseOptions(invalid_row_handler=invalid_row),
                 convert_options=pacsv.ConvertOptions(
-                    column_types={c: pa.string() for c in CAN_COLUMNS}, include_columns=list(CAN_COLUMNS),
-                    strings_can_be_null=False),
+                    column_types={c: pa.string() for c in CAN_COLUMNS},
+                    include_columns=list(CAN_COLUMNS),
+                    strings_can_be_null=False,
+                ),
             )
             for batch in reader:
                 if max_rows is not None:
@@ -359,16 +378,22 @@ class CanTrace:
     summary: ReadSummary
 
 
-def read_can_trace(path: PathLike, attack_class: str = "normal", max_rows: int | None = None,
-                   chunk_bytes: int = 1 << 22) -> CanTrace:
+def read_can_trace(
+    path: PathLike, attack_class: str = "normal", max_rows: int | None = None, chunk_bytes: int = 1 << 22
+) -> CanTrace:
     """Read a trace into memory (the chunks concatenated)."""
     summary = ReadSummary(Path(path).name)
     chunks = list(iter_can_chunks(path, attack_class, chunk_bytes, max_rows, summary))
     if not chunks:
         empty = np.zeros((0, NUM_FEATURES), np.float32)
         return CanTrace(Path(path).name, empty, np.zeros(0, np.int64), np.zeros(0), summary)
-    return CanTrace(Path(path).name, np.concatenate([c.features for c in chunks]),
-                    np.concatenate([c.labels for c in chunks]), np.concatenate([c.timestamps for c in chunks]), summary)
+    return CanTrace(
+        Path(path).name,
+        np.concatenate([c.features for c in chunks]),
+        np.concatenate([c.labels for c in chunks]),
+        np.concatenate([c.timestamps for c in chunks]),
+        summary,
+    )
 
 
 @dataclass

@@ -45,18 +45,24 @@ class SplitDataset:
     info: dict = field(default_factory=dict)
 
 
-def standard_split(num_rows: int, seed: int = SPLIT_SEED, fractions=(0.7, 0.2)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def standard_split(
+    num_rows: int, seed: int = SPLIT_SEED, fractions=(0.7, 0.2)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The project's standard random split: first 70 % train, next 20 % valid, rest test."""
     order = np.random.default_rng(seed).permutation(num_rows)
     n_train = int(num_rows * fractions[0])
     n_valid = int(num_rows * fractions[1])
-    return order[:n_train], order[n_train:n_train + n_valid], order[n_train + n_valid:]
+    return order[:n_train], order[n_train : n_train + n_valid], order[n_train + n_valid :]
 
 
-def encode_splits(name: str, schema: FeatureSchema, frame: pd.DataFrame, splits, info: dict | None = None) -> SplitDataset:
+def encode_splits(
+    name: str, schema: FeatureSchema, frame: pd.DataFrame, splits, info: dict | None = None
+) -> SplitDataset:
     train_idx, valid_idx, test_idx = splits
     fitted = schema.fit(frame.iloc[train_idx])
-    tables = [fitted.encode(frame.iloc[idx], where=f"{name} {part}") for idx, part in zip(splits, ("train", "valid", "test"))]
+    tables = [
+        fitted.encode(frame.iloc[idx], where=f"{name} {part}") for idx, part in zip(splits, ("train", "valid", "test"))
+    ]
     return SplitDataset(name, fitted, *tables, info=info or {})
 
 
@@ -64,9 +70,14 @@ def load_frappe(data_dir=None) -> SplitDataset:
     paths = [require_file("frappe", f, data_dir) for f in ("frappe.validation.libfm", "frappe.test.libfm")]
     frame = read_libfm_frame(paths, FRAPPE_FIELDS)
     schema = FeatureSchema(
-        categorical=[CategoricalField(n, source="user" if n == "user" else "item" if n == "item" else "context") for n in FRAPPE_FIELDS]
+        categorical=[
+            CategoricalField(n, source="user" if n == "user" else "item" if n == "item" else "context")
+            for n in FRAPPE_FIELDS
+        ]
     )
-    return encode_splits("frappe", schema, frame, standard_split(len(frame)), {"rows": len(frame), "files": [str(p) for p in paths]})
+    return encode_splits(
+        "frappe", schema, frame, standard_split(len(frame)), {"rows": len(frame), "files": [str(p) for p in paths]}
+    )
 
 
 def _movielens_frames(data_dir=None) -> pd.DataFrame:
@@ -74,7 +85,9 @@ def _movielens_frames(data_dir=None) -> pd.DataFrame:
     users = read_atomic(require_file("movielens-100k", "ml-100k.user", data_dir))
     items = read_atomic(require_file("movielens-100k", "ml-100k.item", data_dir))
     items = items.assign(genre=items["class"].fillna("").str.split(" ").str[0].replace("", "unknown"))
-    frame = inter.merge(users, on="user_id", how="left").merge(items[["item_id", "release_year", "genre"]], on="item_id", how="left")
+    frame = inter.merge(users, on="user_id", how="left").merge(
+        items[["item_id", "release_year", "genre"]], on="item_id", how="left"
+    )
     frame["label"] = (frame["rating"] >= 4).astype(np.float32)
     return frame
 
@@ -83,7 +96,10 @@ def load_movielens_ctr(data_dir=None) -> SplitDataset:
     frame = _movielens_frames(data_dir)
     user = ["user_id", "age", "gender", "occupation", "zip_code"]
     item = ["item_id", "release_year", "genre"]
-    schema = FeatureSchema(categorical=[CategoricalField(n, source="user") for n in user] + [CategoricalField(n, source="item") for n in item])
+    schema = FeatureSchema(
+        categorical=[CategoricalField(n, source="user") for n in user]
+        + [CategoricalField(n, source="item") for n in item]
+    )
     return encode_splits("movielens-100k-ctr", schema, frame, standard_split(len(frame)), {"rows": len(frame)})
 
 
@@ -98,16 +114,25 @@ def load_movielens_din(data_dir=None, max_len: int = 50) -> SplitDataset:
     schema = FeatureSchema(
         categorical=[CategoricalField(c, source="user") for c in ("user_id", "age", "gender", "occupation")]
         + [CategoricalField("item_id", source="item"), CategoricalField("cate_id", source="item")],
-        sequence=[SequenceField("hist_item", shares="item_id", max_len=max_len), SequenceField("hist_cate", shares="cate_id", max_len=max_len)],
+        sequence=[
+            SequenceField("hist_item", shares="item_id", max_len=max_len),
+            SequenceField("hist_cate", shares="cate_id", max_len=max_len),
+        ],
         group="user_id",
     )
     fitted = schema.fit(frame.iloc[splits[0]])
     histories = {
-        "hist_item": _history(frame, fitted.categorical[fitted.categorical_index("item_id")].encode(frame["item_id"]), max_len),
-        "hist_cate": _history(frame, fitted.categorical[fitted.categorical_index("cate_id")].encode(frame["cate_id"]), max_len),
+        "hist_item": _history(
+            frame, fitted.categorical[fitted.categorical_index("item_id")].encode(frame["item_id"]), max_len
+        ),
+        "hist_cate": _history(
+            frame, fitted.categorical[fitted.categorical_index("cate_id")].encode(frame["cate_id"]), max_len
+        ),
     }
-    tables = [fitted.encode(frame.iloc[idx], f"movielens-100k-din {part}", {k: v[idx] for k, v in histories.items()})
-              for idx, part in zip(splits, ("train", "valid", "test"))]
+    tables = [
+        fitted.encode(frame.iloc[idx], f"movielens-100k-din {part}", {k: v[idx] for k, v in histories.items()})
+        for idx, part in zip(splits, ("train", "valid", "test"))
+    ]
     return SplitDataset("movielens-100k-din", fitted, *tables, info={"rows": n, "max_len": max_len})
 
 
@@ -174,8 +199,12 @@ def load_dataset(name: str, data_dir=None, **kwargs):
 
 
 register_dataset("frappe", "SplitDataset", "Frappe app-usage CTR (public validation+test parts), 70/20/10")(load_frappe)
-register_dataset("movielens-100k-ctr", "SplitDataset", "MovieLens-100k ratings >= 4 as clicks, 70/20/10")(load_movielens_ctr)
-register_dataset("movielens-100k-din", "SplitDataset", "MovieLens-100k with time-ordered user histories")(load_movielens_din)
+register_dataset("movielens-100k-ctr", "SplitDataset", "MovieLens-100k ratings >= 4 as clicks, 70/20/10")(
+    load_movielens_ctr
+)
+register_dataset("movielens-100k-din", "SplitDataset", "MovieLens-100k with time-ordered user histories")(
+    load_movielens_din
+)
 
 
 def _lazy(module: str, function: str, **fixed):
@@ -189,15 +218,19 @@ def _lazy(module: str, function: str, **fixed):
 
 for _graph in ("cora", "citeseer"):
     register_dataset(_graph, "Graph", f"{_graph.capitalize()} with the Planetoid public split")(
-        _lazy("mlpzoo.data.planetoid", "load_planetoid", name=_graph))
+        _lazy("mlpzoo.data.planetoid", "load_planetoid", name=_graph)
+    )
 for _series in ("ETTh1", "ETTh2"):
     register_dataset(_series.lower(), "pandas.DataFrame", f"{_series} electricity transformer temperature, hourly")(
-        _lazy("mlpzoo.data.ett", "load_ett", name=_series))
-register_dataset("cifar10", "(images uint8 (N,3,32,32), labels) for split='train'|'test'",
-                 "CIFAR-10 from the JPEG zip")(_lazy("mlpzoo.data.images", "load_cifar10"))
+        _lazy("mlpzoo.data.ett", "load_ett", name=_series)
+    )
+register_dataset(
+    "cifar10", "(images uint8 (N,3,32,32), labels) for split='train'|'test'", "CIFAR-10 from the JPEG zip"
+)(_lazy("mlpzoo.data.images", "load_cifar10"))
 register_dataset("can", "CanData", "DAGA CAN-bus traces, each split by time")(_lazy("mlpzoo.data.can", "load_can"))
 register_dataset("mpea", "MPEATable", "MPEA high-entropy alloys (target='phase'|'yield_strength')")(
-    _lazy("mlpzoo.data.mpea", "load_mpea"))
+    _lazy("mlpzoo.data.mpea", "load_mpea")
+)
 
 
 def _fashion_mnist(data_dir=None, split: str = "train"):
@@ -208,8 +241,11 @@ def _fashion_mnist(data_dir=None, split: str = "train"):
     return load_fashion_mnist(split, folder if folder is not None and folder.is_dir() else None)
 
 
-register_dataset("fashion-mnist", "(images uint8 (N,1,28,28), labels) for split='train'|'test'",
-                 "Fashion-MNIST (Debian package dataset-fashion-mnist)")(_fashion_mnist)
+register_dataset(
+    "fashion-mnist",
+    "(images uint8 (N,1,28,28), labels) for split='train'|'test'",
+    "Fashion-MNIST (Debian package dataset-fashion-mnist)",
+)(_fashion_mnist)
 
 
 def _series_loader(data_dir=None, series: str = "nile_yearly", **kwargs):
@@ -218,20 +254,33 @@ def _series_loader(data_dir=None, series: str = "nile_yearly", **kwargs):
     return load_series(series, data_dir, **kwargs)
 
 
-register_dataset("series", "pandas.Series for series='co2_weekly'|'nile_yearly'|...", "statsmodels' bundled series")(_series_loader)
+register_dataset("series", "pandas.Series for series='co2_weekly'|'nile_yearly'|...", "statsmodels' bundled series")(
+    _series_loader
+)
 
 
-def load_files(train: str, valid: str, schema: FeatureSchema | dict, test: str | None = None, name: str = "files") -> SplitDataset:
+def load_files(
+    train: str, valid: str, schema: FeatureSchema | dict, test: str | None = None, name: str = "files"
+) -> SplitDataset:
     """Your own CSV/parquet files: fit ``schema`` on ``train``, encode all three."""
     from mlpzoo.data.readers import read_table
 
     schema = FeatureSchema.from_dict(schema) if isinstance(schema, dict) else schema
     wanted = schema.columns + [schema.label] + ([schema.group] if schema.group else [])
-    frames = {part: read_table(path, columns=wanted) for part, path in (("train", train), ("valid", valid), ("test", test)) if path}
+    frames = {
+        part: read_table(path, columns=wanted)
+        for part, path in (("train", train), ("valid", valid), ("test", test))
+        if path
+    }
     fitted = schema.fit(frames["train"])
-    tables = {part: fitted.encode(frame, where=f"{path_of} ({part})") for (part, frame), path_of in zip(frames.items(), (train, valid, test))}
+    tables = {
+        part: fitted.encode(frame, where=f"{path_of} ({part})")
+        for (part, frame), path_of in zip(frames.items(), (train, valid, test))
+    }
     empty = tables["valid"].select(slice(0, 0))
-    return SplitDataset(name, fitted, tables["train"], tables["valid"], tables.get("test", empty), info={"files": [train, valid, test]})
+    return SplitDataset(
+        name, fitted, tables["train"], tables["valid"], tables.get("test", empty), info={"files": [train, valid, test]}
+    )
 
 
 def _digits(data_dir=None):

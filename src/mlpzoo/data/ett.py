@@ -50,8 +50,10 @@ def _check_values(frame: pd.DataFrame, name: str, fill: str) -> pd.DataFrame:
         bad = values.isna() & raw.notna()
         if bad.any():
             where = frame.index[bad.to_numpy().argmax()]
-            raise DataError(f"{name} column {column!r} has a non-numeric value {raw[bad].iloc[0]!r} at {where}; "
-                            "fix the file or re-download it")
+            raise DataError(
+                f"{name} column {column!r} has a non-numeric value {raw[bad].iloc[0]!r} at {where}; "
+                "fix the file or re-download it"
+            )
         out[column] = values.astype(np.float64)
     values = pd.DataFrame(out, index=frame.index)
     missing = values.isna()
@@ -59,8 +61,10 @@ def _check_values(frame: pd.DataFrame, name: str, fill: str) -> pd.DataFrame:
         column = missing.any().idxmax()
         if fill == "error":
             where = values.index[missing[column].to_numpy().argmax()]
-            raise DataError(f"{name} column {column!r} has {int(missing[column].sum())} missing value(s), first at "
-                            f"{where}; pass fill='interpolate' to fill gaps linearly in time")
+            raise DataError(
+                f"{name} column {column!r} has {int(missing[column].sum())} missing value(s), first at "
+                f"{where}; pass fill='interpolate' to fill gaps linearly in time"
+            )
         values = values.interpolate(method="time", limit_direction="both")
         if values.isna().to_numpy().any():
             empty = values.columns[values.isna().any()][0]
@@ -68,8 +72,9 @@ def _check_values(frame: pd.DataFrame, name: str, fill: str) -> pd.DataFrame:
     return values
 
 
-def load_ett(name: str, data_dir: str | os.PathLike[str] | None = None, *,
-             fill: Literal["error", "interpolate"] = "error") -> pd.DataFrame:
+def load_ett(
+    name: str, data_dir: str | os.PathLike[str] | None = None, *, fill: Literal["error", "interpolate"] = "error"
+) -> pd.DataFrame:
     """The ETT file ``name`` ("ETTh1" or "ETTh2") as a float64 frame with a DatetimeIndex.
 
     Columns are exactly :data:`ETT_COLUMNS` in that order. ``fill`` ("error", the default, or
@@ -84,23 +89,31 @@ def load_ett(name: str, data_dir: str | os.PathLike[str] | None = None, *,
         frame = pd.read_csv(path, encoding="utf-8")
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
         reason = str(error).splitlines()[0][:120]
-        raise DataError(f"{path} is not a readable UTF-8 CSV ({type(error).__name__}: {reason}); re-download it from the ETDataset repository") from None
+        raise DataError(
+            f"{path} is not a readable UTF-8 CSV ({type(error).__name__}: {reason}); re-download it from the "
+            "ETDataset repository"
+        ) from None
     missing = [c for c in ("date", *ETT_COLUMNS) if c not in frame.columns]
     if missing:
-        raise DataError(f"{path} lacks column(s) {', '.join(missing)}; expected date,{','.join(ETT_COLUMNS)}; re-download the file")
+        raise DataError(
+            f"{path} lacks column(s) {', '.join(missing)}; expected date,{','.join(ETT_COLUMNS)}; re-download the file"
+        )
     dates = pd.to_datetime(frame["date"], errors="coerce")
     if dates.isna().any():
         row = int(dates.isna().to_numpy().argmax())
-        raise DataError(f"{name} column 'date' has an unreadable value {frame['date'].iloc[row]!r} at row {row}; "
-                        "expected e.g. '2016-07-01 00:00:00'")
+        raise DataError(
+            f"{name} column 'date' has an unreadable value {frame['date'].iloc[row]!r} at row {row}; "
+            "expected e.g. '2016-07-01 00:00:00'"
+        )
     if not dates.is_monotonic_increasing or dates.duplicated().any():
         raise DataError(f"{name} column 'date' is not strictly increasing; sort the file and drop duplicate hours")
     frame.index = pd.DatetimeIndex(dates, name="date")
     return _check_values(frame, name, fill)
 
 
-def ett_splits(frame: pd.DataFrame | np.ndarray, *, history: int = 0
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, StandardScaler]:
+def ett_splits(
+    frame: pd.DataFrame | np.ndarray, *, history: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, StandardScaler]:
     """(train, valid, test, scaler): the 12/4/4-month segments, standardised with train statistics.
 
     Arrays are float32 of shape (hours, channels) for every column of ``frame``. With
@@ -121,13 +134,14 @@ def ett_splits(frame: pd.DataFrame | np.ndarray, *, history: int = 0
     scaler = StandardScaler().fit(values[:n_train])
     scaled = scaler.transform(values[:end]).astype(np.float32)
     train = scaled[:n_train]
-    valid = scaled[n_train - history: n_train + n_valid]
-    test = scaled[n_train + n_valid - history: end]
+    valid = scaled[n_train - history : n_train + n_valid]
+    test = scaled[n_train + n_valid - history : end]
     return train, valid, test, scaler
 
 
-def daily_ett(name: str, column: str = "OT", data_dir: str | os.PathLike[str] | None = None,
-              how: str = "mean") -> pd.Series:
+def daily_ett(
+    name: str, column: str = "OT", data_dir: str | os.PathLike[str] | None = None, how: str = "mean"
+) -> pd.Series:
     """Daily aggregate (``how``: mean, sum, min, max or median) of one ETT column.
 
     Only complete days (24 hourly values) are kept, so the partial last day of the file is
@@ -144,8 +158,7 @@ def daily_ett(name: str, column: str = "OT", data_dir: str | os.PathLike[str] | 
     return daily
 
 
-def make_windows(array: np.ndarray, history: int, horizon: int, stride: int = 1
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def make_windows(array: np.ndarray, history: int, horizon: int, stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Sliding (inputs, targets) windows over the first axis of ``array``, without copying.
 
     ``array`` of shape (T,) or (T, C) gives inputs (N, history[, C]) and targets
@@ -160,8 +173,10 @@ def make_windows(array: np.ndarray, history: int, horizon: int, stride: int = 1
         raise DataError(f"make_windows: expected a (T,) or (T, channels) array; got shape {array.shape}")
     window = history + horizon
     if len(array) < window:
-        raise DataError(f"make_windows: series of length {len(array)} is shorter than history + horizon = "
-                        f"{history} + {horizon} = {window}; use a longer series or a shorter window")
+        raise DataError(
+            f"make_windows: series of length {len(array)} is shorter than history + horizon = "
+            f"{history} + {horizon} = {window}; use a longer series or a shorter window"
+        )
     # sliding_window_view puts the window axis last: (N, [C,] window) -> (N, window[, C]).
     windows = np.lib.stride_tricks.sliding_window_view(array, window, axis=0)[::stride]
     if array.ndim == 2:

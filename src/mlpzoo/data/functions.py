@@ -84,7 +84,9 @@ def evaluate_function(name: str, x: np.ndarray | torch.Tensor) -> np.ndarray:
     spec = function_spec(name)
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != spec.dim:
-        raise DataError(f"function {name!r} takes points of shape (N, {spec.dim}), got {tuple(x.shape)}; pass {spec.dim} columns")
+        raise DataError(
+            f"function {name!r} takes points of shape (N, {spec.dim}), got {tuple(x.shape)}; pass {spec.dim} columns"
+        )
     return spec.fn(x)
 
 
@@ -98,8 +100,9 @@ def sample_function(name: str, n: int, seed: int = 0) -> tuple[torch.Tensor, tor
     return torch.from_numpy(x.astype(np.float32)), torch.from_numpy(y.astype(np.float32))
 
 
-def load_function(name: str, n_train: int = 1000, n_test: int = 1000, seed: int = 0,
-                  n_valid: int | None = None) -> tuple[ArrayData, ArrayData, ArrayData]:
+def load_function(
+    name: str, n_train: int = 1000, n_test: int = 1000, seed: int = 0, n_valid: int | None = None
+) -> tuple[ArrayData, ArrayData, ArrayData]:
     """Train / valid / test sets of ``name``; ``n_valid`` defaults to ``n_test``.
 
     The three parts are one seeded draw split in order, so they are disjoint and the same

@@ -67,9 +67,15 @@ class Graph:
         src, dst = relabel[self.edge_index[0]], relabel[self.edge_index[1]]
         keep = (src >= 0) & (dst >= 0)
         return replace(
-            self, x=self.x[nodes], edge_index=torch.stack([src[keep], dst[keep]]), y=self.y[nodes],
-            train_mask=self.train_mask[nodes], val_mask=self.val_mask[nodes], test_mask=self.test_mask[nodes],
-            time=None if self.time is None else self.time[nodes], info=dict(self.info),
+            self,
+            x=self.x[nodes],
+            edge_index=torch.stack([src[keep], dst[keep]]),
+            y=self.y[nodes],
+            train_mask=self.train_mask[nodes],
+            val_mask=self.val_mask[nodes],
+            test_mask=self.test_mask[nodes],
+            time=None if self.time is None else self.time[nodes],
+            info=dict(self.info),
         )
 
 
@@ -116,30 +122,37 @@ def make_graph(
     bad = ~torch.isfinite(x).all(dim=1)
     if bad.any():
         first = int(bad.nonzero()[0])
-        raise DataError(f"x has NaN or infinite values in {int(bad.sum())} node(s) (first: node {first}); "
-                        "impute or drop them before building the graph")
+        raise DataError(
+            f"x has NaN or infinite values in {int(bad.sum())} node(s) (first: node {first}); "
+            "impute or drop them before building the graph"
+        )
     edge_index = torch.as_tensor(edge_index, dtype=torch.long)
     if edge_index.dim() != 2 or edge_index.shape[0] != 2:
         raise DataError(f"edge_index has shape {tuple(edge_index.shape)}; expected (2, num_edges)")
     if edge_index.numel() and (edge_index.min() < 0 or edge_index.max() >= n):
         worst = int(edge_index.max()) if edge_index.max() >= n else int(edge_index.min())
-        raise DataError(f"edge_index refers to node {worst}, outside [0, {n}) (num_nodes from x); "
-                        "fix the edge list or pass all nodes' features")
+        raise DataError(
+            f"edge_index refers to node {worst}, outside [0, {n}) (num_nodes from x); "
+            "fix the edge list or pass all nodes' features"
+        )
     y = torch.as_tensor(y, dtype=torch.long)
     if y.shape != (n,):
         raise DataError(f"y has shape {tuple(y.shape)}; expected ({n},), one label per node")
     if num_classes is None:
         num_classes = int(y.max()) + 1
     if y.numel() and (y.min() < 0 or y.max() >= num_classes):
-        raise DataError(f"y has labels in [{int(y.min())}, {int(y.max())}], outside [0, {num_classes}) "
-                        "(num_classes); relabel them or raise num_classes")
+        raise DataError(
+            f"y has labels in [{int(y.min())}, {int(y.max())}], outside [0, {num_classes}) "
+            "(num_classes); relabel them or raise num_classes"
+        )
     masks = [_mask(m, n, k) for m, k in ((train_mask, "train_mask"), (val_mask, "val_mask"), (test_mask, "test_mask"))]
     if time is not None:
         time = torch.as_tensor(time, dtype=torch.long)
         if time.shape != (n,):
             raise DataError(f"time has shape {tuple(time.shape)}; expected ({n},)")
-    return Graph(x, clean_edges(edge_index, n), y, *masks, num_classes=num_classes, name=name, time=time,
-                 info=dict(info or {}))
+    return Graph(
+        x, clean_edges(edge_index, n), y, *masks, num_classes=num_classes, name=name, time=time, info=dict(info or {})
+    )
 
 
 def as_graph(data, num_classes: int | None = None) -> Graph:
@@ -148,16 +161,24 @@ def as_graph(data, num_classes: int | None = None) -> Graph:
         return data
     missing = [k for k in ("x", "edge_index", "y") if getattr(data, k, None) is None]
     if missing:
-        raise DataError(f"{type(data).__name__} has no {', '.join(missing)}; pass a Graph or a "
-                        "torch_geometric Data with x, edge_index and y")
+        raise DataError(
+            f"{type(data).__name__} has no {', '.join(missing)}; pass a Graph or a "
+            "torch_geometric Data with x, edge_index and y"
+        )
     n = data.x.shape[0]
     masks = []
     for key in ("train_mask", "val_mask", "test_mask"):
         value = getattr(data, key, None)
         masks.append(torch.zeros(n, dtype=torch.bool) if value is None else value)
     y = data.y.view(-1) if data.y.dim() > 1 and data.y.shape[1] == 1 else data.y
-    return make_graph(data.x, data.edge_index, y, *masks, num_classes=num_classes or getattr(data, "num_classes", None),
-                      name=type(data).__name__)
+    return make_graph(
+        data.x,
+        data.edge_index,
+        y,
+        *masks,
+        num_classes=num_classes or getattr(data, "num_classes", None),
+        name=type(data).__name__,
+    )
 
 
 def _planetoid_masks(y: np.ndarray, num_classes: int, rng: np.random.Generator, per_class: int, val: int, test: int):
@@ -174,7 +195,7 @@ def _planetoid_masks(y: np.ndarray, num_classes: int, rng: np.random.Generator, 
     rest = order[~train[order]]
     val_mask, test_mask = np.zeros(n, bool), np.zeros(n, bool)
     val_mask[rest[:val]] = True
-    test_mask[rest[val:val + test]] = True
+    test_mask[rest[val : val + test]] = True
     return torch.from_numpy(train), torch.from_numpy(val_mask), torch.from_numpy(test_mask)
 
 
@@ -224,8 +245,9 @@ def csbm(
     edge_index = to_undirected(torch.from_numpy(np.stack([src, dst])), num_nodes)
     masks = _planetoid_masks(y, num_classes, rng, train_per_class, num_val, num_test)
     info = {"signal": signal, "homophily": homophily, "avg_degree": avg_degree, "seed": seed}
-    return make_graph(x.astype(np.float32), edge_index, y, *masks, num_classes=num_classes,
-                      name=f"csbm{num_nodes}", info=info)
+    return make_graph(
+        x.astype(np.float32), edge_index, y, *masks, num_classes=num_classes, name=f"csbm{num_nodes}", info=info
+    )
 
 
 ILLICIT, LICIT, UNKNOWN = 1, 0, -1
@@ -272,13 +294,17 @@ def temporal_transactions(
     src = rng.integers(0, n, num_edges)
     to_illicit = illicit[src] & (rng.random(num_edges) < illicit_link)
     group = (step - 1) * 2 + illicit
-    target_group = np.where(to_illicit, (step[src] - 1) * 2 + 1, (step[src] - 1) * 2 + (rng.random(num_edges) < illicit_rate))
+    target_group = np.where(
+        to_illicit, (step[src] - 1) * 2 + 1, (step[src] - 1) * 2 + (rng.random(num_edges) < illicit_rate)
+    )
     counts = np.bincount(group, minlength=2 * num_steps)
     target_group = np.where(counts[target_group] > 0, target_group, (step[src] - 1) * 2)
     dst = _sample_in_groups(group, target_group, rng)
     edge_index = to_undirected(torch.from_numpy(np.stack([src, dst])), n)
     deg = torch.bincount(edge_index[0], minlength=n).clamp(min=1).double()
-    neigh = torch.zeros(n, num_local, dtype=torch.float64).index_add_(0, edge_index[0], torch.from_numpy(local)[edge_index[1]])
+    neigh = torch.zeros(n, num_local, dtype=torch.float64).index_add_(
+        0, edge_index[0], torch.from_numpy(local)[edge_index[1]]
+    )
     aggregated = torch.cat([neigh / deg[:, None], deg.log()[:, None]], dim=1).numpy()
     x = np.concatenate([local, aggregated], axis=1).astype(np.float32)
     labelled = rng.random(n) < labelled_rate
@@ -287,7 +313,23 @@ def temporal_transactions(
     train = labelled & early & ~holdout
     val = labelled & early & holdout
     test = labelled & ~early
-    info = {"stand_in": True, "num_local": num_local, "labelled": labelled, "train_steps": train_steps,
-            "shift_step": shift_step, "seed": seed}
-    return make_graph(x, edge_index, illicit.astype(np.int64), torch.from_numpy(train), torch.from_numpy(val),
-                      torch.from_numpy(test), num_classes=2, name="elliptic-standin", time=step, info=info)
+    info = {
+        "stand_in": True,
+        "num_local": num_local,
+        "labelled": labelled,
+        "train_steps": train_steps,
+        "shift_step": shift_step,
+        "seed": seed,
+    }
+    return make_graph(
+        x,
+        edge_index,
+        illicit.astype(np.int64),
+        torch.from_numpy(train),
+        torch.from_numpy(val),
+        torch.from_numpy(test),
+        num_classes=2,
+        name="elliptic-standin",
+        time=step,
+        info=info,
+    )

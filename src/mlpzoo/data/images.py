@@ -49,7 +49,18 @@ __all__ = [
 ]
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 _SPLITS = ("train", "test")
 _PARALLEL_MIN_IMAGES = 4000  # below this, starting worker processes costs more than it saves
@@ -81,7 +92,10 @@ def _cifar_members(archive: zipfile.ZipFile, split: str, limit_per_class: int | 
         if len(parts) != 3:
             raise DataError(f"cifar10 zip entry {name!r} is not {split}/<class>/<file>.jpg; the zip's layout is wrong")
         if parts[1] not in CIFAR10_CLASSES:
-            raise DataError(f"cifar10 zip folder {split}/{parts[1]}/ is not a CIFAR-10 class; expected one of {', '.join(CIFAR10_CLASSES)}")
+            raise DataError(
+                f"cifar10 zip folder {split}/{parts[1]}/ is not a CIFAR-10 class; expected one of "
+                f"{', '.join(CIFAR10_CLASSES)}"
+            )
         by_class.setdefault(CIFAR10_CLASSES.index(parts[1]), []).append(name)
     if not by_class:
         raise DataError(f"cifar10 zip has no {split}/<class>/*.jpg entries; is it the CIFAR-10-images zip?")
@@ -162,7 +176,12 @@ def load_cifar10(split: str, data_dir=None, limit_per_class: int | None = None) 
     cached = _load_cached(images_file, labels_file)
     if cached is None and limit_per_class is not None:
         # A subset of an already decoded full split is a slice of it (images are in class order).
-        full = _load_cached(*(cache_dir() / f"cifar10-{split}-all-{stat.st_size}-{stat.st_mtime_ns}-{part}.npy" for part in ("images", "labels")))
+        full = _load_cached(
+            *(
+                cache_dir() / f"cifar10-{split}-all-{stat.st_size}-{stat.st_mtime_ns}-{part}.npy"
+                for part in ("images", "labels")
+            )
+        )
         if full is not None:
             keep = np.concatenate([np.flatnonzero(full[1] == c)[:limit_per_class] for c in range(len(CIFAR10_CLASSES))])
             cached = full[0][keep], full[1][keep]
@@ -177,7 +196,10 @@ def load_cifar10(split: str, data_dir=None, limit_per_class: int | None = None) 
     pixels, good = _decode_cifar_zip(zip_path, names)
     decode_seconds = time.perf_counter() - start
     if not good.all():
-        warnings.warn(f"cifar10 {split}: skipped {int((~good).sum())} empty or corrupt JPEG(s) of {len(names)} in {zip_path}", stacklevel=2)
+        warnings.warn(
+            f"cifar10 {split}: skipped {int((~good).sum())} empty or corrupt JPEG(s) of {len(names)} in {zip_path}",
+            stacklevel=2,
+        )
     images = np.ascontiguousarray(pixels[good].transpose(0, 3, 1, 2))
     labels = labels[good]
     _save_atomic(labels_file, labels)
@@ -189,15 +211,20 @@ def load_cifar10(split: str, data_dir=None, limit_per_class: int | None = None) 
 # ---------------------------------------------------------------------------- CIFAR-10 (pickles)
 # The official batches are Python pickles of a dict of bytes, lists and one uint8 array; anything
 # else a pickle asks for would be code to run, so only the numpy array's constructors are allowed.
-_CIFAR_GLOBALS = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                  ("numpy", "ndarray"), ("numpy", "dtype")}
+_CIFAR_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+}
 
 
 class _CifarUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if (module, name) not in _CIFAR_GLOBALS:
-            raise pickle.UnpicklingError(f"it asks for {module}.{name}, which a CIFAR-10 batch never holds "
-                                         "(refused, nothing ran)")
+            raise pickle.UnpicklingError(
+                f"it asks for {module}.{name}, which a CIFAR-10 batch never holds (refused, nothing ran)"
+            )
         return super().find_class(module, name)
 
 
@@ -210,15 +237,19 @@ def load_cifar10_batches(directory, split: str) -> tuple[torch.Tensor, torch.Ten
     for name in files:
         path = folder / name
         if not path.is_file():
-            raise DataMissingError(f"{name} not found in {folder}; extract cifar-10-python.tar.gz from "
-                                   "https://www.cs.toronto.edu/~kriz/cifar.html into that folder")
+            raise DataMissingError(
+                f"{name} not found in {folder}; extract cifar-10-python.tar.gz from "
+                "https://www.cs.toronto.edu/~kriz/cifar.html into that folder"
+            )
         try:
             with open(path, "rb") as handle:
                 batch = _CifarUnpickler(handle, encoding="bytes").load()
             data = np.asarray(batch[b"data"], dtype=np.uint8)
             label = np.asarray(batch[b"labels"], dtype=np.int64)
         except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError) as err:
-            raise DataError(f"{path} is not a CIFAR-10 python batch ({type(err).__name__}: {err}); download it again") from err
+            raise DataError(
+                f"{path} is not a CIFAR-10 python batch ({type(err).__name__}: {err}); download it again"
+            ) from err
         if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(label) != len(data):
             raise DataError(f"{path}: expected data (N, 3072) and N labels, got {data.shape} and {len(label)}")
         if label.size and (label.min() < 0 or label.max() > 9):
@@ -247,11 +278,16 @@ def _read_idx(path: Path) -> np.ndarray:
     rank = raw[3]
     header = 4 + 4 * rank
     if rank == 0 or len(raw) < header:
-        raise DataError(f"idx file {path} is truncated: its header declares rank {rank} but the file has {len(raw)} bytes")
+        raise DataError(
+            f"idx file {path} is truncated: its header declares rank {rank} but the file has {len(raw)} bytes"
+        )
     shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=rank, offset=4))
     expected = int(np.prod(shape))
     if len(raw) - header != expected:
-        raise DataError(f"idx file {path} is truncated or padded: shape {shape} needs {expected} data bytes, found {len(raw) - header}")
+        raise DataError(
+            f"idx file {path} is truncated or padded: shape {shape} needs {expected} data bytes, found "
+            f"{len(raw) - header}"
+        )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
@@ -264,7 +300,10 @@ def load_idx(images_path, labels_path) -> tuple[torch.Tensor, torch.Tensor]:
     if labels.ndim != 1:
         raise DataError(f"idx file {labels_path} has rank {labels.ndim}; label files have rank 1 (N,)")
     if len(images) != len(labels):
-        raise DataError(f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels; pass the matching pair of files (same split)")
+        raise DataError(
+            f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels; pass the "
+            "matching pair of files (same split)"
+        )
     return torch.from_numpy(images[:, None].copy()), torch.from_numpy(labels.astype(np.int64))
 
 
@@ -289,8 +328,10 @@ def load_fashion_mnist(split: str, directory=None) -> tuple[torch.Tensor, torch.
     images_path, labels_path = folder / f"{prefix}-images-idx3-ubyte.gz", folder / f"{prefix}-labels-idx1-ubyte.gz"
     for path in (images_path, labels_path):
         if not path.is_file():
-            raise DataMissingError(f"{path.name} not found in {folder}; run `apt-get install dataset-fashion-mnist` "
-                                   "or set MLPZOO_FASHION_MNIST to a folder holding the idx .gz files")
+            raise DataMissingError(
+                f"{path.name} not found in {folder}; run `apt-get install dataset-fashion-mnist` "
+                "or set MLPZOO_FASHION_MNIST to a folder holding the idx .gz files"
+            )
     return load_idx(images_path, labels_path)
 
 
@@ -340,7 +381,9 @@ class ImageData:
         self.mean = torch.as_tensor(mean, dtype=torch.float32).reshape(-1)
         self.std = torch.as_tensor(std, dtype=torch.float32).reshape(-1)
         if self.mean.numel() != images.shape[1] or self.std.numel() != images.shape[1]:
-            raise DataError(f"ImageData: mean/std have {self.mean.numel()}/{self.std.numel()} values for {images.shape[1]} channels")
+            raise DataError(
+                f"ImageData: mean/std have {self.mean.numel()}/{self.std.numel()} values for {images.shape[1]} channels"
+            )
         # Folding /255 and the normalisation into one scale and shift: x * scale + shift.
         self._scale = (1.0 / (255.0 * self.std)).reshape(1, -1, 1, 1)
         self._shift = (-self.mean / self.std).reshape(1, -1, 1, 1)
@@ -367,7 +410,7 @@ class ImageData:
         generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
         order = torch.randperm(n, generator=generator) if shuffle else None
         for start in range(0, n, batch_size):
-            index = order[start:start + batch_size] if order is not None else slice(start, start + batch_size)
+            index = order[start : start + batch_size] if order is not None else slice(start, start + batch_size)
             x, label = self.to_float(self.images[index]), self.labels[index]
             if shuffle and self.augment is not None:
                 x, label = self.augment(x, label, generator)

@@ -39,12 +39,14 @@ ROOM_TEMPERATURE = 25.0
 PHASE_CLASSES = ("BCC", "FCC", "other")
 TARGETS = {"phase": PHASE, "yield_strength": YIELD_STRENGTH}
 
-ELEMENTS = frozenset("""
+ELEMENTS = frozenset(
+    """
 H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br Kr
 Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm
 Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U Np Pu Am Cm Bk Cf Es Fm Md No
 Lr Rf Db Sg Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og
-""".split())
+""".split()
+)
 _TOKEN = re.compile(r"([A-Z][a-z]?)(\d+(?:\.\d*)?|\.\d+)?")
 
 
@@ -64,8 +66,10 @@ def parse_formula(formula: str, row: int | None = None) -> dict[str, float]:
             match = _TOKEN.match(word, pos)
             if match is None or match.group(1) not in ELEMENTS:
                 bad = word[pos:] if match is None else match.group(0)
-                raise DataError(f"MPEA {where}malformed FORMULA {formula!r} at token {bad!r}; "
-                                "expected element symbols with optional amounts, e.g. 'Al0.25 Co1 Fe1 Ni1'")
+                raise DataError(
+                    f"MPEA {where}malformed FORMULA {formula!r} at token {bad!r}; "
+                    "expected element symbols with optional amounts, e.g. 'Al0.25 Co1 Fe1 Ni1'"
+                )
             element, amount = match.group(1), match.group(2)
             amounts[element] = amounts.get(element, 0.0) + (float(amount) if amount else 1.0)
             pos = match.end()
@@ -102,8 +106,13 @@ def encode_features(frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
         if column in frame.columns:
             values = frame[column].astype("string")
             levels = sorted(v for v in values.dropna().unique())
-            blocks.append(np.stack([(values == level).fillna(False).to_numpy(bool) for level in levels], axis=1).astype(np.float64)
-                          if levels else np.zeros((len(frame), 0)))
+            blocks.append(
+                np.stack([(values == level).fillna(False).to_numpy(bool) for level in levels], axis=1).astype(
+                    np.float64
+                )
+                if levels
+                else np.zeros((len(frame), 0))
+            )
             names += [f"{prefix}_{level}" for level in levels]
     if TEMPERATURE in frame.columns:
         temperature = pd.to_numeric(frame[TEMPERATURE], errors="coerce").fillna(ROOM_TEMPERATURE).to_numpy(np.float64)
@@ -124,8 +133,9 @@ def read_mpea(data_dir: str | os.PathLike[str] | None = None) -> pd.DataFrame:
         raise DataError(f"{path}: cannot parse as a UTF-8 CSV ({reason}); download MPEA_dataset.csv again") from exc
 
 
-def load_mpea(target: str = "phase", data_dir: str | os.PathLike[str] | None = None,
-              frame: pd.DataFrame | None = None) -> MPEATable:
+def load_mpea(
+    target: str = "phase", data_dir: str | os.PathLike[str] | None = None, frame: pd.DataFrame | None = None
+) -> MPEATable:
     """Features and one target (``phase`` or ``yield_strength``), rows without the target dropped.
 
     The feature columns come from the rows kept (elements that appear only in dropped rows are

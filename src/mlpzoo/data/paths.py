@@ -204,8 +204,7 @@ def require_file(
     spec = _spec(dataset)
     if filename not in spec.all_files:
         raise DataError(
-            f"{filename!r} is not a file of data set {dataset!r}; "
-            f"its files are: {', '.join(spec.all_files)}"
+            f"{filename!r} is not a file of data set {dataset!r}; its files are: {', '.join(spec.all_files)}"
         )
     root, origin = _resolve(data_dir)
     folder = root / spec.folder

@@ -59,8 +59,10 @@ class _SafeUnpickler(pickle.Unpickler):
         try:
             return _ALLOWED[(module, name)]
         except KeyError:
-            raise DataError(f"Planetoid pickle asks for {module}.{name}, which a Planetoid file never holds; "
-                            "the file is corrupt or not from kimiyoung/planetoid: download it again") from None
+            raise DataError(
+                f"Planetoid pickle asks for {module}.{name}, which a Planetoid file never holds; "
+                "the file is corrupt or not from kimiyoung/planetoid: download it again"
+            ) from None
 
 
 def _read(name: str, part: str, data_dir):
@@ -82,8 +84,9 @@ def _edges_from_dict(graph: dict) -> torch.Tensor:
     return torch.from_numpy(np.stack([src, dst]))
 
 
-def load_planetoid(name: str, data_dir=None, normalize_features: bool | None = None, split: str = "public",
-                   seed: int = 0) -> Graph:
+def load_planetoid(
+    name: str, data_dir=None, normalize_features: bool | None = None, split: str = "public", seed: int = 0
+) -> Graph:
     """Cora or Citeseer with the ``public`` split, or GLNN's ``cpf`` protocol drawn with ``seed`` (see
     the module docstring). ``normalize_features`` defaults to True for ``public``, False for ``cpf``."""
     name = name.lower()
@@ -93,7 +96,9 @@ def load_planetoid(name: str, data_dir=None, normalize_features: bool | None = N
         raise DataError(f"unknown Planetoid split {split!r}; use one of {', '.join(SPLITS)}")
     if normalize_features is None:
         normalize_features = split == "public"
-    x, y, tx, ty, allx, ally, graph = (_read(name, p, data_dir) for p in ("x", "y", "tx", "ty", "allx", "ally", "graph"))
+    x, y, tx, ty, allx, ally, graph = (
+        _read(name, p, data_dir) for p in ("x", "y", "tx", "ty", "allx", "ally", "graph")
+    )
     test_index = _read(name, "test.index", data_dir)
     sorted_test = np.sort(test_index)
     if name == "citeseer":
@@ -114,10 +119,17 @@ def load_planetoid(name: str, data_dir=None, normalize_features: bool | None = N
     n = features.shape[0]
     masks = [torch.zeros(n, dtype=torch.bool) for _ in range(3)]
     masks[0][: len(y)] = True
-    masks[1][len(y): len(y) + NUM_VAL] = True
+    masks[1][len(y) : len(y) + NUM_VAL] = True
     masks[2][torch.from_numpy(test_index)] = True
-    public = make_graph(features, _edges_from_dict(graph), labels, *masks, num_classes=ally.shape[1], name=name,
-                        info={"source": "planetoid public split", "split": "public"})
+    public = make_graph(
+        features,
+        _edges_from_dict(graph),
+        labels,
+        *masks,
+        num_classes=ally.shape[1],
+        name=name,
+        info={"source": "planetoid public split", "split": "public"},
+    )
     return public if split == "public" else _cpf_split(public, seed)
 
 
@@ -136,15 +148,27 @@ def _cpf_split(graph: Graph, seed: int) -> Graph:
     lcc = graph.subgraph(_largest_component(graph))
     y = lcc.y.numpy()
     rng = np.random.RandomState(seed)
-    train = np.concatenate([rng.choice(np.flatnonzero(y == c), CPF_TRAIN_PER_CLASS, replace=False)
-                            for c in range(graph.num_classes)])
+    train = np.concatenate(
+        [rng.choice(np.flatnonzero(y == c), CPF_TRAIN_PER_CLASS, replace=False) for c in range(graph.num_classes)]
+    )
     free = np.ones(len(y), dtype=bool)
     free[train] = False
-    val = np.concatenate([rng.choice(np.flatnonzero((y == c) & free), CPF_VAL_PER_CLASS, replace=False)
-                          for c in range(graph.num_classes)])
+    val = np.concatenate(
+        [
+            rng.choice(np.flatnonzero((y == c) & free), CPF_VAL_PER_CLASS, replace=False)
+            for c in range(graph.num_classes)
+        ]
+    )
     masks = [torch.zeros(len(y), dtype=torch.bool) for _ in range(3)]
     masks[0][train] = True
     masks[1][val] = True
     masks[2] = ~(masks[0] | masks[1])
-    return make_graph(lcc.x, lcc.edge_index, lcc.y, *masks, num_classes=graph.num_classes, name=graph.name,
-                      info={"source": f"planetoid, largest component, CPF split (seed {seed})", "split": "cpf"})
+    return make_graph(
+        lcc.x,
+        lcc.edge_index,
+        lcc.y,
+        *masks,
+        num_classes=graph.num_classes,
+        name=graph.name,
+        info={"source": f"planetoid, largest component, CPF split (seed {seed})", "split": "cpf"},
+    )

@@ -119,9 +119,7 @@ def _libfm_fast(data: bytes, num_fields: int | None) -> tuple[np.ndarray, np.nda
     return (labels > 0).astype(np.float32), indices.astype(np.int64, copy=False)
 
 
-def _libfm_slow(
-    data: bytes, name: str, num_fields: int | None
-) -> tuple[np.ndarray, np.ndarray]:
+def _libfm_slow(data: bytes, name: str, num_fields: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Line-by-line parse: accepts any whitespace and blank lines, and names the bad line."""
     labels: list[float] = []
     rows: list[list[int]] = []
@@ -130,9 +128,7 @@ def _libfm_slow(
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise DataError(
-                f"{name}:{lineno}: line is not UTF-8 text; libfm files hold ASCII numbers only"
-            ) from None
+            raise DataError(f"{name}:{lineno}: line is not UTF-8 text; libfm files hold ASCII numbers only") from None
         parts = line.split()
         if not parts:
             continue
@@ -284,8 +280,7 @@ def read_atomic(path: PathLike) -> pd.DataFrame:
         )
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(
-            f"{p}: cannot parse as a tab-separated UTF-8 atomic file ({first_line(exc)}); "
-            "fix the encoding or the tabs"
+            f"{p}: cannot parse as a tab-separated UTF-8 atomic file ({first_line(exc)}); fix the encoding or the tabs"
         ) from exc
     raw.columns = [name for name, _ in fields]
     frame = pd.DataFrame(index=raw.index)
@@ -369,16 +364,12 @@ def read_table(path: PathLike, columns: list[str] | None = None, **kwargs) -> pd
         try:
             available = pq.read_schema(p).names
         except (pa.ArrowInvalid, OSError) as exc:
-            raise DataError(
-                f"{p}: not a readable parquet file ({first_line(exc)}); re-write it with pyarrow"
-            ) from exc
+            raise DataError(f"{p}: not a readable parquet file ({first_line(exc)}); re-write it with pyarrow") from exc
         check_columns(p, columns, available)
         try:
             return pq.read_table(p, columns=columns, **kwargs).to_pandas()
         except (pa.ArrowInvalid, OSError) as exc:
-            raise DataError(
-                f"{p}: not a readable parquet file ({first_line(exc)}); re-write it with pyarrow"
-            ) from exc
+            raise DataError(f"{p}: not a readable parquet file ({first_line(exc)}); re-write it with pyarrow") from exc
     if kind == "tsv":
         kwargs.setdefault("sep", "\t")
     try:
@@ -450,9 +441,7 @@ def iter_table_blocks(
         for batch in parquet.iter_batches(batch_size=block_rows, columns=columns):
             if column_types:
                 table = pa.Table.from_batches([batch])
-                schema = pa.schema(
-                    [f.with_type(column_types.get(f.name, f.type)) for f in table.schema]
-                )
+                schema = pa.schema([f.with_type(column_types.get(f.name, f.type)) for f in table.schema])
                 batch = table.cast(schema)
             yield batch.to_pandas()
         return

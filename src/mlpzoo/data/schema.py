@@ -45,7 +45,10 @@ class CategoricalField:
 
     def __post_init__(self) -> None:
         if isinstance(self.min_count, bool) or not isinstance(self.min_count, int) or self.min_count < 1:
-            raise ConfigError(f"categorical field {self.name!r}: min_count={self.min_count!r}; pass an integer >= 1 (1 keeps every category)")
+            raise ConfigError(
+                f"categorical field {self.name!r}: min_count={self.min_count!r}; pass an integer >= 1 (1 keeps every "
+                "category)"
+            )
 
     @property
     def vocab_size(self) -> int:
@@ -77,7 +80,9 @@ class CategoricalField:
 
     def _require_fitted(self) -> None:
         if self.vocab is None:
-            raise ConfigError(f"categorical field {self.name!r} has no vocabulary yet; call schema.fit(train_frame) first")
+            raise ConfigError(
+                f"categorical field {self.name!r} has no vocabulary yet; call schema.fit(train_frame) first"
+            )
 
 
 @dataclass
@@ -97,16 +102,25 @@ class NumericField:
         if isinstance(self.fill, str) and self.fill not in ("mean", "error"):
             raise ConfigError(f"numeric field {self.name!r}: fill={self.fill!r}; use 'mean', 'error' or a number")
         if not isinstance(self.fill, str) and not np.isfinite(self.fill):
-            raise ConfigError(f"numeric field {self.name!r}: fill={self.fill!r}; use a finite number, 'mean' or 'error'")
+            raise ConfigError(
+                f"numeric field {self.name!r}: fill={self.fill!r}; use a finite number, 'mean' or 'error'"
+            )
         if self.normalize not in _NORMALIZE:
-            raise ConfigError(f"numeric field {self.name!r}: normalize={self.normalize!r}; use one of {', '.join(_NORMALIZE)}")
+            raise ConfigError(
+                f"numeric field {self.name!r}: normalize={self.normalize!r}; use one of {', '.join(_NORMALIZE)}"
+            )
 
     def fit(self, values: pd.Series) -> "NumericField":
         x = self._as_float(values)
         finite = x[np.isfinite(x)]
         if finite.size == 0:
             raise DataError(f"numeric field {self.name!r} has no finite training value; drop it or fix the column")
-        stats = {"mean": float(finite.mean()), "std": float(finite.std()) or 1.0, "min": float(finite.min()), "max": float(finite.max())}
+        stats = {
+            "mean": float(finite.mean()),
+            "std": float(finite.std()) or 1.0,
+            "min": float(finite.min()),
+            "max": float(finite.max()),
+        }
         return replace(self, stats=stats)
 
     def encode(self, values: pd.Series) -> np.ndarray:
@@ -114,11 +128,17 @@ class NumericField:
             raise ConfigError(f"numeric field {self.name!r} has no statistics yet; call schema.fit(train_frame) first")
         x = self._as_float(values)
         if np.isinf(x).any():
-            raise DataError(f"numeric field {self.name!r} holds an infinite value at row {int(np.isinf(x).argmax())}; replace it or drop the row")
+            raise DataError(
+                f"numeric field {self.name!r} holds an infinite value at row {int(np.isinf(x).argmax())}; replace it "
+                "or drop the row"
+            )
         missing = np.isnan(x)
         if missing.any():
             if self.fill == "error":
-                raise DataError(f"numeric field {self.name!r} has NaN at row {int(missing.argmax())}; fill it, or set fill: mean (or a number) for this field")
+                raise DataError(
+                    f"numeric field {self.name!r} has NaN at row {int(missing.argmax())}; fill it, or set fill: mean "
+                    "(or a number) for this field"
+                )
             x = np.where(missing, self.stats["mean"] if self.fill == "mean" else float(self.fill), x)
         if self.normalize == "standard":
             x = (x - self.stats["mean"]) / self.stats["std"]
@@ -131,7 +151,10 @@ class NumericField:
         bad = converted.isna() & values.notna()
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(f"numeric field {self.name!r}: value {values.iloc[row]!r} at row {row} is not a number; clean the column or declare it categorical")
+            raise DataError(
+                f"numeric field {self.name!r}: value {values.iloc[row]!r} at row {row} is not a number; clean the "
+                "column or declare it categorical"
+            )
         return converted.to_numpy(dtype=np.float64)
 
 
@@ -173,11 +196,16 @@ class FeatureSchema:
         names = [f.name for f in self.categorical] + [f.name for f in self.numeric] + [f.name for f in self.sequence]
         duplicates = {n for n in names if names.count(n) > 1}
         if duplicates:
-            raise ConfigError(f"field(s) {', '.join(sorted(duplicates))} declared twice in the schema; keep one declaration each")
+            raise ConfigError(
+                f"field(s) {', '.join(sorted(duplicates))} declared twice in the schema; keep one declaration each"
+            )
         cat_names = {f.name for f in self.categorical}
         for seq in self.sequence:
             if seq.shares not in cat_names:
-                raise ConfigError(f"sequence field {seq.name!r} shares {seq.shares!r}, which is not a categorical field; use one of {sorted(cat_names)}")
+                raise ConfigError(
+                    f"sequence field {seq.name!r} shares {seq.shares!r}, which is not a categorical field; use one "
+                    f"of {sorted(cat_names)}"
+                )
 
     # --- inspection -------------------------------------------------------------------
     @property
@@ -188,7 +216,9 @@ class FeatureSchema:
         for i, f in enumerate(self.categorical):
             if f.name == name:
                 return i
-        raise ConfigError(f"no categorical field {name!r}; use one of the schema's {[f.name for f in self.categorical]}")
+        raise ConfigError(
+            f"no categorical field {name!r}; use one of the schema's {[f.name for f in self.categorical]}"
+        )
 
     def fields_from(self, source: str) -> list[str]:
         return [f.name for f in self.categorical if f.source == source]
@@ -205,7 +235,10 @@ class FeatureSchema:
     def _check_columns(frame: pd.DataFrame, wanted: list[str], where: str) -> None:
         missing = [c for c in wanted if c not in frame.columns]
         if missing:
-            raise DataError(f"{where}: column(s) {', '.join(missing)} missing; present are {', '.join(map(str, frame.columns[:20]))}; fix the data or the schema")
+            raise DataError(
+                f"{where}: column(s) {', '.join(missing)} missing; present are "
+                f"{', '.join(map(str, frame.columns[:20]))}; fix the data or the schema"
+            )
 
     def fit(self, train: pd.DataFrame) -> "FeatureSchema":
         """A copy with vocabularies and statistics fitted on ``train`` (never on valid/test)."""
@@ -228,25 +261,52 @@ class FeatureSchema:
         wanted = [c for c in self.columns if c not in sequences] + [self.label] + ([self.group] if self.group else [])
         self._check_columns(frame, wanted, where)
         n = len(frame)
-        categorical = np.stack([f.encode(frame[f.name]) for f in self.categorical], axis=1) if self.categorical else np.zeros((n, 0), np.int64)
-        numeric = np.stack([f.encode(frame[f.name]) for f in self.numeric], axis=1) if self.numeric else np.zeros((n, 0), np.float32)
+        categorical = (
+            np.stack([f.encode(frame[f.name]) for f in self.categorical], axis=1)
+            if self.categorical
+            else np.zeros((n, 0), np.int64)
+        )
+        numeric = (
+            np.stack([f.encode(frame[f.name]) for f in self.numeric], axis=1)
+            if self.numeric
+            else np.zeros((n, 0), np.float32)
+        )
         for s in self.sequence:
             if s.name not in sequences:
                 sequences[s.name] = self._encode_sequence(s, frame[s.name])
         label = self._encode_label(frame[self.label], where)
         # Groups (users for gAUC) keep their raw identity: unseen users must not merge into OOV.
-        group = None if self.group is None else torch.from_numpy(pd.factorize(as_tokens(frame[self.group]))[0].astype(np.int64))
-        return TensorTable(torch.from_numpy(categorical), torch.from_numpy(numeric), {k: torch.from_numpy(v) for k, v in sequences.items()}, torch.from_numpy(label), group)
+        group = (
+            None
+            if self.group is None
+            else torch.from_numpy(pd.factorize(as_tokens(frame[self.group]))[0].astype(np.int64))
+        )
+        return TensorTable(
+            torch.from_numpy(categorical),
+            torch.from_numpy(numeric),
+            {k: torch.from_numpy(v) for k, v in sequences.items()},
+            torch.from_numpy(label),
+            group,
+        )
 
     def _encode_sequence(self, seq: SequenceField, values: pd.Series) -> np.ndarray:
         vocab = self.categorical[self.categorical_index(seq.shares)]
-        lists = [v if isinstance(v, (list, tuple, np.ndarray)) else ([] if pd.isna(v) or v == "" else str(v).split(seq.separator)) for v in values]
+        lists = [
+            v
+            if isinstance(v, (list, tuple, np.ndarray))
+            else ([] if pd.isna(v) or v == "" else str(v).split(seq.separator))
+            for v in values
+        ]
         lengths = np.fromiter((min(len(x), seq.max_len) for x in lists), dtype=np.int64, count=len(lists))
-        flat = pd.Series([str(t) for x in lists for t in list(x)[-seq.max_len:]], dtype=object)
+        flat = pd.Series([str(t) for x in lists for t in list(x)[-seq.max_len :]], dtype=object)
         codes = vocab.encode(flat) if len(flat) else np.zeros(0, np.int64)
         out = np.zeros((len(lists), seq.max_len), dtype=np.int64)
         rows = np.repeat(np.arange(len(lists)), lengths)
-        cols = seq.max_len - np.concatenate([np.arange(k, 0, -1) for k in lengths]) if len(lengths) else np.zeros(0, np.int64)
+        cols = (
+            seq.max_len - np.concatenate([np.arange(k, 0, -1) for k in lengths])
+            if len(lengths)
+            else np.zeros(0, np.int64)
+        )
         out[rows, cols] = codes
         return out
 
@@ -255,8 +315,10 @@ class FeatureSchema:
         bad = ~np.isfinite(y)
         if bad.any():
             row = int(bad.argmax())
-            raise DataError(f"{where}: label column {self.label!r} has a missing, infinite or non-numeric value "
-                            f"{values.iloc[row]!r} at row {row}; drop the row or fix the label")
+            raise DataError(
+                f"{where}: label column {self.label!r} has a missing, infinite or non-numeric value "
+                f"{values.iloc[row]!r} at row {row}; drop the row or fix the label"
+            )
         return y.astype(np.float32)
 
     # --- persistence ---------------------------------------------------------------------
@@ -269,7 +331,9 @@ class FeatureSchema:
         allowed = {"categorical", "numeric", "sequence", "label", "group"}
         unknown = set(data) - allowed
         if unknown:
-            raise ConfigError(f"schema: unknown key(s) {', '.join(sorted(unknown))}; valid keys are {', '.join(sorted(allowed))}")
+            raise ConfigError(
+                f"schema: unknown key(s) {', '.join(sorted(unknown))}; valid keys are {', '.join(sorted(allowed))}"
+            )
         from mlpzoo.config import build_config
 
         kwargs: dict[str, Any] = {k: v for k, v in data.items() if k in ("label", "group")}
@@ -279,11 +343,15 @@ class FeatureSchema:
         for kind, cls_ in _KINDS.items():
             entries = data.get(kind) or []
             if not isinstance(entries, (list, tuple)):
-                raise ConfigError(f"schema.{kind} = {entries!r} is not a list; write one column name (or mapping) per list item")
+                raise ConfigError(
+                    f"schema.{kind} = {entries!r} is not a list; write one column name (or mapping) per list item"
+                )
             items = []
             for position, item in enumerate(entries):
                 if not isinstance(item, (str, dict)) or ("name" not in item if isinstance(item, dict) else False):
-                    raise ConfigError(f"schema.{kind}[{position}] = {item!r}; give a column name or a mapping with a name key")
+                    raise ConfigError(
+                        f"schema.{kind}[{position}] = {item!r}; give a column name or a mapping with a name key"
+                    )
                 item = {"name": item} if isinstance(item, str) else dict(item)
                 items.append(build_config(cls_, item, f"schema.{kind}[{item['name']}]"))
             kwargs[kind] = items

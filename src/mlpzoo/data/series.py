@@ -80,8 +80,9 @@ def fill_gaps(series: pd.Series) -> pd.Series:
     return series.interpolate(method="time", limit_direction="both")
 
 
-def load_series(name: str, data_dir: str | os.PathLike[str] | None = None,
-                fill: Literal["error", "interpolate"] = "error") -> pd.Series:
+def load_series(
+    name: str, data_dir: str | os.PathLike[str] | None = None, fill: Literal["error", "interpolate"] = "error"
+) -> pd.Series:
     """The named series (see the module table) with an explicit frequency; ``fill`` handles gaps."""
     if name not in SERIES:
         raise DataError(f"unknown series {name!r}; choose one of {', '.join(list_series())}")
@@ -92,8 +93,10 @@ def load_series(name: str, data_dir: str | os.PathLike[str] | None = None,
     if series.isna().any():
         if fill == "error":
             first = series.index[series.isna().to_numpy().argmax()]
-            raise DataError(f"series {name!r} has {int(series.isna().sum())} missing value(s), first at {first.date()}; "
-                            "pass fill='interpolate' to fill gaps linearly in time")
+            raise DataError(
+                f"series {name!r} has {int(series.isna().sum())} missing value(s), first at {first.date()}; "
+                "pass fill='interpolate' to fill gaps linearly in time"
+            )
         series = fill_gaps(series)
     return series
 
@@ -106,12 +109,18 @@ def check_series(values, min_length: int, what: str = "series") -> np.ndarray:
         raise DataError(f"{what}: expected a 1-D series; got shape {array.shape}")
     bad = ~np.isfinite(array)
     if bad.any():
-        raise DataError(f"{what} has {int(bad.sum())} NaN or infinite value(s), first at position {int(bad.argmax())}; "
-                        "fill gaps first (mlpzoo.data.series.fill_gaps or load_series(..., fill='interpolate'))")
+        raise DataError(
+            f"{what} has {int(bad.sum())} NaN or infinite value(s), first at position {int(bad.argmax())}; "
+            "fill gaps first (mlpzoo.data.series.fill_gaps or load_series(..., fill='interpolate'))"
+        )
     if len(array) < min_length:
-        raise DataError(f"{what} has {len(array)} values but needs at least {min_length} here; "
-                        "use a longer series or a smaller lag / embedding dimension")
+        raise DataError(
+            f"{what} has {len(array)} values but needs at least {min_length} here; "
+            "use a longer series or a smaller lag / embedding dimension"
+        )
     if np.ptp(array) == 0:
-        raise DataError(f"{what} is constant ({array[0]:g} everywhere); its autocorrelation and Cao's ratios are undefined "
-                        "(0/0), and there is nothing to forecast beyond the constant")
+        raise DataError(
+            f"{what} is constant ({array[0]:g} everywhere); its autocorrelation and Cao's ratios are undefined "
+            "(0/0), and there is nothing to forecast beyond the constant"
+        )
     return array

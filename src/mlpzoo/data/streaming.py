@@ -83,8 +83,16 @@ class _BlockSource:
     ``seekable`` sources (uncompressed CSV/TSV) can read their blocks in any order.
     """
 
-    def __init__(self, path: PathLike, columns: list[str], column_types: dict, block_rows: int,
-                 column_names: list[str] | None, delimiter: str | None, row_range: tuple[int, int] | None):
+    def __init__(
+        self,
+        path: PathLike,
+        columns: list[str],
+        column_types: dict,
+        block_rows: int,
+        column_names: list[str] | None,
+        delimiter: str | None,
+        row_range: tuple[int, int] | None,
+    ):
         self.path = existing_file(path)
         if block_rows < 1:
             raise DataError(f"block_rows={block_rows} must be at least 1")
@@ -105,7 +113,9 @@ class _BlockSource:
             if self.seekable:
                 self._index(row_range)
             else:
-                self.start, self.stop = _clip_range(row_range, count_rows(self.path, header=self.column_names is None), self.path)
+                self.start, self.stop = _clip_range(
+                    row_range, count_rows(self.path, header=self.column_names is None), self.path
+                )
 
     def __len__(self) -> int:
         return self.stop - self.start
@@ -134,7 +144,11 @@ class _BlockSource:
         total_lines, starts, stop_offset, size = self._scan(h + start, self.block_rows, stop_line)
         self.start, self.stop = _clip_range(row_range, max(total_lines - h, 0), self.path)
         self._starts = starts[: self.num_blocks]
-        self._end = stop_offset if (row_range is not None and self.stop == int(row_range[1]) and stop_offset is not None) else size
+        self._end = (
+            stop_offset
+            if (row_range is not None and self.stop == int(row_range[1]) and stop_offset is not None)
+            else size
+        )
 
     def _scan(self, first_line: int, step: int, stop_line: int | None) -> tuple[int, list[int], int | None, int]:
         """Count lines; byte offsets of lines ``first_line + k * step`` and of ``stop_line``.
@@ -167,11 +181,15 @@ class _BlockSource:
 
     def _convert_options(self) -> pacsv.ConvertOptions:
         # Empty strings are missing, as pandas.read_csv reads them.
-        return pacsv.ConvertOptions(column_types=self.column_types, include_columns=self.columns, strings_can_be_null=True)
+        return pacsv.ConvertOptions(
+            column_types=self.column_types, include_columns=self.columns, strings_can_be_null=True
+        )
 
     def _parse_error(self, exc: BaseException, where: str) -> DataError:
-        return DataError(f"{self.path}: cannot parse {where} ({first_line(exc)}); check the delimiter "
-                         f"(now {self.delimiter!r}) and column_names, or the value types of the schema's columns")
+        return DataError(
+            f"{self.path}: cannot parse {where} ({first_line(exc)}); check the delimiter "
+            f"(now {self.delimiter!r}) and column_names, or the value types of the schema's columns"
+        )
 
     def _read_block(self, k: int) -> pa.Table:
         a = self._starts[k]
@@ -182,13 +200,19 @@ class _BlockSource:
             fh.seek(a)
             data = fh.read(b - a)
         try:
-            table = pacsv.read_csv(pa.BufferReader(data), read_options=pacsv.ReadOptions(column_names=self.names),
-                                   parse_options=self._parse_options(), convert_options=self._convert_options())
+            table = pacsv.read_csv(
+                pa.BufferReader(data),
+                read_options=pacsv.ReadOptions(column_names=self.names),
+                parse_options=self._parse_options(),
+                convert_options=self._convert_options(),
+            )
         except pa.ArrowInvalid as exc:
             raise self._parse_error(exc, f"rows {first}..{first + expected - 1}") from exc
         if table.num_rows != expected:
-            raise DataError(f"{self.path}: rows {first}..{first + expected - 1} parsed into {table.num_rows} rows; streaming "
-                            "counts rows as lines, so remove blank lines and values spanning lines")
+            raise DataError(
+                f"{self.path}: rows {first}..{first + expected - 1} parsed into {table.num_rows} rows; streaming "
+                "counts rows as lines, so remove blank lines and values spanning lines"
+            )
         return table
 
     # --- sequential sources (gzip, parquet) ---------------------------------------------------
@@ -202,13 +226,20 @@ class _BlockSource:
                     groups.append(g)
                     first = offset if first is None else first
                 offset += n
-            batches = parquet.iter_batches(batch_size=self.block_rows, row_groups=groups, columns=self.columns) if groups else iter(())
+            batches = (
+                parquet.iter_batches(batch_size=self.block_rows, row_groups=groups, columns=self.columns)
+                if groups
+                else iter(())
+            )
             first_row = first or 0
         else:
             try:
-                reader = pacsv.open_csv(pa.input_stream(str(self.path), compression="detect"),
-                                        read_options=pacsv.ReadOptions(column_names=self.column_names, block_size=1 << 22),
-                                        parse_options=self._parse_options(), convert_options=self._convert_options())
+                reader = pacsv.open_csv(
+                    pa.input_stream(str(self.path), compression="detect"),
+                    read_options=pacsv.ReadOptions(column_names=self.column_names, block_size=1 << 22),
+                    parse_options=self._parse_options(),
+                    convert_options=self._convert_options(),
+                )
             except pa.ArrowInvalid as exc:
                 raise self._parse_error(exc, "the first rows") from exc
             batches, first_row = reader, 0
@@ -265,9 +296,15 @@ def _merge_counts(total: pa.Table | None, block: pa.Table) -> pa.Table:
     return merged.rename_columns(["count" if name == "count_sum" else name for name in merged.column_names])
 
 
-def fit_schema_streaming(schema: FeatureSchema, path: PathLike, block_rows: int = 262_144,
-                         column_names: list[str] | None = None, delimiter: str | None = None,
-                         max_rows: int | None = None, row_range: tuple[int, int] | None = None) -> FeatureSchema:
+def fit_schema_streaming(
+    schema: FeatureSchema,
+    path: PathLike,
+    block_rows: int = 262_144,
+    column_names: list[str] | None = None,
+    delimiter: str | None = None,
+    max_rows: int | None = None,
+    row_range: tuple[int, int] | None = None,
+) -> FeatureSchema:
     """A copy of ``schema`` fitted in one pass over ``path`` in blocks of ``block_rows`` rows.
 
     Same result as ``schema.fit(frame)`` on the rows read whole with pandas: vocabularies by the
@@ -281,7 +318,9 @@ def fit_schema_streaming(schema: FeatureSchema, path: PathLike, block_rows: int 
         row_range = (0, int(max_rows))
     elif max_rows is not None:
         row_range = (int(row_range[0]), min(int(row_range[1]), int(row_range[0]) + int(max_rows)))
-    source = _BlockSource(p, [f.name for f in fields], _read_types(schema, label=False), block_rows, column_names, delimiter, row_range)
+    source = _BlockSource(
+        p, [f.name for f in fields], _read_types(schema, label=False), block_rows, column_names, delimiter, row_range
+    )
     counts: dict[str, pa.Table | None] = {f.name: None for f in schema.categorical}
     moments = {f.name: [0, 0.0, 0.0, math.inf, -math.inf] for f in schema.numeric}  # n, mean, M2, min, max
     for table in source.blocks():
@@ -298,8 +337,13 @@ def fit_schema_streaming(schema: FeatureSchema, path: PathLike, block_rows: int 
                 bm2 = float(((x - bmean) ** 2).sum())
                 delta, total = bmean - mean, n + bn
                 # Chan et al.'s pairwise update: stable where sum / sum-of-squares would cancel.
-                moments[f.name] = [total, mean + delta * bn / total, m2 + bm2 + delta * delta * n * bn / total,
-                                   min(lo, float(x.min())), max(hi, float(x.max()))]
+                moments[f.name] = [
+                    total,
+                    mean + delta * bn / total,
+                    m2 + bm2 + delta * delta * n * bn / total,
+                    min(lo, float(x.min())),
+                    max(hi, float(x.max())),
+                ]
     categorical = []
     for f in schema.categorical:
         table = counts[f.name]
@@ -311,7 +355,9 @@ def fit_schema_streaming(schema: FeatureSchema, path: PathLike, block_rows: int 
         n, mean, m2, lo, hi = moments[f.name]
         if n == 0:
             raise DataError(f"numeric field {f.name!r} has no finite training value; drop it or fix the column")
-        numeric.append(replace(f, stats={"mean": float(mean), "std": float(math.sqrt(m2 / n)) or 1.0, "min": lo, "max": hi}))
+        numeric.append(
+            replace(f, stats={"mean": float(mean), "std": float(math.sqrt(m2 / n)) or 1.0, "min": lo, "max": hi})
+        )
     return replace(schema, categorical=categorical, numeric=numeric)
 
 
@@ -321,13 +367,21 @@ def fit_schema_streaming(schema: FeatureSchema, path: PathLike, block_rows: int 
 def _concat(tables: list[TensorTable]) -> TensorTable:
     if len(tables) == 1:
         return tables[0]
-    return TensorTable(torch.cat([t.categorical for t in tables]), torch.cat([t.numeric for t in tables]),
-                       {k: torch.cat([t.sequences[k] for t in tables]) for k in tables[0].sequences},
-                       torch.cat([t.label for t in tables]))
+    return TensorTable(
+        torch.cat([t.categorical for t in tables]),
+        torch.cat([t.numeric for t in tables]),
+        {k: torch.cat([t.sequences[k] for t in tables]) for k in tables[0].sequences},
+        torch.cat([t.label for t in tables]),
+    )
 
 
 def _clone(table: TensorTable) -> TensorTable:
-    return TensorTable(table.categorical.clone(), table.numeric.clone(), {k: v.clone() for k, v in table.sequences.items()}, table.label.clone())
+    return TensorTable(
+        table.categorical.clone(),
+        table.numeric.clone(),
+        {k: v.clone() for k, v in table.sequences.items()},
+        table.label.clone(),
+    )
 
 
 class StreamingTable:
@@ -348,17 +402,28 @@ class StreamingTable:
     remainder over; the order is a function of ``(seed, epoch)``. Unshuffled iteration is in file order.
     """
 
-    def __init__(self, path: PathLike, schema: FeatureSchema, block_rows: int = 262_144, shuffle_blocks: int = 4,
-                 column_names: list[str] | None = None, delimiter: str | None = None,
-                 row_range: tuple[int, int] | None = None):
+    def __init__(
+        self,
+        path: PathLike,
+        schema: FeatureSchema,
+        block_rows: int = 262_144,
+        shuffle_blocks: int = 4,
+        column_names: list[str] | None = None,
+        delimiter: str | None = None,
+        row_range: tuple[int, int] | None = None,
+    ):
         if schema.group is not None:
-            raise ConfigError(f"StreamingTable does not serve group column {schema.group!r} (gAUC); "
-                              "use an in-memory TensorTable for grouped evaluation or drop schema.group")
+            raise ConfigError(
+                f"StreamingTable does not serve group column {schema.group!r} (gAUC); "
+                "use an in-memory TensorTable for grouped evaluation or drop schema.group"
+            )
         for f in schema.categorical:
             f._require_fitted()
         for f in schema.numeric:
             if f.stats is None:
-                raise ConfigError(f"numeric field {f.name!r} has no statistics yet; fit the schema first (fit_schema_streaming)")
+                raise ConfigError(
+                    f"numeric field {f.name!r} has no statistics yet; fit the schema first (fit_schema_streaming)"
+                )
         if shuffle_blocks < 1:
             raise ConfigError(f"shuffle_blocks={shuffle_blocks} must be at least 1")
         self.schema = schema
@@ -377,7 +442,8 @@ class StreamingTable:
         return -(-len(self) // batch_size)
 
     def __repr__(self) -> str:
-        return f"StreamingTable({str(self.path)!r}, rows={self.row_range[0]}..{self.row_range[1]}, block_rows={self.block_rows})"
+        rows = f"{self.row_range[0]}..{self.row_range[1]}"
+        return f"StreamingTable({str(self.path)!r}, rows={rows}, block_rows={self.block_rows})"
 
     # --- encoding -----------------------------------------------------------------------------
     def encode_block(self, table: pa.Table) -> TensorTable:
@@ -391,7 +457,10 @@ class StreamingTable:
         numeric = np.empty((n, len(schema.numeric)), np.float32)
         for j, f in enumerate(schema.numeric):
             numeric[:, j] = f.encode(pd.Series(table.column(f.name).to_numpy()))
-        sequences = {s.name: torch.from_numpy(schema._encode_sequence(s, table.column(s.name).to_pandas())) for s in schema.sequence}
+        sequences = {
+            s.name: torch.from_numpy(schema._encode_sequence(s, table.column(s.name).to_pandas()))
+            for s in schema.sequence
+        }
         label = schema._encode_label(pd.Series(table.column(schema.label).to_numpy()), f"{self.path}")
         return TensorTable(torch.from_numpy(categorical), torch.from_numpy(numeric), sequences, torch.from_numpy(label))
 
@@ -437,10 +506,12 @@ class StreamingTable:
         capacity = min(self.shuffle_blocks * self.block_rows + batch_size, len(self) + 1)
         schema = self.schema
         # One preallocated buffer: blocks are written in place, batches are gathered from a permutation.
-        buffer = TensorTable(torch.empty((capacity, len(schema.categorical)), dtype=torch.int64),
-                             torch.empty((capacity, len(schema.numeric)), dtype=torch.float32),
-                             {s.name: torch.empty((capacity, s.max_len), dtype=torch.int64) for s in schema.sequence},
-                             torch.empty(capacity, dtype=torch.float32))
+        buffer = TensorTable(
+            torch.empty((capacity, len(schema.categorical)), dtype=torch.int64),
+            torch.empty((capacity, len(schema.numeric)), dtype=torch.float32),
+            {s.name: torch.empty((capacity, s.max_len), dtype=torch.int64) for s in schema.sequence},
+            torch.empty(capacity, dtype=torch.float32),
+        )
         held, blocks_held = 0, 0
 
         def write(table: TensorTable, at: int) -> None:
@@ -456,7 +527,7 @@ class StreamingTable:
             perm = torch.randperm(held, generator=generator)
             end = held if final else held // batch_size * batch_size
             for s in range(0, end, batch_size):
-                yield buffer.select(perm[s:s + batch_size]).as_batch()
+                yield buffer.select(perm[s : s + batch_size]).as_batch()
             rest = buffer.select(perm[end:held])  # a copy (fewer than batch_size rows), moved to the front
             held = len(rest)
             if held:
@@ -476,8 +547,9 @@ class StreamingTable:
 # ----------------------------------------------------------------------------- synthetic Criteo
 
 
-def write_synthetic_criteo(path: PathLike, rows: int, seed: int = 0, chunk_rows: int = 250_000,
-                           max_cardinality: int = 100_000) -> Path:
+def write_synthetic_criteo(
+    path: PathLike, rows: int, seed: int = 0, chunk_rows: int = 250_000, max_cardinality: int = 100_000
+) -> Path:
     """Write a synthetic Criteo-format TSV (no header; :data:`CRITEO_COLUMNS`) in bounded memory.
 
     label: clicks drawn from a logistic model of eight categorical fields (per-category effects)
@@ -506,7 +578,11 @@ def write_synthetic_criteo(path: PathLike, rows: int, seed: int = 0, chunk_rows:
     int_missing = np.where(rng.random(13) < 0.3, 0.0, rng.uniform(0.0, 0.45, 13))
     weights = np.zeros(13)
     weights[rng.choice(13, 4, replace=False)] = rng.choice([-0.5, 0.5], 4)
-    fields = [pa.field("label", pa.int8())] + [pa.field(c, pa.int64()) for c in CRITEO_NUMERIC] + [pa.field(c, pa.string()) for c in CRITEO_CATEGORICAL]
+    fields = (
+        [pa.field("label", pa.int8())]
+        + [pa.field(c, pa.int64()) for c in CRITEO_NUMERIC]
+        + [pa.field(c, pa.string()) for c in CRITEO_CATEGORICAL]
+    )
     options = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
     with pacsv.CSVWriter(str(path), pa.schema(fields), write_options=options) as writer:
         for index, begin in enumerate(range(0, rows, chunk_rows)):

@@ -48,15 +48,20 @@ def _check(name: str, **sizes: int) -> None:
             raise ConfigError(f"{name}: {key} = {value} must be at least 1")
 
 
-def selective_copying(batch_size: int, seq_len: int = 4096, n_memorize: int = 16, vocab_size: int = 16,
-                      seed: int | torch.Generator = 0) -> TokenBatch:
+def selective_copying(
+    batch_size: int, seq_len: int = 4096, n_memorize: int = 16, vocab_size: int = 16, seed: int | torch.Generator = 0
+) -> TokenBatch:
     """Selective copying batches of length ``seq_len + n_memorize`` (paper: 4096, 16 tokens, vocabulary 16)."""
     _check("selective_copying", batch_size=batch_size, seq_len=seq_len, n_memorize=n_memorize)
     if vocab_size < 3:
-        raise ConfigError(f"selective_copying: vocab_size = {vocab_size} must be at least 3 (noise, marker, one data token)")
+        raise ConfigError(
+            f"selective_copying: vocab_size = {vocab_size} must be at least 3 (noise, marker, one data token)"
+        )
     if n_memorize > seq_len:
-        raise ConfigError(f"selective_copying: n_memorize = {n_memorize} tokens do not fit in seq_len = {seq_len}; "
-                          "use a longer sequence or fewer tokens")
+        raise ConfigError(
+            f"selective_copying: n_memorize = {n_memorize} tokens do not fit in seq_len = {seq_len}; "
+            "use a longer sequence or fewer tokens"
+        )
     gen = _generator(seed)
     positions = torch.rand(batch_size, seq_len, generator=gen).argsort(dim=1)[:, :n_memorize].sort(dim=1).values
     data = torch.randint(1, vocab_size - 1, (batch_size, n_memorize), generator=gen)
@@ -68,8 +73,9 @@ def selective_copying(batch_size: int, seq_len: int = 4096, n_memorize: int = 16
     return TokenBatch(tokens, targets)
 
 
-def induction_heads(batch_size: int, seq_len: int = 256, vocab_size: int = 16,
-                    seed: int | torch.Generator = 0) -> TokenBatch:
+def induction_heads(
+    batch_size: int, seq_len: int = 256, vocab_size: int = 16, seed: int | torch.Generator = 0
+) -> TokenBatch:
     """Induction-head batches of length ``seq_len``; only the last position is scored."""
     _check("induction_heads", batch_size=batch_size)
     if seq_len < 4:

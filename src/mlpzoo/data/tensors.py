@@ -19,7 +19,9 @@ def _check_rows(where: str, **parts: torch.Tensor | None) -> None:
         if value is None:
             continue
         if not isinstance(value, torch.Tensor):
-            raise DataError(f"{where}: {name} is a {type(value).__name__}, not a tensor; convert it with torch.as_tensor")
+            raise DataError(
+                f"{where}: {name} is a {type(value).__name__}, not a tensor; convert it with torch.as_tensor"
+            )
         if value.dim() == 0:
             raise DataError(f"{where}: {name} is a scalar; pass one row per sample")
         if rows is None:
@@ -39,8 +41,14 @@ class TensorTable:
     group: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
-        _check_rows("TensorTable", categorical=self.categorical, numeric=self.numeric, label=self.label, group=self.group,
-                    **{f"sequences[{k!r}]": v for k, v in self.sequences.items()})
+        _check_rows(
+            "TensorTable",
+            categorical=self.categorical,
+            numeric=self.numeric,
+            label=self.label,
+            group=self.group,
+            **{f"sequences[{k!r}]": v for k, v in self.sequences.items()},
+        )
 
     def __len__(self) -> int:
         return self.categorical.shape[0]
@@ -106,6 +114,10 @@ class ArrayData:
         return -(-len(self) // batch_size)
 
     def iter_batches(self, batch_size: int, shuffle: bool = False, seed: int = 0, epoch: int = 0) -> Iterator[Batch]:
-        data = self.select(torch.randperm(len(self), generator=torch.Generator().manual_seed(seed * 100_003 + epoch))) if shuffle else self
+        data = (
+            self.select(torch.randperm(len(self), generator=torch.Generator().manual_seed(seed * 100_003 + epoch)))
+            if shuffle
+            else self
+        )
         for start in range(0, len(self), batch_size):
             yield data.select(slice(start, start + batch_size)).as_batch()

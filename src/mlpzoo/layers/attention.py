@@ -41,7 +41,9 @@ class SelfAttention(nn.Module):
         bias: biases on the ``W_q``/``W_k``/``W_v``/``W_o`` projections (default True, as in ViT).
     """
 
-    def __init__(self, dim: int, heads: int = 1, similarity: str = "separate", value_output: bool = True, bias: bool = True):
+    def __init__(
+        self, dim: int, heads: int = 1, similarity: str = "separate", value_output: bool = True, bias: bool = True
+    ):
         super().__init__()
         if similarity not in SIMILARITIES:
             raise ConfigError(f"SelfAttention: similarity = {similarity!r}; use one of {', '.join(SIMILARITIES)}")
@@ -109,8 +111,15 @@ class TransformerBlock(nn.Module):
         mlp_ratio: inner width of the MLP as a multiple of ``dim`` (4, as in ViT); 0 leaves the MLP out.
     """
 
-    def __init__(self, dim: int, heads: int = 1, similarity: str = "separate", value_output: bool = True,
-                 mlp_ratio: float = 4.0, bias: bool = True):
+    def __init__(
+        self,
+        dim: int,
+        heads: int = 1,
+        similarity: str = "separate",
+        value_output: bool = True,
+        mlp_ratio: float = 4.0,
+        bias: bool = True,
+    ):
         super().__init__()
         if mlp_ratio < 0:
             raise ConfigError(f"TransformerBlock: mlp_ratio = {mlp_ratio} must be >= 0 (0 leaves the MLP out)")

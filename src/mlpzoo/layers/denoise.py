@@ -81,20 +81,36 @@ class ResidualMLPDenoiser(nn.Module):
         dropout: dropout inside the blocks (default 0).
     """
 
-    def __init__(self, data_dim: int, hidden_dim: int = 256, n_blocks: int = 3, expansion: int = 2,
-                 time_dim: int = 128, context_dim: int = 0, dropout: float = 0.0):
+    def __init__(
+        self,
+        data_dim: int,
+        hidden_dim: int = 256,
+        n_blocks: int = 3,
+        expansion: int = 2,
+        time_dim: int = 128,
+        context_dim: int = 0,
+        dropout: float = 0.0,
+    ):
         super().__init__()
         for label, value in (("data_dim", data_dim), ("hidden_dim", hidden_dim), ("n_blocks", n_blocks)):
             if value < 1:
                 raise ValueError(f"ResidualMLPDenoiser {label} must be >= 1; got {value}")
         self.data_dim, self.context_dim = data_dim, context_dim
-        self.time_embed = nn.Sequential(SinusoidalTimeEmbedding(time_dim), nn.Linear(time_dim, hidden_dim),
-                                        nn.SiLU(), nn.Linear(hidden_dim, hidden_dim))
-        self.context_embed = (nn.Sequential(nn.Linear(context_dim, hidden_dim), nn.SiLU(), nn.Linear(hidden_dim, hidden_dim))
-                              if context_dim > 0 else None)
+        self.time_embed = nn.Sequential(
+            SinusoidalTimeEmbedding(time_dim),
+            nn.Linear(time_dim, hidden_dim),
+            nn.SiLU(),
+            nn.Linear(hidden_dim, hidden_dim),
+        )
+        self.context_embed = (
+            nn.Sequential(nn.Linear(context_dim, hidden_dim), nn.SiLU(), nn.Linear(hidden_dim, hidden_dim))
+            if context_dim > 0
+            else None
+        )
         self.in_proj = nn.Linear(data_dim, hidden_dim)
-        self.blocks = nn.ModuleList(ConditionedResidualBlock(hidden_dim, expansion * hidden_dim, hidden_dim, dropout)
-                                    for _ in range(n_blocks))
+        self.blocks = nn.ModuleList(
+            ConditionedResidualBlock(hidden_dim, expansion * hidden_dim, hidden_dim, dropout) for _ in range(n_blocks)
+        )
         self.out_norm = nn.LayerNorm(hidden_dim)
         self.out_proj = nn.Linear(hidden_dim, data_dim)
 

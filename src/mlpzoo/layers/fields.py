@@ -45,7 +45,10 @@ class FieldEmbedding(nn.Module):
         if frequencies is None:
             frequencies = torch.ones(total)
         if frequencies.numel() != total:
-            raise ConfigError(f"FieldEmbedding frequencies has {frequencies.numel()} rows but the table {total}; pass one count per row")
+            raise ConfigError(
+                f"FieldEmbedding frequencies has {frequencies.numel()} rows but the table {total}; pass one count "
+                "per row"
+            )
         self.register_buffer("frequencies", frequencies.float().clamp(min=1.0), persistent=False)
         self.num_fields = len(sizes)
         self.dim = dim
@@ -53,8 +56,10 @@ class FieldEmbedding(nn.Module):
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         self._check_ids(ids, "ids")
         if ids.dim() == 0 or ids.shape[-1] != self.num_fields:
-            raise DataError(f"FieldEmbedding expects ids of shape (..., {self.num_fields}), one per field, got "
-                            f"{tuple(ids.shape)}; encode the frame with the schema the model was built from")
+            raise DataError(
+                f"FieldEmbedding expects ids of shape (..., {self.num_fields}), one per field, got "
+                f"{tuple(ids.shape)}; encode the frame with the schema the model was built from"
+            )
         return self._embed(ids + self.offsets, "ids")
 
     def lookup(self, field: int, ids: torch.Tensor) -> torch.Tensor:
@@ -65,9 +70,14 @@ class FieldEmbedding(nn.Module):
     def _check_ids(self, ids, what: str) -> None:
         if not isinstance(ids, torch.Tensor) or ids.dtype not in (torch.int64, torch.int32):
             kind = ids.dtype if isinstance(ids, torch.Tensor) else type(ids).__name__
-            raise DataError(f"FieldEmbedding {what} must be an integer (int64) tensor, got {kind}; encode frames with schema.encode")
+            raise DataError(
+                f"FieldEmbedding {what} must be an integer (int64) tensor, got {kind}; encode frames with schema.encode"
+            )
         if ids.device != self.weight.device:
-            raise DataError(f"FieldEmbedding {what} are on {ids.device} but the table is on {self.weight.device}; move them with .to(device)")
+            raise DataError(
+                f"FieldEmbedding {what} are on {ids.device} but the table is on {self.weight.device}; move them with "
+                ".to(device)"
+            )
 
     def _embed(self, rows: torch.Tensor, what: str) -> torch.Tensor:
         # Range-checking every id would cost a pass per batch; the gather already refuses rows
@@ -75,8 +85,10 @@ class FieldEmbedding(nn.Module):
         try:
             return nn.functional.embedding(rows, self.weight)
         except IndexError:
-            raise DataError(f"FieldEmbedding {what} fall outside the embedding table ({self.weight.shape[0]} rows); "
-                            "encode frames with the schema the model was built from (unseen values map to OOV)") from None
+            raise DataError(
+                f"FieldEmbedding {what} fall outside the embedding table ({self.weight.shape[0]} rows); "
+                "encode frames with the schema the model was built from (unseen values map to OOV)"
+            ) from None
 
     def rows(self, ids: torch.Tensor, field: int | None = None) -> torch.Tensor:
         """Global table rows addressed by ``ids`` (all fields, or one field)."""

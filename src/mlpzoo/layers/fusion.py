@@ -41,8 +41,10 @@ class BilinearFusion(nn.Module):
         check_features(o1, self.dim1, "BilinearFusion", self.bilinear, name="o1")
         check_features(o2, self.dim2, "BilinearFusion", self.bilinear, name="o2")
         if o1.dim() != 2 or o2.shape[0] != o1.shape[0]:
-            raise DataError(f"BilinearFusion expects o1 (batch, {self.dim1}) and o2 (batch, {self.dim2}) with the same batch, "
-                            f"got {tuple(o1.shape)} and {tuple(o2.shape)}; pass both streams' outputs for the same rows")
+            raise DataError(
+                f"BilinearFusion expects o1 (batch, {self.dim1}) and o2 (batch, {self.dim2}) with the same batch, "
+                f"got {tuple(o1.shape)} and {tuple(o2.shape)}; pass both streams' outputs for the same rows"
+            )
         heads1 = o1.view(o1.shape[0], self.num_heads, -1)
         heads2 = o2.view(o2.shape[0], self.num_heads, -1)
         bilinear = torch.einsum("bhi,hijo,bhj->bo", heads1, self.bilinear, heads2)

@@ -42,10 +42,15 @@ class FeatureGating(nn.Module):
         if self.context_bias is not None:
             context = self.context_bias.expand(features.shape[0], -1)
         elif context is None:
-            raise DataError(f"FeatureGating was built with context_dim={self.context_dim}; pass context=(batch, {self.context_dim}) embeddings")
+            raise DataError(
+                f"FeatureGating was built with context_dim={self.context_dim}; pass context=(batch, "
+                f"{self.context_dim}) embeddings"
+            )
         else:
             check_features(context, self.context_dim, "FeatureGating", name="context")
             if context.shape[:-1] != features.shape[:-1]:
-                raise DataError(f"FeatureGating context has shape {tuple(context.shape)} but features {tuple(features.shape)}; "
-                                "pass one context row per feature row")
+                raise DataError(
+                    f"FeatureGating context has shape {tuple(context.shape)} but features {tuple(features.shape)}; "
+                    "pass one context row per feature row"
+                )
         return 2.0 * torch.sigmoid(self.gate(context)) * features

@@ -19,11 +19,22 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ["Block", "CSRGraph", "GCNConv", "SAGEConv", "gcn_adjacency", "mean_adjacency", "neighborhood_blocks",
-           "sample_neighbors", "sparse_operator"]
+__all__ = [
+    "Block",
+    "CSRGraph",
+    "GCNConv",
+    "SAGEConv",
+    "gcn_adjacency",
+    "mean_adjacency",
+    "neighborhood_blocks",
+    "sample_neighbors",
+    "sparse_operator",
+]
 
 
-def sparse_operator(src: torch.Tensor, dst: torch.Tensor, values: torch.Tensor, num_rows: int, num_cols: int) -> torch.Tensor:
+def sparse_operator(
+    src: torch.Tensor, dst: torch.Tensor, values: torch.Tensor, num_rows: int, num_cols: int
+) -> torch.Tensor:
     """CSR matrix ``M[dst, src] = values`` (row = receiving node), duplicates summed."""
     coo = torch.sparse_coo_tensor(torch.stack([dst, src]), values, (num_rows, num_cols)).coalesce()
     return coo.to_sparse_csr()
@@ -111,8 +122,9 @@ class CSRGraph:
         return seg, self.col[starts[seg] + pos]
 
 
-def sample_neighbors(graph: CSRGraph, nodes: torch.Tensor, fanout: int,
-                     generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_neighbors(
+    graph: CSRGraph, nodes: torch.Tensor, fanout: int, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Up to ``fanout`` distinct in-neighbours of each node, uniformly without replacement (all of
     them when the degree is at most ``fanout``), as DGL's and PyG's neighbour samplers do.
 
@@ -142,8 +154,14 @@ class Block:
     num_dst: int
 
 
-def _hop(graph: CSRGraph, dst: torch.Tensor, fanout: int | None, kind: str, norm: torch.Tensor | None,
-         generator: torch.Generator | None) -> Block:
+def _hop(
+    graph: CSRGraph,
+    dst: torch.Tensor,
+    fanout: int | None,
+    kind: str,
+    norm: torch.Tensor | None,
+    generator: torch.Generator | None,
+) -> Block:
     seg, nbr = graph.neighbors(dst) if fanout is None else sample_neighbors(graph, dst, fanout, generator)
     uniq, inverse = torch.unique(torch.cat([dst, nbr]), return_inverse=True)
     is_dst = torch.zeros(len(uniq), dtype=torch.bool)
@@ -151,7 +169,7 @@ def _hop(graph: CSRGraph, dst: torch.Tensor, fanout: int | None, kind: str, norm
     perm = torch.cat([inverse[: len(dst)], (~is_dst).nonzero().view(-1)])
     position = torch.empty_like(perm)
     position[perm] = torch.arange(len(perm))
-    local = position[inverse[len(dst):]]
+    local = position[inverse[len(dst) :]]
     n_dst = len(dst)
     if kind == "gcn":
         rows = torch.cat([seg, torch.arange(n_dst)])
@@ -163,8 +181,13 @@ def _hop(graph: CSRGraph, dst: torch.Tensor, fanout: int | None, kind: str, norm
     return Block(sparse_operator(cols, rows, values, n_dst, len(perm)), uniq[perm], n_dst)
 
 
-def neighborhood_blocks(graph: CSRGraph, targets: torch.Tensor, fanouts: list[int | None], kind: str,
-                        generator: torch.Generator | None = None) -> list[Block]:
+def neighborhood_blocks(
+    graph: CSRGraph,
+    targets: torch.Tensor,
+    fanouts: list[int | None],
+    kind: str,
+    generator: torch.Generator | None = None,
+) -> list[Block]:
     """Blocks for computing ``len(fanouts)`` layers at ``targets`` (distinct ids), innermost
     (input) hop first. ``fanouts[l]`` samples that many neighbours for layer ``l`` (``None``: all,
     the exact neighbourhood). ``kind="gcn"`` weights edges with the full graph's symmetric GCN

@@ -66,7 +66,9 @@ class FixedRandomLift(nn.Module):
     def __init__(self, in_features: int, out_features: int, seed: int = 0):
         super().__init__()
         if in_features < 1 or out_features < 1:
-            raise ConfigError(f"FixedRandomLift: in_features = {in_features}, out_features = {out_features} must be at least 1")
+            raise ConfigError(
+                f"FixedRandomLift: in_features = {in_features}, out_features = {out_features} must be at least 1"
+            )
         self.in_features, self.out_features, self.seed = in_features, out_features, seed
         generator = torch.Generator().manual_seed(seed)
         weight = torch.randn(out_features, in_features, generator=generator) / out_features**0.5

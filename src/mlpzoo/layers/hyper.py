@@ -52,14 +52,24 @@ class ChunkedHyperNetwork(nn.Module):
     ``(T, condition_dim)`` every tensor gets a leading task dimension ``T``.
     """
 
-    def __init__(self, target: Sequence[tuple[Shape, int]], chunk_size: int = 256, chunk_embedding_dim: int = 8,
-                 condition_dim: int = 0, generator_hidden: int = 32):
+    def __init__(
+        self,
+        target: Sequence[tuple[Shape, int]],
+        chunk_size: int = 256,
+        chunk_embedding_dim: int = 8,
+        condition_dim: int = 0,
+        generator_hidden: int = 32,
+    ):
         super().__init__()
         if chunk_size < 1 or chunk_embedding_dim < 1 or generator_hidden < 1 or condition_dim < 0:
-            raise ValueError(f"ChunkedHyperNetwork needs chunk_size, chunk_embedding_dim, generator_hidden >= 1 and "
-                             f"condition_dim >= 0, got {chunk_size}, {chunk_embedding_dim}, {generator_hidden}, {condition_dim}")
+            raise ValueError(
+                f"ChunkedHyperNetwork needs chunk_size, chunk_embedding_dim, generator_hidden >= 1 and "
+                f"condition_dim >= 0, got {chunk_size}, {chunk_embedding_dim}, {generator_hidden}, {condition_dim}"
+            )
         self.shapes = [tuple(shape) for shape, _ in target]
-        self.register_buffer("scales", torch.tensor([1.0 / math.sqrt(fan_in) for _, fan_in in target]), persistent=False)
+        self.register_buffer(
+            "scales", torch.tensor([1.0 / math.sqrt(fan_in) for _, fan_in in target]), persistent=False
+        )
         self.sizes = [math.prod(shape) for shape in self.shapes]
         self.total = sum(self.sizes)
         self.chunk_size, self.condition_dim = chunk_size, condition_dim
@@ -85,7 +95,9 @@ class ChunkedHyperNetwork(nn.Module):
             raise ValueError(f"this hypernetwork is conditioned: pass a condition of shape (T, {self.condition_dim})")
         flat = self.out(F.relu(self.hidden(z))).flatten(-2)[..., : self.total]
         pieces = torch.split(flat, self.sizes, dim=-1)
-        return [piece.reshape(*lead, *shape) * self.scales[i] for i, (piece, shape) in enumerate(zip(pieces, self.shapes))]
+        return [
+            piece.reshape(*lead, *shape) * self.scales[i] for i, (piece, shape) in enumerate(zip(pieces, self.shapes))
+        ]
 
 
 def functional_mlp(x: torch.Tensor, params: Sequence[torch.Tensor], activation=F.relu) -> torch.Tensor:

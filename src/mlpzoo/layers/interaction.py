@@ -20,8 +20,10 @@ class FactorizationMachine(nn.Module):
     def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
         if not isinstance(embeddings, torch.Tensor) or embeddings.dim() != 3:
             shape = tuple(embeddings.shape) if isinstance(embeddings, torch.Tensor) else type(embeddings).__name__
-            raise DataError(f"FactorizationMachine expects field embeddings (batch, fields, dim), got {shape}; "
-                            "pass the unflattened embeddings")
+            raise DataError(
+                f"FactorizationMachine expects field embeddings (batch, fields, dim), got {shape}; "
+                "pass the unflattened embeddings"
+            )
         square_of_sum = embeddings.sum(dim=1).pow(2)
         sum_of_square = embeddings.pow(2).sum(dim=1)
         return 0.5 * (square_of_sum - sum_of_square).sum(dim=-1, keepdim=True)

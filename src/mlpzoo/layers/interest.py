@@ -24,7 +24,9 @@ class LocalActivationUnit(nn.Module):
     position and masking afterwards, never enters Dice's batch statistics (and costs nothing).
     """
 
-    def __init__(self, dim: int, hidden_units: Sequence[int] = (80, 40), activation: str = "dice", use_softmax: bool = False):
+    def __init__(
+        self, dim: int, hidden_units: Sequence[int] = (80, 40), activation: str = "dice", use_softmax: bool = False
+    ):
         super().__init__()
         self.dim = dim
         self.scorer = MLP(4 * dim, hidden_units, output_dim=1, activation=activation)
@@ -35,12 +37,16 @@ class LocalActivationUnit(nn.Module):
         check_features(target, self.dim, "LocalActivationUnit", name="target")
         check_features(history, self.dim, "LocalActivationUnit", name="history")
         if target.dim() != 2 or history.dim() != 3 or history.shape[0] != target.shape[0]:
-            raise DataError(f"LocalActivationUnit expects target (batch, {self.dim}) and history (batch, length, {self.dim}), "
-                            f"got {tuple(target.shape)} and {tuple(history.shape)}; pass one history per target")
+            raise DataError(
+                f"LocalActivationUnit expects target (batch, {self.dim}) and history (batch, length, {self.dim}), "
+                f"got {tuple(target.shape)} and {tuple(history.shape)}; pass one history per target"
+            )
         if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.shape != history.shape[:2]:
             got = f"{tuple(mask.shape)} {mask.dtype}" if isinstance(mask, torch.Tensor) else type(mask).__name__
-            raise DataError(f"LocalActivationUnit mask must be a bool tensor {tuple(history.shape[:2])} (True = real behaviour), "
-                            f"got {got}; pass ids > 0")
+            raise DataError(
+                f"LocalActivationUnit mask must be a bool tensor {tuple(history.shape[:2])} (True = real behaviour), "
+                f"got {got}; pass ids > 0"
+            )
         t = target.unsqueeze(1).expand_as(history)[mask]
         h = history[mask]
         valid_scores = self.scorer(torch.cat([t, h, t - h, t * h], dim=-1)).squeeze(-1)

@@ -45,4 +45,7 @@ class MixerBlock(nn.Sequential):
     """Token MLP then channel MLP, each pre-norm with a residual connection."""
 
     def __init__(self, num_tokens: int, dim: int, token_hidden: int, channel_hidden: int):
-        super().__init__(PreNormResidual(dim, TokenMLP(num_tokens, token_hidden)), PreNormResidual(dim, channel_mlp(dim, channel_hidden)))
+        super().__init__(
+            PreNormResidual(dim, TokenMLP(num_tokens, token_hidden)),
+            PreNormResidual(dim, channel_mlp(dim, channel_hidden)),
+        )

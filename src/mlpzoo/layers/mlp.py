@@ -24,13 +24,19 @@ def check_features(x, width: int, where: str, like: torch.Tensor | None = None, 
     Attribute checks only (no pass over the values), so they cost nothing in a forward.
     """
     if not isinstance(x, torch.Tensor):
-        raise DataError(f"{where} {name} must be a torch.Tensor, got {type(x).__name__}; convert it with torch.as_tensor")
+        raise DataError(
+            f"{where} {name} must be a torch.Tensor, got {type(x).__name__}; convert it with torch.as_tensor"
+        )
     if x.dim() == 0 or x.shape[-1] != width:
-        raise DataError(f"{where} expects {name} of shape (..., {width}), got {tuple(x.shape)}; match the layer width to the data")
+        raise DataError(
+            f"{where} expects {name} of shape (..., {width}), got {tuple(x.shape)}; match the layer width to the data"
+        )
     if not x.is_floating_point():
         raise DataError(f"{where} {name} has dtype {x.dtype}; cast it to a float dtype (x.float())")
     if like is not None and x.device != like.device:
-        raise DataError(f"{where} {name} is on device {x.device} but the layer is on {like.device}; move one with .to(device)")
+        raise DataError(
+            f"{where} {name} is on device {x.device} but the layer is on {like.device}; move one with .to(device)"
+        )
 
 
 class MLP(nn.Sequential):
@@ -62,8 +68,9 @@ class MLP(nn.Sequential):
     ):
         check_width("MLP", "input_dim", input_dim)
         if isinstance(hidden_units, (str, bytes)) or not isinstance(hidden_units, Sequence):
-            raise ConfigError(f"MLP hidden_units={hidden_units!r}; pass a list of widths, e.g. [{hidden_units!r}] "
-                              "(or [] for none)")
+            raise ConfigError(
+                f"MLP hidden_units={hidden_units!r}; pass a list of widths, e.g. [{hidden_units!r}] (or [] for none)"
+            )
         for units in hidden_units:
             check_width("MLP", "hidden_units entry", units)
         if output_dim is not None:

@@ -62,8 +62,15 @@ class MoEMLP(nn.Module):
     the training loss; Switch uses 0.01) and ``last_dropped_fraction`` the dropped share.
     """
 
-    def __init__(self, dim: int, hidden: int, num_experts: int = 8, top_k: int = 2,
-                 capacity_factor: float | None = 1.25, activation: str = "gelu"):
+    def __init__(
+        self,
+        dim: int,
+        hidden: int,
+        num_experts: int = 8,
+        top_k: int = 2,
+        capacity_factor: float | None = 1.25,
+        activation: str = "gelu",
+    ):
         super().__init__()
         if not 1 <= top_k <= num_experts:
             raise ValueError(f"MoEMLP top_k = {top_k} must be between 1 and num_experts = {num_experts}")

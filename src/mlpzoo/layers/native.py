@@ -85,8 +85,11 @@ def load(source: Path, declare: Callable[[ctypes.CDLL], None]) -> ctypes.CDLL | 
             detail = getattr(err, "stderr", b"") or b""
             errors.append(f"{' '.join(flags)}: {err} {detail.decode(errors='replace')[:300]}".strip())
     _STATUS[name] = {"built": False, "reason": "; ".join(errors)}
-    warnings.warn(f"mlpzoo: the C kernel {name} could not be built, using the pure-torch path ({errors[-1]})",
-                  RuntimeWarning, stacklevel=3)
+    warnings.warn(
+        f"mlpzoo: the C kernel {name} could not be built, using the pure-torch path ({errors[-1]})",
+        RuntimeWarning,
+        stacklevel=3,
+    )
     return None
 
 

@@ -21,16 +21,27 @@ def check_image(x: torch.Tensor, in_chans: int, patch: int, where: str, weight: 
     """One-line errors for a wrong layout, channel count, dtype or device, or a size the patch does not divide."""
     if not isinstance(x, torch.Tensor) or x.ndim != 4:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ConfigError(f"{where}: expected images (B, C, H, W), got {shape}; add a batch dimension with x[None] for one image")
+        raise ConfigError(
+            f"{where}: expected images (B, C, H, W), got {shape}; add a batch dimension with x[None] for one image"
+        )
     if x.shape[1] != in_chans:
-        raise ConfigError(f"{where}: images have {x.shape[1]} channels but the model was built with in_chans={in_chans}; "
-                          f"convert the images or build the model with in_chans={x.shape[1]}")
+        raise ConfigError(
+            f"{where}: images have {x.shape[1]} channels but the model was built with in_chans={in_chans}; "
+            f"convert the images or build the model with in_chans={x.shape[1]}"
+        )
     if not x.is_floating_point():
-        raise ConfigError(f"{where}: images are {x.dtype}; convert them to float and normalise first (ImageData does this)")
+        raise ConfigError(
+            f"{where}: images are {x.dtype}; convert them to float and normalise first (ImageData does this)"
+        )
     if weight is not None and x.device != weight.device:
-        raise ConfigError(f"{where}: images are on {x.device} but the model is on {weight.device}; move one with .to(device)")
+        raise ConfigError(
+            f"{where}: images are on {x.device} but the model is on {weight.device}; move one with .to(device)"
+        )
     if x.shape[2] % patch or x.shape[3] % patch:
-        raise ConfigError(f"{where}: image size {x.shape[2]}x{x.shape[3]} is not a multiple of the patch size {patch}; resize or pad the images")
+        raise ConfigError(
+            f"{where}: image size {x.shape[2]}x{x.shape[3]} is not a multiple of the patch size {patch}; resize or "
+            "pad the images"
+        )
 
 
 class PatchEmbed(nn.Module):
@@ -58,10 +69,14 @@ class MultiScalePatchEmbed(nn.Module):
         super().__init__()
         for s in scales:
             if (s - 1) * patch % 2:
-                raise ConfigError(f"MultiScalePatchEmbed: scale {s} with patch {patch} cannot be centred; use an odd scale or an even patch")
+                raise ConfigError(
+                    f"MultiScalePatchEmbed: scale {s} with patch {patch} cannot be centred; use an odd scale or an "
+                    "even patch"
+                )
         self.in_chans, self.patch, self.scales = in_chans, patch, tuple(scales)
         self.projs = nn.ModuleList(
-            nn.Conv2d(in_chans, dim, s * patch, stride=patch, padding=(s - 1) * patch // 2, bias=i == 0) for i, s in enumerate(scales)
+            nn.Conv2d(in_chans, dim, s * patch, stride=patch, padding=(s - 1) * patch // 2, bias=i == 0)
+            for i, s in enumerate(scales)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -33,8 +33,9 @@ MIN_BITS, MAX_BITS = 1, 8
 def check_bits(bits, name: str = "bits") -> int:
     """``bits`` as an int in 1..8, else a one-line :class:`ConfigError` naming ``name``."""
     if isinstance(bits, bool) or not isinstance(bits, int) or not MIN_BITS <= bits <= MAX_BITS:
-        raise ConfigError(f"{name} = {bits!r} must be an integer from {MIN_BITS} to {MAX_BITS} "
-                          "(or None for a float layer)")
+        raise ConfigError(
+            f"{name} = {bits!r} must be an integer from {MIN_BITS} to {MAX_BITS} (or None for a float layer)"
+        )
     return bits
 
 

@@ -90,6 +90,16 @@ class RaftTokenMixing(nn.Module):
 class RaftBlock(nn.Sequential):
     """Raft-token-mixing followed by a pre-norm residual channel MLP."""
 
-    def __init__(self, dim: int, height: int, width: int, raft_size: int = 2, token_expansion: float = 2.0, channel_hidden: int | None = None):
-        super().__init__(RaftTokenMixing(dim, height, width, raft_size, token_expansion),
-                         PreNormResidual(dim, channel_mlp(dim, channel_hidden or 4 * dim)))
+    def __init__(
+        self,
+        dim: int,
+        height: int,
+        width: int,
+        raft_size: int = 2,
+        token_expansion: float = 2.0,
+        channel_hidden: int | None = None,
+    ):
+        super().__init__(
+            RaftTokenMixing(dim, height, width, raft_size, token_expansion),
+            PreNormResidual(dim, channel_mlp(dim, channel_hidden or 4 * dim)),
+        )

@@ -43,7 +43,7 @@ class MixShift(nn.Module):
         start = 0
         for size, s in zip(sizes, shifts):
             # Tap t reads x[i + t - reach]; a kernel of 2|s|+1 taps then a shift by s reads x[i - s + j], |j| <= |s|.
-            mask[start:start + size, reach - s - abs(s): reach - s + abs(s) + 1] = 1.0
+            mask[start : start + size, reach - s - abs(s) : reach - s + abs(s) + 1] = 1.0
             start += size
         self.register_buffer("mask", mask, persistent=False)
         weight = torch.zeros(dim, self.taps)
@@ -79,4 +79,6 @@ class MixShiftBlock(nn.Sequential):
     """Mix-shift token mixing then a channel MLP, each pre-norm with a residual connection."""
 
     def __init__(self, dim: int, channel_hidden: int, groups: int = 5):
-        super().__init__(PreNormResidual(dim, MixShiftMixing(dim, groups)), PreNormResidual(dim, channel_mlp(dim, channel_hidden)))
+        super().__init__(
+            PreNormResidual(dim, MixShiftMixing(dim, groups)), PreNormResidual(dim, channel_mlp(dim, channel_hidden))
+        )

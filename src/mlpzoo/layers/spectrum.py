@@ -21,7 +21,8 @@ from mlpzoo.layers.mixing import PreNormResidual, channel_mlp
 
 
 def dct_matrix(n: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Orthonormal DCT-II matrix ``D`` (``n x n``): ``D @ x`` equals ``scipy.fft.dct(x, norm="ortho")``; ``D.T`` inverts it."""
+    """Orthonormal DCT-II matrix ``D`` (``n x n``): ``D @ x`` equals ``scipy.fft.dct(x, norm="ortho")``; ``D.T``
+    inverts it."""
     k = torch.arange(n, dtype=torch.float64).view(-1, 1)
     i = torch.arange(n, dtype=torch.float64).view(1, -1)
     d = torch.cos(math.pi * (2 * i + 1) * k / (2 * n)) * math.sqrt(2.0 / n)
@@ -68,5 +69,7 @@ class DynamicSpectrumBlock(nn.Sequential):
     """Dynamic spectrum mixing then a channel MLP, each pre-norm with a residual connection."""
 
     def __init__(self, dim: int, height: int, width: int, channel_hidden: int, num_bases: int = 4):
-        super().__init__(PreNormResidual(dim, DynamicSpectrumMixing(dim, height, width, num_bases)),
-                         PreNormResidual(dim, channel_mlp(dim, channel_hidden)))
+        super().__init__(
+            PreNormResidual(dim, DynamicSpectrumMixing(dim, height, width, num_bases)),
+            PreNormResidual(dim, channel_mlp(dim, channel_hidden)),
+        )

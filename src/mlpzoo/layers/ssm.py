@@ -53,8 +53,9 @@ def _pad_to(tensor: torch.Tensor, length: int) -> torch.Tensor:
     return out
 
 
-def _chunked_scan(log_a: torch.Tensor, x: torch.Tensor, h0: torch.Tensor, chunk: int,
-                  reverse: bool = False) -> torch.Tensor:
+def _chunked_scan(
+    log_a: torch.Tensor, x: torch.Tensor, h0: torch.Tensor, chunk: int, reverse: bool = False
+) -> torch.Tensor:
     """States of ``h_t = exp(log_a_t) h_{t-1} + x_t`` for inputs ``(b, L, *rest)`` (no autograd).
 
     ``reverse=True`` runs from the end: ``h_t = exp(log_a_t) h_{t+1} + x_t`` with ``h0`` after the
@@ -82,7 +83,7 @@ def _chunked_scan(log_a: torch.Tensor, x: torch.Tensor, h0: torch.Tensor, chunk:
         torch.addcmul(x[:, :, t], decay[:, :, t], h, out=h)
     incoming = torch.empty_like(h)
     carry = h0
-    for k in (range(chunks - 1, -1, -1) if reverse else range(chunks)):  # sequential carry between chunks
+    for k in range(chunks - 1, -1, -1) if reverse else range(chunks):  # sequential carry between chunks
         incoming[:, k] = carry
         carry = torch.addcmul(h[:, k], chunk_decay[:, k], carry)
     states = torch.empty_like(x)
@@ -90,7 +91,7 @@ def _chunked_scan(log_a: torch.Tensor, x: torch.Tensor, h0: torch.Tensor, chunk:
     for t in order:  # pass 2: the same recurrence from each chunk's true incoming state
         h = torch.addcmul(x[:, :, t], decay[:, :, t], h, out=states[:, :, t])
     states = states.view(b, padded, *rest)
-    return states[:, padded - length:] if reverse else states[:, :length]
+    return states[:, padded - length :] if reverse else states[:, :length]
 
 
 class _LinearScan(torch.autograd.Function):
@@ -113,8 +114,9 @@ class _LinearScan(torch.autograd.Function):
         return grad_log_a, lam, grad_h0, None
 
 
-def linear_scan(log_a: torch.Tensor, x: torch.Tensor, h0: torch.Tensor | None = None,
-                chunk_size: int = DEFAULT_CHUNK) -> torch.Tensor:
+def linear_scan(
+    log_a: torch.Tensor, x: torch.Tensor, h0: torch.Tensor | None = None, chunk_size: int = DEFAULT_CHUNK
+) -> torch.Tensor:
     """All states of ``h_t = exp(log_a_t) * h_{t-1} + x_t`` along dim 1 of ``(b, L, ...)`` tensors.
 
     ``h0`` (``(b, ...)``, zeros by default) is the state before the first position. Differentiable
@@ -142,14 +144,25 @@ def _use_kernel(fused: bool | str, *tensors: torch.Tensor | None) -> bool:
     if ssm_kernel.supports(*tensors) and ssm_kernel.kernel_available():
         return True
     if fused is True:
-        raise ConfigError("selective_scan: fused=True needs CPU float32/float64 inputs and a C compiler "
-                          f"({ssm_kernel.kernel_status()['reason']}); pass fused='auto' to fall back")
+        raise ConfigError(
+            "selective_scan: fused=True needs CPU float32/float64 inputs and a C compiler "
+            f"({ssm_kernel.kernel_status()['reason']}); pass fused='auto' to fall back"
+        )
     return False
 
 
-def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor, C: torch.Tensor,
-                   D: torch.Tensor | None = None, initial_state: torch.Tensor | None = None,
-                   chunk_size: int = DEFAULT_CHUNK, return_final_state: bool = False, fused: bool | str = "auto"):
+def selective_scan(
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor | None = None,
+    initial_state: torch.Tensor | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+    return_final_state: bool = False,
+    fused: bool | str = "auto",
+):
     """Run the SSM over a whole sequence.
 
     Args:
@@ -163,7 +176,10 @@ def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: tor
     Returns ``y`` ``(b, L, d)``, and the final state ``(b, d, n)`` if ``return_final_state``.
     """
     if u.dim() != 3 or delta.shape != u.shape:
-        raise ConfigError(f"selective_scan: u and delta must both be (batch, length, channels); got {tuple(u.shape)} and {tuple(delta.shape)}")
+        raise ConfigError(
+            f"selective_scan: u and delta must both be (batch, length, channels); got {tuple(u.shape)} and "
+            f"{tuple(delta.shape)}"
+        )
     if A.dim() != 2 or A.shape[0] != u.shape[2]:
         raise ConfigError(f"selective_scan: A must be (channels={u.shape[2]}, state); got {tuple(A.shape)}")
     if _use_kernel(fused, u, delta, A, B, C, D, initial_state):
@@ -181,8 +197,15 @@ def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: tor
     return (y, states[:, -1]) if return_final_state else y
 
 
-def selective_state_update(state: torch.Tensor, u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor,
-                           B: torch.Tensor, C: torch.Tensor, D: torch.Tensor | None = None):
+def selective_state_update(
+    state: torch.Tensor,
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor | None = None,
+):
     """One recurrent step: ``state`` ``(b, d, n)``, ``u, delta`` ``(b, d)``, ``B, C`` broadcastable
     to ``(b, d, n)`` (``(b, 1, n)`` selective, ``(d, n)`` time-invariant).
 
@@ -223,11 +246,23 @@ class MambaMixer(nn.Module):
     A is initialised S4D-real (``A = -exp(A_log)``, ``A_log = log(1..d_state)``), D to ones.
     """
 
-    def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2,
-                 dt_rank: int | str = "auto", dt_min: float = 0.001, dt_max: float = 0.1,
-                 dt_init_floor: float = 1e-4, dt_scale: float = 1.0, conv_bias: bool = True,
-                 bias: bool = False, selective: bool = True, chunk_size: int = DEFAULT_CHUNK,
-                 fused: bool | str = "auto"):
+    def __init__(
+        self,
+        d_model: int,
+        d_state: int = 16,
+        d_conv: int = 4,
+        expand: int = 2,
+        dt_rank: int | str = "auto",
+        dt_min: float = 0.001,
+        dt_max: float = 0.1,
+        dt_init_floor: float = 1e-4,
+        dt_scale: float = 1.0,
+        conv_bias: bool = True,
+        bias: bool = False,
+        selective: bool = True,
+        chunk_size: int = DEFAULT_CHUNK,
+        fused: bool | str = "auto",
+    ):
         super().__init__()
         if not 0 < dt_min <= dt_max:
             raise ConfigError(f"MambaMixer: need 0 < dt_min <= dt_max; got dt_min={dt_min}, dt_max={dt_max}")
@@ -238,7 +273,9 @@ class MambaMixer(nn.Module):
         self.dt_rank = math.ceil(d_model / 16) if dt_rank == "auto" else int(dt_rank)
         self.selective, self.chunk_size, self.fused = selective, chunk_size, fused
         self.in_proj = nn.Linear(d_model, 2 * self.d_inner, bias=bias)
-        self.conv1d = nn.Conv1d(self.d_inner, self.d_inner, d_conv, groups=self.d_inner, padding=d_conv - 1, bias=conv_bias)
+        self.conv1d = nn.Conv1d(
+            self.d_inner, self.d_inner, d_conv, groups=self.d_inner, padding=d_conv - 1, bias=conv_bias
+        )
         dt = torch.exp(torch.rand(self.d_inner) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
         dt = dt.clamp(min=dt_init_floor)
         inv_softplus_dt = dt + torch.log(-torch.expm1(-dt))
@@ -284,8 +321,10 @@ class MambaMixer(nn.Module):
     def allocate_state(self, batch_size: int, device=None, dtype=None) -> MambaState:
         weight = self.in_proj.weight
         device, dtype = device or weight.device, dtype or weight.dtype
-        return MambaState(torch.zeros(batch_size, self.d_inner, self.d_conv - 1, device=device, dtype=dtype),
-                          torch.zeros(batch_size, self.d_inner, self.d_state, device=device, dtype=dtype))
+        return MambaState(
+            torch.zeros(batch_size, self.d_inner, self.d_conv - 1, device=device, dtype=dtype),
+            torch.zeros(batch_size, self.d_inner, self.d_state, device=device, dtype=dtype),
+        )
 
     def step(self, hidden: torch.Tensor, state: MambaState) -> tuple[torch.Tensor, MambaState]:
         """One token ``(b, d_model)`` -> ``(b, d_model)``; returns the updated state."""

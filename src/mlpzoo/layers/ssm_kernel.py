@@ -74,8 +74,24 @@ class _FusedScan(torch.autograd.Function):
         checkpoints = u.new_empty(batch, chunks, d, n)
         name = _TYPES[u.dtype]
         status = getattr(_library(), f"mlpzoo_scan_forward_{name}")(
-            _ptr(u), _ptr(delta), _ptr(A), _ptr(B), _ptr(C), _ptr(D), _ptr(h0), _ptr(y), _ptr(h_last),
-            _ptr(checkpoints), batch, length, d, n, int(selective), chunk, torch.get_num_threads())
+            _ptr(u),
+            _ptr(delta),
+            _ptr(A),
+            _ptr(B),
+            _ptr(C),
+            _ptr(D),
+            _ptr(h0),
+            _ptr(y),
+            _ptr(h_last),
+            _ptr(checkpoints),
+            batch,
+            length,
+            d,
+            n,
+            int(selective),
+            chunk,
+            torch.get_num_threads(),
+        )
         if status:
             raise RuntimeError("mlpzoo: the fused selective-scan kernel failed in the forward pass")
         ctx.save_for_backward(u, delta, A, B, C, D, checkpoints)
@@ -98,15 +114,44 @@ class _FusedScan(torch.autograd.Function):
         dD, dh0 = u.new_zeros(batch, d), u.new_empty(batch, d, n)
         name = _TYPES[u.dtype]
         status = getattr(_library(), f"mlpzoo_scan_backward_{name}")(
-            _ptr(u), _ptr(delta), _ptr(A), _ptr(B), _ptr(C), _ptr(D), _ptr(checkpoints), _ptr(grad_y),
-            _ptr(grad_last), _ptr(du), _ptr(ddelta), _ptr(per_row), _ptr(dB), _ptr(dC), _ptr(dD), _ptr(dh0),
-            batch, length, d, n, int(selective), ctx.chunk, torch.get_num_threads())
+            _ptr(u),
+            _ptr(delta),
+            _ptr(A),
+            _ptr(B),
+            _ptr(C),
+            _ptr(D),
+            _ptr(checkpoints),
+            _ptr(grad_y),
+            _ptr(grad_last),
+            _ptr(du),
+            _ptr(ddelta),
+            _ptr(per_row),
+            _ptr(dB),
+            _ptr(dC),
+            _ptr(dD),
+            _ptr(dh0),
+            batch,
+            length,
+            d,
+            n,
+            int(selective),
+            ctx.chunk,
+            torch.get_num_threads(),
+        )
         if status:
             raise RuntimeError("mlpzoo: the fused selective-scan kernel failed in the backward pass")
         if not selective:
             dB, dC = dB.sum(0), dC.sum(0)
-        return (du, ddelta, per_row.sum(0), dB, dC, dD.sum(0) if D is not None else None,
-                dh0 if ctx.has_h0 else None, None)
+        return (
+            du,
+            ddelta,
+            per_row.sum(0),
+            dB,
+            dC,
+            dD.sum(0) if D is not None else None,
+            dh0 if ctx.has_h0 else None,
+            None,
+        )
 
 
 def fused_selective_scan(u, delta, A, B, C, D=None, initial_state=None, chunk_size: int = 64):

@@ -97,5 +97,7 @@ class StripBlock(nn.Sequential):
     """Strip mixing then a channel MLP, each pre-norm with a residual connection."""
 
     def __init__(self, dim: int, height: int, width: int, channel_hidden: int, groups: int = 4, strip_width: int = 3):
-        super().__init__(PreNormResidual(dim, StripMixing(dim, height, width, groups, strip_width)),
-                         PreNormResidual(dim, channel_mlp(dim, channel_hidden)))
+        super().__init__(
+            PreNormResidual(dim, StripMixing(dim, height, width, groups, strip_width)),
+            PreNormResidual(dim, channel_mlp(dim, channel_hidden)),
+        )

@@ -52,14 +52,16 @@ def acf_lag(values, criterion: str = "first_zero", difference: bool = False, max
     threshold = 0.0 if criterion == "first_zero" else math.exp(-1)
     below = np.flatnonzero(correlation[1:] <= threshold if criterion == "first_zero" else correlation[1:] < threshold)
     if not below.size:
-        raise DataError(f"acf_lag: the autocorrelation never drops {'to 0' if criterion == 'first_zero' else 'below 1/e'} "
-                        f"within {max_lag} lags; pass difference=True for a drifting series or a larger max_lag")
+        raise DataError(
+            f"acf_lag: the autocorrelation never drops {'to 0' if criterion == 'first_zero' else 'below 1/e'} "
+            f"within {max_lag} lags; pass difference=True for a drifting series or a larger max_lag"
+        )
     return int(below[0] + 1)
 
 
 def _embed(x: np.ndarray, dim: int, lag: int, count: int) -> np.ndarray:
     """The first ``count`` delay vectors ``(x_i, x_{i+lag}, ..., x_{i+(dim-1)lag})``."""
-    return np.stack([x[j * lag: j * lag + count] for j in range(dim)], axis=1)
+    return np.stack([x[j * lag : j * lag + count] for j in range(dim)], axis=1)
 
 
 def _nearest_distinct(points: np.ndarray) -> np.ndarray:

@@ -52,10 +52,23 @@ from mlpzoo.methods.node_training import (
 from mlpzoo.models.graph import GCN, GraphSAGE
 
 __all__ = [
-    "METHODS", "PROTOCOLS", "StudentConfig", "TeacherConfig", "InductiveSplit", "protocol_of", "student_config",
+    "METHODS",
+    "PROTOCOLS",
+    "StudentConfig",
+    "TeacherConfig",
+    "InductiveSplit",
+    "protocol_of",
+    "student_config",
     "teacher_config",
-    "glnn_loss", "low_frequency_loss", "high_frequency_loss", "ffg2m_loss", "add_self_loops",
-    "train_teacher", "train_student", "inductive_split", "run_distillation",
+    "glnn_loss",
+    "low_frequency_loss",
+    "high_frequency_loss",
+    "ffg2m_loss",
+    "add_self_loops",
+    "train_teacher",
+    "train_student",
+    "inductive_split",
+    "run_distillation",
 ]
 
 METHODS = ("mlp", "glnn", "ffg2m")
@@ -90,10 +103,14 @@ class StudentConfig:
 PROTOCOLS = ("ffg2m", "glnn")
 
 # GLNN train.conf.yaml (same teacher rows for Cora and Citeseer); its experiment scripts run 200 epochs.
-_GLNN_TEACHERS = {"gcn": TeacherConfig(hidden=64, dropout=0.8, weight_decay=1e-3, max_epochs=200),
-                  "sage": TeacherConfig(hidden=128, dropout=0.0, weight_decay=5e-4, max_epochs=200)}
-_GLNN_STUDENTS = {"cora": StudentConfig(hidden=128, num_layers=2, dropout=0.6, weight_decay=5e-3, max_epochs=200),
-                  "citeseer": StudentConfig(hidden=128, num_layers=2, dropout=0.1, weight_decay=1e-3, max_epochs=200)}
+_GLNN_TEACHERS = {
+    "gcn": TeacherConfig(hidden=64, dropout=0.8, weight_decay=1e-3, max_epochs=200),
+    "sage": TeacherConfig(hidden=128, dropout=0.0, weight_decay=5e-4, max_epochs=200),
+}
+_GLNN_STUDENTS = {
+    "cora": StudentConfig(hidden=128, num_layers=2, dropout=0.6, weight_decay=5e-3, max_epochs=200),
+    "citeseer": StudentConfig(hidden=128, num_layers=2, dropout=0.1, weight_decay=1e-3, max_epochs=200),
+}
 # FF-G2M param/best_parameters.json: (width, depth, student dropout = dropout_t, teacher dropout = dropout_s,
 # tau, lamb). Other graphs (CSBM) take Citeseer's GCN row.
 _FFG2M = {
@@ -132,8 +149,10 @@ def student_config(dataset: str, teacher: str, protocol: str = "ffg2m", **overri
     if protocol == "glnn":
         glnn = _GLNN_STUDENTS.get(dataset, _GLNN_STUDENTS["citeseer"])
         return replace(glnn, tau=tau, lamb=lamb, glnn_lamb=0.0, **overrides)
-    return replace(StudentConfig(hidden=hidden, num_layers=layers, dropout=dropout, tau=tau, lamb=lamb, glnn_lamb=lamb),
-                   **overrides)
+    return replace(
+        StudentConfig(hidden=hidden, num_layers=layers, dropout=dropout, tau=tau, lamb=lamb, glnn_lamb=lamb),
+        **overrides,
+    )
 
 
 def _fit_config(cfg) -> FitConfig:
@@ -141,6 +160,7 @@ def _fit_config(cfg) -> FitConfig:
 
 
 # ---- losses ---------------------------------------------------------------------------------
+
 
 def _kl(student_log_probs: torch.Tensor, teacher_log_probs: torch.Tensor) -> torch.Tensor:
     """``KL(teacher || student)`` averaged over rows."""
@@ -178,11 +198,13 @@ def high_frequency_loss(student_logits, teacher_logits, edge_index, tau: float) 
 def ffg2m_loss(student_logits, teacher_logits, y, label_index, edges_low, edges_high, lamb: float, tau: float):
     """FF-G2M: ``lamb * CE + (1 - lamb) * (L_low(edges_low) + L_high(edges_high, tau))``."""
     distill = low_frequency_loss(student_logits, teacher_logits, edges_low) + high_frequency_loss(
-        student_logits, teacher_logits, edges_high, tau)
+        student_logits, teacher_logits, edges_high, tau
+    )
     return lamb * F.cross_entropy(student_logits[label_index], y[label_index]) + (1 - lamb) * distill
 
 
 # ---- training -------------------------------------------------------------------------------
+
 
 def train_teacher(graph: Graph, teacher: str, seed: int, config: TeacherConfig | None = None):
     """Fit a GCN or SAGE teacher on ``graph``'s train mask; returns (model, adjacency, FitResult)."""
@@ -194,8 +216,14 @@ def train_teacher(graph: Graph, teacher: str, seed: int, config: TeacherConfig |
     model = TEACHERS[teacher](graph.x.shape[1], graph.num_classes, config.hidden, config.num_layers, config.dropout)
     adj = model.adjacency(graph.edge_index, graph.num_nodes)
     x = feature_matrix(graph.x)
-    result = fit_full_batch(model, lambda: model(x, adj), cross_entropy_on(graph.index("train"), graph.y),
-                            graph.y, graph.index("val"), _fit_config(config))
+    result = fit_full_batch(
+        model,
+        lambda: model(x, adj),
+        cross_entropy_on(graph.index("train"), graph.y),
+        graph.y,
+        graph.index("val"),
+        _fit_config(config),
+    )
     return model, adj, result
 
 
@@ -204,8 +232,9 @@ def make_student(in_features: int, num_classes: int, config: StudentConfig) -> M
     return MLP(in_features, [config.hidden] * (config.num_layers - 1), num_classes, dropout=config.dropout)
 
 
-def train_student(graph: Graph, method: str, teacher_logits: torch.Tensor | None, seed: int,
-                  config: StudentConfig) -> tuple[MLP, FitResult]:
+def train_student(
+    graph: Graph, method: str, teacher_logits: torch.Tensor | None, seed: int, config: StudentConfig
+) -> tuple[MLP, FitResult]:
     """Fit an MLP on ``graph``'s node features: ``mlp`` (labels only), ``glnn`` or ``ffg2m``."""
     if method not in METHODS:
         raise ConfigError(f"unknown distillation method {method!r}; use one of {', '.join(METHODS)}")
@@ -220,8 +249,19 @@ def train_student(graph: Graph, method: str, teacher_logits: torch.Tensor | None
         loss = lambda s: glnn_loss(s, teacher_logits, y, labelled, config.glnn_lamb)  # noqa: E731
     else:
         edges_low = add_self_loops(graph.edge_index, graph.num_nodes)
-        loss = lambda s: ffg2m_loss(s, teacher_logits, y, labelled, edges_low, graph.edge_index,  # noqa: E731
-                                    config.lamb, config.tau)
+
+        def loss(s):
+            return ffg2m_loss(
+                s,
+                teacher_logits,
+                y,
+                labelled,
+                edges_low,
+                graph.edge_index,  # noqa: E731
+                config.lamb,
+                config.tau,
+            )
+
     result = fit_full_batch(student, lambda: student(x), loss, y, graph.index("val"), _fit_config(config))
     return student, result
 
@@ -252,8 +292,16 @@ def _logits(model, x, adj=None):
     return model(x) if adj is None else model(x, adj)
 
 
-def run_distillation(graph, teacher: str, setting: str, seed: int, teacher_cfg: TeacherConfig | None = None,
-                     student_cfg: StudentConfig | None = None, methods=METHODS, split_rate: float = 0.2) -> list[dict]:
+def run_distillation(
+    graph,
+    teacher: str,
+    setting: str,
+    seed: int,
+    teacher_cfg: TeacherConfig | None = None,
+    student_cfg: StudentConfig | None = None,
+    methods=METHODS,
+    split_rate: float = 0.2,
+) -> list[dict]:
     """Teacher, then each student method, in one setting; one record per model with test accuracy.
 
     ``setting="transductive"``: records ``test_acc``. ``"inductive"``: ``test_acc`` is the

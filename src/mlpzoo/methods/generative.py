@@ -60,8 +60,9 @@ def _check_known(known: torch.Tensor | None, mask: torch.Tensor | None, n: int, 
     known = known.expand(n, dim) if known.dim() == 1 else known
     mask = mask.to(torch.bool).expand(n, dim) if mask.dim() == 1 else mask.to(torch.bool)
     if known.shape != (n, dim) or mask.shape != (n, dim):
-        raise ValueError(f"known and mask must have shape ({n}, {dim}) or ({dim},); "
-                         f"got {tuple(known.shape)} and {tuple(mask.shape)}")
+        raise ValueError(
+            f"known and mask must have shape ({n}, {dim}) or ({dim},); got {tuple(known.shape)} and {tuple(mask.shape)}"
+        )
     return known, mask
 
 
@@ -84,8 +85,13 @@ class GaussianDiffusion(nn.Module):
             known range (e.g. 5 for standardised series). Default None: no clipping.
     """
 
-    def __init__(self, denoiser: nn.Module, steps: int = 1000, schedule: Literal["linear", "cosine"] = "linear",
-                 clip_x0: float | None = None):
+    def __init__(
+        self,
+        denoiser: nn.Module,
+        steps: int = 1000,
+        schedule: Literal["linear", "cosine"] = "linear",
+        clip_x0: float | None = None,
+    ):
         super().__init__()
         self.denoiser, self.steps, self.schedule, self.clip_x0 = denoiser, steps, schedule, clip_x0
         betas = make_betas(schedule, steps)
@@ -94,7 +100,8 @@ class GaussianDiffusion(nn.Module):
         buffers = {
             "betas": betas,
             "alpha_bar": alpha_bar,
-            # p(x_{t-1} | x_t) = N((x_t - beta_t / sqrt(1 - abar_t) eps) / sqrt(alpha_t), beta_tilde_t) (Ho et al., eqs. 7, 11).
+            # p(x_{t-1} | x_t) = N((x_t - beta_t / sqrt(1 - abar_t) eps) / sqrt(alpha_t), beta_tilde_t) (Ho et al.,
+            # eqs. 7, 11).
             "posterior_var": betas * (1 - alpha_bar_prev) / (1 - alpha_bar),
             "mean_scale": (1 - betas).rsqrt(),
             "eps_scale": betas / (1 - alpha_bar).sqrt(),
@@ -113,8 +120,9 @@ class GaussianDiffusion(nn.Module):
         ab = self.alpha_bar[i].reshape(-1, *([1] * (x0.dim() - 1)))
         return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
 
-    def loss(self, x0: torch.Tensor, context: torch.Tensor | None = None,
-             generator: torch.Generator | None = None) -> torch.Tensor:
+    def loss(
+        self, x0: torch.Tensor, context: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """Ho et al.'s simple loss: E ||eps - eps_theta(x_t, t)||^2 over uniform t."""
         i = torch.randint(0, self.steps, (x0.shape[0],), device=x0.device, generator=generator)
         noise = torch.randn(x0.shape, device=x0.device, generator=generator)
@@ -124,9 +132,17 @@ class GaussianDiffusion(nn.Module):
         """Denoiser calls per ``sample`` (each with a batch of n rows)."""
         return self.steps + (self.steps - 1) * (resample - 1)
 
-    def sample(self, n: int, context: torch.Tensor | None = None, *, known: torch.Tensor | None = None,
-               mask: torch.Tensor | None = None, resample: int = 1, guidance: float = 0.0,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(
+        self,
+        n: int,
+        context: torch.Tensor | None = None,
+        *,
+        known: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        resample: int = 1,
+        guidance: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """``n`` ancestral samples of width ``denoiser.data_dim``; coordinates under ``mask`` follow ``known``.
 
         ``resample`` (RePaint's U) repeats each step that many times, re-noising one step in
@@ -137,7 +153,10 @@ class GaussianDiffusion(nn.Module):
         device = self.betas.device
         known, mask = _check_known(known, mask, n, dim)
         context = _context(context, n)
-        randn = lambda: torch.randn(n, dim, device=device, generator=generator)
+
+        def randn():
+            return torch.randn(n, dim, device=device, generator=generator)
+
         x = randn()
         if known is not None:
             x = torch.where(mask, self.q_sample(known, torch.full((n,), self.steps - 1, device=device), randn()), x)
@@ -191,8 +210,9 @@ class FlowMatching(nn.Module):
         super().__init__()
         self.denoiser, self.steps, self.method = denoiser, steps, method
 
-    def loss(self, x1: torch.Tensor, context: torch.Tensor | None = None,
-             generator: torch.Generator | None = None) -> torch.Tensor:
+    def loss(
+        self, x1: torch.Tensor, context: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         z = torch.randn(x1.shape, device=x1.device, generator=generator)
         t = torch.rand(x1.shape[0], device=x1.device, generator=generator)
         xt = (1 - t[:, None]) * z + t[:, None] * x1
@@ -203,10 +223,18 @@ class FlowMatching(nn.Module):
         return (steps or self.steps) * (2 if (method or self.method) == "heun" else 1) * resample
 
     @torch.no_grad()
-    def sample(self, n: int, context: torch.Tensor | None = None, *, known: torch.Tensor | None = None,
-               mask: torch.Tensor | None = None, steps: int | None = None,
-               method: Literal["euler", "heun"] | None = None, resample: int = 1,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(
+        self,
+        n: int,
+        context: torch.Tensor | None = None,
+        *,
+        known: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        steps: int | None = None,
+        method: Literal["euler", "heun"] | None = None,
+        resample: int = 1,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """Integrate the learned ODE from noise; coordinates under ``mask`` follow ``known``'s path.
 
         Replacement alone leaves the ODE no way to correct early mistakes in the generated part,
@@ -221,7 +249,10 @@ class FlowMatching(nn.Module):
         device = next(self.denoiser.parameters()).device
         known, mask = _check_known(known, mask, n, dim)
         context = _context(context, n)
-        randn = lambda: torch.randn(n, dim, device=device, generator=generator)
+
+        def randn():
+            return torch.randn(n, dim, device=device, generator=generator)
+
         z = randn()
         x, dt = z, 1.0 / steps
         for k in range(steps):
@@ -241,9 +272,19 @@ class FlowMatching(nn.Module):
         return x
 
 
-def fit_generative(process: nn.Module, x: torch.Tensor, context: torch.Tensor | None = None, *,
-                   steps: int = 2000, batch_size: int = 256, lr: float = 1e-3, weight_decay: float = 0.0,
-                   seed: int = 0, log: Callable[[str], None] | None = None, log_every: int = 500) -> list[float]:
+def fit_generative(
+    process: nn.Module,
+    x: torch.Tensor,
+    context: torch.Tensor | None = None,
+    *,
+    steps: int = 2000,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    log: Callable[[str], None] | None = None,
+    log_every: int = 500,
+) -> list[float]:
     """Fit a :class:`GaussianDiffusion` or :class:`FlowMatching` by minibatch AdamW; returns the loss per step.
 
     A loop of its own rather than the Trainer: the loss draws fresh time and noise every batch
@@ -256,7 +297,8 @@ def fit_generative(process: nn.Module, x: torch.Tensor, context: torch.Tensor | 
     torch.manual_seed(seed)
     optimizer = torch.optim.AdamW(process.denoiser.parameters(), lr=lr, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s / max(steps, 1), 1.0))))
+        optimizer, lambda s: 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s / max(steps, 1), 1.0)))
+    )
     process.train()
     losses = []
     for step in range(steps):

@@ -47,9 +47,17 @@ class GPDForecaster:
         clip_x0: optional clamp of the x_0 estimate during sampling (default None).
     """
 
-    def __init__(self, window: int = 192, pretrain_horizon: int | None = None, hidden_dim: int = 256,
-                 n_blocks: int = 3, diffusion_steps: int = 200, schedule: str = "linear", center: bool = True,
-                 clip_x0: float | None = None):
+    def __init__(
+        self,
+        window: int = 192,
+        pretrain_horizon: int | None = None,
+        hidden_dim: int = 256,
+        n_blocks: int = 3,
+        diffusion_steps: int = 200,
+        schedule: str = "linear",
+        center: bool = True,
+        clip_x0: float | None = None,
+    ):
         if window < 2:
             raise DataError(f"GPD window must be >= 2; got {window}")
         self.window = window
@@ -73,21 +81,39 @@ class GPDForecaster:
             full = full - full[:, : self.window - self.pretrain_horizon].mean(1, keepdims=True)
         return full
 
-    def fit(self, series: list[np.ndarray] | np.ndarray, *, steps: int = 5000, batch_size: int = 256,
-            lr: float = 1e-3, seed: int = 0, log: Callable[[str], None] | None = None) -> GPDForecaster:
+    def fit(
+        self,
+        series: list[np.ndarray] | np.ndarray,
+        *,
+        steps: int = 5000,
+        batch_size: int = 256,
+        lr: float = 1e-3,
+        seed: int = 0,
+        log: Callable[[str], None] | None = None,
+    ) -> GPDForecaster:
         """Pretrain on every window of ``series`` (one array or a list of (T,) / (T, C) arrays)."""
         arrays = [series] if isinstance(series, np.ndarray) else list(series)
         windows = torch.from_numpy(np.concatenate([self._windows(a) for a in arrays]))
         torch.manual_seed(seed)
         denoiser = ResidualMLPDenoiser(self.window, hidden_dim=self.hidden_dim, n_blocks=self.n_blocks)
         self.process_ = GaussianDiffusion(denoiser, self.diffusion_steps, self.schedule, self.clip_x0)
-        self.losses_ = fit_generative(self.process_, windows, steps=steps, batch_size=batch_size, lr=lr,
-                                      seed=seed, log=log)
+        self.losses_ = fit_generative(
+            self.process_, windows, steps=steps, batch_size=batch_size, lr=lr, seed=seed, log=log
+        )
         return self
 
     @torch.no_grad()
-    def forecast(self, history: np.ndarray, horizon: int, *, n_samples: int = 8, resample: int = 1,
-                 guidance: float = 0.0, seed: int = 0, batch_rows: int = 8192) -> np.ndarray:
+    def forecast(
+        self,
+        history: np.ndarray,
+        horizon: int,
+        *,
+        n_samples: int = 8,
+        resample: int = 1,
+        guidance: float = 0.0,
+        seed: int = 0,
+        batch_rows: int = 8192,
+    ) -> np.ndarray:
         """Mean of ``n_samples`` conditional draws: (N, h) histories -> (N, horizon) forecasts.
 
         ``history`` may also be (N, h, C): channels are forecast independently and the result
@@ -106,21 +132,26 @@ class GPDForecaster:
             raise DataError("GPD history has NaN or infinite values; fill the gaps before forecasting")
         h = history.shape[1]
         if horizon < 1 or h + horizon > self.window:
-            raise DataError(f"history {h} + horizon {horizon} does not fit the pretrained window of {self.window}; "
-                            f"use h + horizon <= {self.window} or pretrain a longer window")
+            raise DataError(
+                f"history {h} + horizon {horizon} does not fit the pretrained window of {self.window}; "
+                f"use h + horizon <= {self.window} or pretrain a longer window"
+            )
         offset = history.mean(1, keepdims=True) if self.center else np.zeros((len(history), 1), np.float32)
         start = self.window - horizon - h
         known = np.zeros((len(history), self.window), np.float32)
-        known[:, start:start + h] = history - offset
+        known[:, start : start + h] = history - offset
         mask = torch.zeros(self.window, dtype=torch.bool)
-        mask[start:start + h] = True
+        mask[start : start + h] = True
         generator = torch.Generator().manual_seed(seed)
         rows = torch.from_numpy(known).repeat_interleave(n_samples, 0)
         draws = []
         for chunk in rows.split(max(batch_rows // n_samples, 1) * n_samples):
-            draws.append(self.process_.sample(len(chunk), known=chunk, mask=mask, resample=resample,
-                                              guidance=guidance, generator=generator))
-        samples = torch.cat(draws)[:, self.window - horizon:].reshape(len(history), n_samples, horizon)
+            draws.append(
+                self.process_.sample(
+                    len(chunk), known=chunk, mask=mask, resample=resample, guidance=guidance, generator=generator
+                )
+            )
+        samples = torch.cat(draws)[:, self.window - horizon :].reshape(len(history), n_samples, horizon)
         forecast = samples.mean(1).numpy() + offset
         if channels:
             forecast = forecast.reshape(n, c, horizon).transpose(0, 2, 1)

@@ -11,7 +11,8 @@ arXiv:2311.05185 (code: github.com/facebookresearch/mowst-gnn).
   ``CE(g * weak_logits + (1 - g) * strong_logits)`` (Mowst*).
 - Training: both experts are pre-trained alone (the code's ``pretrain_both``; with only the GNN
   pre-trained, ``pretrain=("strong",)``, the gate learns to send every node to the GNN before
-  the MLP has learnt anything), then the two sides alternate: some epochs on the weak expert and the gate with the GNN frozen, then
+  the MLP has learnt anything), then the two sides alternate: some epochs on the weak expert and the gate with the GNN
+  frozen, then
   some on the GNN with the weak expert and gate frozen. The state with the best validation
   accuracy is kept. Each side has its own Adam weight decay (the MLP's is usually the larger:
   GLNN uses 5e-3 for Cora's MLP against 1e-3 for its GCN).
@@ -121,19 +122,34 @@ def fit_mowst(model: Mowst, x, adj, y, train_index, val_index, config: MowstConf
     """Pre-train the GNN, then alternate weak+gate / GNN phases (see the module docstring)."""
     if config.loss not in LOSSES:
         raise ConfigError(f"unknown Mowst loss {config.loss!r}; use one of {', '.join(LOSSES)}")
-    decay = {"weak": config.weight_decay if config.weak_weight_decay is None else config.weak_weight_decay,
-             "strong": config.weight_decay}
+    decay = {
+        "weak": config.weight_decay if config.weak_weight_decay is None else config.weak_weight_decay,
+        "strong": config.weight_decay,
+    }
     pre_epochs = {}
     if "weak" in config.pretrain:
-        pre_epochs["weak"] = fit_full_batch(model.weak, lambda: model.weak(x), cross_entropy_on(train_index, y), y, val_index,
-                                            FitConfig(config.lr, decay["weak"], config.pretrain_epochs, config.patience)).epochs
+        pre_epochs["weak"] = fit_full_batch(
+            model.weak,
+            lambda: model.weak(x),
+            cross_entropy_on(train_index, y),
+            y,
+            val_index,
+            FitConfig(config.lr, decay["weak"], config.pretrain_epochs, config.patience),
+        ).epochs
     if "strong" in config.pretrain:
-        pre_epochs["strong"] = fit_full_batch(model.strong, lambda: model.strong(x, adj), cross_entropy_on(train_index, y),
-                                              y, val_index,
-                                              FitConfig(config.lr, decay["strong"], config.pretrain_epochs, config.patience)).epochs
+        pre_epochs["strong"] = fit_full_batch(
+            model.strong,
+            lambda: model.strong(x, adj),
+            cross_entropy_on(train_index, y),
+            y,
+            val_index,
+            FitConfig(config.lr, decay["strong"], config.pretrain_epochs, config.patience),
+        ).epochs
     weak_side = list(model.weak.parameters()) + list(model.gate.parameters())
-    optimizers = {"weak": torch.optim.Adam(weak_side, lr=config.lr, weight_decay=decay["weak"]),
-                  "strong": torch.optim.Adam(model.strong.parameters(), lr=config.lr, weight_decay=decay["strong"])}
+    optimizers = {
+        "weak": torch.optim.Adam(weak_side, lr=config.lr, weight_decay=decay["weak"]),
+        "strong": torch.optim.Adam(model.strong.parameters(), lr=config.lr, weight_decay=decay["strong"]),
+    }
     best, state, wait, epochs = -1.0, None, 0, 0
     for _ in range(config.max_rounds):
         for side in ("weak", "strong"):

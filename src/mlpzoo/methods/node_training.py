@@ -19,7 +19,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["FitConfig", "FitResult", "accuracy", "cross_entropy_on", "feature_matrix", "fit_full_batch", "seed_everything"]
+__all__ = [
+    "FitConfig",
+    "FitResult",
+    "accuracy",
+    "cross_entropy_on",
+    "feature_matrix",
+    "fit_full_batch",
+    "seed_everything",
+]
 
 SPARSE_DENSITY = 0.1
 
@@ -78,8 +86,9 @@ def fit_full_batch(
 ) -> FitResult:
     """Train ``model`` (whose forward is ``logits_fn()``, logits of all nodes) on ``loss_fn(logits)``;
     restores the weights of the best validation epoch."""
-    optimizer = torch.optim.Adam(parameters if parameters is not None else model.parameters(),
-                                 lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.Adam(
+        parameters if parameters is not None else model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
     best, best_epoch, wait, state, epoch = -1.0, 0, 0, None, 0
     for epoch in range(1, config.max_epochs + 1):
         model.train()

@@ -55,7 +55,7 @@ def random_masks(weights: dict[str, torch.Tensor], keep_fraction: float, generat
 def _split(keep: torch.Tensor, weights: dict[str, torch.Tensor]) -> Masks:
     masks, start = {}, 0
     for name, w in weights.items():
-        masks[name] = keep[start:start + w.numel()].reshape(w.shape).to(w.dtype)
+        masks[name] = keep[start : start + w.numel()].reshape(w.shape).to(w.dtype)
         start += w.numel()
     return masks
 

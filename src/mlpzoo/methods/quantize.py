@@ -201,7 +201,10 @@ def export_integer(model: CQMLP) -> IntegerMLP:
         weight, w_scale = _int_weight(linear)
         bound = int(weight.abs().sum(dim=1).max()) * x_max
         if bound >= _EXACT_LIMIT:
-            raise ConfigError(f"layer {index}: accumulators reach {bound} >= 2^24, beyond exact float32; use fewer bits or a narrower layer")
+            raise ConfigError(
+                f"layer {index}: accumulators reach {bound} >= 2^24, beyond exact float32; use fewer bits or a "
+                "narrower layer"
+            )
         sign, thresholds = _thresholds(model, index, x_scale * w_scale, bound)
         layers.append(IntegerLayer(IntegerMatmul.build(weight, x_max), sign, thresholds, _signed_bits(bound)))
         x_max, x_scale = model.acts[index].quant.qmax, float(model.acts[index].scale())
@@ -211,8 +214,15 @@ def export_integer(model: CQMLP) -> IntegerMLP:
     bound = int(head_weight.abs().sum(dim=1).max()) * x_max + int(head_bias.abs().max())
     if bound >= _EXACT_LIMIT:
         raise ConfigError(f"head: accumulators reach {bound} >= 2^24, beyond exact float32; use fewer bits")
-    return IntegerMLP(input_scale, model.input_quant.quant.qmax, layers, IntegerMatmul.build(head_weight, x_max),
-                      head_bias, acc_scale, _signed_bits(bound))
+    return IntegerMLP(
+        input_scale,
+        model.input_quant.quant.qmax,
+        layers,
+        IntegerMatmul.build(head_weight, x_max),
+        head_bias,
+        acc_scale,
+        _signed_bits(bound),
+    )
 
 
 def model_size_bits(model: CQMLP) -> dict[str, int]:
@@ -237,8 +247,15 @@ def export_onnx(model: nn.Module, path: str | os.PathLike[str], in_features: int
     example = torch.rand(2, in_features)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (example,), str(path), input_names=["x"], output_names=["logits"],
-                          dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
+        torch.onnx.export(
+            model,
+            (example,),
+            str(path),
+            input_names=["x"],
+            output_names=["logits"],
+            dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}},
+            dynamo=False,
+        )
     return path
 
 
@@ -255,8 +272,9 @@ def onnx_session(path: str | os.PathLike[str]):
 # ----------------------------------------------------------------------------- timing
 
 
-def time_per_message(predict: Callable[[np.ndarray], object], x: np.ndarray, batch: int,
-                     min_seconds: float = 0.2, max_calls: int = 2000) -> dict[str, float]:
+def time_per_message(
+    predict: Callable[[np.ndarray], object], x: np.ndarray, batch: int, min_seconds: float = 0.2, max_calls: int = 2000
+) -> dict[str, float]:
     """Median seconds per call of ``predict`` on ``batch`` rows, per message, and messages/s."""
     rows = x[:batch]
     if len(rows) < batch:
@@ -270,4 +288,8 @@ def time_per_message(predict: Callable[[np.ndarray], object], x: np.ndarray, bat
         predict(rows)
         times.append(time.perf_counter() - t0)
     per_call = float(np.median(times))
-    return {"seconds_per_call": per_call, "ms_per_message": 1e3 * per_call / batch, "messages_per_second": batch / per_call}
+    return {
+        "seconds_per_call": per_call,
+        "ms_per_message": 1e3 * per_call / batch,
+        "messages_per_second": batch / per_call,
+    }

@@ -53,8 +53,15 @@ def gemm_flops(width: int, dim: int, tokens: int) -> int:
     return 3 * 2 * 2 * tokens * dim * width
 
 
-def time_mlp_block(width: int, dim: int, tokens: int, repeats: int = 7, warmup: int = 2,
-                   device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> WidthTiming:
+def time_mlp_block(
+    width: int,
+    dim: int,
+    tokens: int,
+    repeats: int = 7,
+    warmup: int = 2,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> WidthTiming:
     """Median and minimum wall time of one forward + backward of the block at ``width``."""
     _check([width], dim, tokens, repeats)
     generator = torch.Generator().manual_seed(0)
@@ -85,8 +92,14 @@ def time_mlp_block(width: int, dim: int, tokens: int, repeats: int = 7, warmup: 
     return WidthTiming(width, params, median * 1e3, min(times) * 1e3, gemm_flops(width, dim, tokens) / median / 1e9)
 
 
-def sweep(widths: Iterable[int], dim: int, tokens: int, repeats: int = 7, device: str = "cpu",
-          dtype: torch.dtype = torch.float32) -> list[WidthTiming]:
+def sweep(
+    widths: Iterable[int],
+    dim: int,
+    tokens: int,
+    repeats: int = 7,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> list[WidthTiming]:
     """:func:`time_mlp_block` at every width (sorted, de-duplicated)."""
     widths = sorted({int(w) for w in widths})
     _check(widths, dim, tokens, repeats)
@@ -115,8 +128,15 @@ def recommend(timings: Sequence[WidthTiming], targets: Iterable[int], tolerance:
             raise ConfigError(f"target width {target} was not timed; include it in the sweep")
         near = [t for t in timings if abs(t.width - target) <= tolerance * target]
         best = max(near, key=lambda t: t.gflops)
-        rows.append({"target": target, "recommended": best.width, "target_gflops": by_width[target].gflops,
-                     "recommended_gflops": best.gflops, "speedup_per_parameter": best.gflops / by_width[target].gflops})
+        rows.append(
+            {
+                "target": target,
+                "recommended": best.width,
+                "target_gflops": by_width[target].gflops,
+                "recommended_gflops": best.gflops,
+                "speedup_per_parameter": best.gflops / by_width[target].gflops,
+            }
+        )
     return rows
 
 

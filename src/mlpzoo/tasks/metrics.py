@@ -58,5 +58,7 @@ def energy_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     draws coincide and grows with any difference in distribution, not only in the means. The V-statistic
     (each draw also paired with itself), so a set of one point against itself is 0."""
     if x.dim() != 3 or y.dim() != 3 or x.shape[0] != y.shape[0] or x.shape[2] != y.shape[2]:
-        raise ValueError(f"energy_distance expects x (n, s, d) and y (n, t, d); got {tuple(x.shape)} and {tuple(y.shape)}")
+        raise ValueError(
+            f"energy_distance expects x (n, s, d) and y (n, t, d); got {tuple(x.shape)} and {tuple(y.shape)}"
+        )
     return 2 * torch.cdist(x, y).mean((1, 2)) - torch.cdist(x, x).mean((1, 2)) - torch.cdist(y, y).mean((1, 2))

@@ -21,8 +21,11 @@ class Regression:
     def loss(self, outputs: torch.Tensor, batch) -> torch.Tensor:
         label = check_label(outputs, batch, "regression")
         if label.numel() != outputs.numel():
-            raise DataError(f"regression: the model gives {tuple(outputs.shape)} outputs but batch['label'] is {tuple(label.shape)}; "
-                            "match the model's out_features to the label's width")
+            raise DataError(
+                f"regression: the model gives {tuple(outputs.shape)} outputs but batch['label'] is "
+                f"{tuple(label.shape)}; "
+                "match the model's out_features to the label's width"
+            )
         return nn.functional.mse_loss(outputs.reshape(batch["label"].shape), batch["label"])
 
     def predict(self, outputs: torch.Tensor) -> torch.Tensor:
@@ -32,11 +35,17 @@ class Regression:
         y_true = y_true.reshape(len(y_true), -1)
         y_pred = y_pred.reshape(y_true.shape)
         mse = float(mean_squared_error(y_true, y_pred))
-        return {"rmse": mse**0.5, "mse": mse, "mae": float(mean_absolute_error(y_true, y_pred)), "r2": float(r2_score(y_true, y_pred))}
+        return {
+            "rmse": mse**0.5,
+            "mse": mse,
+            "mae": float(mean_absolute_error(y_true, y_pred)),
+            "r2": float(r2_score(y_true, y_pred)),
+        }
 
 
 class Classification:
-    """Cross-entropy on integer ``label`` (or float ``(N, C)`` soft targets, e.g. from mixup); reports accuracy, macro F1 and log loss."""
+    """Cross-entropy on integer ``label`` (or float ``(N, C)`` soft targets, e.g. from mixup); reports accuracy,
+    macro F1 and log loss."""
 
     name = "classification"
     default_monitor = "accuracy"
@@ -45,18 +54,24 @@ class Classification:
     def loss(self, outputs: torch.Tensor, batch) -> torch.Tensor:
         label = check_label(outputs, batch, "classification")
         if outputs.dim() != 2:
-            raise DataError(f"classification: outputs must be logits (batch, classes), got {tuple(outputs.shape)}; "
-                            "build the model with out_features / num_classes = the number of classes")
+            raise DataError(
+                f"classification: outputs must be logits (batch, classes), got {tuple(outputs.shape)}; "
+                "build the model with out_features / num_classes = the number of classes"
+            )
         if label.is_floating_point() and label.shape == outputs.shape:
             return nn.functional.cross_entropy(outputs, label)  # soft targets (class probabilities)
         if label.shape != outputs.shape[:1]:
-            raise DataError(f"classification: batch['label'] must be class ids ({outputs.shape[0]},) or probabilities "
-                            f"{tuple(outputs.shape)}, got {tuple(label.shape)}; pass one class id per row")
+            raise DataError(
+                f"classification: batch['label'] must be class ids ({outputs.shape[0]},) or probabilities "
+                f"{tuple(outputs.shape)}, got {tuple(label.shape)}; pass one class id per row"
+            )
         try:
             return nn.functional.cross_entropy(outputs, label.long())
         except IndexError:  # CPU reports a class id outside [0, classes); checking first would cost a pass
-            raise DataError(f"classification: batch['label'] holds a class id outside 0..{outputs.shape[1] - 1}; "
-                            f"build the model with as many outputs as classes (it has {outputs.shape[1]}) or fix the labels") from None
+            raise DataError(
+                f"classification: batch['label'] holds a class id outside 0..{outputs.shape[1] - 1}; "
+                f"build the model with as many outputs as classes (it has {outputs.shape[1]}) or fix the labels"
+            ) from None
 
     def predict(self, outputs: torch.Tensor) -> torch.Tensor:
         return torch.softmax(outputs, dim=-1)
@@ -65,9 +80,11 @@ class Classification:
         y_true = y_true.astype(np.int64)
         labels = np.arange(y_pred.shape[1])
         predicted = y_pred.argmax(axis=1)
-        return {"accuracy": float(accuracy_score(y_true, predicted)),
-                "macro_f1": float(f1_score(y_true, predicted, average="macro", zero_division=0)),
-                "logloss": float(log_loss(y_true, np.clip(y_pred, 1e-7, 1), labels=labels))}
+        return {
+            "accuracy": float(accuracy_score(y_true, predicted)),
+            "macro_f1": float(f1_score(y_true, predicted, average="macro", zero_division=0)),
+            "logloss": float(log_loss(y_true, np.clip(y_pred, 1e-7, 1), labels=labels)),
+        }
 
 
 class WeightedClassification(Classification):

@@ -44,14 +44,17 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
-        raise CheckpointError(f"checkpoint {path} does not exist; train first or point to the run directory that holds "
-                              "it")
+        raise CheckpointError(
+            f"checkpoint {path} does not exist; train first or point to the run directory that holds it"
+        )
     data = path.read_bytes()
     footer = _FOOTER.fullmatch(data[-_FOOTER_BYTES:])
     payload = data[:-_FOOTER_BYTES] if footer else data
     if footer and hashlib.sha256(payload).hexdigest() != footer.group(1).decode():
-        raise CheckpointError(f"checkpoint {path} is corrupt or truncated (checksum mismatch, {len(data)} bytes); "
-                              "delete it to start over, or restore it from a copy")
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or truncated (checksum mismatch, {len(data)} bytes); "
+            "delete it to start over, or restore it from a copy"
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns about pickle protocols before it refuses a foreign file
@@ -59,10 +62,14 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     except pickle.UnpicklingError as err:
         found = re.search(r"(?:unsupported GLOBAL|Unsupported global:(?: GLOBAL)?) ([\w.]+)", str(err))
         what = f" ({found.group(1)})" if found else ""
-        raise CheckpointError(f"checkpoint {path} holds Python objects other than tensors and plain data{what}, which "
-                              "mlpzoo never writes: it was refused unloaded (nothing in it ran); it is tampered with, "
-                              "from another tool or from an older mlpzoo; delete it, or restore the run from a trusted "
-                              "copy") from None
+        raise CheckpointError(
+            f"checkpoint {path} holds Python objects other than tensors and plain data{what}, which "
+            "mlpzoo never writes: it was refused unloaded (nothing in it ran); it is tampered with, "
+            "from another tool or from an older mlpzoo; delete it, or restore the run from a trusted "
+            "copy"
+        ) from None
     except Exception as err:  # torch raises several types for damaged archives
-        raise CheckpointError(f"checkpoint {path} cannot be read ({type(err).__name__}: "
-                              f"{str(err).splitlines()[0][:120]}); delete it to start over") from err
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read ({type(err).__name__}: "
+            f"{str(err).splitlines()[0][:120]}); delete it to start over"
+        ) from err

@@ -15,15 +15,18 @@ class TrainConfig:
     """Training settings; defaults follow FuxiCTR's published CTR protocol.
 
     epochs: maximum epochs. batch_size / eval_batch_size: rows per step.
-    lr: learning rate. optimizer: adam | adamw | sgd | lion (Chen et al. 2023; use a ~3-10x smaller lr than Adam). weight_decay: decoupled for adamw, L2 otherwise.
+    lr: learning rate. optimizer: adam | adamw | sgd | lion (Chen et al. 2023; use a ~3-10x smaller lr than Adam).
+    weight_decay: decoupled for adamw, L2 otherwise.
     monitor / monitor_mode: validation metric for early stopping (task default when None).
     patience: epochs without improvement before stopping. lr_schedule: plateau (FuxiCTR's: multiply
     the learning rate by lr_decay_factor after every lr_patience epochs without improvement, floored
     at min_lr; factor 1.0 disables) | cosine (per step: linear warm-up over warmup_epochs, then
-    cosine decay to min_lr at the last epoch; DeiT's recipe for the vision papers) | none. grad_clip_norm: max gradient norm (None disables).
+    cosine decay to min_lr at the last epoch; DeiT's recipe for the vision papers) | none. grad_clip_norm: max gradient
+    norm (None disables).
     seed: seeds weights, dropout and shuffling (0 <= seed < 2**63). init: seed (a fresh run draws the
     initial weights of a registered model still as built under seed; trained, loaded or pruned models
-    keep theirs, see ``train/init.py``) | keep (never touch the weights). deterministic: ask torch for deterministic kernels.
+    keep theirs, see ``train/init.py``) | keep (never touch the weights). deterministic: ask torch for deterministic
+    kernels.
     num_threads: intra-op CPU threads (None keeps torch's). run_dir / run_name: where the run lives;
     a run with the same name and an unfinished checkpoint resumes when resume is true and its fingerprint
     (configuration, model, data content, fitted schema) matches; resume false deletes the run's files and starts over.
@@ -75,11 +78,13 @@ class TrainConfig:
         if not self.weight_decay >= 0:
             raise ConfigError(f"{where}.weight_decay = {self.weight_decay} must be 0 or positive")
         if self.grad_clip_norm is not None and not self.grad_clip_norm > 0:
-            raise ConfigError(f"{where}.grad_clip_norm = {self.grad_clip_norm} must be positive, or null to disable "
-                              "clipping")
+            raise ConfigError(
+                f"{where}.grad_clip_norm = {self.grad_clip_norm} must be positive, or null to disable clipping"
+            )
         if self.num_threads is not None and self.num_threads < 1:
-            raise ConfigError(f"{where}.num_threads = {self.num_threads} must be at least 1, or null to keep torch's "
-                              "setting")
+            raise ConfigError(
+                f"{where}.num_threads = {self.num_threads} must be at least 1, or null to keep torch's setting"
+            )
         if not self.min_lr >= 0:
             raise ConfigError(f"{where}.min_lr = {self.min_lr} must be 0 or positive")
         if self.optimizer not in ("adam", "adamw", "sgd", "lion"):
@@ -91,8 +96,10 @@ class TrainConfig:
         if self.lr_patience < 1 or self.warmup_epochs < 0:
             raise ConfigError(f"{where}.lr_patience must be at least 1 and warmup_epochs at least 0")
         if self.lr_schedule == "cosine" and self.warmup_epochs >= self.epochs:
-            raise ConfigError(f"{where}.warmup_epochs = {self.warmup_epochs} must be below epochs = {self.epochs} "
-                              "for a cosine schedule")
+            raise ConfigError(
+                f"{where}.warmup_epochs = {self.warmup_epochs} must be below epochs = {self.epochs} "
+                "for a cosine schedule"
+            )
         if not 0 < self.lr_decay_factor <= 1:
             raise ConfigError(f"{where}.lr_decay_factor = {self.lr_decay_factor} must be in (0, 1]")
         if self.tracking not in ("none", "mlflow", "tensorboard"):
@@ -108,13 +115,16 @@ class TrainConfig:
         if not 0 <= self.seed < 2**63:
             raise ConfigError(f"{where}.seed = {self.seed} is out of range; use a whole number from 0 to 2**63 - 1")
         if self.init not in ("seed", "keep"):
-            raise ConfigError(f"{where}.init = {self.init!r}; use seed (draw the initial weights from train.seed) or "
-                              "keep")
+            raise ConfigError(
+                f"{where}.init = {self.init!r}; use seed (draw the initial weights from train.seed) or keep"
+            )
         most = max(64, 4 * (os.cpu_count() or 1))
         if self.num_threads is not None and self.num_threads > most:
-            raise ConfigError(f"{where}.num_threads = {self.num_threads} is more than {most} (this machine has "
-                              f"{os.cpu_count()} CPUs); use at most the number of cores, or null to keep torch's "
-                              "setting")
+            raise ConfigError(
+                f"{where}.num_threads = {self.num_threads} is more than {most} (this machine has "
+                f"{os.cpu_count()} CPUs); use at most the number of cores, or null to keep torch's "
+                "setting"
+            )
         if self.run_name is not None:
             from mlpzoo.train.rundir import confined_name
 
@@ -133,27 +143,36 @@ _MLFLOW_SCHEMES = ("file", "sqlite", "http", "https", "databricks", "postgresql"
 
 def _check_tracking_uri(tracking: str, uri: str, where: str) -> None:
     if tracking == "none":
-        raise ConfigError(f"{where}.tracking_uri is set but {where}.tracking is none; set tracking: mlflow or "
-                          "tensorboard, or drop tracking_uri")
+        raise ConfigError(
+            f"{where}.tracking_uri is set but {where}.tracking is none; set tracking: mlflow or "
+            "tensorboard, or drop tracking_uri"
+        )
     if not uri.strip():
         raise ConfigError(f"{where}.tracking_uri is empty; drop it for the default, or give a URI or folder")
     scheme = re.match(r"([A-Za-z][\w+.-]*)://", uri) or re.match(r"(databricks)\b", uri)
     if tracking == "tensorboard":
         if scheme:
-            raise ConfigError(f"{where}.tracking_uri = {uri!r}: TensorBoard writes to a local folder; give a folder "
-                              "path")
+            raise ConfigError(
+                f"{where}.tracking_uri = {uri!r}: TensorBoard writes to a local folder; give a folder path"
+            )
         return
     if scheme is None:
         if ":" in uri.split("/")[0]:
-            raise ConfigError(f"{where}.tracking_uri = {uri!r} is neither a folder nor a URI; use e.g. "
-                              "sqlite:///runs/mlflow.db or http://host:5000")
+            raise ConfigError(
+                f"{where}.tracking_uri = {uri!r} is neither a folder nor a URI; use e.g. "
+                "sqlite:///runs/mlflow.db or http://host:5000"
+            )
         return  # a local folder: MLflow's file store
     name = scheme.group(1).split("+")[0].lower()
     if name not in _MLFLOW_SCHEMES:
-        raise ConfigError(f"{where}.tracking_uri = {uri!r}: unknown scheme {name!r}; use one of "
-                          f"{', '.join(_MLFLOW_SCHEMES)} (e.g. sqlite:///runs/mlflow.db or http://host:5000)")
+        raise ConfigError(
+            f"{where}.tracking_uri = {uri!r}: unknown scheme {name!r}; use one of "
+            f"{', '.join(_MLFLOW_SCHEMES)} (e.g. sqlite:///runs/mlflow.db or http://host:5000)"
+        )
     if name == "sqlite" and not uri.startswith("sqlite:///"):
-        raise ConfigError(f"{where}.tracking_uri = {uri!r}: a SQLite URI needs three slashes and a file, e.g. "
-                          "sqlite:///runs/mlflow.db")
+        raise ConfigError(
+            f"{where}.tracking_uri = {uri!r}: a SQLite URI needs three slashes and a file, e.g. "
+            "sqlite:///runs/mlflow.db"
+        )
     if name in ("http", "https") and not re.match(r"https?://[^/\s:]+", uri):
         raise ConfigError(f"{where}.tracking_uri = {uri!r} names no host; use e.g. http://localhost:5000")

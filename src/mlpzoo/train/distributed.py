@@ -69,5 +69,5 @@ def shard_batch(batch, rank: int, world_size: int):
     if isinstance(batch, torch.Tensor) and batch.dim() > 0:
         rows = batch.shape[0]
         per_rank = -(-rows // world_size)
-        return batch[rank * per_rank:(rank + 1) * per_rank]
+        return batch[rank * per_rank : (rank + 1) * per_rank]
     return batch

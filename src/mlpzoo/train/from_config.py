@@ -35,24 +35,31 @@ class DataSection:
 
     def validate(self, where: str) -> None:
         if (self.name is None) == (self.train is None):
-            raise ConfigError(f"{where}: give either name (a data set such as frappe) or train + valid + schema (your "
-                              "files), not both or neither")
+            raise ConfigError(
+                f"{where}: give either name (a data set such as frappe) or train + valid + schema (your "
+                "files), not both or neither"
+            )
         if self.train is not None and (self.valid is None or self.schema is None):
             raise ConfigError(f"{where}: with train files also give valid and schema")
 
 
-def run_config(spec: dict[str, Any], source: str = "config", callbacks: Iterable[Callable[[int, dict], None]] = ()) -> FitResult:
+def run_config(
+    spec: dict[str, Any], source: str = "config", callbacks: Iterable[Callable[[int, dict], None]] = ()
+) -> FitResult:
     if not isinstance(spec, dict):
         raise ConfigError(f"{source}: expected a mapping with sections data, model, train (got {type(spec).__name__})")
     unknown = sorted(set(spec) - set(SECTIONS))
     if unknown:
-        raise ConfigError(f"{source}: unknown section(s) {', '.join(map(str, unknown))}; valid sections are "
-                          f"{', '.join(SECTIONS)}")
+        raise ConfigError(
+            f"{source}: unknown section(s) {', '.join(map(str, unknown))}; valid sections are {', '.join(SECTIONS)}"
+        )
     data = build_config(DataSection, section(spec, "data", source), "data")
     model_spec = section(spec, "model", source)
     if "name" not in model_spec:
-        raise ConfigError(f"{source}: model.name is missing; run 'python -c \"import mlpzoo; "
-                          "print(mlpzoo.list_models())\"' for the choices")
+        raise ConfigError(
+            f"{source}: model.name is missing; run 'python -c \"import mlpzoo; "
+            "print(mlpzoo.list_models())\"' for the choices"
+        )
     model_name = model_spec.pop("name")
     train_spec = {"run_name": Path(source).stem, **section(spec, "train", source)}
     train_config = build_config(TrainConfig, train_spec, "train")
@@ -66,12 +73,17 @@ def run_config(spec: dict[str, Any], source: str = "config", callbacks: Iterable
         files = {}
     else:
         dataset = load_files(data.train, data.valid, data.schema, data.test)
-        files = {role: path for role, path in (("train", data.train), ("valid", data.valid), ("test", data.test))
-                 if path}
+        files = {
+            role: path for role, path in (("train", data.train), ("valid", data.valid), ("test", data.test)) if path
+        }
     seed_everything(train_config.seed)
     model = create_model(model_name, schema=dataset.schema, **model_spec)
-    resolved = {"source": source, "data": {k: v for k, v in vars(data).items() if v is not None},
-                "model": {"name": model_name, **model_spec}, "task": task.name}
+    resolved = {
+        "source": source,
+        "data": {k: v for k, v in vars(data).items() if v is not None},
+        "model": {"name": model_name, **model_spec},
+        "task": task.name,
+    }
     # The Trainer writes schema.json (and everything else) only after the run's fingerprint check passes.
     trainer = Trainer(task, model, train_config, run_config=resolved, schema=dataset.schema, data_files=files)
     return trainer.fit(dataset.train, dataset.valid, dataset.test if len(dataset.test) else None, callbacks=callbacks)
@@ -83,6 +95,8 @@ def section(spec: dict, name: str, source: str) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ConfigError(f"{source}: section {name} must be a mapping of keys to values, got {type(value).__name__} "
-                          f"{value!r:.60}; write it as '{name}:' followed by indented 'key: value' lines")
+        raise ConfigError(
+            f"{source}: section {name} must be a mapping of keys to values, got {type(value).__name__} "
+            f"{value!r:.60}; write it as '{name}:' followed by indented 'key: value' lines"
+        )
     return dict(value)

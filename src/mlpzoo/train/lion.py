@@ -34,7 +34,9 @@ class Lion(Optimizer):
         weight_decay: decoupled weight decay coefficient (0).
     """
 
-    def __init__(self, params: Iterable, lr: float = 1e-4, betas: tuple[float, float] = (0.9, 0.99), weight_decay: float = 0.0):
+    def __init__(
+        self, params: Iterable, lr: float = 1e-4, betas: tuple[float, float] = (0.9, 0.99), weight_decay: float = 0.0
+    ):
         if lr <= 0:
             raise ConfigError(f"Lion: lr = {lr} must be positive")
         if not all(0.0 <= b < 1.0 for b in betas) or len(betas) != 2:

@@ -34,17 +34,35 @@ def plot_learning_curve(history: list[dict], monitor: str, path: Path) -> None:
 def write_report(run: RunDir, summary: dict, history: list[dict], config: dict) -> Path:
     """Write ``report.md`` (and ``learning_curve.png``) into the run directory; returns the report path."""
     plot_learning_curve(history, summary["monitor"], run.file(RunDir.CURVE))
-    lines = [f"# Run {run.path.name}", "", f"Model `{summary['model']}`, best epoch {summary['best_epoch']} of {summary['epochs_run']}, "
-             f"{summary['train_samples_per_second']:.0f} training samples/s.", "", "| split | " + " | ".join(_metric_names(summary)) + " |",
-             "|---|" + "---|" * len(_metric_names(summary))]
+    lines = [
+        f"# Run {run.path.name}",
+        "",
+        f"Model `{summary['model']}`, best epoch {summary['best_epoch']} of {summary['epochs_run']}, "
+        f"{summary['train_samples_per_second']:.0f} training samples/s.",
+        "",
+        "| split | " + " | ".join(_metric_names(summary)) + " |",
+        "|---|" + "---|" * len(_metric_names(summary)),
+    ]
     for split, scores in summary["metrics"].items():
-        lines.append(f"| {split} | " + " | ".join(f"{scores.get(m, float('nan')):.6f}" for m in _metric_names(summary)) + " |")
+        lines.append(
+            f"| {split} | " + " | ".join(f"{scores.get(m, float('nan')):.6f}" for m in _metric_names(summary)) + " |"
+        )
     valid_keys = [k for k in history[0] if k.startswith("valid_")]
-    lines += ["", f"![learning curve]({RunDir.CURVE})", "", "## Epochs", "",
-              "| epoch | train loss | " + " | ".join(valid_keys) + " | lr |",
-              "|---|---|" + "---|" * (len(valid_keys) + 1)]
+    lines += [
+        "",
+        f"![learning curve]({RunDir.CURVE})",
+        "",
+        "## Epochs",
+        "",
+        "| epoch | train loss | " + " | ".join(valid_keys) + " | lr |",
+        "|---|---|" + "---|" * (len(valid_keys) + 1),
+    ]
     for h in history:
-        lines.append(f"| {h['epoch']} | {h['train_loss']:.6f} | " + " | ".join(f"{h[k]:.6f}" for k in h if k.startswith("valid_")) + f" | {h['lr']:.2g} |")
+        lines.append(
+            f"| {h['epoch']} | {h['train_loss']:.6f} | "
+            + " | ".join(f"{h[k]:.6f}" for k in h if k.startswith("valid_"))
+            + f" | {h['lr']:.2g} |"
+        )
     lines += ["", "## Configuration", "", "```json", json.dumps(config, indent=2, default=str), "```", ""]
     path = run.file(RunDir.REPORT)
     atomic_write_text(path, "\n".join(lines))

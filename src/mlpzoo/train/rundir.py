@@ -53,8 +53,10 @@ def confined_name(name: Any, field: str) -> str:
         raise ConfigError(f"{field} = {name!r}; give a non-empty name such as 'my-run'")
     if name in (".", "..") or "/" in name or "\\" in name or "\x00" in name or os.path.isabs(name):
         safe = re.sub(r"[^\w.-]+", "-", name).strip(".-") or "run"
-        raise ConfigError(f"{field} = {name!r} must be a plain name, not a path (no '/', '\\', '..' or absolute path), "
-                          f"so that it stays inside its root directory; use e.g. {safe!r}")
+        raise ConfigError(
+            f"{field} = {name!r} must be a plain name, not a path (no '/', '\\', '..' or absolute path), "
+            f"so that it stays inside its root directory; use e.g. {safe!r}"
+        )
     return name
 
 
@@ -69,8 +71,10 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
         os.replace(tmp, path)
     except OSError as err:
         tmp.unlink(missing_ok=True)
-        raise RunDirError(f"cannot write {path} ({err.strerror or err}); free disk space or choose a writable "
-                          "train.run_dir, then rerun (the run resumes from its last checkpoint)") from err
+        raise RunDirError(
+            f"cannot write {path} ({err.strerror or err}); free disk space or choose a writable "
+            "train.run_dir, then rerun (the run resumes from its last checkpoint)"
+        ) from err
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -144,12 +148,15 @@ class RunDir:
         confined_name(name, "train.run_name")
         root = Path(root)
         if root.exists() and not root.is_dir():
-            raise ConfigError(f"train.run_dir = {str(root)!r} is a file, not a folder; use a folder for train.run_dir "
-                              "(it is created if missing)")
+            raise ConfigError(
+                f"train.run_dir = {str(root)!r} is a file, not a folder; use a folder for train.run_dir "
+                "(it is created if missing)"
+            )
         run = cls(root / name)
         if run.path.exists() and not run.path.is_dir():
-            raise ConfigError(f"{run.path} is a file, not a run directory; choose another train.run_name or move the "
-                              "file away")
+            raise ConfigError(
+                f"{run.path} is a file, not a run directory; choose another train.run_name or move the file away"
+            )
         return run
 
     def file(self, name: str) -> Path:
@@ -178,8 +185,10 @@ class RunDir:
                 handle.seek(0)
                 holder = handle.read().strip() or "unknown"
                 handle.close()
-                raise RunDirError(f"run directory {self.path} is in use by process {holder}; wait for it to finish, "
-                                  "stop it, or choose another train.run_name") from None
+                raise RunDirError(
+                    f"run directory {self.path} is in use by process {holder}; wait for it to finish, "
+                    "stop it, or choose another train.run_name"
+                ) from None
             if self._still_linked(handle):
                 break
             handle.close()  # the holder removed the file as we opened it: lock the new one
@@ -202,8 +211,9 @@ class RunDir:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             return open(self.lock_path, "a+")
         except OSError as err:
-            raise RunDirError(f"cannot create {self.lock_path} ({err.strerror or err}); choose a writable "
-                              "train.run_dir") from err
+            raise RunDirError(
+                f"cannot create {self.lock_path} ({err.strerror or err}); choose a writable train.run_dir"
+            ) from err
 
     def _still_linked(self, handle) -> bool:
         try:
@@ -212,7 +222,9 @@ class RunDir:
             return False
 
     # ------------------------------------------------------------------ starting a run
-    def start(self, fingerprint: dict[str, str], labels: dict[str, str], resume: bool, config: dict, schema: dict | None) -> bool:
+    def start(
+        self, fingerprint: dict[str, str], labels: dict[str, str], resume: bool, config: dict, schema: dict | None
+    ) -> bool:
         """Lock, check the fingerprint, then (and only then) write config, fingerprint and schema.
 
         Returns True when the run resumes from ``last.pt``. ``labels`` name a fingerprint component for
@@ -239,19 +251,25 @@ class RunDir:
         if not resume or not any((self.path / name).exists() for name in _WORK_FILES):
             return False
         stored = self.read_fingerprint()
-        fix = ("choose another train.run_name for a new run, or set train.resume: false to start over here "
-               "(that deletes this run's checkpoints and results)")
+        fix = (
+            "choose another train.run_name for a new run, or set train.resume: false to start over here "
+            "(that deletes this run's checkpoints and results)"
+        )
         if stored is None:
-            raise ConfigError(f"run directory {self.path} holds a run without {self.FINGERPRINT} (an older mlpzoo, or "
-                              f"files copied in), so it cannot be checked against this configuration and data; {fix}")
+            raise ConfigError(
+                f"run directory {self.path} holds a run without {self.FINGERPRINT} (an older mlpzoo, or "
+                f"files copied in), so it cannot be checked against this configuration and data; {fix}"
+            )
         changed = [k for k in (*fingerprint, *stored) if stored.get(k) != fingerprint.get(k)]
         if changed:
             # A changed file explains the rest (its tensors, vocabularies, embedding sizes): name it first.
             changed = sorted(dict.fromkeys(changed), key=lambda k: (k not in labels, k))
             first = f"{changed[0]} {labels[changed[0]]}" if changed[0] in labels else changed[0]
             also = f" (and with it: {', '.join(changed[1:])})" if len(changed) > 1 else ""
-            raise ConfigError(f"cannot resume {self.path}: the {first} changed since the run started{also}; nothing "
-                              f"was overwritten; {fix}")
+            raise ConfigError(
+                f"cannot resume {self.path}: the {first} changed since the run started{also}; nothing "
+                f"was overwritten; {fix}"
+            )
         return self.last.exists()
 
     # ------------------------------------------------------------------ writing during a run
@@ -267,35 +285,45 @@ class RunDir:
         try:
             return path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise ConfigError(f"{path} does not exist; point to a run directory written by mlpzoo train or the "
-                              "Trainer") from None
+            raise ConfigError(
+                f"{path} does not exist; point to a run directory written by mlpzoo train or the Trainer"
+            ) from None
         except UnicodeDecodeError:
-            raise ConfigError(f"{path} is not UTF-8 text (damaged or replaced); restore it from a copy, or run the "
-                              "training again") from None
+            raise ConfigError(
+                f"{path} is not UTF-8 text (damaged or replaced); restore it from a copy, or run the training again"
+            ) from None
 
     def read_config(self) -> dict:
         try:
             config = yaml.safe_load(self.read_text(self.CONFIG))
         except yaml.YAMLError as err:
-            raise ConfigError(f"{self.file(self.CONFIG)} is not valid YAML (torn or edited: {str(err).splitlines()[0]}); "
-                              "restore it from a copy, or run the training again") from None
+            raise ConfigError(
+                f"{self.file(self.CONFIG)} is not valid YAML (torn or edited: {str(err).splitlines()[0]}); "
+                "restore it from a copy, or run the training again"
+            ) from None
         if not isinstance(config, dict):
-            raise ConfigError(f"{self.file(self.CONFIG)} holds no mapping (torn or edited); restore it from a copy, or "
-                              "run the training again")
+            raise ConfigError(
+                f"{self.file(self.CONFIG)} holds no mapping (torn or edited); restore it from a copy, or "
+                "run the training again"
+            )
         return config
 
     def read_json(self, name: str) -> Any:
         try:
             return json.loads(self.read_text(name))
         except json.JSONDecodeError as err:
-            raise ConfigError(f"{self.file(name)} is not valid JSON (torn or edited at line {err.lineno}); restore it "
-                              "from a copy, or run the training again") from None
+            raise ConfigError(
+                f"{self.file(name)} is not valid JSON (torn or edited at line {err.lineno}); restore it "
+                "from a copy, or run the training again"
+            ) from None
 
     def read_schema(self) -> dict:
         schema = self.read_json(self.SCHEMA)
         if not isinstance(schema, dict):
-            raise ConfigError(f"{self.file(self.SCHEMA)} holds no schema mapping (torn or edited); restore it from a "
-                              "copy, or run the training again")
+            raise ConfigError(
+                f"{self.file(self.SCHEMA)} holds no schema mapping (torn or edited); restore it from a "
+                "copy, or run the training again"
+            )
         return schema
 
     def read_fingerprint(self) -> dict | None:
@@ -316,11 +344,14 @@ class RunDir:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
-                raise ConfigError(f"{path}:{number} is not a JSON record (torn or edited); restore it from a copy, or "
-                                  "run the training again") from None
+                raise ConfigError(
+                    f"{path}:{number} is not a JSON record (torn or edited); restore it from a copy, or "
+                    "run the training again"
+                ) from None
             if not isinstance(record, dict):
-                raise ConfigError(f"{path}:{number} is not a JSON object (edited); restore it from a copy, or run the "
-                                  "training again")
+                raise ConfigError(
+                    f"{path}:{number} is not a JSON object (edited); restore it from a copy, or run the training again"
+                )
             records.append(record)
         return records
 

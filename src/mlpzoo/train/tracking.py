@@ -17,8 +17,11 @@ __all__ = ["make_tracker"]
 
 
 def _numbers(record: dict, prefix: str = "") -> dict[str, float]:
-    return {f"{prefix}{k}": float(v) for k, v in record.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+    return {
+        f"{prefix}{k}": float(v)
+        for k, v in record.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    }
 
 
 def _flat(config: dict, prefix: str = "") -> dict[str, str]:
@@ -66,7 +69,9 @@ class TensorBoardTracker:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as error:
-            raise ConfigError("train.tracking = 'tensorboard' needs TensorBoard: pip install 'mlpzoo[tracking]'") from error
+            raise ConfigError(
+                "train.tracking = 'tensorboard' needs TensorBoard: pip install 'mlpzoo[tracking]'"
+            ) from error
         self._writer = SummaryWriter(logdir)
         self._writer.add_text("config", "\n".join(f"    {k}: {v}" for k, v in _flat(config).items()))
 
@@ -91,7 +96,10 @@ def make_tracker(kind: str, uri: str | None, run_dir: Path, config: dict):
         return None
     if kind == "mlflow":
         if uri is None:
-            uri, artifacts = f"sqlite:///{(run_dir.parent / 'mlflow.db').resolve()}", run_dir.parent / "mlflow-artifacts"
+            uri, artifacts = (
+                f"sqlite:///{(run_dir.parent / 'mlflow.db').resolve()}",
+                run_dir.parent / "mlflow-artifacts",
+            )
         else:
             artifacts = None
         return MlflowTracker(uri, experiment="mlpzoo", run_name=run_dir.name, config=config, artifacts=artifacts)

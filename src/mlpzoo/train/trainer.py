@@ -37,8 +37,18 @@ from mlpzoo.train.rundir import RunDir, data_digest, digest, file_digest
 from mlpzoo.train.tracking import make_tracker
 
 # Settings that may change between an interrupted run and its resumption.
-_RESUMABLE_KEYS = {"epochs", "progress", "resume", "init", "num_threads", "run_dir", "eval_batch_size", "device", "tracking",
-                   "tracking_uri"}
+_RESUMABLE_KEYS = {
+    "epochs",
+    "progress",
+    "resume",
+    "init",
+    "num_threads",
+    "run_dir",
+    "eval_batch_size",
+    "device",
+    "tracking",
+    "tracking_uri",
+}
 # Where the data lives may change (a copied config, another working directory); its content is fingerprinted instead.
 _PATH_KEYS = {"train", "valid", "test", "data_dir"}
 _ROLES = {"train": "training", "valid": "validation"}
@@ -80,15 +90,24 @@ class Trainer:
             fingerprint, so a changed file refuses to resume with an error naming it.
     """
 
-    def __init__(self, task, model: nn.Module, config: TrainConfig | dict | None = None, run_config: dict | None = None,
-                 schema=None, data_files: dict[str, str | Path] | None = None):
+    def __init__(
+        self,
+        task,
+        model: nn.Module,
+        config: TrainConfig | dict | None = None,
+        run_config: dict | None = None,
+        schema=None,
+        data_files: dict[str, str | Path] | None = None,
+    ):
         self.task = task
         self.model = model
         self.config = config if isinstance(config, TrainConfig) else build_config(TrainConfig, config, "train")
         self.monitor = self.config.monitor or task.default_monitor
         if self.monitor not in task.monitor_modes:
-            raise ConfigError(f"train.monitor = {self.monitor!r} is not a metric of task {task.name}; use one of "
-                              f"{', '.join(task.monitor_modes)}")
+            raise ConfigError(
+                f"train.monitor = {self.monitor!r} is not a metric of task {task.name}; use one of "
+                f"{', '.join(task.monitor_modes)}"
+            )
         self.mode = self.config.monitor_mode or task.monitor_modes[self.monitor]
         self.run_config = run_config or {}
         self.schema = schema
@@ -111,7 +130,11 @@ class Trainer:
             if "group" in batch:
                 groups.append(batch["group"])
         predictions = torch.cat(outputs).numpy() if outputs else np.zeros(0, np.float32)
-        return (predictions, torch.cat(labels).numpy() if labels else None, torch.cat(groups).numpy() if groups else None)
+        return (
+            predictions,
+            torch.cat(labels).numpy() if labels else None,
+            torch.cat(groups).numpy() if groups else None,
+        )
 
     def predict(self, data) -> np.ndarray:
         return self._predict_batches(data)[0]
@@ -123,9 +146,11 @@ class Trainer:
         if np.issubdtype(predictions.dtype, np.floating) and not np.isfinite(predictions).all():
             bad = int((~np.isfinite(predictions)).sum())
             when = f" after epoch {epoch} (lr {self._last_lr:.3g})" if epoch is not None else ""
-            raise TrainingError(f"training diverged: {bad} of {predictions.size} predictions are NaN or infinite"
-                                f"{when}; the last good checkpoint is kept; lower train.lr or set "
-                                "train.grad_clip_norm, then rerun")
+            raise TrainingError(
+                f"training diverged: {bad} of {predictions.size} predictions are NaN or infinite"
+                f"{when}; the last good checkpoint is kept; lower train.lr or set "
+                "train.grad_clip_norm, then rerun"
+            )
         return self.task.evaluate(labels, predictions, groups)
 
     # ------------------------------------------------------------------ training
@@ -163,8 +188,16 @@ class Trainer:
         if not resuming and cfg.init == "seed":
             initialise(self.model, cfg.seed)
         optimizer = self._make_optimizer()
-        state = {"epoch": 0, "best": None, "best_epoch": 0, "bad_epochs": 0, "history": [], "finished": False,
-                 "train_seconds": 0.0, "train_rows": 0}
+        state = {
+            "epoch": 0,
+            "best": None,
+            "best_epoch": 0,
+            "bad_epochs": 0,
+            "history": [],
+            "finished": False,
+            "train_seconds": 0.0,
+            "train_rows": 0,
+        }
         best_weights = None
         resumed_from = None
         if resuming:
@@ -186,16 +219,25 @@ class Trainer:
         if test is not None:
             metrics["test"] = self.evaluate(test)
         speed = state["train_rows"] / state["train_seconds"] if state["train_seconds"] else float("nan")
-        result = FitResult(metrics, state["history"], state["best_epoch"], state["epoch"], state["train_seconds"],
-                           speed, run.path if run is not None else None, resumed_from)
+        result = FitResult(
+            metrics,
+            state["history"],
+            state["best_epoch"],
+            state["epoch"],
+            state["train_seconds"],
+            speed,
+            run.path if run is not None else None,
+            resumed_from,
+        )
         if writes:
             self._finish(run, result)
         if tracker is not None:
             tracker.finish(result.metrics, run.path)
         return result
 
-    def _loop(self, train, valid, optimizer, state: dict, best_weights, run: RunDir | None, writes: bool, tracker,
-              callbacks):
+    def _loop(
+        self, train, valid, optimizer, state: dict, best_weights, run: RunDir | None, writes: bool, tracker, callbacks
+    ):
         """Epochs until early stopping or the epoch limit; returns the best weights seen."""
         cfg = self.config
         with _progress(cfg.progress) as progress:
@@ -261,10 +303,12 @@ class Trainer:
             loss = self.task.loss(forward(batch), batch)
             total = loss + regularize(batch) if regularize is not None else loss
             if not torch.isfinite(total.detach()):
-                raise TrainingError(f"training diverged: the loss is {float(total.detach()):g} at epoch {epoch}, step "
-                                    f"{steps + 1} (lr {optimizer.param_groups[0]['lr']:.3g}); the last good checkpoint "
-                                    "is kept; lower train.lr or set train.grad_clip_norm, then rerun with "
-                                    "train.resume: false")
+                raise TrainingError(
+                    f"training diverged: the loss is {float(total.detach()):g} at epoch {epoch}, step "
+                    f"{steps + 1} (lr {optimizer.param_groups[0]['lr']:.3g}); the last good checkpoint "
+                    "is kept; lower train.lr or set train.grad_clip_norm, then rerun with "
+                    "train.resume: false"
+                )
             (total * weight if weight != 1.0 else total).backward()
             if cfg.grad_clip_norm:
                 nn.utils.clip_grad_norm_(parameters, cfg.grad_clip_norm, foreach=True)
@@ -280,17 +324,24 @@ class Trainer:
         progress.remove_task(task_id)
         if steps == 0:
             world = self.dist.world_size if self.dist is not None else 1
-            raise TrainingError(f"epoch {epoch} took no optimisation step "
-                                f"({len(train) if hasattr(train, '__len__') else '?'} rows, batch_size "
-                                f"{cfg.batch_size}, world size {world}); every step needs at least 2 rows per process: "
-                                "use more rows or a larger train.batch_size")
+            raise TrainingError(
+                f"epoch {epoch} took no optimisation step "
+                f"({len(train) if hasattr(train, '__len__') else '?'} rows, batch_size "
+                f"{cfg.batch_size}, world size {world}); every step needs at least 2 rows per process: "
+                "use more rows or a larger train.batch_size"
+            )
         if self.dist is not None:
             loss_total, rows = self.dist.all_reduce_sum([float(loss_sum), rows])
             loss_sum, rows = torch.tensor(loss_total), int(rows)
         state["train_seconds"] += seconds
         state["train_rows"] += rows
-        return {"epoch": epoch, "train_loss": float(loss_sum) / max(rows, 1), "lr": optimizer.param_groups[0]["lr"],
-                "train_seconds": seconds, "train_samples_per_second": rows / seconds if seconds else float("nan")}
+        return {
+            "epoch": epoch,
+            "train_loss": float(loss_sum) / max(rows, 1),
+            "lr": optimizer.param_groups[0]["lr"],
+            "train_seconds": seconds,
+            "train_samples_per_second": rows / seconds if seconds else float("nan"),
+        }
 
     def _cosine_schedule(self, steps_per_epoch: int) -> Callable[[int], float]:
         """Learning rate at a global step: linear warm-up, then cosine decay to ``min_lr`` at the last epoch.
@@ -323,8 +374,9 @@ class Trainer:
         if not cfg.save_checkpoints:
             return None
         if self.dist is not None and cfg.run_name is None:
-            raise ConfigError("train.run_name must be set under torchrun, so that every rank finds the same run "
-                              "directory")
+            raise ConfigError(
+                "train.run_name must be set under torchrun, so that every rank finds the same run directory"
+            )
         name = cfg.run_name or f"{type(self.model).__name__.lower()}-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
         run = RunDir.under(cfg.run_dir, name)
         if self.dist is not None and not self.dist.is_main:
@@ -341,11 +393,18 @@ class Trainer:
         data = resolved.get("data")
         if isinstance(data, dict):
             data = {k: v for k, v in data.items() if k not in _PATH_KEYS}
-        config = {**{k: v for k, v in resolved.items() if k not in ("train", "data", "source")}, "data": data,
-                  "train": train_keys}
+        config = {
+            **{k: v for k, v in resolved.items() if k not in ("train", "data", "source")},
+            "data": data,
+            "train": train_keys,
+        }
         shapes = [(k, tuple(v.shape), str(v.dtype)) for k, v in self.model.state_dict().items()]
-        fingerprint = {"configuration": digest(config), "model": digest([type(self.model).__name__, shapes]),
-                       "training data": data_digest(train), "validation data": data_digest(valid)}
+        fingerprint = {
+            "configuration": digest(config),
+            "model": digest([type(self.model).__name__, shapes]),
+            "training data": data_digest(train),
+            "validation data": data_digest(valid),
+        }
         if test is not None:
             fingerprint["test data"] = data_digest(test)
         if self.schema is not None:
@@ -357,7 +416,10 @@ class Trainer:
         return fingerprint, labels
 
     def _resolved_config(self) -> dict:
-        return {**self.run_config, "train": {**self.config.to_dict(), "monitor": self.monitor, "monitor_mode": self.mode}}
+        return {
+            **self.run_config,
+            "train": {**self.config.to_dict(), "monitor": self.monitor, "monitor_mode": self.mode},
+        }
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         cfg = self.config
@@ -373,8 +435,15 @@ class Trainer:
         return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay, momentum=0.9)
 
     def _checkpoint(self, run: RunDir, optimizer, state: dict) -> None:
-        save_checkpoint({"model": self.model.state_dict(), "optimizer": optimizer.state_dict(), "state": state,
-                         "rng": _rng_state()}, run.last)
+        save_checkpoint(
+            {
+                "model": self.model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "state": state,
+                "rng": _rng_state(),
+            },
+            run.last,
+        )
         run.write_metrics(state["history"])
 
     def _restore(self, run: RunDir, optimizer) -> tuple[dict, dict | None]:
@@ -390,11 +459,17 @@ class Trainer:
         return state, best
 
     def _finish(self, run: RunDir, result: FitResult) -> None:
-        summary = {"model": type(self.model).__name__, "monitor": self.monitor, "metrics": result.metrics, "best_epoch": result.best_epoch,
-                   "epochs_run": result.epochs_run, "train_seconds": result.train_seconds,
-                   "train_samples_per_second": result.train_samples_per_second,
-                   "parameters": count_parameters(self.model),
-                   "finished_at": datetime.now(timezone.utc).isoformat()}
+        summary = {
+            "model": type(self.model).__name__,
+            "monitor": self.monitor,
+            "metrics": result.metrics,
+            "best_epoch": result.best_epoch,
+            "epochs_run": result.epochs_run,
+            "train_seconds": result.train_seconds,
+            "train_samples_per_second": result.train_samples_per_second,
+            "parameters": count_parameters(self.model),
+            "finished_at": datetime.now(timezone.utc).isoformat(),
+        }
         run.write_result(summary)
         if result.history:
             write_report(run, summary, result.history, self._resolved_config())
@@ -404,10 +479,17 @@ def _rng_state() -> dict:
     """Every generator's state as tensors and plain values, so the checkpoint loads with weights_only=True."""
     kind, key, pos, has_gauss, gauss = np.random.get_state()
     version, internal, gauss_next = random.getstate()
-    return {"torch": torch.get_rng_state(),
-            "numpy": {"kind": kind, "key": torch.from_numpy(key.astype(np.int64)), "pos": int(pos),
-                      "has_gauss": int(has_gauss), "gauss": float(gauss)},
-            "python": {"version": version, "state": list(internal), "gauss_next": gauss_next}}
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "kind": kind,
+            "key": torch.from_numpy(key.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "gauss": float(gauss),
+        },
+        "python": {"version": version, "state": list(internal), "gauss_next": gauss_next},
+    }
 
 
 def _set_rng_state(saved: dict) -> None:
@@ -450,5 +532,11 @@ def _improved(value: float, best: float | None, mode: str, min_delta: float) -> 
 def _progress(enabled: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    transient=True, disable=not (enabled and sys.stderr.isatty()))
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+        disable=not (enabled and sys.stderr.isatty()),
+    )

@@ -72,8 +72,15 @@ def _randomise(layer, seed):
     "kwargs",
     [
         {},
-        {"functions": ("relu", "tanh"), "num_grids": 4, "reduction": "linear", "norm": "none",
-         "post_activation": None, "bias": True, "grid_range": (-1.0, 3.0)},
+        {
+            "functions": ("relu", "tanh"),
+            "num_grids": 4,
+            "reduction": "linear",
+            "norm": "none",
+            "post_activation": None,
+            "bias": True,
+            "grid_range": (-1.0, 3.0),
+        },
         {"functions": ("gelu",), "num_grids": 5, "post_activation": "relu"},
     ],
 )

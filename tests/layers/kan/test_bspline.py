@@ -94,7 +94,10 @@ def test_gradcheck_custom_function(order):
     x = (start + (cell + 0.1 + 0.8 * torch.rand(6, n_in, dtype=torch.float64)) * step).requires_grad_()
     coef = torch.randn(2, grid_size + order, n_in, dtype=torch.float64, requires_grad=True)
     scaler = torch.randn(2, n_in, dtype=torch.float64, requires_grad=True)
-    fn = lambda x, c, s: _SplineMatmul.apply(x, c, s, start, step, grid_size, order, False)
+
+    def fn(x, c, s):
+        return _SplineMatmul.apply(x, c, s, start, step, grid_size, order, False)
+
     assert torch.autograd.gradcheck(fn, (x, coef, scaler))
     # Off the grid proper, in the extended region or beyond it (for order 1), away from knots.
     coords = torch.tensor([-2.7, -1.3, 4.6, 6.2], dtype=torch.float64)[:, None].expand(4, n_in)
@@ -239,8 +242,12 @@ def test_non_finite_input_is_data_error():
 
 @settings(max_examples=20, deadline=None)
 @given(
-    n_in=st.integers(1, 6), n_out=st.integers(1, 5), batch=st.integers(1, 9),
-    grid_size=st.integers(1, 8), order=st.integers(1, 4), scale=st.floats(0.1, 1e4),
+    n_in=st.integers(1, 6),
+    n_out=st.integers(1, 5),
+    batch=st.integers(1, 9),
+    grid_size=st.integers(1, 8),
+    order=st.integers(1, 4),
+    scale=st.floats(0.1, 1e4),
 )
 def test_property_shape_and_finite(n_in, n_out, batch, grid_size, order, scale):
     layer = BSplineKANLinear(n_in, n_out, grid_size=grid_size, spline_order=order)

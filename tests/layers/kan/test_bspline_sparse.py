@@ -6,8 +6,7 @@ import torch
 from mlpzoo.layers import native
 from mlpzoo.layers.kan import BSplineKANLinear, bspline
 
-needs_kernel = pytest.mark.skipif(
-    native.load(bspline._KERNEL_SOURCE, bspline._declare) is None, reason="no C compiler")
+needs_kernel = pytest.mark.skipif(native.load(bspline._KERNEL_SOURCE, bspline._declare) is None, reason="no C compiler")
 
 
 def outputs_and_grads(layer, x, sparse: bool, monkeypatch):
@@ -70,4 +69,6 @@ def test_dense_product_where_the_layout_would_not_stay_in_cache():
     x = torch.zeros(1, 256)
     assert bspline._native_library(x.half(), small.half()) is None  # float16: no kernel
     assert bspline._native_library(x, large) is None
-    assert (bspline._native_library(x, small) is None) == (native.load(bspline._KERNEL_SOURCE, bspline._declare) is None)
+    assert (bspline._native_library(x, small) is None) == (
+        native.load(bspline._KERNEL_SOURCE, bspline._declare) is None
+    )

@@ -65,8 +65,11 @@ def test_count_is_matmuls_plus_each_layers_elementwise_work_once(layer):
     net = KANNet(4, 2, hidden=(8,), layer=layer)
     x = torch.randn(3, 4)
     inputs = []
-    hooks = [m.register_forward_hook(lambda m, args, out: inputs.append((m, args)))
-             for m in net.modules() if hasattr(m, "elementwise_flops")]
+    hooks = [
+        m.register_forward_hook(lambda m, args, out: inputs.append((m, args)))
+        for m in net.modules()
+        if hasattr(m, "elementwise_flops")
+    ]
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         net(x)
     for hook in hooks:

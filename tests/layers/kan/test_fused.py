@@ -70,8 +70,10 @@ def test_group_rational_fused_gradcheck_float64(compiled):
     inputs = tuple(t.requires_grad_() for t in (x, a, b))
     assert torch.autograd.gradcheck(lambda x, a, b: group_rational(x, a, b, 2, fused=True), inputs)
     grad_out = torch.randn(4, 6, dtype=torch.float64)
-    for e, f in zip(_rational_grads(x.detach(), a.detach(), b.detach(), 2, False, grad_out),
-                    _rational_grads(x.detach(), a.detach(), b.detach(), 2, True, grad_out)):
+    for e, f in zip(
+        _rational_grads(x.detach(), a.detach(), b.detach(), 2, False, grad_out),
+        _rational_grads(x.detach(), a.detach(), b.detach(), 2, True, grad_out),
+    ):
         torch.testing.assert_close(f, e, rtol=1e-12, atol=1e-12)
 
 
@@ -103,7 +105,10 @@ def test_bspline_fused_equals_eager_and_passes_gradcheck_float64(compiled):
     xs = torch.tensor([[0.13, -0.61, 0.37], [-1.2, 1.31, 0.88]], dtype=torch.float64, requires_grad=True)
     coef = fast.spline_weight.detach().clone().requires_grad_()
     scaler = fast.spline_scaler.detach().clone().requires_grad_()
-    fn = lambda x, c, s: _SplineMatmul.apply(x, c, s, start, step, 4, 3, True)
+
+    def fn(x, c, s):
+        return _SplineMatmul.apply(x, c, s, start, step, 4, 3, True)
+
     assert torch.autograd.gradcheck(fn, (xs, coef, scaler))
 
 
@@ -111,6 +116,7 @@ def test_auto_falls_back_to_eager_with_one_warning(monkeypatch):
     def broken(name, fn):
         def run(*args):
             raise RuntimeError("no C++ compiler")
+
         return run
 
     monkeypatch.setattr(fused, "_compiled", broken)

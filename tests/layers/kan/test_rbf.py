@@ -54,8 +54,11 @@ def test_leading_dims_and_gradients():
 
 
 def test_bad_config_and_input():
-    for kwargs, field in [({"num_centers": 1}, "num_centers"), ({"grid_range": (2, -2)}, "grid_range"),
-                          ({"out_features": 0}, "out_features")]:
+    for kwargs, field in [
+        ({"num_centers": 1}, "num_centers"),
+        ({"grid_range": (2, -2)}, "grid_range"),
+        ({"out_features": 0}, "out_features"),
+    ]:
         with pytest.raises(ConfigError) as info:
             RBFKANLinear(**{"in_features": 3, "out_features": 2, **kwargs})
         assert field in str(info.value) and "\n" not in str(info.value)
@@ -66,8 +69,13 @@ def test_bad_config_and_input():
 
 
 @settings(max_examples=20, deadline=None)
-@given(n_in=st.integers(1, 6), n_out=st.integers(1, 5), batch=st.integers(1, 9), centers=st.integers(2, 10),
-       scale=st.floats(0.1, 1e4))
+@given(
+    n_in=st.integers(1, 6),
+    n_out=st.integers(1, 5),
+    batch=st.integers(1, 9),
+    centers=st.integers(2, 10),
+    scale=st.floats(0.1, 1e4),
+)
 def test_property_shape_and_finite(n_in, n_out, batch, centers, scale):
     layer = RBFKANLinear(n_in, n_out, num_centers=centers)
     out = layer(torch.randn(batch, n_in) * scale)

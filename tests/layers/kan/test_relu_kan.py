@@ -55,8 +55,11 @@ def test_leading_dims_and_gradients():
 
 
 def test_bad_config_and_input():
-    for kwargs, field in [({"grid_size": 0}, "grid_size"), ({"spline_order": 0}, "spline_order"),
-                          ({"grid_range": (1.0, 0.0)}, "grid_range")]:
+    for kwargs, field in [
+        ({"grid_size": 0}, "grid_size"),
+        ({"spline_order": 0}, "spline_order"),
+        ({"grid_range": (1.0, 0.0)}, "grid_range"),
+    ]:
         with pytest.raises(ConfigError) as info:
             ReLUKANLinear(**{"in_features": 3, "out_features": 2, **kwargs})
         assert field in str(info.value) and "\n" not in str(info.value)
@@ -67,8 +70,14 @@ def test_bad_config_and_input():
 
 
 @settings(max_examples=20, deadline=None)
-@given(n_in=st.integers(1, 6), n_out=st.integers(1, 5), batch=st.integers(1, 9), grid_size=st.integers(1, 8),
-       order=st.integers(1, 4), scale=st.floats(0.1, 1e4))
+@given(
+    n_in=st.integers(1, 6),
+    n_out=st.integers(1, 5),
+    batch=st.integers(1, 9),
+    grid_size=st.integers(1, 8),
+    order=st.integers(1, 4),
+    scale=st.floats(0.1, 1e4),
+)
 def test_property_shape_and_finite(n_in, n_out, batch, grid_size, order, scale):
     layer = ReLUKANLinear(n_in, n_out, grid_size=grid_size, spline_order=order)
     out = layer(torch.randn(batch, n_in) * scale)

@@ -31,23 +31,40 @@ def subsample(dataset: SplitDataset, max_train_rows: int | None) -> SplitDataset
     """The first ``max_train_rows`` rows of the (already shuffled) training split; valid/test stay whole."""
     if not max_train_rows or len(dataset.train) <= max_train_rows:
         return dataset
-    return SplitDataset(dataset.name, dataset.schema, dataset.train.select(slice(0, max_train_rows)), dataset.valid,
-                        dataset.test, {**dataset.info, "train_rows": max_train_rows})
+    return SplitDataset(
+        dataset.name,
+        dataset.schema,
+        dataset.train.select(slice(0, max_train_rows)),
+        dataset.valid,
+        dataset.test,
+        {**dataset.info, "train_rows": max_train_rows},
+    )
 
 
 def fit_ctr(ctx: ClaimContext, dataset: SplitDataset, arm: Arm, seed: int, train: dict) -> dict:
     """Train ``arm`` with ``seed`` and return one evidence row (test and valid metrics)."""
     model = create_model(arm.model, schema=dataset.schema, **arm.model_kwargs)  # seeded by ctx.arm
-    config = {"seed": seed, "progress": False, "run_dir": str(ctx.work_dir / "fits"),
-              "run_name": f"{dataset.name}-{arm.label}-seed{seed}", **train}
-    result = Trainer(get_task("binary_ctr"), model, config,
-                     run_config={"data": dataset.name, "model": {"name": arm.model, **arm.model_kwargs}}).fit(
-        dataset.train, dataset.valid, dataset.test)
+    config = {
+        "seed": seed,
+        "progress": False,
+        "run_dir": str(ctx.work_dir / "fits"),
+        "run_name": f"{dataset.name}-{arm.label}-seed{seed}",
+        **train,
+    }
+    result = Trainer(
+        get_task("binary_ctr"),
+        model,
+        config,
+        run_config={"data": dataset.name, "model": {"name": arm.model, **arm.model_kwargs}},
+    ).fit(dataset.train, dataset.valid, dataset.test)
     row = {"dataset": dataset.name, "model": arm.label, "seed": seed}
     row.update({f"test_{k}": v for k, v in result.metrics["test"].items()})
     row.update({f"valid_{k}": v for k, v in result.metrics["valid"].items()})
-    row.update(epochs=result.epochs_run, parameters=count_parameters(model),
-               train_samples_per_second=result.train_samples_per_second)
+    row.update(
+        epochs=result.epochs_run,
+        parameters=count_parameters(model),
+        train_samples_per_second=result.train_samples_per_second,
+    )
     return row
 
 
@@ -60,6 +77,7 @@ def run_arms(ctx: ClaimContext, arms: list[Arm], metrics: tuple[str, ...]) -> li
     for arm in arms:
         train = {**arm.train, "epochs": s["epochs"], "patience": s["patience"]}
         for seed in ctx.seeds:
+
             def fit(arm=arm, seed=seed, train=train):
                 if arm.dataset not in datasets:
                     datasets[arm.dataset] = subsample(load_dataset(arm.dataset, ctx.data_dir), s.get("max_train_rows"))

@@ -35,8 +35,9 @@ class MSEHead(nn.Module):
 
 def parameter_count(module: nn.Module) -> int:
     """Trainable parameters plus buffers named ``codebook`` (a fitted codec is part of the model's size)."""
-    return (sum(p.numel() for p in module.parameters())
-            + sum(b.numel() for name, b in module.named_buffers() if name.split(".")[-1] == "codebook"))
+    return sum(p.numel() for p in module.parameters()) + sum(
+        b.numel() for name, b in module.named_buffers() if name.split(".")[-1] == "codebook"
+    )
 
 
 def matched_width(target: int, in_dim: int, out_dim: int, layers: int = 3, fixed: int = 0) -> int:

@@ -284,19 +284,31 @@ def beats_mixer(table: list[dict], candidate: str) -> tuple[str, str]:
 
 def mixer_notes(settings: dict, seeds: list[int]) -> list[str]:
     shrink = settings["shrink"]
-    sizes = (f"width {shrink['dim']}, depth {shrink['depth']}, channel MLPs sized to Mixer's parameters" if shrink
-             else "the registered CIFAR-10 defaults (about 1.13 M parameters each)")
+    sizes = (
+        f"width {shrink['dim']}, depth {shrink['depth']}, channel MLPs sized to Mixer's parameters"
+        if shrink
+        else "the registered CIFAR-10 defaults (about 1.13 M parameters each)"
+    )
     test = "all 10,000" if settings["test_per_class"] is None else str(settings["test_per_class"] * 10)
     mixup = " + mixup 0.8 + label smoothing 0.1" if settings["heavy_augment"] else ""
     return [
-        (f"CIFAR-10 from the JPEG zip (lossy re-encoding): {settings['train_per_class']} train + "
-        f"{settings['valid_per_class']} validation images per class from the training split, {test} test images "
-        "(each fit is tested once, with its best-validation weights)."),
-        (f"Models: {sizes}; isotropic single-stage versions (patch 4, 8 x 8 tokens), not the papers' ImageNet "
-        "hierarchies."),
-        (f"AdamW lr {LR}, weight decay {WEIGHT_DECAY}, batch {BATCH}, {settings['epochs']} epochs of per-step cosine "
-        f"decay after {settings['warmup_epochs']} linear warm-up epochs (DeiT's schedule; no early stop), "
-        f"crop+flip{mixup}; seeds {seeds}."),
-        ("Images/s are measured on this machine's CPU threads at the time of each fit; compare them within one run "
-        "only."),
+        (
+            f"CIFAR-10 from the JPEG zip (lossy re-encoding): {settings['train_per_class']} train + "
+            f"{settings['valid_per_class']} validation images per class from the training split, {test} test images "
+            "(each fit is tested once, with its best-validation weights)."
+        ),
+        (
+            f"Models: {sizes}; isotropic single-stage versions (patch 4, 8 x 8 tokens), not the papers' ImageNet "
+            "hierarchies."
+        ),
+        (
+            f"AdamW lr {LR}, weight decay {WEIGHT_DECAY}, batch {BATCH}, {settings['epochs']} epochs of per-step "
+            "cosine "
+            f"decay after {settings['warmup_epochs']} linear warm-up epochs (DeiT's schedule; no early stop), "
+            f"crop+flip{mixup}; seeds {seeds}."
+        ),
+        (
+            "Images/s are measured on this machine's CPU threads at the time of each fit; compare them within one run "
+            "only."
+        ),
     ]

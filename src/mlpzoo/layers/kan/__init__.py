@@ -13,5 +13,15 @@ from mlpzoo.layers.kan.rbf import RBFKANLinear
 from mlpzoo.layers.kan.relu_kan import ReLUKANLinear
 from mlpzoo.layers.kan.selectable import SelectableKANLinear
 
-__all__ = ["AFKANLinear", "BSplineKANLinear", "GRKANLinear", "GroupRational", "RBFKANLinear", "ReLUKANLinear",
-           "SelectableKANLinear", "atomic_group_rational", "group_rational", "naive_group_rational"]
+__all__ = [
+    "AFKANLinear",
+    "BSplineKANLinear",
+    "GRKANLinear",
+    "GroupRational",
+    "RBFKANLinear",
+    "ReLUKANLinear",
+    "SelectableKANLinear",
+    "atomic_group_rational",
+    "group_rational",
+    "naive_group_rational",
+]

@@ -138,9 +138,7 @@ class AFKANLinear(nn.Module):
     def bases(self, x: torch.Tensor) -> torch.Tensor:
         """Basis values ``(..., in_features, len(functions) * num_grids)``, function-major."""
         u = (x.unsqueeze(-1) - self.grid(x.dtype, x.device)) / self.spacing  # (..., in, grids)
-        values = [
-            (f(1.0 + u) * f(1.0 - u)).square() / peak for f, peak in zip(self._functions, self.peaks)
-        ]
+        values = [(f(1.0 + u) * f(1.0 - u)).square() / peak for f, peak in zip(self._functions, self.peaks)]
         return torch.cat(values, dim=-1)
 
     def reduce(self, phi: torch.Tensor) -> torch.Tensor:

@@ -123,9 +123,13 @@ def _slope_coefficients(order: int) -> tuple[tuple[float, ...], ...]:
     return tuple(tuple(p * v for v in pieces[p]) for p in range(1, order + 1))
 
 
-def _fused_dense(x: torch.Tensor, start: torch.Tensor, step: torch.Tensor, grid_size: int, order: int, fused) -> torch.Tensor:
+def _fused_dense(
+    x: torch.Tensor, start: torch.Tensor, step: torch.Tensor, grid_size: int, order: int, fused
+) -> torch.Tensor:
     """The dense ``(N, (G + k) * in)`` basis matrix from one compiled kernel (see ``fused.py``)."""
-    dense = bspline_dense(x, start, step, grid_size, order, _piece_coefficients(order), _slope_coefficients(order), fused)
+    dense = bspline_dense(
+        x, start, step, grid_size, order, _piece_coefficients(order), _slope_coefficients(order), fused
+    )
     return dense.view(x.shape[0], -1)
 
 
@@ -299,12 +303,28 @@ class _SparseSpline(torch.autograd.Function):
         weight = coef.new_empty(n_in, n_bases + 2 * order, n_out)
         name = _KERNEL_TYPES[x.dtype]
         getattr(lib, f"mlpzoo_spline_layout_{name}")(
-            coef.data_ptr(), 0 if scaler is None else scaler.data_ptr(), weight.data_ptr(), n_out, n_bases, n_in,
-            weight.shape[1], order)
+            coef.data_ptr(),
+            0 if scaler is None else scaler.data_ptr(),
+            weight.data_ptr(),
+            n_out,
+            n_bases,
+            n_in,
+            weight.shape[1],
+            order,
+        )
         out = x.new_empty(n, n_out)
         getattr(lib, f"mlpzoo_spline_forward_{name}")(
-            cols.data_ptr(), values.data_ptr(), weight.data_ptr(), out.data_ptr(), n, n_in, n_out, order + 1,
-            weight.shape[1], torch.get_num_threads())
+            cols.data_ptr(),
+            values.data_ptr(),
+            weight.data_ptr(),
+            out.data_ptr(),
+            n,
+            n_in,
+            n_out,
+            order + 1,
+            weight.shape[1],
+            torch.get_num_threads(),
+        )
         ctx.save_for_backward(u, cols, values, weight, coef, scaler, grid_step)
         ctx.grid, ctx.lib = (grid_size, order), lib
         return out
@@ -318,16 +338,35 @@ class _SparseSpline(torch.autograd.Function):
         n, n_in = u.shape
         grad_weight, grad_values = torch.empty_like(weight), torch.empty_like(values)
         getattr(ctx.lib, f"mlpzoo_spline_backward_{_KERNEL_TYPES[u.dtype]}")(
-            cols.data_ptr(), values.data_ptr(), weight.data_ptr(), grad_out.data_ptr(), grad_weight.data_ptr(),
-            grad_values.data_ptr(), n, n_in, coef.shape[0], order + 1, weight.shape[1], torch.get_num_threads())
+            cols.data_ptr(),
+            values.data_ptr(),
+            weight.data_ptr(),
+            grad_out.data_ptr(),
+            grad_weight.data_ptr(),
+            grad_values.data_ptr(),
+            n,
+            n_in,
+            coef.shape[0],
+            order + 1,
+            weight.shape[1],
+            torch.get_num_threads(),
+        )
         grad_x = None
         grad_coef = torch.empty_like(coef) if ctx.needs_input_grad[1] else None
         grad_scaler = torch.empty_like(scaler) if ctx.needs_input_grad[2] else None
         if grad_coef is not None or grad_scaler is not None:
             getattr(ctx.lib, f"mlpzoo_spline_unlayout_{_KERNEL_TYPES[u.dtype]}")(
-                grad_weight.data_ptr(), coef.data_ptr(), 0 if scaler is None else scaler.data_ptr(),
-                0 if grad_coef is None else grad_coef.data_ptr(), 0 if grad_scaler is None else grad_scaler.data_ptr(),
-                coef.shape[0], coef.shape[1], n_in, weight.shape[1], order)
+                grad_weight.data_ptr(),
+                coef.data_ptr(),
+                0 if scaler is None else scaler.data_ptr(),
+                0 if grad_coef is None else grad_coef.data_ptr(),
+                0 if grad_scaler is None else grad_scaler.data_ptr(),
+                coef.shape[0],
+                coef.shape[1],
+                n_in,
+                weight.shape[1],
+                order,
+            )
         if ctx.needs_input_grad[0]:
             grad_x = torch.linalg.vecdot(grad_values, _compact(u, order, derivative=True), dim=1) / grid_step
             if order == 1:  # linear bases have a kink, not a flat end, where the clamp starts
@@ -366,8 +405,15 @@ def _fused_backward(ctx, grad_out):
             else:
                 dense.addmm_(grad_out[:, rows], weight)
         grad_x = bspline_grad_x(
-            x, dense.view(x.shape[0], -1, x.shape[1]), grid_start, grid_step, grid_size, order,
-            _piece_coefficients(order), _slope_coefficients(order), ctx.fused,
+            x,
+            dense.view(x.shape[0], -1, x.shape[1]),
+            grid_start,
+            grid_step,
+            grid_size,
+            order,
+            _piece_coefficients(order),
+            _slope_coefficients(order),
+            ctx.fused,
         )
     return grad_x, grad_coef, grad_scaler, None, None, None, None, None
 
@@ -414,7 +460,13 @@ class BSplineKANLinear(nn.Module):
     ):
         super().__init__()
         self.fused = check_fused(fused)
-        check_sizes("BSplineKANLinear", in_features=in_features, out_features=out_features, grid_size=grid_size, spline_order=spline_order)
+        check_sizes(
+            "BSplineKANLinear",
+            in_features=in_features,
+            out_features=out_features,
+            grid_size=grid_size,
+            spline_order=spline_order,
+        )
         low, high = check_range("BSplineKANLinear", grid_range)
         self.in_features, self.out_features = in_features, out_features
         self.grid_size, self.spline_order = int(grid_size), int(spline_order)
@@ -438,13 +490,25 @@ class BSplineKANLinear(nn.Module):
         lib = None if fused_enabled(self.fused, flat) else _native_library(flat, self.spline_weight)
         if lib is not None:
             spline = _SparseSpline.apply(
-                flat.contiguous(), self.spline_weight, self.spline_scaler, self.grid_start, self.grid_step,
-                self.grid_size, self.spline_order, lib,
+                flat.contiguous(),
+                self.spline_weight,
+                self.spline_scaler,
+                self.grid_start,
+                self.grid_step,
+                self.grid_size,
+                self.spline_order,
+                lib,
             )
         else:
             spline = _SplineMatmul.apply(
-                flat, self.spline_weight, self.spline_scaler, self.grid_start, self.grid_step,
-                self.grid_size, self.spline_order, self.fused,
+                flat,
+                self.spline_weight,
+                self.spline_scaler,
+                self.grid_start,
+                self.grid_step,
+                self.grid_size,
+                self.spline_order,
+                self.fused,
             )
         out = self.base(self.base_activation(flat)) + spline
         return out.view(*x.shape[:-1], self.out_features)

@@ -28,11 +28,15 @@ def check_range(layer: str, grid_range) -> tuple[float, float]:
 def check_tensor(x, layer: str, like: torch.Tensor | None = None) -> None:
     """``x`` is a floating tensor on the device of ``like`` (attribute checks only, no pass over values)."""
     if not isinstance(x, torch.Tensor):
-        raise DataError(f"input to {layer} must be a torch.Tensor, got {type(x).__name__}; convert it with torch.as_tensor")
+        raise DataError(
+            f"input to {layer} must be a torch.Tensor, got {type(x).__name__}; convert it with torch.as_tensor"
+        )
     if not x.is_floating_point():
         raise DataError(f"input to {layer} has dtype {x.dtype}; cast it to a float dtype (x.float())")
     if like is not None and x.device != like.device:
-        raise DataError(f"input to {layer} is on device {x.device} but the layer is on {like.device}; move one with .to(device)")
+        raise DataError(
+            f"input to {layer} is on device {x.device} but the layer is on {like.device}; move one with .to(device)"
+        )
 
 
 def flatten_input(x: torch.Tensor, in_features: int, layer: str, like: torch.Tensor | None = None) -> torch.Tensor:
@@ -42,7 +46,11 @@ def flatten_input(x: torch.Tensor, in_features: int, layer: str, like: torch.Ten
         shape = tuple(x.shape)
         raise ConfigError(f"{layer} expects inputs (..., {in_features}), got {shape}; match in_features to the data")
     # The value check is data-dependent control flow, which an ONNX/torch.export trace cannot hold.
-    if x.numel() and not torch.compiler.is_exporting() and not bool(torch.isfinite(torch.stack(torch.aminmax(x.detach()))).all()):
+    if (
+        x.numel()
+        and not torch.compiler.is_exporting()
+        and not bool(torch.isfinite(torch.stack(torch.aminmax(x.detach()))).all())
+    ):
         # aminmax propagates NaN and is one reduction without a boolean temporary.
         raise DataError(f"input to {layer} holds NaN/inf; clean the data or normalise it")
     return x.reshape(-1, in_features)

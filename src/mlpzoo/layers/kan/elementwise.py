@@ -17,8 +17,20 @@ import torch
 # gelu (erf form) = divide, erf, add, two multiplies; softplus = exp, add, log; elu = exp,
 # subtract, multiply, select; selu = elu, multiply; leaky_relu and prelu = multiply, select;
 # dice = batch norm (4), sigmoid (4), then p * s + (1 - p) * alpha * s (5).
-ACTIVATION_FLOPS = {"relu": 1, "leaky_relu": 2, "prelu": 2, "tanh": 1, "sigmoid": 4, "silu": 5, "gelu": 5,
-                    "softplus": 3, "elu": 4, "selu": 5, "dice": 13, "identity": 0}
+ACTIVATION_FLOPS = {
+    "relu": 1,
+    "leaky_relu": 2,
+    "prelu": 2,
+    "tanh": 1,
+    "sigmoid": 4,
+    "silu": 5,
+    "gelu": 5,
+    "softplus": 3,
+    "elu": 4,
+    "selu": 5,
+    "dice": 13,
+    "identity": 0,
+}
 LAYER_NORM_FLOPS = 8  # mean and variance sums, subtract, square, scale by rsqrt, affine multiply and add
 BATCH_NORM_FLOPS = 4  # subtract mean, scale, affine multiply and add (eval mode: running statistics)
 SOFTMAX_FLOPS = 5  # max, subtract, exp, sum, divide

@@ -84,8 +84,9 @@ def rational_forward_kernel(z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     return p / q
 
 
-def rational_backward_kernel(z: torch.Tensor, g: torch.Tensor, c: torch.Tensor,
-                             b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def rational_backward_kernel(
+    z: torch.Tensor, g: torch.Tensor, c: torch.Tensor, b: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``grad_x`` ``(rows, dim)``, ``grad_a`` ``(groups, 6)`` and ``grad_b`` ``(groups, 4)``.
 
     ``dF/dz = (P'(z) - F Q'(|z|) sign(z)) / Q`` (``sign(0) = 0``, as in the eager backward);
@@ -143,7 +144,8 @@ def _run(name: str, fn: Callable, fused: bool | str, *args: torch.Tensor, static
             warnings.warn(
                 f"torch.compile of the KAN kernel {name!r} failed on {device} ({type(err).__name__}: "
                 f"{str(err).splitlines()[0] if str(err) else ''}); using eager ops (fused=False) from now on",
-                RuntimeWarning, stacklevel=3,
+                RuntimeWarning,
+                stacklevel=3,
             )
         return fn(*args)
 
@@ -153,8 +155,9 @@ def rational_forward(z: torch.Tensor, c: torch.Tensor, fused: bool | str = True)
     return _run("forward", rational_forward_kernel, fused, z, c, static=((1, 0),))
 
 
-def rational_backward(z: torch.Tensor, g: torch.Tensor, c: torch.Tensor, b: torch.Tensor,
-                      fused: bool | str = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def rational_backward(
+    z: torch.Tensor, g: torch.Tensor, c: torch.Tensor, b: torch.Tensor, fused: bool | str = True
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Fused backward of :func:`rational_backward_kernel` (``z``, ``g`` ``(rows, dim)`` contiguous)."""
     return _run("backward", rational_backward_kernel, fused, z, g, c, b, static=((2, 0), (3, 1)))
 
@@ -207,8 +210,7 @@ def bspline_dense(x, start, step, grid_size: int, order: int, pieces, slopes, fu
     return _run(f"bspline_dense_{grid_size}_{order}", dense, fused, x, start, step)
 
 
-def bspline_grad_x(x, grad_dense, start, step, grid_size: int, order: int, pieces, slopes,
-                   fused: bool | str = True):
+def bspline_grad_x(x, grad_dense, start, step, grid_size: int, order: int, pieces, slopes, fused: bool | str = True):
     """``sum_j grad_dense[:, j] dB_j(x)/dx`` ``(N, in)`` for basis gradients ``(N, G + k, in)``."""
     _, grad_x = _bspline_kernels(grid_size, order, pieces, slopes)
     return _run(f"bspline_grad_x_{grid_size}_{order}", grad_x, fused, x, grad_dense, start, step, static=((1, 1),))

@@ -350,8 +350,9 @@ class _AtomicGroupRationalFunction(torch.autograd.Function):
         groups, dim = ctx.groups, x.shape[-1]
         parts = NUM_COEFFS + DEN_COEFFS
         grad_x = torch.empty_like(x).reshape(-1, dim) if ctx.needs_input_grad[0] else None
-        acc = torch.zeros(groups * parts, dtype=torch.float64 if x.dtype == torch.float64 else torch.float32,
-                          device=x.device)
+        acc = torch.zeros(
+            groups * parts, dtype=torch.float64 if x.dtype == torch.float64 else torch.float32, device=x.device
+        )
         # Slot of partial k of channel d: group(d) * 10 + k; the (10, rows, dim) index is built once per chunk size.
         slots = torch.arange(dim, device=x.device) // (dim // groups) * parts
         index: dict[int, torch.Tensor] = {}
@@ -373,8 +374,9 @@ def atomic_group_rational(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor, gro
     return _AtomicGroupRationalFunction.apply(x, a, b, groups)
 
 
-def group_rational(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor, groups: int,
-                   fused: bool | str = False) -> torch.Tensor:
+def group_rational(
+    x: torch.Tensor, a: torch.Tensor, b: torch.Tensor, groups: int, fused: bool | str = False
+) -> torch.Tensor:
     """Group rational of ``x`` (..., dim) with coefficients ``a`` (groups, 6), ``b`` (groups, 4).
 
     Same values as :func:`naive_group_rational`; the backward is the block-reduced one.
@@ -402,8 +404,15 @@ class GroupRational(nn.Module):
             The first call per process compiles (seconds; see docs/kan.md), so the default stays eager.
     """
 
-    def __init__(self, dim: int, groups: int = 8, init: str = "gelu", naive: bool = False,
-                 fused: bool | str = False, atomic: bool = False):
+    def __init__(
+        self,
+        dim: int,
+        groups: int = 8,
+        init: str = "gelu",
+        naive: bool = False,
+        fused: bool | str = False,
+        atomic: bool = False,
+    ):
         super().__init__()
         if dim < 1 or groups < 1 or dim % groups:
             raise ConfigError(f"GroupRational groups={groups} must divide dim={dim}; pick a divisor of {dim}")
@@ -463,8 +472,17 @@ class GRKANLinear(nn.Module):
         fused: the rational's compiled kernels (``False``, ``True``, ``"auto"``; see :class:`GroupRational`).
     """
 
-    def __init__(self, in_features: int, out_features: int, groups: int = 8, init: str = "gelu",
-                 bias: bool = True, naive: bool = False, fused: bool | str = False, atomic: bool = False):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        groups: int = 8,
+        init: str = "gelu",
+        bias: bool = True,
+        naive: bool = False,
+        fused: bool | str = False,
+        atomic: bool = False,
+    ):
         super().__init__()
         if out_features < 1:
             raise ConfigError(f"GRKANLinear out_features={out_features} must be >= 1; give a positive width")

@@ -32,7 +32,13 @@ class ReLUKANLinear(nn.Module):
         grid_range: tuple[float, float] = (0.0, 1.0),
     ):
         super().__init__()
-        check_sizes("ReLUKANLinear", in_features=in_features, out_features=out_features, grid_size=grid_size, spline_order=spline_order)
+        check_sizes(
+            "ReLUKANLinear",
+            in_features=in_features,
+            out_features=out_features,
+            grid_size=grid_size,
+            spline_order=spline_order,
+        )
         low, high = check_range("ReLUKANLinear", grid_range)
         self.in_features, self.out_features = in_features, out_features
         self.grid_size, self.spline_order = grid_size, spline_order
