@@ -122,7 +122,10 @@ def weights_fingerprint(model: nn.Module) -> tuple:
     """Names, shapes and float64 sums of every parameter and buffer: changes when any weight does."""
     import torch
 
+    def total(value: torch.Tensor) -> float:
+        if value.is_meta or not value.numel():
+            return 0.0  # a model built on the meta device has shapes but no values yet
+        return float(value.detach().double().sum()) if value.is_floating_point() else float(value.detach().long().sum())
+
     with torch.no_grad():
-        return tuple((key, tuple(value.shape), float(value.detach().double().sum()) if value.is_floating_point()
-                      else int(value.detach().long().sum()) if value.numel() else 0)
-                     for key, value in model.state_dict().items())
+        return tuple((key, tuple(value.shape), total(value)) for key, value in model.state_dict().items())

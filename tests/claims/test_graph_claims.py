@@ -112,7 +112,7 @@ def test_mowst_gives_the_standalone_experts_the_epochs_mowst_gives_each_expert(m
 def test_ff_g2m_quick_run_with_its_calibration_case(tmp_path, need_data):
     """One small calibration case end to end: GLNN on Cora's CPF split against GLNN's Table 1."""
     need_data("planetoid")
-    result = run_claim("ff-g2m", ff_g2m, get_budget("quick"), runs_dir=tmp_path, log=lambda s: None)
+    result = run_claim("ff-g2m", "test run", ff_g2m, get_budget("quick"), runs_dir=tmp_path, log=lambda s: None)
     assert result.verdict in VERDICTS
     calibration = [r for r in result.table if r.get("kind") == "calibration"]
     assert {(r["dataset"], r["model"]) for r in calibration} == {("cora", "teacher"), ("cora", "mlp"), ("cora", "glnn")}
@@ -130,7 +130,7 @@ def test_ff_g2m_quick_run_with_its_calibration_case(tmp_path, need_data):
 @pytest.mark.slow
 def test_mowst_quick_run(tmp_path, need_data):
     need_data("planetoid")
-    result = run_claim("mowst", mowst, get_budget("quick"), runs_dir=tmp_path, log=lambda s: None)
+    result = run_claim("mowst", "test run", mowst, get_budget("quick"), runs_dir=tmp_path, log=lambda s: None)
     assert result.verdict in VERDICTS[:3]
     assert {r["model"] for r in result.table} == {
         "mlp",
@@ -144,7 +144,7 @@ def test_mowst_quick_run(tmp_path, need_data):
 
 @pytest.mark.slow
 def test_elliptic_quick_run(tmp_path):
-    result = run_claim("elliptic-aml", elliptic_aml, get_budget("quick"), runs_dir=tmp_path, log=lambda s: None)
+    result = run_claim("elliptic-aml", "test run", elliptic_aml, get_budget("quick"), runs_dir=tmp_path, log=lambda s: None)
     assert result.verdict == "not checkable here"
     assert {r["model"] for r in result.table} == set(elliptic_aml.MODELS)
     assert any("STAND-IN" in n for n in result.notes)
