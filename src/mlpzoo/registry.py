@@ -13,26 +13,36 @@ from torch import nn
 
 from mlpzoo.errors import ConfigError
 
+Example = Callable[[], tuple[dict, tuple]]
+
 
 @dataclass(frozen=True)
 class ModelEntry:
+    """A registered model: its builder, family, catalog paper id and example (see :func:`model_example`)."""
+
     name: str
     builder: Callable[..., nn.Module]
     family: str
     paper: str | None
+    example: Example | None = None
 
 
 _MODELS: dict[str, ModelEntry] = {}
 _RECIPE = "_mlpzoo_recipe"
 
 
-def register_model(name: str, family: str, paper: str | None = None):
-    """Decorator registering a builder (a class or a function returning an nn.Module)."""
+def register_model(name: str, family: str, paper: str | None = None, example: Example | None = None):
+    """Decorator registering a builder (a class or a function returning an nn.Module).
+
+    ``example`` is a function returning ``(kwargs, inputs)``: small keyword arguments for
+    ``create_model(name, **kwargs)`` and the tuple of positional inputs to ``model(*inputs)``, a batch
+    of two or three drawn from a seeded generator. The tests build and run every model from it.
+    """
 
     def wrap(builder):
         if name in _MODELS:
             raise ValueError(f"model {name!r} is registered twice")
-        _MODELS[name] = ModelEntry(name, builder, family, paper)
+        _MODELS[name] = ModelEntry(name, builder, family, paper, example)
         return builder
 
     return wrap
@@ -60,6 +70,24 @@ def model_entry(name: str) -> ModelEntry:
         hint = f"did you mean {', '.join(close)}? " if close else ""
         raise ConfigError(f"unknown model {name!r}; {hint}use a name that list_models() shows (there are {len(_MODELS)})")
     return _MODELS[name]
+
+
+def model_example(name: str) -> tuple[dict, tuple]:
+    """``(kwargs, inputs)`` of a registered model: ``create_model(name, **kwargs)(*inputs)`` runs a tiny batch.
+
+    Every call builds fresh inputs from the same seed, so two calls give equal tensors.
+    """
+    entry = model_entry(name)
+    if entry.example is None:
+        raise ConfigError(f"model {name!r} has no example; register it with "
+                          "example=<function returning (kwargs, inputs)>")
+    result = entry.example()
+    shaped = isinstance(result, tuple) and len(result) == 2
+    if not (shaped and isinstance(result[0], dict) and isinstance(result[1], (tuple, list))):
+        raise ConfigError(f"the example of model {name!r} returned {type(result).__name__}; "
+                          "return (kwargs dict, tuple of positional inputs)")
+    kwargs, inputs = result
+    return dict(kwargs), tuple(inputs)
 
 
 def create_model(name: str, **kwargs) -> nn.Module:

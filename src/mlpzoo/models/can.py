@@ -111,21 +111,27 @@ class CQMLP(nn.Module):
         return self.forward_head(self.forward_features(x.reshape(x.shape[0], -1).float()))
 
 
-@register_model("cqmlp_2bit", family="quantised", paper=PAPER)
+def _example() -> tuple[dict, tuple]:
+    """Eight features in [0, 1] (the input quantiser's range), three classes, two hidden layers of 8."""
+    features = torch.rand(3, 8, generator=torch.Generator().manual_seed(0))
+    return {"in_features": 8, "num_classes": 3, "hidden": (8, 8)}, (features,)
+
+
+@register_model("cqmlp_2bit", family="quantised", paper=PAPER, example=_example)
 def cqmlp_2bit(in_features: int = 145, num_classes: int = 5, hidden: Sequence[int] = (64, 64, 64),
           weight_bits: BitsSpec = 2, act_bits: BitsSpec = 2, input_bits: int | None = 8) -> CQMLP:
     """The paper's choice: 2-bit weights and activations (8-bit fixed-point inputs)."""
     return CQMLP(in_features, num_classes, hidden, weight_bits, act_bits, input_bits)
 
 
-@register_model("cqmlp_4bit", family="quantised", paper=PAPER)
+@register_model("cqmlp_4bit", family="quantised", paper=PAPER, example=_example)
 def cqmlp_4bit(in_features: int = 145, num_classes: int = 5, hidden: Sequence[int] = (64, 64, 64),
                input_bits: int | None = 8) -> CQMLP:
     """4-bit weights and activations (the bit width of the authors' earlier DATE 2023 IDS)."""
     return CQMLP(in_features, num_classes, hidden, 4, 4, input_bits)
 
 
-@register_model("cqmlp_float", family="quantised", paper=PAPER)
+@register_model("cqmlp_float", family="quantised", paper=PAPER, example=_example)
 def cqmlp_float(in_features: int = 145, num_classes: int = 5, hidden: Sequence[int] = (64, 64, 64)) -> CQMLP:
     """The same MLP in float32: the unquantised baseline."""
     return CQMLP(in_features, num_classes, hidden, None, None, None)

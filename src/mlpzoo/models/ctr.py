@@ -20,7 +20,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from mlpzoo.data.schema import FeatureSchema
+from mlpzoo.data.schema import OOV, PAD, CategoricalField, FeatureSchema, NumericField, SequenceField
 from mlpzoo.errors import ConfigError, DataError
 from mlpzoo.layers.fields import FieldEmbedding
 from mlpzoo.layers.fusion import BilinearFusion
@@ -112,7 +112,61 @@ class CTRModel(nn.Module):
         return self.embedding_regularizer * self.embedding.mini_batch_penalty(torch.cat(rows))
 
 
-@register_model("dnn", family="ctr", paper="finalmlp")
+def _example_schema() -> FeatureSchema:
+    """A tiny fitted schema built in code: user, item and category ids, a price, two behaviour histories."""
+    sizes = {"user": ("user", 5), "item_id": ("item", 7), "cate_id": ("item", 3)}
+    categorical = [CategoricalField(name, source=source).from_counts([f"{name}{i}" for i in range(size)],
+                                                                     list(range(size, 0, -1)))
+                   for name, (source, size) in sizes.items()]
+    numeric = [NumericField("price", stats={"mean": 0.0, "std": 1.0, "min": -2.0, "max": 2.0})]
+    sequence = [SequenceField("hist_item", shares="item_id", max_len=4),
+                SequenceField("hist_cate", shares="cate_id", max_len=4)]
+    return FeatureSchema(categorical, numeric, sequence)
+
+
+def _example_batch(schema: FeatureSchema, rows: int = 3) -> dict:
+    """A batch shaped like ``TensorTable.as_batch()``: ids from OOV up, histories of 1.. tokens padded in front."""
+    generator = torch.Generator().manual_seed(0)
+    vocab = schema.vocab_sizes()
+    categorical = torch.stack([torch.randint(OOV, size, (rows,), generator=generator) for size in vocab], dim=1)
+    numeric = torch.randn(rows, len(schema.numeric), generator=generator)
+    sequences = {}
+    for field in schema.sequence:
+        size = vocab[schema.categorical_index(field.shares)]
+        ids = torch.randint(OOV, size, (rows, field.max_len), generator=generator)
+        lengths = torch.arange(rows) % field.max_len + 1
+        ids[torch.arange(field.max_len) < field.max_len - lengths[:, None]] = PAD
+        sequences[field.name] = ids
+    return {"categorical": categorical, "numeric": numeric, "sequences": sequences}
+
+
+def _ctr_example(**kwargs) -> tuple[dict, tuple]:
+    schema = _example_schema()
+    return {"schema": schema, "embedding_dim": 4, **kwargs}, (_example_batch(schema),)
+
+
+def _mlp_example() -> tuple[dict, tuple]:
+    return _ctr_example(hidden_units=(8, 8))
+
+
+def _cross_example() -> tuple[dict, tuple]:
+    return _ctr_example(num_cross_layers=2, hidden_units=(8,))
+
+
+def _two_stream_example() -> tuple[dict, tuple]:
+    return _ctr_example(mlp1_hidden_units=(8,), mlp2_hidden_units=(4,))
+
+
+def _finalmlp_example() -> tuple[dict, tuple]:
+    return _ctr_example(mlp1_hidden_units=(8,), mlp2_hidden_units=(4,), gate_hidden_units=(8,), num_heads=2,
+                        stream1_context=("user",), stream2_context=("item_id",))
+
+
+def _din_example() -> tuple[dict, tuple]:
+    return _ctr_example(attention_hidden_units=(8,), hidden_units=(8,))
+
+
+@register_model("dnn", family="ctr", paper="finalmlp", example=_mlp_example)
 class DNN(CTRModel):
     """Embedding & MLP: flattened field embeddings through one MLP."""
 
@@ -126,7 +180,7 @@ class DNN(CTRModel):
         return self.mlp(self.field_embeddings(batch).flatten(1)).squeeze(-1)
 
 
-@register_model("deepfm", family="ctr", paper="finalmlp")
+@register_model("deepfm", family="ctr", paper="finalmlp", example=_mlp_example)
 class DeepFM(CTRModel):
     """First-order weights + factorization machine + MLP over the same embeddings (BARS Frappe_x1 config)."""
 
@@ -144,7 +198,7 @@ class DeepFM(CTRModel):
         return linear + self.fm(emb).squeeze(-1) + self.mlp(emb.flatten(1)).squeeze(-1)
 
 
-@register_model("dcn", family="ctr", paper="finalmlp")
+@register_model("dcn", family="ctr", paper="finalmlp", example=_cross_example)
 class DCN(CTRModel):
     """Deep & Cross: a cross network beside an MLP, concatenated into the output layer."""
 
@@ -164,7 +218,7 @@ class DCN(CTRModel):
         return self.output(torch.cat([self.cross(x0), self.mlp(x0)], dim=-1)).squeeze(-1)
 
 
-@register_model("dcnv2", family="ctr", paper="finalmlp")
+@register_model("dcnv2", family="ctr", paper="finalmlp", example=_cross_example)
 class DCNv2(DCN):
     """DCN-V2, parallel structure with full-rank cross layers (BARS Frappe_x1: 4 layers, dropout 0.4)."""
 
@@ -177,7 +231,7 @@ class DCNv2(DCN):
                          embedding_regularizer, regularizer_mode)
 
 
-@register_model("dualmlp", family="ctr", paper="finalmlp")
+@register_model("dualmlp", family="ctr", paper="finalmlp", example=_two_stream_example)
 class DualMLP(CTRModel):
     """Two independent MLPs over the same embeddings, logits summed (FinalMLP's two-stream baseline)."""
 
@@ -195,7 +249,7 @@ class DualMLP(CTRModel):
         return (self.mlp1(flat) + self.mlp2(flat)).squeeze(-1)
 
 
-@register_model("finalmlp", family="ctr", paper="finalmlp")
+@register_model("finalmlp", family="ctr", paper="finalmlp", example=_finalmlp_example)
 class FinalMLP(CTRModel):
     """Two MLP streams, each fed its own context-gated view of the embeddings, fused bilinearly.
 
@@ -247,7 +301,7 @@ class FinalMLP(CTRModel):
         return self.fusion(self.mlp1(x1), self.mlp2(x2)).squeeze(-1)
 
 
-@register_model("din", family="ctr", paper="din")
+@register_model("din", family="ctr", paper="din", example=_din_example)
 class DIN(CTRModel):
     """Deep Interest Network: target-aware attention pooling of each behaviour sequence.
 
@@ -304,7 +358,7 @@ class DIN(CTRModel):
         return self.mlp(torch.cat(parts, dim=-1)).squeeze(-1)
 
 
-@register_model("din_base", family="ctr", paper="din")
+@register_model("din_base", family="ctr", paper="din", example=_din_example)
 def din_base(schema: FeatureSchema, activation: str = "prelu", **kwargs) -> DIN:
     """DIN's base model: Embedding & MLP with sum pooling of the behaviours (PReLU)."""
     return DIN(schema, activation=activation, pooling="sum", **kwargs)

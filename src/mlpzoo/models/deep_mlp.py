@@ -115,6 +115,17 @@ class ScalingMLP(DeepResidualMLP):
         return super().flatten(x)
 
 
+def _scaling_example() -> tuple[dict, tuple]:
+    images = torch.randn(2, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    return {"image_size": 4, "num_classes": 3, "width": 8, "depth": 2}, (images,)
+
+
+def _scaling_variant_example() -> tuple[dict, tuple]:
+    """A named size keeps its published width and depth; a 4-pixel grey image and 1x blocks keep it small."""
+    images = torch.randn(2, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    return {"image_size": 4, "in_channels": 1, "num_classes": 3, "expansion": 1}, (images,)
+
+
 def _scaling(depth: int, width: int):
     def build(image_size: int = 32, in_channels: int = 3, num_classes: int = 10, **kwargs) -> ScalingMLP:
         return ScalingMLP(image_size, in_channels, num_classes, width=width, depth=depth, **kwargs)
@@ -123,7 +134,7 @@ def _scaling(depth: int, width: int):
     return build
 
 
-@register_model("scaling_mlp", family="deep_mlp", paper="scaling-mlps")
+@register_model("scaling_mlp", family="deep_mlp", paper="scaling-mlps", example=_scaling_example)
 def scaling_mlp(image_size: int = 32, in_channels: int = 3, num_classes: int = 10, width: int = 1024, depth: int = 6,
                 **kwargs) -> ScalingMLP:
     """Scaling-MLP, B-6/Wi-1024 unless ``width``/``depth`` say otherwise."""
@@ -131,10 +142,16 @@ def scaling_mlp(image_size: int = 32, in_channels: int = 3, num_classes: int = 1
 
 
 for _depth, _width in ((6, 512), (12, 512), (6, 1024), (12, 1024)):
-    register_model(f"scaling_mlp_b{_depth}_wi{_width}", family="deep_mlp", paper="scaling-mlps")(_scaling(_depth, _width))
+    register_model(f"scaling_mlp_b{_depth}_wi{_width}", family="deep_mlp", paper="scaling-mlps",
+                   example=_scaling_variant_example)(_scaling(_depth, _width))
 
 
-@register_model("hourglass_mlp", family="deep_mlp", paper="hourglass")
+def _hourglass_example() -> tuple[dict, tuple]:
+    x = torch.randn(3, 6, generator=torch.Generator().manual_seed(0))
+    return {"in_features": 6, "out_features": 3, "dim": 16, "bottleneck": 4, "depth": 2}, (x,)
+
+
+@register_model("hourglass_mlp", family="deep_mlp", paper="hourglass", example=_hourglass_example)
 def hourglass_mlp(in_features: int = 64, out_features: int = 10, dim: int = 512, bottleneck: int = 64, depth: int = 3,
                   input_projection: str = "fixed", seed: int = 0, **kwargs) -> DeepResidualMLP:
     """Hourglass MLP: fixed random lift to ``dim``, ``depth`` wide-narrow-wide blocks (``bottleneck`` inside)."""
@@ -143,7 +160,12 @@ def hourglass_mlp(in_features: int = 64, out_features: int = 10, dim: int = 512,
     return DeepResidualMLP(in_features, out_features, dim, bottleneck, depth, input_projection, seed, **kwargs)
 
 
-@register_model("residual_mlp", family="deep_mlp", paper="hourglass")
+def _residual_example() -> tuple[dict, tuple]:
+    x = torch.randn(3, 6, generator=torch.Generator().manual_seed(0))
+    return {"in_features": 6, "out_features": 3, "hidden": 12, "depth": 2}, (x,)
+
+
+@register_model("residual_mlp", family="deep_mlp", paper="hourglass", example=_residual_example)
 def residual_mlp(in_features: int = 64, out_features: int = 10, hidden: int = 256, depth: int = 3, dim: int | None = None,
                  **kwargs) -> DeepResidualMLP:
     """Conventional residual MLP: skip at the input width (or a learned ``dim``), blocks widen to ``hidden``."""

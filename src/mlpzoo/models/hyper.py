@@ -80,14 +80,26 @@ class TaskHyperMLP(nn.Module):
         return functional_mlp(x, self.hyper(task_embeddings))
 
 
-@register_model("hypernet_chunked", family="other", paper="hypernetworks")
+def _chunked_example() -> tuple[dict, tuple]:
+    x = torch.randn(3, 4, generator=torch.Generator().manual_seed(0))
+    return {"in_features": 4, "out_features": 2, "hidden": (8,), "chunk_size": 16, "generator_hidden": 8}, (x,)
+
+
+def _task_example() -> tuple[dict, tuple]:
+    """Two tasks of five points each, with their (given) task embeddings."""
+    generator = torch.Generator().manual_seed(0)
+    inputs = (torch.randn(2, 5, 1, generator=generator), torch.randn(2, 4, generator=generator))
+    return {"hidden": (8,), "n_tasks": 3, "task_embedding_dim": 4, "chunk_size": 16, "generator_hidden": 8}, inputs
+
+
+@register_model("hypernet_chunked", family="other", paper="hypernetworks", example=_chunked_example)
 def hypernet_chunked(in_features: int, out_features: int, hidden: Sequence[int] = (64,), chunk_size: int = 256,
                      chunk_embedding_dim: int = 8, generator_hidden: int = 32) -> HyperMLP:
     """Static chunked hypernetwork generating a ReLU MLP (Ha et al. style)."""
     return HyperMLP(in_features, out_features, hidden, chunk_size, chunk_embedding_dim, generator_hidden)
 
 
-@register_model("hypernet_task", family="other", paper="hypernetworks")
+@register_model("hypernet_task", family="other", paper="hypernetworks", example=_task_example)
 def hypernet_task(in_features: int = 1, out_features: int = 1, hidden: Sequence[int] = (40, 40), n_tasks: int = 100,
                   task_embedding_dim: int = 8, chunk_size: int = 256, chunk_embedding_dim: int = 8,
                   generator_hidden: int = 64) -> TaskHyperMLP:

@@ -156,43 +156,49 @@ class DenseMLP(nn.Module):
         return _output(self.mlp(_input(batch)), self.out_features)
 
 
-@register_model("kan_bspline", family="kan", paper="kan-hea")
+def _example() -> tuple[dict, tuple]:
+    """Three rows of four features in the default grid range [-1, 1], two outputs, one hidden layer of 5."""
+    x = torch.rand(3, 4, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    return {"in_features": 4, "out_features": 2, "hidden": (5,)}, (x,)
+
+
+@register_model("kan_bspline", family="kan", paper="kan-hea", example=_example)
 def kan_bspline(in_features: int, out_features: int = 1, hidden: Sequence[int] = (16,), **kwargs) -> KANNet:
     """B-spline KAN (Liu et al. 2024; efficient-kan layers)."""
     return KANNet(in_features, out_features, hidden, layer="bspline", **kwargs)
 
 
-@register_model("kan_rbf", family="kan", paper="s-kan")
+@register_model("kan_rbf", family="kan", paper="s-kan", example=_example)
 def kan_rbf(in_features: int, out_features: int = 1, hidden: Sequence[int] = (16,), **kwargs) -> KANNet:
     """Gaussian-RBF KAN (FastKAN), a single-basis baseline of S-KAN."""
     return KANNet(in_features, out_features, hidden, layer="rbf", **kwargs)
 
 
-@register_model("kan_relu", family="kan", paper="af-kan")
+@register_model("kan_relu", family="kan", paper="af-kan", example=_example)
 def kan_relu(in_features: int, out_features: int = 1, hidden: Sequence[int] = (16,), **kwargs) -> KANNet:
     """ReLU-KAN (squared-ReLU bumps)."""
     return KANNet(in_features, out_features, hidden, layer="relu", **kwargs)
 
 
-@register_model("af_kan", family="kan", paper="af-kan")
+@register_model("af_kan", family="kan", paper="af-kan", example=_example)
 def af_kan(in_features: int, out_features: int = 1, hidden: Sequence[int] = (16,), **kwargs) -> KANNet:
     """AF-KAN (activation-function bumps, attention reduction, LayerNorm)."""
     return KANNet(in_features, out_features, hidden, layer="af", **kwargs)
 
 
-@register_model("s_kan", family="kan", paper="s-kan")
+@register_model("s_kan", family="kan", paper="s-kan", example=_example)
 def s_kan(in_features: int, out_features: int = 1, hidden: Sequence[int] = (16,), **kwargs) -> KANNet:
     """S-KAN: node-wise selectable basis families (call ``select()`` then ``prune()`` after training)."""
     return KANNet(in_features, out_features, hidden, layer="selectable", **kwargs)
 
 
-@register_model("gr_kan", family="kan", paper="kat")
+@register_model("gr_kan", family="kan", paper="kat", example=_example)
 def gr_kan(in_features: int, out_features: int = 1, hidden: Sequence[int] = (16,), **kwargs) -> KANNet:
     """GR-KAN stack (group-rational activations then linear maps, KAT)."""
     return KANNet(in_features, out_features, hidden, layer="grkan", **kwargs)
 
 
-@register_model("mlp", family="tabular")
+@register_model("mlp", family="tabular", example=_example)
 def mlp(in_features: int, out_features: int = 1, hidden: Sequence[int] = (32,), **kwargs) -> DenseMLP:
     """Plain MLP with SiLU on ``batch["x"]``."""
     return DenseMLP(in_features, out_features, hidden, **kwargs)

@@ -149,7 +149,13 @@ class VisionTransformer(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
-@register_model("kat", family="vision", paper="kat")
+def _example() -> tuple[dict, tuple]:
+    """Two 8-pixel images in four patches; width 16 with two heads, mixer width 32 (KAT's 8 groups divide both)."""
+    images = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    return {"img_size": 8, "num_classes": 3, "embed_dim": 16, "depth": 2, "num_heads": 2, "mlp_ratio": 2.0}, (images,)
+
+
+@register_model("kat", family="vision", paper="kat", example=_example)
 def kat(img_size: int = 32, patch_size: int = 4, in_chans: int = 3, num_classes: int = 10, embed_dim: int = 96,
         depth: int = 6, num_heads: int = 3, mlp_ratio: float = 4.0, groups: int = 8, act_init: str = "gelu") -> VisionTransformer:
     """KAT for 32-pixel images: KAT-T's layout (heads of 32 channels, mlp ratio 4) at width 96 and depth 6."""
@@ -157,7 +163,7 @@ def kat(img_size: int = 32, patch_size: int = 4, in_chans: int = 3, num_classes:
                              mixer="grkan", groups=groups, act_init=act_init)
 
 
-@register_model("kat_vit", family="vision", paper="kat")
+@register_model("kat_vit", family="vision", paper="kat", example=_example)
 def kat_vit(img_size: int = 32, patch_size: int = 4, in_chans: int = 3, num_classes: int = 10, embed_dim: int = 96,
             depth: int = 6, num_heads: int = 3, mlp_ratio: float = 4.0) -> VisionTransformer:
     """The ViT (DeiT) of the same sizes as :func:`kat`, with GELU MLPs: KAT's baseline."""

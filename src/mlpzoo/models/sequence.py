@@ -169,32 +169,53 @@ class CNN1DForecaster(nn.Module):
         return self.head(self.conv(x.transpose(1, 2))).squeeze(-1)
 
 
-@register_model("mamba", family="sequence", paper="mamba")
+def _mamba_example() -> tuple[dict, tuple]:
+    """Two sequences of 6 tokens, scanned in chunks of 4 so a chunk boundary is crossed."""
+    tokens = torch.randint(0, 11, (2, 6), generator=torch.Generator().manual_seed(0))
+    return {"vocab_size": 11, "d_model": 8, "n_layer": 2, "d_state": 4, "chunk_size": 4}, (tokens,)
+
+
+def _transformer_example() -> tuple[dict, tuple]:
+    tokens = torch.randint(0, 11, (2, 6), generator=torch.Generator().manual_seed(0))
+    return {"vocab_size": 11, "d_model": 8, "n_layer": 2, "n_head": 2}, (tokens,)
+
+
+def _lstm_example() -> tuple[dict, tuple]:
+    series = torch.randn(3, 5, 2, generator=torch.Generator().manual_seed(0))
+    return {"in_channels": 2, "hidden": 8}, (series,)
+
+
+def _cnn1d_example() -> tuple[dict, tuple]:
+    series = torch.randn(3, 5, 2, generator=torch.Generator().manual_seed(0))
+    return {"in_channels": 2, "steps": 5, "channels": 4, "dense": 6}, (series,)
+
+
+@register_model("mamba", family="sequence", paper="mamba", example=_mamba_example)
 def mamba(vocab_size: int = 16, d_model: int = 64, n_layer: int = 2, d_state: int = 16, d_conv: int = 4,
           expand: int = 2, chunk_size: int = DEFAULT_CHUNK) -> MambaLM:
     """Mamba LM with the selective SSM (S6)."""
     return MambaLM(vocab_size, d_model, n_layer, d_state, d_conv, expand, True, chunk_size)
 
 
-@register_model("mamba_lti", family="sequence", paper="mamba")
+@register_model("mamba_lti", family="sequence", paper="mamba", example=_mamba_example)
 def mamba_lti(vocab_size: int = 16, d_model: int = 64, n_layer: int = 2, d_state: int = 16, d_conv: int = 4,
               expand: int = 2, chunk_size: int = DEFAULT_CHUNK) -> MambaLM:
     """The paper's LTI ablation: the Mamba architecture with time-invariant ``delta, B, C`` (S4D-real-like)."""
     return MambaLM(vocab_size, d_model, n_layer, d_state, d_conv, expand, False, chunk_size)
 
 
-@register_model("transformer_lm", family="sequence", paper="mamba")
+@register_model("transformer_lm", family="sequence", paper="mamba", example=_transformer_example)
 def transformer_lm(vocab_size: int = 16, d_model: int = 64, n_layer: int = 2, n_head: int = 4) -> TransformerLM:
     """Causal Transformer baseline."""
     return TransformerLM(vocab_size, d_model, n_layer, n_head)
 
 
-@register_model("lstm_forecaster", family="sequence", paper="atm-chaos")
+@register_model("lstm_forecaster", family="sequence", paper="atm-chaos", example=_lstm_example)
 def lstm_forecaster(in_channels: int = 1, hidden: int = 64, num_layers: int = 1) -> LSTMForecaster:
     return LSTMForecaster(in_channels, hidden, num_layers)
 
 
-@register_model("cnn1d_forecaster", family="sequence", paper="atm-chaos")
+@register_model("cnn1d_forecaster", family="sequence", paper="atm-chaos", example=_cnn1d_example)
 def cnn1d_forecaster(in_channels: int = 1, steps: int = 7, channels: int = 64, kernel_size: int = 2,
                      dense: int = 50) -> CNN1DForecaster:
     return CNN1DForecaster(in_channels, steps, channels, kernel_size, dense)

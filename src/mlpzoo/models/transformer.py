@@ -77,13 +77,19 @@ class VisionTransformer(nn.Module):
         return self.forward_head(self.forward_features(batch))
 
 
-@register_model("vit_standard", family="transformer", paper="min-transformer")
+def _example() -> tuple[dict, tuple]:
+    """Two 8-pixel grey images in four patches, width 8 with two heads."""
+    images = torch.randn(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    return {"image_size": 8, "num_classes": 3, "dim": 8, "depth": 2, "heads": 2}, (images,)
+
+
+@register_model("vit_standard", family="transformer", paper="min-transformer", example=_example)
 def vit_standard(image_size: int = 28, in_channels: int = 1, num_classes: int = 10, **kwargs) -> VisionTransformer:
     """The standard ViT block: ``W_q``, ``W_k``, ``W_v``, ``W_o`` and an MLP of ratio 4."""
     return VisionTransformer(image_size, in_channels, num_classes, **kwargs)
 
 
-@register_model("min_transformer", family="transformer", paper="min-transformer")
+@register_model("min_transformer", family="transformer", paper="min-transformer", example=_example)
 def min_transformer(image_size: int = 28, in_channels: int = 1, num_classes: int = 10, similarity: str = "symmetric",
                     value_output: bool = False, mlp_ratio: float = 0.0, **kwargs) -> VisionTransformer:
     """The minimal transformer: by default attention only, symmetric ``L L^T`` similarity, no ``W_v``/``W_o``."""
