@@ -119,5 +119,17 @@ def test_model_example_of_an_unknown_name_suggests_names():
         model_example("finalmpl")
 
 
+def test_fingerprint_follows_weights_and_allows_the_meta_device():
+    model = create_model("mlp", in_features=3)
+    assert registry.is_as_built(model)
+    with torch.no_grad():
+        next(model.parameters())[0, 0] += 1.0
+    assert not registry.is_as_built(model)
+    with torch.device("meta"):  # parameter counting without memory: shapes only, no values to sum
+        meta = create_model("mlp", in_features=3)
+    assert registry.is_as_built(meta)
+    assert all(total is None for _, _, total in registry.weights_fingerprint(meta))
+
+
 def test_scratch_registrations_do_not_leak():
     assert not any(name.startswith("test_registry_") for name in list_models())

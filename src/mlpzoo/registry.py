@@ -147,10 +147,18 @@ def redraw_initial_weights(model: nn.Module, seed: int) -> bool:
 
 
 def weights_fingerprint(model: nn.Module) -> tuple:
-    """Names, shapes and float64 sums of every parameter and buffer: changes when any weight does."""
+    """Names, shapes and float64 sums of every parameter and buffer: changes when any weight does.
+
+    A model built on the meta device (to count parameters without memory) has no values: shapes only.
+    """
     import torch
 
+    def total(value: torch.Tensor) -> float | int | None:
+        if value.is_meta:
+            return None
+        if value.is_floating_point():
+            return float(value.double().sum())
+        return int(value.long().sum()) if value.numel() else 0
+
     with torch.no_grad():
-        return tuple((key, tuple(value.shape), float(value.detach().double().sum()) if value.is_floating_point()
-                      else int(value.detach().long().sum()) if value.numel() else 0)
-                     for key, value in model.state_dict().items())
+        return tuple((key, tuple(value.shape), total(value.detach())) for key, value in model.state_dict().items())
