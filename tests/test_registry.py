@@ -1,12 +1,13 @@
 """The model registry: listing with patterns and families, building by name, helpful errors."""
 
 import pytest
+import torch
 from torch import nn
 
 import mlpzoo
 from mlpzoo import registry
 from mlpzoo.errors import ConfigError
-from mlpzoo.registry import create_model, list_models, model_entry, register_model
+from mlpzoo.registry import create_model, list_models, model_entry, model_example, register_model
 
 CTR = ["dcn", "dcnv2", "deepfm", "din", "din_base", "dnn", "dualmlp", "finalmlp"]
 
@@ -79,6 +80,55 @@ def test_type_errors_inside_builders_are_not_masked(scratch_registry):
 
     with pytest.raises(TypeError):
         create_model(name)
+
+
+def test_model_example_builds_and_runs(scratch_registry):
+    name = "test_registry_with_example"
+
+    def example():
+        return {"width": 4}, (torch.randn(2, 4, generator=torch.Generator().manual_seed(0)),)
+
+    @register_model(name, family="test-only", example=example)
+    def tiny(width: int = 3) -> nn.Module:
+        return nn.Linear(width, 1)
+
+    assert model_entry(name).example is example
+    kwargs, inputs = model_example(name)
+    assert kwargs == {"width": 4} and isinstance(inputs, tuple)
+    assert create_model(name, **kwargs)(*inputs).shape == (2, 1)
+    assert torch.equal(model_example(name)[1][0], inputs[0])  # fresh, equal inputs on every call
+
+
+def test_model_example_refuses_a_model_without_one(scratch_registry):
+    register_model("test_registry_no_example", family="test-only")(nn.Identity)
+    with pytest.raises(ConfigError) as info:
+        model_example("test_registry_no_example")
+    message = str(info.value)
+    assert "test_registry_no_example" in message and "example=" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("returned", [({"width": 2},), [{}, ()], ({}, torch.zeros(2)), (None, ())])
+def test_model_example_refuses_a_malformed_example(scratch_registry, returned):
+    register_model("test_registry_bad_example", family="test-only", example=lambda: returned)(nn.Identity)
+    with pytest.raises(ConfigError, match="test_registry_bad_example.*kwargs dict, tuple of positional inputs"):
+        model_example("test_registry_bad_example")
+
+
+def test_model_example_of_an_unknown_name_suggests_names():
+    with pytest.raises(ConfigError, match="did you mean finalmlp"):
+        model_example("finalmpl")
+
+
+def test_fingerprint_follows_weights_and_allows_the_meta_device():
+    model = create_model("mlp", in_features=3)
+    assert registry.is_as_built(model)
+    with torch.no_grad():
+        next(model.parameters())[0, 0] += 1.0
+    assert not registry.is_as_built(model)
+    with torch.device("meta"):  # parameter counting without memory: shapes only, no values to sum
+        meta = create_model("mlp", in_features=3)
+    assert registry.is_as_built(meta)
+    assert all(total is None for _, _, total in registry.weights_fingerprint(meta))
 
 
 def test_scratch_registrations_do_not_leak():

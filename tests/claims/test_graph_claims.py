@@ -144,7 +144,9 @@ def test_mowst_quick_run(tmp_path, need_data):
 
 @pytest.mark.slow
 def test_elliptic_quick_run(tmp_path):
-    result = run_claim("elliptic-aml", "test run", elliptic_aml, get_budget("quick"), runs_dir=tmp_path, log=lambda s: None)
+    result = run_claim(
+        "elliptic-aml", "test run", elliptic_aml, get_budget("quick"), runs_dir=tmp_path, log=lambda s: None
+    )
     assert result.verdict == "not checkable here"
     assert {r["model"] for r in result.table} == set(elliptic_aml.MODELS)
     assert any("STAND-IN" in n for n in result.notes)

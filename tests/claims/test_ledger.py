@@ -356,7 +356,9 @@ def test_a_real_run_records_an_entry_that_checks(tmp_path: Path) -> None:
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    result = run_claim("hourglass", "test run", module, get_budget("full"), runs_dir=tmp_path / "runs", log=lambda line: None)
+    result = run_claim(
+        "hourglass", "test run", module, get_budget("full"), runs_dir=tmp_path / "runs", log=lambda line: None
+    )
     path = record(result, tmp_path / "results", run_folder=result.save(tmp_path / "runs"), module=module)
     entry = load_entry(path)
     assert check_entry(entry, module) == []
@@ -367,7 +369,9 @@ def test_a_real_run_records_an_entry_that_checks(tmp_path: Path) -> None:
     arms = sorted((tmp_path / "runs").glob("claims/hourglass/work/*/arms/*.json"))
     for arm in arms[4:]:
         arm.unlink()  # as if the first run had been killed after four arms
-    again = run_claim("hourglass", "test run", module, get_budget("full"), runs_dir=tmp_path / "runs", log=lambda line: None)
+    again = run_claim(
+        "hourglass", "test run", module, get_budget("full"), runs_dir=tmp_path / "runs", log=lambda line: None
+    )
     assert again.table == result.table
     entry = load_entry(record(again, tmp_path / "results", module=module, runs_dir=tmp_path / "runs"))
     assert entry["resumed_arms"] == 4

@@ -16,8 +16,14 @@ SMALL = {
     "dcn": dict(hidden_units=(16, 8), num_cross_layers=2),
     "dcnv2": dict(hidden_units=(16, 8), num_cross_layers=2),
     "dualmlp": dict(mlp1_hidden_units=(16,), mlp2_hidden_units=(8,)),
-    "finalmlp": dict(mlp1_hidden_units=(16,), mlp2_hidden_units=(8,), gate_hidden_units=(12,), num_heads=2,
-                     stream1_context=("user_id",), stream2_context=("item_id",)),
+    "finalmlp": dict(
+        mlp1_hidden_units=(16,),
+        mlp2_hidden_units=(8,),
+        gate_hidden_units=(12,),
+        num_heads=2,
+        stream1_context=("user_id",),
+        stream2_context=("item_id",),
+    ),
     "din": dict(attention_hidden_units=(8,), hidden_units=(16, 8)),
     "din_base": dict(attention_hidden_units=(8,), hidden_units=(16, 8)),
 }
@@ -26,24 +32,33 @@ SMALL = {
 def _frame(n=64, seed=0):
     rng = np.random.default_rng(seed)
     items = rng.integers(0, 12, size=n)
-    return pd.DataFrame({
-        "user_id": rng.integers(0, 10, size=n).astype(str),
-        "item_id": items.astype(str),
-        "cate_id": (items % 4).astype(str),
-        "age": rng.choice(["18", "25", "35", "50"], size=n),
-        "price": rng.normal(10, 3, size=n),
-        "hist_item": [" ".join(map(str, rng.integers(0, 12, size=rng.integers(0, 8)))) for _ in range(n)],
-        "hist_cate": [" ".join(map(str, rng.integers(0, 4, size=rng.integers(0, 8)))) for _ in range(n)],
-        "label": rng.integers(0, 2, size=n).astype(float),
-    })
+    return pd.DataFrame(
+        {
+            "user_id": rng.integers(0, 10, size=n).astype(str),
+            "item_id": items.astype(str),
+            "cate_id": (items % 4).astype(str),
+            "age": rng.choice(["18", "25", "35", "50"], size=n),
+            "price": rng.normal(10, 3, size=n),
+            "hist_item": [" ".join(map(str, rng.integers(0, 12, size=rng.integers(0, 8)))) for _ in range(n)],
+            "hist_cate": [" ".join(map(str, rng.integers(0, 4, size=rng.integers(0, 8)))) for _ in range(n)],
+            "label": rng.integers(0, 2, size=n).astype(float),
+        }
+    )
 
 
 def _schema(numeric=True):
     return FeatureSchema(
-        categorical=[CategoricalField("user_id", source="user"), CategoricalField("item_id", source="item"),
-                     CategoricalField("cate_id", source="item"), CategoricalField("age", source="user")],
+        categorical=[
+            CategoricalField("user_id", source="user"),
+            CategoricalField("item_id", source="item"),
+            CategoricalField("cate_id", source="item"),
+            CategoricalField("age", source="user"),
+        ],
         numeric=[NumericField("price")] if numeric else [],
-        sequence=[SequenceField("hist_item", shares="item_id", max_len=5), SequenceField("hist_cate", shares="cate_id", max_len=5)],
+        sequence=[
+            SequenceField("hist_item", shares="item_id", max_len=5),
+            SequenceField("hist_cate", shares="cate_id", max_len=5),
+        ],
     )
 
 
@@ -74,7 +89,9 @@ def _check_forward_backward(model, batch):
     loss = torch.nn.functional.binary_cross_entropy_with_logits(out, batch["label"]) + model.regularization_loss(batch)
     loss.backward()
     missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
-    zero = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is not None and not p.grad.abs().sum() > 0]
+    zero = [
+        n for n, p in model.named_parameters() if p.requires_grad and p.grad is not None and not p.grad.abs().sum() > 0
+    ]
     return missing, zero
 
 
@@ -110,8 +127,13 @@ def test_eval_mode_is_deterministic_and_row_independent(name, data):
     with torch.no_grad():
         full = model(batch)
         again = model(batch)
-        head = model({"categorical": batch["categorical"][:5], "numeric": batch["numeric"][:5],
-                      "sequences": {k: v[:5] for k, v in batch["sequences"].items()}})
+        head = model(
+            {
+                "categorical": batch["categorical"][:5],
+                "numeric": batch["numeric"][:5],
+                "sequences": {k: v[:5] for k, v in batch["sequences"].items()},
+            }
+        )
     torch.testing.assert_close(full, again)
     torch.testing.assert_close(full[:5], head, rtol=1e-5, atol=1e-6)
 
@@ -132,7 +154,9 @@ def test_full_regularizer_value(data):
     expected = 0.05 / 2 * model.embedding.weight.detach().pow(2).sum()
     torch.testing.assert_close(model.regularization_loss(batch).detach(), expected)
     final = _build("finalmlp", schema, embedding_regularizer=0.05)
-    expected = 0.05 / 2 * (final.embedding.weight.detach().pow(2).sum() + final.context_embedding.weight.detach().pow(2).sum())
+    expected = (
+        0.05 / 2 * (final.embedding.weight.detach().pow(2).sum() + final.context_embedding.weight.detach().pow(2).sum())
+    )
     torch.testing.assert_close(final.regularization_loss(batch).detach(), expected)
 
 
@@ -220,7 +244,9 @@ def test_create_model_unknown_kwarg(data):
 def test_finalmlp_heads_must_divide_widths(data):
     schema, _ = data
     with pytest.raises(ConfigError) as info:
-        mlpzoo.create_model("finalmlp", schema=schema, num_heads=3, stream1_context=("user_id",), stream2_context=("item_id",))
+        mlpzoo.create_model(
+            "finalmlp", schema=schema, num_heads=3, stream1_context=("user_id",), stream2_context=("item_id",)
+        )
     assert "400" in str(info.value) and "100" in str(info.value)
 
 

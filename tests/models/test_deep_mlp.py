@@ -9,8 +9,15 @@ from mlpzoo.errors import ConfigError
 from mlpzoo.measure import count_flops
 from mlpzoo.models.deep_mlp import DeepResidualMLP, ScalingMLP
 
-NAMES = ["scaling_mlp", "scaling_mlp_b6_wi512", "scaling_mlp_b12_wi512", "scaling_mlp_b6_wi1024",
-         "scaling_mlp_b12_wi1024", "hourglass_mlp", "residual_mlp"]
+NAMES = [
+    "scaling_mlp",
+    "scaling_mlp_b6_wi512",
+    "scaling_mlp_b12_wi512",
+    "scaling_mlp_b6_wi1024",
+    "scaling_mlp_b12_wi1024",
+    "hourglass_mlp",
+    "residual_mlp",
+]
 
 
 def trainable(model):
@@ -24,7 +31,11 @@ def test_registered():
 def reference_forward(model: DeepResidualMLP, x: torch.Tensor) -> torch.Tensor:
     z = x.reshape(len(x), -1)
     embed = model.embed
-    z = z @ embed.weight.T + (embed.bias if getattr(embed, "bias", None) is not None else 0) if hasattr(embed, "weight") else z
+    z = (
+        z @ embed.weight.T + (embed.bias if getattr(embed, "bias", None) is not None else 0)
+        if hasattr(embed, "weight")
+        else z
+    )
     for block in model.blocks:
         h = F.layer_norm(z, (model.dim,), block.norm.weight, block.norm.bias)
         z = z + F.gelu(h @ block.down.weight.T + block.down.bias) @ block.up.weight.T + block.up.bias
@@ -33,13 +44,24 @@ def reference_forward(model: DeepResidualMLP, x: torch.Tensor) -> torch.Tensor:
     return z @ model.head.weight.T + model.head.bias
 
 
-@pytest.mark.parametrize("name,kwargs,shape", [
-    ("scaling_mlp", {"image_size": 8, "in_channels": 3, "num_classes": 5, "width": 16, "depth": 2}, (4, 3, 8, 8)),
-    ("scaling_mlp", {"image_size": 8, "in_channels": 3, "num_classes": 5, "width": 16, "depth": 2, "final_norm": False}, (4, 192)),
-    ("hourglass_mlp", {"in_features": 64, "out_features": 10, "dim": 96, "bottleneck": 8, "depth": 3}, (4, 1, 8, 8)),
-    ("residual_mlp", {"in_features": 64, "out_features": 10, "hidden": 128, "depth": 2}, (4, 64)),
-    ("residual_mlp", {"in_features": 64, "out_features": 10, "hidden": 48, "depth": 2, "dim": 24}, (4, 64)),
-])
+@pytest.mark.parametrize(
+    "name,kwargs,shape",
+    [
+        ("scaling_mlp", {"image_size": 8, "in_channels": 3, "num_classes": 5, "width": 16, "depth": 2}, (4, 3, 8, 8)),
+        (
+            "scaling_mlp",
+            {"image_size": 8, "in_channels": 3, "num_classes": 5, "width": 16, "depth": 2, "final_norm": False},
+            (4, 192),
+        ),
+        (
+            "hourglass_mlp",
+            {"in_features": 64, "out_features": 10, "dim": 96, "bottleneck": 8, "depth": 3},
+            (4, 1, 8, 8),
+        ),
+        ("residual_mlp", {"in_features": 64, "out_features": 10, "hidden": 128, "depth": 2}, (4, 64)),
+        ("residual_mlp", {"in_features": 64, "out_features": 10, "hidden": 48, "depth": 2, "dim": 24}, (4, 64)),
+    ],
+)
 def test_forward_matches_reference_and_trains(name, kwargs, shape):
     torch.manual_seed(0)
     model = mlpzoo.create_model(name, **kwargs)
@@ -58,8 +80,12 @@ def test_shapes_and_hourglass_structure():
     assert trainable(model) == 2 * (2 * 1024 * 32 + 32 + 1024 + 2 * 1024) + 2 * 1024 + 1024 * 784 + 784
     again = mlpzoo.create_model("hourglass_mlp", in_features=784, out_features=784, dim=1024, bottleneck=32, depth=2)
     torch.testing.assert_close(again.embed.weight, model.embed.weight)
-    learned = mlpzoo.create_model("hourglass_mlp", in_features=784, dim=1024, bottleneck=32, depth=2, input_projection="learned")
-    assert trainable(learned) > trainable(mlpzoo.create_model("hourglass_mlp", in_features=784, dim=1024, bottleneck=32, depth=2))
+    learned = mlpzoo.create_model(
+        "hourglass_mlp", in_features=784, dim=1024, bottleneck=32, depth=2, input_projection="learned"
+    )
+    assert trainable(learned) > trainable(
+        mlpzoo.create_model("hourglass_mlp", in_features=784, dim=1024, bottleneck=32, depth=2)
+    )
     conventional = mlpzoo.create_model("residual_mlp", in_features=64, out_features=1, hidden=256, depth=2)
     assert all(b.hidden > b.dim for b in conventional.blocks)
     assert conventional({"x": torch.rand(5, 64)}).shape == (5,)
@@ -67,8 +93,12 @@ def test_shapes_and_hourglass_structure():
 
 def test_paper_parameter_counts():
     """The released B-MLPs at 64 x 64 on ImageNet-21k (10,450 classes): 24M, 37M, 74M, 124M."""
-    expected = {"scaling_mlp_b6_wi512": 24e6, "scaling_mlp_b12_wi512": 37e6, "scaling_mlp_b6_wi1024": 74e6,
-                "scaling_mlp_b12_wi1024": 124e6}
+    expected = {
+        "scaling_mlp_b6_wi512": 24e6,
+        "scaling_mlp_b12_wi512": 37e6,
+        "scaling_mlp_b6_wi1024": 74e6,
+        "scaling_mlp_b12_wi1024": 124e6,
+    }
     with torch.device("meta"):
         for name, count in expected.items():
             model = mlpzoo.create_model(name, image_size=64, num_classes=10450, final_norm=False)

@@ -9,15 +9,19 @@ from mlpzoo.models.hyper import HyperMLP
 
 def test_registered_and_forward():
     assert {"hypernet_chunked", "hypernet_task"} <= set(mlpzoo.list_models(family="other"))
-    model = mlpzoo.create_model("hypernet_chunked", in_features=64, out_features=10, chunk_size=64, chunk_embedding_dim=4,
-                                generator_hidden=16)
+    model = mlpzoo.create_model(
+        "hypernet_chunked", in_features=64, out_features=10, chunk_size=64, chunk_embedding_dim=4, generator_hidden=16
+    )
     assert model({"x": torch.randn(7, 64)}).shape == (7, 10)
     assert sum(p.numel() for p in model.parameters()) < model.target_parameters == 64 * 64 + 64 + 64 * 10 + 10
     task = mlpzoo.create_model("hypernet_task", n_tasks=4)
     out = task(torch.randn(2, 9, 1), task.embeddings(torch.tensor([0, 3])))
     assert out.shape == (2, 9, 1)
     out.sum().backward()
-    assert task.task_embedding.weight.grad[[0, 3]].abs().sum() > 0 and task.task_embedding.weight.grad[[1, 2]].abs().sum() == 0
+    assert (
+        task.task_embedding.weight.grad[[0, 3]].abs().sum() > 0
+        and task.task_embedding.weight.grad[[1, 2]].abs().sum() == 0
+    )
 
 
 def test_learns_a_small_problem():

@@ -58,8 +58,17 @@ def test_unknown_layer():
         KANNet(2, 1, (4,), layer="nope")
 
 
-@pytest.mark.parametrize("kind,kwargs", [("mlp", {}), ("bspline", {}), ("rbf", {}), ("relu", {}), ("selectable", {}),
-                                         ("af", {"functions": ("relu", "silu"), "num_grids": 6, "norm": "none"})])
+@pytest.mark.parametrize(
+    "kind,kwargs",
+    [
+        ("mlp", {}),
+        ("bspline", {}),
+        ("rbf", {}),
+        ("relu", {}),
+        ("selectable", {}),
+        ("af", {"functions": ("relu", "silu"), "num_grids": 6, "norm": "none"}),
+    ],
+)
 @pytest.mark.parametrize("dim", [1, 2, 4])
 def test_width_for_parameters_near_target(kind, kwargs, dim):
     target = 1200  # the s-kan claim's target; coarse layers (S-KAN) step by ~10 % near 800

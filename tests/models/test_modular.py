@@ -21,4 +21,4 @@ def test_paper_defaults_and_no_biases():
     model = GrokkingMLP()
     assert (model.p, model.d_emb, model.d_model) == (67, 500, 48)
     assert all(p.dim() == 2 for p in model.parameters())
-    assert abs(model.w_in.std().item() - 500 ** -0.5) < 0.005
+    assert abs(model.w_in.std().item() - 500**-0.5) < 0.005

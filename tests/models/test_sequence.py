@@ -8,7 +8,9 @@ from mlpzoo.errors import ConfigError
 
 
 def test_registered_in_the_sequence_family():
-    assert {"mamba", "mamba_lti", "transformer_lm", "lstm_forecaster", "cnn1d_forecaster"} <= set(list_models(family="sequence"))
+    assert {"mamba", "mamba_lti", "transformer_lm", "lstm_forecaster", "cnn1d_forecaster"} <= set(
+        list_models(family="sequence")
+    )
 
 
 @pytest.mark.parametrize("name", ["mamba", "mamba_lti", "transformer_lm"])

@@ -24,17 +24,30 @@ def test_patch_embedding_matches_linear_on_patches():
     embed = PatchEmbedding(image_size=8, patch_size=4, in_channels=3, dim=5)
     x = torch.randn(2, 3, 8, 8)
     # Slow reference: cut patches row by row, flatten (channel, row, col), one linear map.
-    patches = torch.stack([x[:, :, i:i + 4, j:j + 4].reshape(2, -1) for i in (0, 4) for j in (0, 4)], dim=1)
+    patches = torch.stack([x[:, :, i : i + 4, j : j + 4].reshape(2, -1) for i in (0, 4) for j in (0, 4)], dim=1)
     expected = patches @ embed.proj.weight.reshape(5, -1).T + embed.proj.bias
     torch.testing.assert_close(embed(x), expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("similarity,value_output,mlp_ratio,heads",
-                         list(itertools.product(["separate", "collapsed", "symmetric"], [True, False], [0, 4], [1, 4])))
+@pytest.mark.parametrize(
+    "similarity,value_output,mlp_ratio,heads",
+    list(itertools.product(["separate", "collapsed", "symmetric"], [True, False], [0, 4], [1, 4])),
+)
 def test_every_combination_runs_and_trains(similarity, value_output, mlp_ratio, heads):
     torch.manual_seed(0)
-    model = mlpzoo.create_model("min_transformer", image_size=8, in_channels=3, num_classes=4, patch_size=4, dim=8,
-                                depth=2, heads=heads, similarity=similarity, value_output=value_output, mlp_ratio=mlp_ratio)
+    model = mlpzoo.create_model(
+        "min_transformer",
+        image_size=8,
+        in_channels=3,
+        num_classes=4,
+        patch_size=4,
+        dim=8,
+        depth=2,
+        heads=heads,
+        similarity=similarity,
+        value_output=value_output,
+        mlp_ratio=mlp_ratio,
+    )
     out = model({"x": torch.randn(3, 3, 8, 8)})
     assert out.shape == (3, 4) and torch.isfinite(out).all()
     out.square().sum().backward()

@@ -42,8 +42,9 @@ def _per_layer(bits: BitsSpec, layers: int, name: str) -> list[int | None]:
         return [None] * layers
     values = [bits] * layers if isinstance(bits, int) else list(bits)
     if len(values) != layers:
-        raise ConfigError(f"{name} has {len(values)} entries but the network has {layers} such layers; "
-                          f"pass one int or {layers} ints")
+        raise ConfigError(
+            f"{name} has {len(values)} entries but the network has {layers} such layers; pass one int or {layers} ints"
+        )
     return [check_bits(b, f"{name}[{i}]" if not isinstance(bits, int) else name) for i, b in enumerate(values)]
 
 
@@ -60,23 +61,33 @@ class CQMLP(nn.Module):
         input_bits: bits of the fixed-point input quantiser (inputs in [0, 1]); None for float.
     """
 
-    def __init__(self, in_features: int, num_classes: int = 5, hidden: Sequence[int] = (64, 64, 64),
-                 weight_bits: BitsSpec = 2, act_bits: BitsSpec = 2, input_bits: int | None = 8):
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int = 5,
+        hidden: Sequence[int] = (64, 64, 64),
+        weight_bits: BitsSpec = 2,
+        act_bits: BitsSpec = 2,
+        input_bits: int | None = 8,
+    ):
         super().__init__()
         hidden = tuple(int(h) for h in hidden)
         w_bits = _per_layer(weight_bits, len(hidden) + 1, "weight_bits")
         a_bits = _per_layer(act_bits, len(hidden), "act_bits")
         self.quantized = weight_bits is not None
         if self.quantized != (act_bits is not None) or self.quantized != (input_bits is not None):
-            raise ConfigError("weight_bits, act_bits and input_bits must all be set (quantised model) or all be "
-                              "None (float model)")
+            raise ConfigError(
+                "weight_bits, act_bits and input_bits must all be set (quantised model) or all be None (float model)"
+            )
         self.input_quant = QuantInput(input_bits) if self.quantized else nn.Identity()
         self.linears = nn.ModuleList()
         self.norms = nn.ModuleList()
         self.acts = nn.ModuleList()
         width = in_features
         for units, wb, ab in zip(hidden, w_bits, a_bits):
-            self.linears.append(QuantLinear(width, units, wb, bias=False) if self.quantized else nn.Linear(width, units, bias=False))
+            self.linears.append(
+                QuantLinear(width, units, wb, bias=False) if self.quantized else nn.Linear(width, units, bias=False)
+            )
             self.norms.append(nn.BatchNorm1d(units))
             self.acts.append(QuantReLU(ab) if self.quantized else nn.ReLU())
             width = units
@@ -111,21 +122,34 @@ class CQMLP(nn.Module):
         return self.forward_head(self.forward_features(x.reshape(x.shape[0], -1).float()))
 
 
-@register_model("cqmlp_2bit", family="quantised", paper=PAPER)
-def cqmlp_2bit(in_features: int = 145, num_classes: int = 5, hidden: Sequence[int] = (64, 64, 64),
-          weight_bits: BitsSpec = 2, act_bits: BitsSpec = 2, input_bits: int | None = 8) -> CQMLP:
+def _example() -> tuple[dict, tuple]:
+    """Eight features in [0, 1] (the input quantiser's range), three classes, two hidden layers of 8."""
+    features = torch.rand(3, 8, generator=torch.Generator().manual_seed(0))
+    return {"in_features": 8, "num_classes": 3, "hidden": (8, 8)}, (features,)
+
+
+@register_model("cqmlp_2bit", family="quantised", paper=PAPER, example=_example)
+def cqmlp_2bit(
+    in_features: int = 145,
+    num_classes: int = 5,
+    hidden: Sequence[int] = (64, 64, 64),
+    weight_bits: BitsSpec = 2,
+    act_bits: BitsSpec = 2,
+    input_bits: int | None = 8,
+) -> CQMLP:
     """The paper's choice: 2-bit weights and activations (8-bit fixed-point inputs)."""
     return CQMLP(in_features, num_classes, hidden, weight_bits, act_bits, input_bits)
 
 
-@register_model("cqmlp_4bit", family="quantised", paper=PAPER)
-def cqmlp_4bit(in_features: int = 145, num_classes: int = 5, hidden: Sequence[int] = (64, 64, 64),
-               input_bits: int | None = 8) -> CQMLP:
+@register_model("cqmlp_4bit", family="quantised", paper=PAPER, example=_example)
+def cqmlp_4bit(
+    in_features: int = 145, num_classes: int = 5, hidden: Sequence[int] = (64, 64, 64), input_bits: int | None = 8
+) -> CQMLP:
     """4-bit weights and activations (the bit width of the authors' earlier DATE 2023 IDS)."""
     return CQMLP(in_features, num_classes, hidden, 4, 4, input_bits)
 
 
-@register_model("cqmlp_float", family="quantised", paper=PAPER)
+@register_model("cqmlp_float", family="quantised", paper=PAPER, example=_example)
 def cqmlp_float(in_features: int = 145, num_classes: int = 5, hidden: Sequence[int] = (64, 64, 64)) -> CQMLP:
     """The same MLP in float32: the unquantised baseline."""
     return CQMLP(in_features, num_classes, hidden, None, None, None)

@@ -20,7 +20,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from mlpzoo.data.schema import FeatureSchema
+from mlpzoo.data.schema import OOV, PAD, CategoricalField, FeatureSchema, NumericField, SequenceField
 from mlpzoo.errors import ConfigError, DataError
 from mlpzoo.layers.fields import FieldEmbedding
 from mlpzoo.layers.fusion import BilinearFusion
@@ -45,10 +45,19 @@ class CTRModel(nn.Module):
             as FuxiCTR); ``"mini_batch"`` is DIN's mini-batch aware regulariser.
     """
 
-    def __init__(self, schema: FeatureSchema, embedding_dim: int = 10, embedding_regularizer: float = 0.0, regularizer_mode: str = "full"):
+    def __init__(
+        self,
+        schema: FeatureSchema,
+        embedding_dim: int = 10,
+        embedding_regularizer: float = 0.0,
+        regularizer_mode: str = "full",
+    ):
         super().__init__()
         if not isinstance(schema, FeatureSchema):
-            raise ConfigError(f"{type(self).__name__} needs schema=FeatureSchema (fitted on the training frame), got {type(schema).__name__}")
+            raise ConfigError(
+                f"{type(self).__name__} needs schema=FeatureSchema (fitted on the training frame), got "
+                f"{type(schema).__name__}"
+            )
         check_width(type(self).__name__, "embedding_dim", embedding_dim)
         if regularizer_mode not in ("full", "mini_batch"):
             raise ConfigError(f"regularizer_mode={regularizer_mode!r}; use 'full' or 'mini_batch'")
@@ -56,7 +65,9 @@ class CTRModel(nn.Module):
         self.embedding_dim = embedding_dim
         self.embedding_regularizer = embedding_regularizer
         self.regularizer_mode = regularizer_mode
-        self.embedding = FieldEmbedding(schema.vocab_sizes(), embedding_dim, frequencies=torch.as_tensor(schema.row_counts()))
+        self.embedding = FieldEmbedding(
+            schema.vocab_sizes(), embedding_dim, frequencies=torch.as_tensor(schema.row_counts())
+        )
         self.numeric_vectors = nn.Parameter(torch.randn(len(schema.numeric), embedding_dim) * 1e-4)
         self.sequence_fields = [(s.name, schema.categorical_index(s.shares)) for s in schema.sequence]
         self.num_fields = len(schema.categorical) + len(schema.numeric) + len(schema.sequence)
@@ -64,32 +75,62 @@ class CTRModel(nn.Module):
     def check_batch(self, batch) -> None:
         """Refuse a batch that does not match the schema, naming what differs (shapes and dtypes only)."""
         if not isinstance(batch, dict):
-            raise DataError(f"{type(self).__name__} takes a batch dict from TensorTable.as_batch(), got {type(batch).__name__}; "
-                            "encode frames with schema.encode and iterate with iter_batches")
+            raise DataError(
+                f"{type(self).__name__} takes a batch dict from TensorTable.as_batch(), got {type(batch).__name__}; "
+                "encode frames with schema.encode and iterate with iter_batches"
+            )
         categorical = batch.get("categorical")
-        if not isinstance(categorical, torch.Tensor) or categorical.dim() != 2 or categorical.shape[1] != len(self.schema.categorical):
+        if (
+            not isinstance(categorical, torch.Tensor)
+            or categorical.dim() != 2
+            or categorical.shape[1] != len(self.schema.categorical)
+        ):
             got = tuple(categorical.shape) if isinstance(categorical, torch.Tensor) else type(categorical).__name__
-            raise DataError(f"batch['categorical'] must be (batch, {len(self.schema.categorical)}) ids for fields "
-                            f"{[f.name for f in self.schema.categorical]}, got {got}; encode frames with the model's schema")
+            raise DataError(
+                f"batch['categorical'] must be (batch, {len(self.schema.categorical)}) ids for fields "
+                f"{[f.name for f in self.schema.categorical]}, got {got}; encode frames with the model's schema"
+            )
         if categorical.dtype not in (torch.int64, torch.int32):
-            raise DataError(f"batch['categorical'] must hold integer ids, got {categorical.dtype}; encode frames with schema.encode")
+            raise DataError(
+                f"batch['categorical'] must hold integer ids, got {categorical.dtype}; encode frames with schema.encode"
+            )
         rows = categorical.shape[0]
         if self.schema.numeric:
             numeric = batch.get("numeric")
             expected = (rows, len(self.schema.numeric))
-            if not isinstance(numeric, torch.Tensor) or tuple(numeric.shape) != expected or not numeric.is_floating_point():
-                got = f"{tuple(numeric.shape)} {numeric.dtype}" if isinstance(numeric, torch.Tensor) else type(numeric).__name__
-                raise DataError(f"batch['numeric'] must be float {expected} for fields {[f.name for f in self.schema.numeric]}, "
-                                f"got {got}; encode frames with the model's schema")
+            if (
+                not isinstance(numeric, torch.Tensor)
+                or tuple(numeric.shape) != expected
+                or not numeric.is_floating_point()
+            ):
+                got = (
+                    f"{tuple(numeric.shape)} {numeric.dtype}"
+                    if isinstance(numeric, torch.Tensor)
+                    else type(numeric).__name__
+                )
+                raise DataError(
+                    f"batch['numeric'] must be float {expected} for fields {[f.name for f in self.schema.numeric]}, "
+                    f"got {got}; encode frames with the model's schema"
+                )
         sequences = batch.get("sequences") or {}
         for name, _ in self.sequence_fields:
             ids = sequences.get(name)
             if ids is None:
-                raise DataError(f"batch['sequences'] lacks {name!r}, which the schema declares; encode frames with the model's schema")
-            if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.shape[0] != rows or ids.dtype not in (torch.int64, torch.int32):
+                raise DataError(
+                    f"batch['sequences'] lacks {name!r}, which the schema declares; encode frames with the model's "
+                    "schema"
+                )
+            if (
+                not isinstance(ids, torch.Tensor)
+                or ids.dim() != 2
+                or ids.shape[0] != rows
+                or ids.dtype not in (torch.int64, torch.int32)
+            ):
                 got = f"{tuple(ids.shape)} {ids.dtype}" if isinstance(ids, torch.Tensor) else type(ids).__name__
-                raise DataError(f"batch['sequences'][{name!r}] must be integer ids (batch={rows}, max_len), got {got}; "
-                                "encode frames with the model's schema")
+                raise DataError(
+                    f"batch['sequences'][{name!r}] must be integer ids (batch={rows}, max_len), got {got}; "
+                    "encode frames with the model's schema"
+                )
 
     def field_embeddings(self, batch) -> torch.Tensor:
         """``(B, num_fields, D)``: categorical, then numeric, then pooled sequence fields."""
@@ -112,13 +153,84 @@ class CTRModel(nn.Module):
         return self.embedding_regularizer * self.embedding.mini_batch_penalty(torch.cat(rows))
 
 
-@register_model("dnn", family="ctr", paper="finalmlp")
+def _example_schema() -> FeatureSchema:
+    """A tiny fitted schema built in code: user, item and category ids, a price, two behaviour histories."""
+    sizes = {"user": ("user", 5), "item_id": ("item", 7), "cate_id": ("item", 3)}
+    categorical = [
+        CategoricalField(name, source=source).from_counts([f"{name}{i}" for i in range(size)], list(range(size, 0, -1)))
+        for name, (source, size) in sizes.items()
+    ]
+    numeric = [NumericField("price", stats={"mean": 0.0, "std": 1.0, "min": -2.0, "max": 2.0})]
+    sequence = [
+        SequenceField("hist_item", shares="item_id", max_len=4),
+        SequenceField("hist_cate", shares="cate_id", max_len=4),
+    ]
+    return FeatureSchema(categorical, numeric, sequence)
+
+
+def _example_batch(schema: FeatureSchema, rows: int = 3) -> dict:
+    """A batch shaped like ``TensorTable.as_batch()``: ids from OOV up, histories of 1.. tokens padded in front."""
+    generator = torch.Generator().manual_seed(0)
+    vocab = schema.vocab_sizes()
+    categorical = torch.stack([torch.randint(OOV, size, (rows,), generator=generator) for size in vocab], dim=1)
+    numeric = torch.randn(rows, len(schema.numeric), generator=generator)
+    sequences = {}
+    for field in schema.sequence:
+        size = vocab[schema.categorical_index(field.shares)]
+        ids = torch.randint(OOV, size, (rows, field.max_len), generator=generator)
+        lengths = torch.arange(rows) % field.max_len + 1
+        ids[torch.arange(field.max_len) < field.max_len - lengths[:, None]] = PAD
+        sequences[field.name] = ids
+    return {"categorical": categorical, "numeric": numeric, "sequences": sequences}
+
+
+def _ctr_example(**kwargs) -> tuple[dict, tuple]:
+    schema = _example_schema()
+    return {"schema": schema, "embedding_dim": 4, **kwargs}, (_example_batch(schema),)
+
+
+def _mlp_example() -> tuple[dict, tuple]:
+    return _ctr_example(hidden_units=(8, 8))
+
+
+def _cross_example() -> tuple[dict, tuple]:
+    return _ctr_example(num_cross_layers=2, hidden_units=(8,))
+
+
+def _two_stream_example() -> tuple[dict, tuple]:
+    return _ctr_example(mlp1_hidden_units=(8,), mlp2_hidden_units=(4,))
+
+
+def _finalmlp_example() -> tuple[dict, tuple]:
+    return _ctr_example(
+        mlp1_hidden_units=(8,),
+        mlp2_hidden_units=(4,),
+        gate_hidden_units=(8,),
+        num_heads=2,
+        stream1_context=("user",),
+        stream2_context=("item_id",),
+    )
+
+
+def _din_example() -> tuple[dict, tuple]:
+    return _ctr_example(attention_hidden_units=(8,), hidden_units=(8,))
+
+
+@register_model("dnn", family="ctr", paper="finalmlp", example=_mlp_example)
 class DNN(CTRModel):
     """Embedding & MLP: flattened field embeddings through one MLP."""
 
-    def __init__(self, schema: FeatureSchema, embedding_dim: int = 10, hidden_units: Sequence[int] = (400, 400, 400),
-                 activation: str = "relu", dropout: float = 0.2, batch_norm: bool = True,
-                 embedding_regularizer: float = 0.05, regularizer_mode: str = "full"):
+    def __init__(
+        self,
+        schema: FeatureSchema,
+        embedding_dim: int = 10,
+        hidden_units: Sequence[int] = (400, 400, 400),
+        activation: str = "relu",
+        dropout: float = 0.2,
+        batch_norm: bool = True,
+        embedding_regularizer: float = 0.05,
+        regularizer_mode: str = "full",
+    ):
         super().__init__(schema, embedding_dim, embedding_regularizer, regularizer_mode)
         self.mlp = MLP(self.num_fields * embedding_dim, hidden_units, 1, activation, dropout, batch_norm)
 
@@ -126,13 +238,21 @@ class DNN(CTRModel):
         return self.mlp(self.field_embeddings(batch).flatten(1)).squeeze(-1)
 
 
-@register_model("deepfm", family="ctr", paper="finalmlp")
+@register_model("deepfm", family="ctr", paper="finalmlp", example=_mlp_example)
 class DeepFM(CTRModel):
     """First-order weights + factorization machine + MLP over the same embeddings (BARS Frappe_x1 config)."""
 
-    def __init__(self, schema: FeatureSchema, embedding_dim: int = 10, hidden_units: Sequence[int] = (400, 400, 400),
-                 activation: str = "relu", dropout: float = 0.2, batch_norm: bool = True,
-                 embedding_regularizer: float = 0.05, regularizer_mode: str = "full"):
+    def __init__(
+        self,
+        schema: FeatureSchema,
+        embedding_dim: int = 10,
+        hidden_units: Sequence[int] = (400, 400, 400),
+        activation: str = "relu",
+        dropout: float = 0.2,
+        batch_norm: bool = True,
+        embedding_regularizer: float = 0.05,
+        regularizer_mode: str = "full",
+    ):
         super().__init__(schema, embedding_dim, embedding_regularizer, regularizer_mode)
         self.first_order = FieldEmbedding(schema.vocab_sizes(), 1, init_std=1e-4)
         self.fm = FactorizationMachine()
@@ -144,15 +264,24 @@ class DeepFM(CTRModel):
         return linear + self.fm(emb).squeeze(-1) + self.mlp(emb.flatten(1)).squeeze(-1)
 
 
-@register_model("dcn", family="ctr", paper="finalmlp")
+@register_model("dcn", family="ctr", paper="finalmlp", example=_cross_example)
 class DCN(CTRModel):
     """Deep & Cross: a cross network beside an MLP, concatenated into the output layer."""
 
     cross_class = CrossNetwork
 
-    def __init__(self, schema: FeatureSchema, embedding_dim: int = 10, num_cross_layers: int = 3,
-                 hidden_units: Sequence[int] = (400, 400, 400), activation: str = "relu", dropout: float = 0.2,
-                 batch_norm: bool = True, embedding_regularizer: float = 0.05, regularizer_mode: str = "full"):
+    def __init__(
+        self,
+        schema: FeatureSchema,
+        embedding_dim: int = 10,
+        num_cross_layers: int = 3,
+        hidden_units: Sequence[int] = (400, 400, 400),
+        activation: str = "relu",
+        dropout: float = 0.2,
+        batch_norm: bool = True,
+        embedding_regularizer: float = 0.05,
+        regularizer_mode: str = "full",
+    ):
         super().__init__(schema, embedding_dim, embedding_regularizer, regularizer_mode)
         width = self.num_fields * embedding_dim
         self.cross = self.cross_class(width, num_cross_layers)
@@ -164,27 +293,54 @@ class DCN(CTRModel):
         return self.output(torch.cat([self.cross(x0), self.mlp(x0)], dim=-1)).squeeze(-1)
 
 
-@register_model("dcnv2", family="ctr", paper="finalmlp")
+@register_model("dcnv2", family="ctr", paper="finalmlp", example=_cross_example)
 class DCNv2(DCN):
     """DCN-V2, parallel structure with full-rank cross layers (BARS Frappe_x1: 4 layers, dropout 0.4)."""
 
     cross_class = CrossNetworkV2
 
-    def __init__(self, schema: FeatureSchema, embedding_dim: int = 10, num_cross_layers: int = 4,
-                 hidden_units: Sequence[int] = (400, 400, 400), activation: str = "relu", dropout: float = 0.4,
-                 batch_norm: bool = True, embedding_regularizer: float = 0.05, regularizer_mode: str = "full"):
-        super().__init__(schema, embedding_dim, num_cross_layers, hidden_units, activation, dropout, batch_norm,
-                         embedding_regularizer, regularizer_mode)
+    def __init__(
+        self,
+        schema: FeatureSchema,
+        embedding_dim: int = 10,
+        num_cross_layers: int = 4,
+        hidden_units: Sequence[int] = (400, 400, 400),
+        activation: str = "relu",
+        dropout: float = 0.4,
+        batch_norm: bool = True,
+        embedding_regularizer: float = 0.05,
+        regularizer_mode: str = "full",
+    ):
+        super().__init__(
+            schema,
+            embedding_dim,
+            num_cross_layers,
+            hidden_units,
+            activation,
+            dropout,
+            batch_norm,
+            embedding_regularizer,
+            regularizer_mode,
+        )
 
 
-@register_model("dualmlp", family="ctr", paper="finalmlp")
+@register_model("dualmlp", family="ctr", paper="finalmlp", example=_two_stream_example)
 class DualMLP(CTRModel):
     """Two independent MLPs over the same embeddings, logits summed (FinalMLP's two-stream baseline)."""
 
-    def __init__(self, schema: FeatureSchema, embedding_dim: int = 10,
-                 mlp1_hidden_units: Sequence[int] = (400, 400, 400), mlp2_hidden_units: Sequence[int] = (400, 400, 400),
-                 mlp1_dropout: float = 0.2, mlp2_dropout: float = 0.2, batch_norm: bool = True, activation: str = "relu",
-                 embedding_regularizer: float = 0.05, regularizer_mode: str = "full"):
+    def __init__(
+        self,
+        schema: FeatureSchema,
+        embedding_dim: int = 10,
+        mlp1_hidden_units: Sequence[int] = (400, 400, 400),
+        mlp2_hidden_units: Sequence[int] = (400, 400, 400),
+        mlp1_dropout: float = 0.2,
+        mlp2_dropout: float = 0.2,
+        batch_norm: bool = True,
+        activation: str = "relu",
+        embedding_regularizer: float = 0.05,
+        regularizer_mode: str = "full",
+    ):
         super().__init__(schema, embedding_dim, embedding_regularizer, regularizer_mode)
         width = self.num_fields * embedding_dim
         self.mlp1 = MLP(width, mlp1_hidden_units, 1, activation, mlp1_dropout, batch_norm)
@@ -195,7 +351,7 @@ class DualMLP(CTRModel):
         return (self.mlp1(flat) + self.mlp2(flat)).squeeze(-1)
 
 
-@register_model("finalmlp", family="ctr", paper="finalmlp")
+@register_model("finalmlp", family="ctr", paper="finalmlp", example=_finalmlp_example)
 class FinalMLP(CTRModel):
     """Two MLP streams, each fed its own context-gated view of the embeddings, fused bilinearly.
 
@@ -206,13 +362,25 @@ class FinalMLP(CTRModel):
     contexts user / item, 5 fusion heads, embedding regulariser 0.05.
     """
 
-    def __init__(self, schema: FeatureSchema, embedding_dim: int = 10,
-                 mlp1_hidden_units: Sequence[int] = (400,), mlp2_hidden_units: Sequence[int] = (100,),
-                 mlp1_dropout: float = 0.4, mlp2_dropout: float = 0.4, mlp1_batch_norm: bool = True,
-                 mlp2_batch_norm: bool = True, activation: str = "relu",
-                 stream1_context: Sequence[str] = ("user",), stream2_context: Sequence[str] = ("item",),
-                 gate_hidden_units: Sequence[int] = (400,), use_gating: bool = True, num_heads: int = 5,
-                 embedding_regularizer: float = 0.05, regularizer_mode: str = "full"):
+    def __init__(
+        self,
+        schema: FeatureSchema,
+        embedding_dim: int = 10,
+        mlp1_hidden_units: Sequence[int] = (400,),
+        mlp2_hidden_units: Sequence[int] = (100,),
+        mlp1_dropout: float = 0.4,
+        mlp2_dropout: float = 0.4,
+        mlp1_batch_norm: bool = True,
+        mlp2_batch_norm: bool = True,
+        activation: str = "relu",
+        stream1_context: Sequence[str] = ("user",),
+        stream2_context: Sequence[str] = ("item",),
+        gate_hidden_units: Sequence[int] = (400,),
+        use_gating: bool = True,
+        num_heads: int = 5,
+        embedding_regularizer: float = 0.05,
+        regularizer_mode: str = "full",
+    ):
         super().__init__(schema, embedding_dim, embedding_regularizer, regularizer_mode)
         width = self.num_fields * embedding_dim
         self.mlp1 = MLP(width, mlp1_hidden_units, None, activation, mlp1_dropout, mlp1_batch_norm)
@@ -224,14 +392,24 @@ class FinalMLP(CTRModel):
             context_fields = sorted({i for ctx in self.contexts for i in ctx})
             self.context_fields = context_fields
             self.context_positions = [[context_fields.index(i) for i in ctx] for ctx in self.contexts]
-            self.context_embedding = FieldEmbedding([schema.vocab_sizes()[i] for i in context_fields], embedding_dim) if context_fields else None
+            self.context_embedding = (
+                FieldEmbedding([schema.vocab_sizes()[i] for i in context_fields], embedding_dim)
+                if context_fields
+                else None
+            )
             self.gates = nn.ModuleList(
-                FeatureGating(width, len(ctx) * embedding_dim, gate_hidden_units, bias_dim=embedding_dim) for ctx in self.contexts
+                FeatureGating(width, len(ctx) * embedding_dim, gate_hidden_units, bias_dim=embedding_dim)
+                for ctx in self.contexts
             )
 
     def regularization_loss(self, batch):
         penalty = super().regularization_loss(batch)
-        if self.use_gating and self.context_embedding is not None and self.embedding_regularizer and self.regularizer_mode == "full":
+        if (
+            self.use_gating
+            and self.context_embedding is not None
+            and self.embedding_regularizer
+            and self.regularizer_mode == "full"
+        ):
             penalty = penalty + self.embedding_regularizer / 2 * self.context_embedding.l2_penalty()
         return penalty
 
@@ -239,7 +417,11 @@ class FinalMLP(CTRModel):
         flat = self.field_embeddings(batch).flatten(1)
         x1 = x2 = flat
         if self.use_gating:
-            context = self.context_embedding(batch["categorical"][:, self.context_fields]) if self.context_embedding is not None else None
+            context = (
+                self.context_embedding(batch["categorical"][:, self.context_fields])
+                if self.context_embedding is not None
+                else None
+            )
             x1, x2 = (
                 gate(flat, context[:, positions].flatten(1) if positions else None)
                 for gate, positions in zip(self.gates, self.context_positions)
@@ -247,7 +429,7 @@ class FinalMLP(CTRModel):
         return self.fusion(self.mlp1(x1), self.mlp2(x2)).squeeze(-1)
 
 
-@register_model("din", family="ctr", paper="din")
+@register_model("din", family="ctr", paper="din", example=_din_example)
 class DIN(CTRModel):
     """Deep Interest Network: target-aware attention pooling of each behaviour sequence.
 
@@ -258,12 +440,21 @@ class DIN(CTRModel):
     model). Regularisation defaults to the mini-batch aware form.
     """
 
-    def __init__(self, schema: FeatureSchema, embedding_dim: int = 18,
-                 target_pairs: Sequence[Sequence[str]] = (("hist_item", "item_id"), ("hist_cate", "cate_id")),
-                 attention_hidden_units: Sequence[int] = (80, 40), hidden_units: Sequence[int] = (200, 80),
-                 activation: str = "dice", attention_activation: str | None = None, use_softmax: bool = False,
-                 pooling: str = "attention", dropout: float = 0.0, embedding_regularizer: float = 0.01,
-                 regularizer_mode: str = "mini_batch"):
+    def __init__(
+        self,
+        schema: FeatureSchema,
+        embedding_dim: int = 18,
+        target_pairs: Sequence[Sequence[str]] = (("hist_item", "item_id"), ("hist_cate", "cate_id")),
+        attention_hidden_units: Sequence[int] = (80, 40),
+        hidden_units: Sequence[int] = (200, 80),
+        activation: str = "dice",
+        attention_activation: str | None = None,
+        use_softmax: bool = False,
+        pooling: str = "attention",
+        dropout: float = 0.0,
+        embedding_regularizer: float = 0.01,
+        regularizer_mode: str = "mini_batch",
+    ):
         super().__init__(schema, embedding_dim, embedding_regularizer, regularizer_mode)
         if pooling not in ("attention", "sum"):
             raise ConfigError(f"pooling={pooling!r}; use 'attention' (DIN) or 'sum' (base model)")
@@ -271,7 +462,10 @@ class DIN(CTRModel):
         self.pairs = []
         for seq_name, target in target_pairs:
             if seq_name not in sequence_names:
-                raise ConfigError(f"DIN target_pairs names sequence {seq_name!r}, not in the schema's sequences {sorted(sequence_names)}")
+                raise ConfigError(
+                    f"DIN target_pairs names sequence {seq_name!r}, not in the schema's sequences "
+                    f"{sorted(sequence_names)}"
+                )
             self.pairs.append((seq_name, schema.categorical_index(target)))
         self.pooling = pooling
         self.attention = nn.ModuleList(
@@ -304,7 +498,7 @@ class DIN(CTRModel):
         return self.mlp(torch.cat(parts, dim=-1)).squeeze(-1)
 
 
-@register_model("din_base", family="ctr", paper="din")
+@register_model("din_base", family="ctr", paper="din", example=_din_example)
 def din_base(schema: FeatureSchema, activation: str = "prelu", **kwargs) -> DIN:
     """DIN's base model: Embedding & MLP with sum pooling of the behaviours (PReLU)."""
     return DIN(schema, activation=activation, pooling="sum", **kwargs)

@@ -84,7 +84,9 @@ class GraphSAGE(_MessagePassingNet):
 
     block_kind = "mean"
 
-    def __init__(self, in_features: int, num_classes: int, hidden: int = 128, num_layers: int = 2, dropout: float = 0.0):
+    def __init__(
+        self, in_features: int, num_classes: int, hidden: int = 128, num_layers: int = 2, dropout: float = 0.0
+    ):
         widths = [in_features] + [hidden] * (num_layers - 1) + [num_classes]
         super().__init__([SAGEConv(a, b) for a, b in zip(widths[:-1], widths[1:])], dropout)
 
@@ -97,12 +99,22 @@ class GraphSAGE(_MessagePassingNet):
         return layer(h, adj, h_target)
 
 
-@register_model("gcn", family="graph", paper="ff-g2m")
-def gcn(in_features: int = 1433, num_classes: int = 7, hidden: int = 64, num_layers: int = 2, dropout: float = 0.8) -> GCN:
+def _example(network) -> tuple[dict, tuple]:
+    """A path of three nodes with five features each; ``network`` builds its own operator from the edges."""
+    features = torch.randn(3, 5, generator=torch.Generator().manual_seed(0))
+    edges = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    return {"in_features": 5, "num_classes": 3, "hidden": 8}, (features, network.adjacency(edges, 3))
+
+
+@register_model("gcn", family="graph", paper="ff-g2m", example=lambda: _example(GCN))
+def gcn(
+    in_features: int = 1433, num_classes: int = 7, hidden: int = 64, num_layers: int = 2, dropout: float = 0.8
+) -> GCN:
     return GCN(in_features, num_classes, hidden, num_layers, dropout)
 
 
-@register_model("graphsage", family="graph", paper="ff-g2m")
-def graphsage(in_features: int = 1433, num_classes: int = 7, hidden: int = 128, num_layers: int = 2,
-              dropout: float = 0.0) -> GraphSAGE:
+@register_model("graphsage", family="graph", paper="ff-g2m", example=lambda: _example(GraphSAGE))
+def graphsage(
+    in_features: int = 1433, num_classes: int = 7, hidden: int = 128, num_layers: int = 2, dropout: float = 0.0
+) -> GraphSAGE:
     return GraphSAGE(in_features, num_classes, hidden, num_layers, dropout)

@@ -25,20 +25,30 @@ from mlpzoo.registry import register_model
 def _checked(in_features: int, out_features: int, hidden: Sequence[int]) -> tuple[int, ...]:
     hidden = tuple(int(h) for h in hidden)
     if in_features < 1 or out_features < 1 or any(h < 1 for h in hidden):
-        raise ValueError(f"hypernetwork target widths in={in_features}, hidden={hidden}, out={out_features} must all be >= 1")
+        raise ValueError(
+            f"hypernetwork target widths in={in_features}, hidden={hidden}, out={out_features} must all be >= 1"
+        )
     return hidden
 
 
 class HyperMLP(nn.Module):
     """An MLP ``in -> hidden... -> out`` (ReLU) whose weights a chunked hypernetwork generates."""
 
-    def __init__(self, in_features: int, out_features: int, hidden: Sequence[int] = (64,), chunk_size: int = 256,
-                 chunk_embedding_dim: int = 8, generator_hidden: int = 32):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        hidden: Sequence[int] = (64,),
+        chunk_size: int = 256,
+        chunk_embedding_dim: int = 8,
+        generator_hidden: int = 32,
+    ):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.hidden = _checked(in_features, out_features, hidden)
-        self.hyper = ChunkedHyperNetwork(mlp_shapes(in_features, self.hidden, out_features), chunk_size,
-                                         chunk_embedding_dim, 0, generator_hidden)
+        self.hyper = ChunkedHyperNetwork(
+            mlp_shapes(in_features, self.hidden, out_features), chunk_size, chunk_embedding_dim, 0, generator_hidden
+        )
 
     def forward(self, batch) -> torch.Tensor:
         x = batch["x"] if isinstance(batch, dict) else batch
@@ -63,15 +73,29 @@ class TaskHyperMLP(nn.Module):
     -> ``(T, K, out)``; :meth:`embeddings` looks up training tasks by id.
     """
 
-    def __init__(self, in_features: int = 1, out_features: int = 1, hidden: Sequence[int] = (40, 40), n_tasks: int = 100,
-                 task_embedding_dim: int = 8, chunk_size: int = 256, chunk_embedding_dim: int = 8, generator_hidden: int = 64):
+    def __init__(
+        self,
+        in_features: int = 1,
+        out_features: int = 1,
+        hidden: Sequence[int] = (40, 40),
+        n_tasks: int = 100,
+        task_embedding_dim: int = 8,
+        chunk_size: int = 256,
+        chunk_embedding_dim: int = 8,
+        generator_hidden: int = 64,
+    ):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.hidden = _checked(in_features, out_features, hidden)
         self.task_embedding = nn.Embedding(n_tasks, task_embedding_dim)
         nn.init.normal_(self.task_embedding.weight, std=0.1)
-        self.hyper = ChunkedHyperNetwork(mlp_shapes(in_features, self.hidden, out_features), chunk_size,
-                                         chunk_embedding_dim, task_embedding_dim, generator_hidden)
+        self.hyper = ChunkedHyperNetwork(
+            mlp_shapes(in_features, self.hidden, out_features),
+            chunk_size,
+            chunk_embedding_dim,
+            task_embedding_dim,
+            generator_hidden,
+        )
 
     def embeddings(self, task_ids: torch.Tensor) -> torch.Tensor:
         return self.task_embedding(task_ids)
@@ -80,17 +104,50 @@ class TaskHyperMLP(nn.Module):
         return functional_mlp(x, self.hyper(task_embeddings))
 
 
-@register_model("hypernet_chunked", family="other", paper="hypernetworks")
-def hypernet_chunked(in_features: int, out_features: int, hidden: Sequence[int] = (64,), chunk_size: int = 256,
-                     chunk_embedding_dim: int = 8, generator_hidden: int = 32) -> HyperMLP:
+def _chunked_example() -> tuple[dict, tuple]:
+    x = torch.randn(3, 4, generator=torch.Generator().manual_seed(0))
+    return {"in_features": 4, "out_features": 2, "hidden": (8,), "chunk_size": 16, "generator_hidden": 8}, (x,)
+
+
+def _task_example() -> tuple[dict, tuple]:
+    """Two tasks of five points each, with their (given) task embeddings."""
+    generator = torch.Generator().manual_seed(0)
+    inputs = (torch.randn(2, 5, 1, generator=generator), torch.randn(2, 4, generator=generator))
+    return {"hidden": (8,), "n_tasks": 3, "task_embedding_dim": 4, "chunk_size": 16, "generator_hidden": 8}, inputs
+
+
+@register_model("hypernet_chunked", family="other", paper="hypernetworks", example=_chunked_example)
+def hypernet_chunked(
+    in_features: int,
+    out_features: int,
+    hidden: Sequence[int] = (64,),
+    chunk_size: int = 256,
+    chunk_embedding_dim: int = 8,
+    generator_hidden: int = 32,
+) -> HyperMLP:
     """Static chunked hypernetwork generating a ReLU MLP (Ha et al. style)."""
     return HyperMLP(in_features, out_features, hidden, chunk_size, chunk_embedding_dim, generator_hidden)
 
 
-@register_model("hypernet_task", family="other", paper="hypernetworks")
-def hypernet_task(in_features: int = 1, out_features: int = 1, hidden: Sequence[int] = (40, 40), n_tasks: int = 100,
-                  task_embedding_dim: int = 8, chunk_size: int = 256, chunk_embedding_dim: int = 8,
-                  generator_hidden: int = 64) -> TaskHyperMLP:
+@register_model("hypernet_task", family="other", paper="hypernetworks", example=_task_example)
+def hypernet_task(
+    in_features: int = 1,
+    out_features: int = 1,
+    hidden: Sequence[int] = (40, 40),
+    n_tasks: int = 100,
+    task_embedding_dim: int = 8,
+    chunk_size: int = 256,
+    chunk_embedding_dim: int = 8,
+    generator_hidden: int = 64,
+) -> TaskHyperMLP:
     """Task-embedding-conditioned chunked hypernetwork for few-shot regression."""
-    return TaskHyperMLP(in_features, out_features, hidden, n_tasks, task_embedding_dim, chunk_size,
-                        chunk_embedding_dim, generator_hidden)
+    return TaskHyperMLP(
+        in_features,
+        out_features,
+        hidden,
+        n_tasks,
+        task_embedding_dim,
+        chunk_size,
+        chunk_embedding_dim,
+        generator_hidden,
+    )

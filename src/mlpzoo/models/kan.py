@@ -72,10 +72,14 @@ def _check_widths(where: str, in_features, out_features, hidden) -> None:
 def _input(batch) -> torch.Tensor:
     if isinstance(batch, dict):
         if "x" not in batch:
-            raise DataError(f"batch has keys {sorted(batch)} but no 'x'; pass {{'x': inputs}} or the input tensor itself")
+            raise DataError(
+                f"batch has keys {sorted(batch)} but no 'x'; pass {{'x': inputs}} or the input tensor itself"
+            )
         batch = batch["x"]
     if not isinstance(batch, torch.Tensor) or batch.dim() == 0:
-        raise DataError(f"model input must be a tensor (batch, features), got {type(batch).__name__}; pass batch['x'] as a tensor")
+        raise DataError(
+            f"model input must be a tensor (batch, features), got {type(batch).__name__}; pass batch['x'] as a tensor"
+        )
     if batch.shape[0] == 0:
         raise DataError(f"model input has 0 rows (shape {tuple(batch.shape)}); pass a batch with at least one row")
     return batch.reshape(batch.shape[0], -1)
@@ -98,14 +102,26 @@ class KANNet(nn.Module):
         **layer_kwargs: passed to every layer (e.g. ``grid_size``, ``grid_range``).
     """
 
-    def __init__(self, in_features: int, out_features: int = 1, hidden: Sequence[int] = (16,),
-                 layer: str = "bspline", regularization_weight: float = 0.0, **layer_kwargs):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int = 1,
+        hidden: Sequence[int] = (16,),
+        layer: str = "bspline",
+        regularization_weight: float = 0.0,
+        **layer_kwargs,
+    ):
         super().__init__()
         if layer not in LAYERS:
             raise ConfigError(f"KANNet layer={layer!r} is unknown; choose one of {', '.join(LAYERS)}")
         _check_widths("KANNet", in_features, out_features, hidden)
         widths = [int(in_features), *(int(h) for h in hidden), int(out_features)]
-        self.in_features, self.out_features, self.hidden, self.layer = in_features, out_features, tuple(widths[1:-1]), layer
+        self.in_features, self.out_features, self.hidden, self.layer = (
+            in_features,
+            out_features,
+            tuple(widths[1:-1]),
+            layer,
+        )
         self.regularization_weight = float(regularization_weight)
         self.layers = nn.ModuleList(_make_layer(layer, a, b, layer_kwargs) for a, b in zip(widths[:-1], widths[1:]))
 
@@ -145,54 +161,69 @@ class KANNet(nn.Module):
 class DenseMLP(nn.Module):
     """A plain MLP on ``batch["x"]`` (SiLU hidden activations), with KANNet's output convention."""
 
-    def __init__(self, in_features: int, out_features: int = 1, hidden: Sequence[int] = (32,),
-                 activation: str = "silu", dropout: float = 0.0, batch_norm: bool = False):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int = 1,
+        hidden: Sequence[int] = (32,),
+        activation: str = "silu",
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+    ):
         super().__init__()
         _check_widths("DenseMLP", in_features, out_features, hidden)
         self.in_features, self.out_features, self.hidden = in_features, out_features, tuple(int(h) for h in hidden)
-        self.mlp = MLP(in_features, self.hidden, out_features, activation=activation, dropout=dropout, batch_norm=batch_norm)
+        self.mlp = MLP(
+            in_features, self.hidden, out_features, activation=activation, dropout=dropout, batch_norm=batch_norm
+        )
 
     def forward(self, batch) -> torch.Tensor:
         return _output(self.mlp(_input(batch)), self.out_features)
 
 
-@register_model("kan_bspline", family="kan", paper="kan-hea")
+def _example() -> tuple[dict, tuple]:
+    """Three rows of four features in the default grid range [-1, 1], two outputs, one hidden layer of 5."""
+    x = torch.rand(3, 4, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    return {"in_features": 4, "out_features": 2, "hidden": (5,)}, (x,)
+
+
+@register_model("kan_bspline", family="kan", paper="kan-hea", example=_example)
 def kan_bspline(in_features: int, out_features: int = 1, hidden: Sequence[int] = (16,), **kwargs) -> KANNet:
     """B-spline KAN (Liu et al. 2024; efficient-kan layers)."""
     return KANNet(in_features, out_features, hidden, layer="bspline", **kwargs)
 
 
-@register_model("kan_rbf", family="kan", paper="s-kan")
+@register_model("kan_rbf", family="kan", paper="s-kan", example=_example)
 def kan_rbf(in_features: int, out_features: int = 1, hidden: Sequence[int] = (16,), **kwargs) -> KANNet:
     """Gaussian-RBF KAN (FastKAN), a single-basis baseline of S-KAN."""
     return KANNet(in_features, out_features, hidden, layer="rbf", **kwargs)
 
 
-@register_model("kan_relu", family="kan", paper="af-kan")
+@register_model("kan_relu", family="kan", paper="af-kan", example=_example)
 def kan_relu(in_features: int, out_features: int = 1, hidden: Sequence[int] = (16,), **kwargs) -> KANNet:
     """ReLU-KAN (squared-ReLU bumps)."""
     return KANNet(in_features, out_features, hidden, layer="relu", **kwargs)
 
 
-@register_model("af_kan", family="kan", paper="af-kan")
+@register_model("af_kan", family="kan", paper="af-kan", example=_example)
 def af_kan(in_features: int, out_features: int = 1, hidden: Sequence[int] = (16,), **kwargs) -> KANNet:
     """AF-KAN (activation-function bumps, attention reduction, LayerNorm)."""
     return KANNet(in_features, out_features, hidden, layer="af", **kwargs)
 
 
-@register_model("s_kan", family="kan", paper="s-kan")
+@register_model("s_kan", family="kan", paper="s-kan", example=_example)
 def s_kan(in_features: int, out_features: int = 1, hidden: Sequence[int] = (16,), **kwargs) -> KANNet:
     """S-KAN: node-wise selectable basis families (call ``select()`` then ``prune()`` after training)."""
     return KANNet(in_features, out_features, hidden, layer="selectable", **kwargs)
 
 
-@register_model("gr_kan", family="kan", paper="kat")
+@register_model("gr_kan", family="kan", paper="kat", example=_example)
 def gr_kan(in_features: int, out_features: int = 1, hidden: Sequence[int] = (16,), **kwargs) -> KANNet:
     """GR-KAN stack (group-rational activations then linear maps, KAT)."""
     return KANNet(in_features, out_features, hidden, layer="grkan", **kwargs)
 
 
-@register_model("mlp", family="tabular")
+@register_model("mlp", family="tabular", example=_example)
 def mlp(in_features: int, out_features: int = 1, hidden: Sequence[int] = (32,), **kwargs) -> DenseMLP:
     """Plain MLP with SiLU on ``batch["x"]``."""
     return DenseMLP(in_features, out_features, hidden, **kwargs)
@@ -205,8 +236,15 @@ def build(kind: str, in_features: int, out_features: int, hidden: Sequence[int],
     return KANNet(in_features, out_features, hidden, layer=kind, **layer_kwargs)
 
 
-def width_for_parameters(kind: str, in_features: int, out_features: int, depth: int, target_params: int,
-                         max_width: int = 4096, **layer_kwargs) -> int:
+def width_for_parameters(
+    kind: str,
+    in_features: int,
+    out_features: int,
+    depth: int,
+    target_params: int,
+    max_width: int = 4096,
+    **layer_kwargs,
+) -> int:
     """The hidden width ``w`` (``depth`` hidden layers of width ``w``) whose parameter count is
     closest to ``target_params``; ``kind`` is a KANNet ``layer`` name or ``"mlp"``.
 

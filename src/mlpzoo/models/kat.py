@@ -8,7 +8,8 @@ replaces every two-layer MLP ``fc1 -> GELU -> fc2`` by a two-layer GR-KAN
 rational starts as the identity and the second as GELU (KAT's ``act_init=["identity", "gelu"]``),
 each with 8 channel groups, and each following linear map gets KAT's variance-preserving init.
 Everything else (patch embedding :class:`~mlpzoo.layers.patch.PatchEmbed`, class token, learned
-position embedding, attention :class:`~mlpzoo.layers.attention.SelfAttention`) is the same in both models, so their parameter counts differ only by the rationals'
+position embedding, attention :class:`~mlpzoo.layers.attention.SelfAttention`) is the same in both models, so their
+parameter counts differ only by the rationals'
 coefficients (``2 * groups * 10`` per block).
 
 Initialisation follows timm's ViT: linear weights truncated normal with std 0.02 and zero biases,
@@ -91,14 +92,32 @@ class VisionTransformer(nn.Module):
         act_init: start function of the second rational (``gelu`` in KAT, or ``silu``).
     """
 
-    def __init__(self, img_size: int = 32, patch_size: int = 4, in_chans: int = 3, num_classes: int = 10,
-                 embed_dim: int = 96, depth: int = 6, num_heads: int = 3, mlp_ratio: float = 4.0,
-                 mixer: str = "gelu", groups: int = 8, act_init: str = "gelu"):
+    def __init__(
+        self,
+        img_size: int = 32,
+        patch_size: int = 4,
+        in_chans: int = 3,
+        num_classes: int = 10,
+        embed_dim: int = 96,
+        depth: int = 6,
+        num_heads: int = 3,
+        mlp_ratio: float = 4.0,
+        mixer: str = "gelu",
+        groups: int = 8,
+        act_init: str = "gelu",
+    ):
         super().__init__()
         if mixer not in MIXERS:
             raise ConfigError(f"mixer={mixer!r} is unknown; choose one of {', '.join(MIXERS)}")
-        sizes = {"img_size": img_size, "patch_size": patch_size, "in_chans": in_chans, "num_classes": num_classes,
-                 "embed_dim": embed_dim, "depth": depth, "num_heads": num_heads}
+        sizes = {
+            "img_size": img_size,
+            "patch_size": patch_size,
+            "in_chans": in_chans,
+            "num_classes": num_classes,
+            "embed_dim": embed_dim,
+            "depth": depth,
+            "num_heads": num_heads,
+        }
         for name, value in sizes.items():
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name}={value!r}; pass a positive integer")
@@ -111,7 +130,9 @@ class VisionTransformer(nn.Module):
         self.patch_embed = PatchEmbed(in_chans, embed_dim, patch_size)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, (img_size // patch_size) ** 2 + 1, embed_dim))
-        self.blocks = nn.Sequential(*(Block(embed_dim, num_heads, mlp_ratio, mixer, groups, act_init) for _ in range(depth)))
+        self.blocks = nn.Sequential(
+            *(Block(embed_dim, num_heads, mlp_ratio, mixer, groups, act_init) for _ in range(depth))
+        )
         self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
         self.head = nn.Linear(embed_dim, num_classes)
         self._init_weights()
@@ -149,16 +170,53 @@ class VisionTransformer(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
-@register_model("kat", family="vision", paper="kat")
-def kat(img_size: int = 32, patch_size: int = 4, in_chans: int = 3, num_classes: int = 10, embed_dim: int = 96,
-        depth: int = 6, num_heads: int = 3, mlp_ratio: float = 4.0, groups: int = 8, act_init: str = "gelu") -> VisionTransformer:
+def _example() -> tuple[dict, tuple]:
+    """Two 8-pixel images in four patches; width 16 with two heads, mixer width 32 (KAT's 8 groups divide both)."""
+    images = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    return {"img_size": 8, "num_classes": 3, "embed_dim": 16, "depth": 2, "num_heads": 2, "mlp_ratio": 2.0}, (images,)
+
+
+@register_model("kat", family="vision", paper="kat", example=_example)
+def kat(
+    img_size: int = 32,
+    patch_size: int = 4,
+    in_chans: int = 3,
+    num_classes: int = 10,
+    embed_dim: int = 96,
+    depth: int = 6,
+    num_heads: int = 3,
+    mlp_ratio: float = 4.0,
+    groups: int = 8,
+    act_init: str = "gelu",
+) -> VisionTransformer:
     """KAT for 32-pixel images: KAT-T's layout (heads of 32 channels, mlp ratio 4) at width 96 and depth 6."""
-    return VisionTransformer(img_size, patch_size, in_chans, num_classes, embed_dim, depth, num_heads, mlp_ratio,
-                             mixer="grkan", groups=groups, act_init=act_init)
+    return VisionTransformer(
+        img_size,
+        patch_size,
+        in_chans,
+        num_classes,
+        embed_dim,
+        depth,
+        num_heads,
+        mlp_ratio,
+        mixer="grkan",
+        groups=groups,
+        act_init=act_init,
+    )
 
 
-@register_model("kat_vit", family="vision", paper="kat")
-def kat_vit(img_size: int = 32, patch_size: int = 4, in_chans: int = 3, num_classes: int = 10, embed_dim: int = 96,
-            depth: int = 6, num_heads: int = 3, mlp_ratio: float = 4.0) -> VisionTransformer:
+@register_model("kat_vit", family="vision", paper="kat", example=_example)
+def kat_vit(
+    img_size: int = 32,
+    patch_size: int = 4,
+    in_chans: int = 3,
+    num_classes: int = 10,
+    embed_dim: int = 96,
+    depth: int = 6,
+    num_heads: int = 3,
+    mlp_ratio: float = 4.0,
+) -> VisionTransformer:
     """The ViT (DeiT) of the same sizes as :func:`kat`, with GELU MLPs: KAT's baseline."""
-    return VisionTransformer(img_size, patch_size, in_chans, num_classes, embed_dim, depth, num_heads, mlp_ratio, mixer="gelu")
+    return VisionTransformer(
+        img_size, patch_size, in_chans, num_classes, embed_dim, depth, num_heads, mlp_ratio, mixer="gelu"
+    )

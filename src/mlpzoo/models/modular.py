@@ -49,7 +49,12 @@ class GrokkingMLP(nn.Module):
         return hidden @ self.w_out @ self.unembed
 
 
-@register_model("grokking_net", family="other", paper="grokking-tickets")
+def _example() -> tuple[dict, tuple]:
+    pairs = torch.randint(0, 7, (3, 2), generator=torch.Generator().manual_seed(0))
+    return {"p": 7, "d_emb": 8, "d_model": 4}, (pairs,)
+
+
+@register_model("grokking_net", family="other", paper="grokking-tickets", example=_example)
 def grokking_net(p: int = 67, d_emb: int = 500, d_model: int = 48) -> GrokkingMLP:
     """The paper's modular-addition MLP (p = 67, d_emb = 500, d_model = 48)."""
     return GrokkingMLP(p, d_emb, d_model)

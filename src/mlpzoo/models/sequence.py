@@ -46,13 +46,25 @@ class MambaLM(nn.Module):
         selective True, chunk_size) go to :class:`MambaMixer`. norm_eps: RMSNorm epsilon (1e-5).
     """
 
-    def __init__(self, vocab_size: int, d_model: int = 64, n_layer: int = 2, d_state: int = 16, d_conv: int = 4,
-                 expand: int = 2, selective: bool = True, chunk_size: int = DEFAULT_CHUNK, norm_eps: float = 1e-5):
+    def __init__(
+        self,
+        vocab_size: int,
+        d_model: int = 64,
+        n_layer: int = 2,
+        d_state: int = 16,
+        d_conv: int = 4,
+        expand: int = 2,
+        selective: bool = True,
+        chunk_size: int = DEFAULT_CHUNK,
+        norm_eps: float = 1e-5,
+    ):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, d_model)
         self.norms = nn.ModuleList(nn.RMSNorm(d_model, eps=norm_eps) for _ in range(n_layer))
         self.mixers = nn.ModuleList(
-            MambaMixer(d_model, d_state, d_conv, expand, selective=selective, chunk_size=chunk_size) for _ in range(n_layer))
+            MambaMixer(d_model, d_state, d_conv, expand, selective=selective, chunk_size=chunk_size)
+            for _ in range(n_layer)
+        )
         self.norm_f = nn.RMSNorm(d_model, eps=norm_eps)
         self.lm_head = nn.Linear(d_model, vocab_size, bias=False)
         self.lm_head.weight = self.embedding.weight
@@ -61,7 +73,11 @@ class MambaLM(nn.Module):
     def _init_weights(self, n_layer: int) -> None:
         nn.init.normal_(self.embedding.weight, std=0.02)
         for module in self.modules():
-            if isinstance(module, nn.Linear) and module.bias is not None and not getattr(module.bias, "_no_reinit", False):
+            if (
+                isinstance(module, nn.Linear)
+                and module.bias is not None
+                and not getattr(module.bias, "_no_reinit", False)
+            ):
                 nn.init.zeros_(module.bias)
         for mixer in self.mixers:  # GPT-2 style rescaling of the residual branch's last projection
             nn.init.kaiming_uniform_(mixer.out_proj.weight, a=math.sqrt(5))
@@ -113,8 +129,9 @@ class TransformerLM(nn.Module):
         self.d_model = d_model
         self.embedding = nn.Embedding(vocab_size, d_model)
         nn.init.normal_(self.embedding.weight, std=d_model**-0.5)
-        layer = nn.TransformerEncoderLayer(d_model, n_head, 4 * d_model, dropout, activation="gelu",
-                                           batch_first=True, norm_first=True)
+        layer = nn.TransformerEncoderLayer(
+            d_model, n_head, 4 * d_model, dropout, activation="gelu", batch_first=True, norm_first=True
+        )
         self.blocks = nn.TransformerEncoder(layer, n_layer, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
         self.lm_head = nn.Linear(d_model, vocab_size, bias=False)
         self.lm_head.weight = self.embedding.weight
@@ -122,7 +139,9 @@ class TransformerLM(nn.Module):
     def forward(self, batch) -> torch.Tensor:
         tokens = _tokens(batch)
         length = tokens.shape[1]
-        hidden = self.embedding(tokens) * math.sqrt(self.d_model) + sinusoidal_positions(length, self.d_model, tokens.device)
+        hidden = self.embedding(tokens) * math.sqrt(self.d_model) + sinusoidal_positions(
+            length, self.d_model, tokens.device
+        )
         mask = nn.Transformer.generate_square_subsequent_mask(length, device=tokens.device)
         return self.lm_head(self.blocks(hidden, mask=mask, is_causal=True))
 
@@ -159,8 +178,9 @@ class CNN1DForecaster(nn.Module):
         kernel = min(kernel_size, steps)
         self.steps = steps
         self.conv = nn.Conv1d(in_channels, channels, kernel)
-        self.head = nn.Sequential(nn.ReLU(), nn.Flatten(), nn.Linear(channels * (steps - kernel + 1), dense),
-                                  nn.ReLU(), nn.Linear(dense, 1))
+        self.head = nn.Sequential(
+            nn.ReLU(), nn.Flatten(), nn.Linear(channels * (steps - kernel + 1), dense), nn.ReLU(), nn.Linear(dense, 1)
+        )
 
     def forward(self, batch) -> torch.Tensor:
         x = _series(batch)
@@ -169,32 +189,68 @@ class CNN1DForecaster(nn.Module):
         return self.head(self.conv(x.transpose(1, 2))).squeeze(-1)
 
 
-@register_model("mamba", family="sequence", paper="mamba")
-def mamba(vocab_size: int = 16, d_model: int = 64, n_layer: int = 2, d_state: int = 16, d_conv: int = 4,
-          expand: int = 2, chunk_size: int = DEFAULT_CHUNK) -> MambaLM:
+def _mamba_example() -> tuple[dict, tuple]:
+    """Two sequences of 6 tokens, scanned in chunks of 4 so a chunk boundary is crossed."""
+    tokens = torch.randint(0, 11, (2, 6), generator=torch.Generator().manual_seed(0))
+    return {"vocab_size": 11, "d_model": 8, "n_layer": 2, "d_state": 4, "chunk_size": 4}, (tokens,)
+
+
+def _transformer_example() -> tuple[dict, tuple]:
+    tokens = torch.randint(0, 11, (2, 6), generator=torch.Generator().manual_seed(0))
+    return {"vocab_size": 11, "d_model": 8, "n_layer": 2, "n_head": 2}, (tokens,)
+
+
+def _lstm_example() -> tuple[dict, tuple]:
+    series = torch.randn(3, 5, 2, generator=torch.Generator().manual_seed(0))
+    return {"in_channels": 2, "hidden": 8}, (series,)
+
+
+def _cnn1d_example() -> tuple[dict, tuple]:
+    series = torch.randn(3, 5, 2, generator=torch.Generator().manual_seed(0))
+    return {"in_channels": 2, "steps": 5, "channels": 4, "dense": 6}, (series,)
+
+
+@register_model("mamba", family="sequence", paper="mamba", example=_mamba_example)
+def mamba(
+    vocab_size: int = 16,
+    d_model: int = 64,
+    n_layer: int = 2,
+    d_state: int = 16,
+    d_conv: int = 4,
+    expand: int = 2,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> MambaLM:
     """Mamba LM with the selective SSM (S6)."""
     return MambaLM(vocab_size, d_model, n_layer, d_state, d_conv, expand, True, chunk_size)
 
 
-@register_model("mamba_lti", family="sequence", paper="mamba")
-def mamba_lti(vocab_size: int = 16, d_model: int = 64, n_layer: int = 2, d_state: int = 16, d_conv: int = 4,
-              expand: int = 2, chunk_size: int = DEFAULT_CHUNK) -> MambaLM:
+@register_model("mamba_lti", family="sequence", paper="mamba", example=_mamba_example)
+def mamba_lti(
+    vocab_size: int = 16,
+    d_model: int = 64,
+    n_layer: int = 2,
+    d_state: int = 16,
+    d_conv: int = 4,
+    expand: int = 2,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> MambaLM:
     """The paper's LTI ablation: the Mamba architecture with time-invariant ``delta, B, C`` (S4D-real-like)."""
     return MambaLM(vocab_size, d_model, n_layer, d_state, d_conv, expand, False, chunk_size)
 
 
-@register_model("transformer_lm", family="sequence", paper="mamba")
+@register_model("transformer_lm", family="sequence", paper="mamba", example=_transformer_example)
 def transformer_lm(vocab_size: int = 16, d_model: int = 64, n_layer: int = 2, n_head: int = 4) -> TransformerLM:
     """Causal Transformer baseline."""
     return TransformerLM(vocab_size, d_model, n_layer, n_head)
 
 
-@register_model("lstm_forecaster", family="sequence", paper="atm-chaos")
+@register_model("lstm_forecaster", family="sequence", paper="atm-chaos", example=_lstm_example)
 def lstm_forecaster(in_channels: int = 1, hidden: int = 64, num_layers: int = 1) -> LSTMForecaster:
     return LSTMForecaster(in_channels, hidden, num_layers)
 
 
-@register_model("cnn1d_forecaster", family="sequence", paper="atm-chaos")
-def cnn1d_forecaster(in_channels: int = 1, steps: int = 7, channels: int = 64, kernel_size: int = 2,
-                     dense: int = 50) -> CNN1DForecaster:
+@register_model("cnn1d_forecaster", family="sequence", paper="atm-chaos", example=_cnn1d_example)
+def cnn1d_forecaster(
+    in_channels: int = 1, steps: int = 7, channels: int = 64, kernel_size: int = 2, dense: int = 50
+) -> CNN1DForecaster:
     return CNN1DForecaster(in_channels, steps, channels, kernel_size, dense)

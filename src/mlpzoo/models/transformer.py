@@ -37,8 +37,10 @@ class PatchEmbedding(nn.Module):
         expected = (self.in_channels, self.image_size, self.image_size)
         if x.dim() != 4 or tuple(x.shape[1:]) != expected:
             what = "channels" if x.dim() == 4 and x.shape[1] != self.in_channels else "image size"
-            raise ConfigError(f"expected images of shape (batch, {', '.join(map(str, expected))}), got {tuple(x.shape)} "
-                              f"(wrong {what}); build the model with image_size= and in_channels= to match")
+            raise ConfigError(
+                f"expected images of shape (batch, {', '.join(map(str, expected))}), got {tuple(x.shape)} "
+                f"(wrong {what}); build the model with image_size= and in_channels= to match"
+            )
         return self.proj(x).flatten(2).transpose(1, 2)
 
 
@@ -52,15 +54,27 @@ class VisionTransformer(nn.Module):
         value_output: keep ``W_v`` and ``W_o``. mlp_ratio: MLP inner width / ``dim``; 0 drops the MLP.
     """
 
-    def __init__(self, image_size: int = 28, in_channels: int = 1, num_classes: int = 10, patch_size: int = 4,
-                 dim: int = 64, depth: int = 4, heads: int = 4, similarity: str = "separate", value_output: bool = True,
-                 mlp_ratio: float = 4.0):
+    def __init__(
+        self,
+        image_size: int = 28,
+        in_channels: int = 1,
+        num_classes: int = 10,
+        patch_size: int = 4,
+        dim: int = 64,
+        depth: int = 4,
+        heads: int = 4,
+        similarity: str = "separate",
+        value_output: bool = True,
+        mlp_ratio: float = 4.0,
+    ):
         super().__init__()
         self.num_classes = num_classes
         self.patch_embed = PatchEmbedding(image_size, patch_size, in_channels, dim)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
         self.pos_embed = nn.Parameter(torch.randn(1, self.patch_embed.num_patches + 1, dim) * 0.02)
-        self.blocks = nn.Sequential(*(TransformerBlock(dim, heads, similarity, value_output, mlp_ratio) for _ in range(depth)))
+        self.blocks = nn.Sequential(
+            *(TransformerBlock(dim, heads, similarity, value_output, mlp_ratio) for _ in range(depth))
+        )
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, num_classes)
 
@@ -77,15 +91,35 @@ class VisionTransformer(nn.Module):
         return self.forward_head(self.forward_features(batch))
 
 
-@register_model("vit_standard", family="transformer", paper="min-transformer")
+def _example() -> tuple[dict, tuple]:
+    """Two 8-pixel grey images in four patches, width 8 with two heads."""
+    images = torch.randn(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    return {"image_size": 8, "num_classes": 3, "dim": 8, "depth": 2, "heads": 2}, (images,)
+
+
+@register_model("vit_standard", family="transformer", paper="min-transformer", example=_example)
 def vit_standard(image_size: int = 28, in_channels: int = 1, num_classes: int = 10, **kwargs) -> VisionTransformer:
     """The standard ViT block: ``W_q``, ``W_k``, ``W_v``, ``W_o`` and an MLP of ratio 4."""
     return VisionTransformer(image_size, in_channels, num_classes, **kwargs)
 
 
-@register_model("min_transformer", family="transformer", paper="min-transformer")
-def min_transformer(image_size: int = 28, in_channels: int = 1, num_classes: int = 10, similarity: str = "symmetric",
-                    value_output: bool = False, mlp_ratio: float = 0.0, **kwargs) -> VisionTransformer:
+@register_model("min_transformer", family="transformer", paper="min-transformer", example=_example)
+def min_transformer(
+    image_size: int = 28,
+    in_channels: int = 1,
+    num_classes: int = 10,
+    similarity: str = "symmetric",
+    value_output: bool = False,
+    mlp_ratio: float = 0.0,
+    **kwargs,
+) -> VisionTransformer:
     """The minimal transformer: by default attention only, symmetric ``L L^T`` similarity, no ``W_v``/``W_o``."""
-    return VisionTransformer(image_size, in_channels, num_classes, similarity=similarity, value_output=value_output,
-                             mlp_ratio=mlp_ratio, **kwargs)
+    return VisionTransformer(
+        image_size,
+        in_channels,
+        num_classes,
+        similarity=similarity,
+        value_output=value_output,
+        mlp_ratio=mlp_ratio,
+        **kwargs,
+    )

@@ -51,7 +51,9 @@ class VisionMLP(nn.Module):
         fixed_size: whether other image sizes are refused (position-indexed weights).
     """
 
-    def __init__(self, embed: nn.Module, blocks: Sequence[nn.Module], dim: int, num_classes: int, img_size: int, fixed_size: bool):
+    def __init__(
+        self, embed: nn.Module, blocks: Sequence[nn.Module], dim: int, num_classes: int, img_size: int, fixed_size: bool
+    ):
         super().__init__()
         self.embed, self.blocks = embed, nn.Sequential(*blocks)
         self.norm = nn.LayerNorm(dim)
@@ -60,8 +62,10 @@ class VisionMLP(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         if self.fixed_size and x.ndim == 4 and tuple(x.shape[-2:]) != (self.img_size, self.img_size):
-            raise ConfigError(f"{type(self).__name__}: image size {x.shape[-2]}x{x.shape[-1]} differs from the model's "
-                              f"{self.img_size}x{self.img_size}; resize the images or build the model with img_size={x.shape[-1]}")
+            raise ConfigError(
+                f"{type(self).__name__}: image size {x.shape[-2]}x{x.shape[-1]} differs from the model's "
+                f"{self.img_size}x{self.img_size}; resize the images or build the model with img_size={x.shape[-1]}"
+            )
         return self.norm(self.blocks(self.embed(x)))
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
@@ -77,51 +81,116 @@ class VisionMLP(nn.Module):
 
 def _grid(img_size: int, patch: int, depth: int = 1) -> int:
     if img_size % patch:
-        raise ConfigError(f"img_size={img_size} is not a multiple of patch={patch}; choose an img_size divisible by the patch")
+        raise ConfigError(
+            f"img_size={img_size} is not a multiple of patch={patch}; choose an img_size divisible by the patch"
+        )
     if depth < 1:
         raise ConfigError(f"depth={depth} must be at least 1 block")
     return img_size // patch
 
 
-@register_model("mixer", family="vision")
-def mixer(num_classes: int = 10, img_size: int = 32, in_chans: int = 3, patch: int = 4, dim: int = 128, depth: int = 8,
-          token_hidden: int = 64, channel_hidden: int = 512) -> VisionMLP:
+def _images(size: int = 16) -> torch.Tensor:
+    return torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+
+
+def _tiny(**kwargs) -> dict:
+    """A 16-pixel image in a 4 x 4 token grid, width 16, two blocks, three classes."""
+    return {"num_classes": 3, "img_size": 16, "dim": 16, "depth": 2, **kwargs}
+
+
+def _mixer_example() -> tuple[dict, tuple]:
+    return _tiny(token_hidden=8, channel_hidden=32), (_images(),)
+
+
+def _channel_mlp_example() -> tuple[dict, tuple]:
+    """RaftMLP, Strip-MLP, MS-MLP and DSM: their own token mixing, a channel MLP of width 32."""
+    return _tiny(channel_hidden=32), (_images(),)
+
+
+@register_model("mixer", family="vision", example=_mixer_example)
+def mixer(
+    num_classes: int = 10,
+    img_size: int = 32,
+    in_chans: int = 3,
+    patch: int = 4,
+    dim: int = 128,
+    depth: int = 8,
+    token_hidden: int = 64,
+    channel_hidden: int = 512,
+) -> VisionMLP:
     """MLP-Mixer (Mixer-S/4-like CIFAR size): token MLP over the 64 patches, channel MLP, pre-norm residuals."""
     g = _grid(img_size, patch, depth)
     blocks = [MixerBlock(g * g, dim, token_hidden, channel_hidden) for _ in range(depth)]
     return VisionMLP(PatchEmbed(in_chans, dim, patch), blocks, dim, num_classes, img_size, fixed_size=True)
 
 
-@register_model("raftmlp", family="vision", paper="raftmlp")
-def raftmlp(num_classes: int = 10, img_size: int = 32, in_chans: int = 3, patch: int = 4, dim: int = 128, depth: int = 8,
-            raft_size: int = 2, token_expansion: float = 2.0, channel_hidden: int = 512, scales: Sequence[int] = (1, 2)) -> VisionMLP:
+@register_model("raftmlp", family="vision", paper="raftmlp", example=_channel_mlp_example)
+def raftmlp(
+    num_classes: int = 10,
+    img_size: int = 32,
+    in_chans: int = 3,
+    patch: int = 4,
+    dim: int = 128,
+    depth: int = 8,
+    raft_size: int = 2,
+    token_expansion: float = 2.0,
+    channel_hidden: int = 512,
+    scales: Sequence[int] = (1, 2),
+) -> VisionMLP:
     """RaftMLP with Mixer's width and depth: raft-token-mixing (r=2, expansion 2) and multi-scale patch embedding."""
     g = _grid(img_size, patch, depth)
     blocks = [RaftBlock(dim, g, g, raft_size, token_expansion, channel_hidden) for _ in range(depth)]
-    return VisionMLP(MultiScalePatchEmbed(in_chans, dim, patch, scales), blocks, dim, num_classes, img_size, fixed_size=False)
+    return VisionMLP(
+        MultiScalePatchEmbed(in_chans, dim, patch, scales), blocks, dim, num_classes, img_size, fixed_size=False
+    )
 
 
-@register_model("strip_mlp", family="vision", paper="strip-mlp")
-def strip_mlp(num_classes: int = 10, img_size: int = 32, in_chans: int = 3, patch: int = 4, dim: int = 128, depth: int = 8,
-              channel_hidden: int = 480, groups: int = 4, strip_width: int = 3) -> VisionMLP:
+@register_model("strip_mlp", family="vision", paper="strip-mlp", example=_channel_mlp_example)
+def strip_mlp(
+    num_classes: int = 10,
+    img_size: int = 32,
+    in_chans: int = 3,
+    patch: int = 4,
+    dim: int = 128,
+    depth: int = 8,
+    channel_hidden: int = 480,
+    groups: int = 4,
+    strip_width: int = 3,
+) -> VisionMLP:
     """Strip-MLP blocks (row and column CGSMM with 4 groups, strip width 3, LSMM) at Mixer's parameter count."""
     g = _grid(img_size, patch, depth)
     blocks = [StripBlock(dim, g, g, channel_hidden, groups, strip_width) for _ in range(depth)]
     return VisionMLP(PatchEmbed(in_chans, dim, patch), blocks, dim, num_classes, img_size, fixed_size=True)
 
 
-@register_model("ms_mlp", family="vision", paper="ms-mlp")
-def ms_mlp(num_classes: int = 10, img_size: int = 32, in_chans: int = 3, patch: int = 4, dim: int = 128, depth: int = 8,
-           channel_hidden: int = 416, groups: int = 5) -> VisionMLP:
+@register_model("ms_mlp", family="vision", paper="ms-mlp", example=_channel_mlp_example)
+def ms_mlp(
+    num_classes: int = 10,
+    img_size: int = 32,
+    in_chans: int = 3,
+    patch: int = 4,
+    dim: int = 128,
+    depth: int = 8,
+    channel_hidden: int = 416,
+    groups: int = 5,
+) -> VisionMLP:
     """MS-MLP blocks (5 channel groups, shifts -2..2, kernels 5, 3, 1, 3, 5) at Mixer's parameter count."""
     _grid(img_size, patch, depth)
     blocks = [MixShiftBlock(dim, channel_hidden, groups) for _ in range(depth)]
     return VisionMLP(PatchEmbed(in_chans, dim, patch), blocks, dim, num_classes, img_size, fixed_size=False)
 
 
-@register_model("dsm", family="vision", paper="dsm")
-def dsm(num_classes: int = 10, img_size: int = 32, in_chans: int = 3, patch: int = 4, dim: int = 128, depth: int = 8,
-        channel_hidden: int = 384, num_bases: int = 2) -> VisionMLP:
+@register_model("dsm", family="vision", paper="dsm", example=_channel_mlp_example)
+def dsm(
+    num_classes: int = 10,
+    img_size: int = 32,
+    in_chans: int = 3,
+    patch: int = 4,
+    dim: int = 128,
+    depth: int = 8,
+    channel_hidden: int = 384,
+    num_bases: int = 2,
+) -> VisionMLP:
     """Dynamic Spectrum Mixer blocks (DCT mixing, 2 dynamic spectrum bases) at Mixer's parameter count."""
     g = _grid(img_size, patch, depth)
     blocks = [DynamicSpectrumBlock(dim, g, g, channel_hidden, num_bases) for _ in range(depth)]
@@ -193,7 +262,12 @@ class ResNetCIFAR(nn.Module):
         self.head = nn.Linear(self.num_features, num_classes)
 
 
-@register_model("resnet_cifar", family="vision")
+def _resnet_example() -> tuple[dict, tuple]:
+    """ResNet-8 with 4, 8 and 16 channels on 8-pixel images."""
+    return {"num_classes": 3, "depth": 8, "width": 4}, (_images(8),)
+
+
+@register_model("resnet_cifar", family="vision", example=_resnet_example)
 def resnet_cifar(num_classes: int = 10, in_chans: int = 3, depth: int = 20, width: int = 16) -> ResNetCIFAR:
     """He et al.'s CIFAR-10 ResNet, ResNet-20 (16, 32, 64 channels) unless ``depth``/``width`` say otherwise."""
     return ResNetCIFAR(depth, width, num_classes, in_chans)
