@@ -36,8 +36,8 @@ from mlpzoo.data.paths import data_available
 from mlpzoo.data.planetoid import load_planetoid
 from mlpzoo.layers.graph import CSRGraph, neighborhood_blocks
 from mlpzoo.layers.mlp import MLP
-from mlpzoo.methods.node_training import feature_matrix
 from mlpzoo.models.graph import GCN, GraphSAGE
+from mlpzoo.train.full_batch import feature_matrix
 
 OUT = Path(__file__).resolve().parent / "out"
 

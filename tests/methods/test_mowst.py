@@ -9,8 +9,8 @@ from mlpzoo.data.graphs import csbm
 from mlpzoo.errors import ConfigError
 from mlpzoo.layers.mlp import MLP
 from mlpzoo.methods.mowst import ConfidenceGate, Mowst, MowstConfig, dispersion, fit_mowst, mowst_loss
-from mlpzoo.methods.node_training import accuracy
 from mlpzoo.models.graph import GCN
+from mlpzoo.train.full_batch import accuracy
 
 
 def test_dispersion_extremes_and_a_hand_value():

@@ -33,8 +33,9 @@ from sklearn.preprocessing import StandardScaler
 
 from mlpzoo.claims.base import ClaimContext, ClaimSpec, Evidence, compare, summarize
 from mlpzoo.data.graphs import temporal_transactions
-from mlpzoo.methods.node_training import FitConfig, fit_full_batch, seed_everything
 from mlpzoo.models.graph import GCN
+from mlpzoo.train import seed_everything
+from mlpzoo.train.full_batch import FitConfig, fit_full_batch
 
 SPEC = ClaimSpec(
     claim="Random forest is the strongest illicit-transaction classifier, and GCN node embeddings improve it.",

@@ -28,15 +28,15 @@ from mlpzoo.claims.base import ClaimContext, ClaimSpec, Evidence, compare, summa
 from mlpzoo.claims.kits.graphs import CSBM, load_graph
 from mlpzoo.methods.distill import StudentConfig, make_student, teacher_config
 from mlpzoo.methods.mowst import ConfidenceGate, Mowst, MowstConfig, fit_mowst
-from mlpzoo.methods.node_training import (
+from mlpzoo.models.graph import GCN
+from mlpzoo.train import seed_everything
+from mlpzoo.train.full_batch import (
     FitConfig,
     accuracy,
     cross_entropy_on,
     feature_matrix,
     fit_full_batch,
-    seed_everything,
 )
-from mlpzoo.models.graph import GCN
 
 SPEC = ClaimSpec(
     claim=(

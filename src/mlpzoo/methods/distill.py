@@ -27,7 +27,7 @@
   on the full graph. ``prod = 0.8 * acc(observed test) + 0.2 * acc(held-out)``.
 
 Students train full-batch (FF-G2M does; GLNN uses minibatches of its MLP), see
-:mod:`mlpzoo.methods.node_training`.
+:mod:`mlpzoo.train.full_batch`.
 """
 
 from __future__ import annotations
@@ -40,16 +40,16 @@ import torch.nn.functional as F
 from mlpzoo.data.graphs import Graph, as_graph
 from mlpzoo.errors import ConfigError
 from mlpzoo.layers.mlp import MLP
-from mlpzoo.methods.node_training import (
+from mlpzoo.models.graph import GCN, GraphSAGE
+from mlpzoo.train import seed_everything
+from mlpzoo.train.full_batch import (
     FitConfig,
-    FitResult,
+    FullBatchResult,
     accuracy,
     cross_entropy_on,
     feature_matrix,
     fit_full_batch,
-    seed_everything,
 )
-from mlpzoo.models.graph import GCN, GraphSAGE
 
 __all__ = [
     "METHODS",
@@ -207,7 +207,7 @@ def ffg2m_loss(student_logits, teacher_logits, y, label_index, edges_low, edges_
 
 
 def train_teacher(graph: Graph, teacher: str, seed: int, config: TeacherConfig | None = None):
-    """Fit a GCN or SAGE teacher on ``graph``'s train mask; returns (model, adjacency, FitResult)."""
+    """Fit a GCN or SAGE teacher on ``graph``'s train mask; returns (model, adjacency, FullBatchResult)."""
     graph = as_graph(graph)
     config = config or teacher_config(teacher, graph.name, protocol_of(graph))  # also rejects an unknown teacher
     if teacher not in TEACHERS:
@@ -234,7 +234,7 @@ def make_student(in_features: int, num_classes: int, config: StudentConfig) -> M
 
 def train_student(
     graph: Graph, method: str, teacher_logits: torch.Tensor | None, seed: int, config: StudentConfig
-) -> tuple[MLP, FitResult]:
+) -> tuple[MLP, FullBatchResult]:
     """Fit an MLP on ``graph``'s node features: ``mlp`` (labels only), ``glnn`` or ``ffg2m``."""
     if method not in METHODS:
         raise ConfigError(f"unknown distillation method {method!r}; use one of {', '.join(METHODS)}")

@@ -32,7 +32,7 @@ from torch import nn
 
 from mlpzoo.errors import ConfigError
 from mlpzoo.layers.mlp import MLP
-from mlpzoo.methods.node_training import FitConfig, accuracy, cross_entropy_on, fit_full_batch
+from mlpzoo.train.full_batch import FitConfig, accuracy, cross_entropy_on, fit_full_batch
 
 __all__ = ["LOSSES", "INFERENCE", "ConfidenceGate", "Mowst", "MowstConfig", "dispersion", "fit_mowst", "mowst_loss"]
 

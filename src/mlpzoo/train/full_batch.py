@@ -3,30 +3,28 @@
 Every epoch is one Adam step on a loss over the whole graph, then the validation accuracy; the
 weights with the best validation accuracy are kept (ties go to the later epoch, as in the
 GLNN and FF-G2M code) and training stops after ``patience`` epochs without improvement. This is
-not a minibatch fit over independent rows, so it lives here instead of in the Trainer.
+not a minibatch fit over independent rows, so it is the Trainer's full-batch sibling: it shares
+the Trainer's seeding (:func:`mlpzoo.train.seed_everything`) and keeps the best weights in memory.
 """
 
 from __future__ import annotations
 
 import copy
-import random
 import warnings
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
     "FitConfig",
-    "FitResult",
+    "FullBatchResult",
     "accuracy",
     "cross_entropy_on",
     "feature_matrix",
     "fit_full_batch",
-    "seed_everything",
 ]
 
 SPARSE_DENSITY = 0.1
@@ -43,16 +41,12 @@ class FitConfig:
 
 
 @dataclass
-class FitResult:
+class FullBatchResult:
+    """Best validation accuracy, the epoch it was reached at, and the epochs run."""
+
     best_val_acc: float
     best_epoch: int
     epochs: int
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def feature_matrix(x: torch.Tensor) -> torch.Tensor:
@@ -83,7 +77,7 @@ def fit_full_batch(
     val_index: torch.Tensor,
     config: FitConfig,
     parameters: Iterable[nn.Parameter] | None = None,
-) -> FitResult:
+) -> FullBatchResult:
     """Train ``model`` (whose forward is ``logits_fn()``, logits of all nodes) on ``loss_fn(logits)``;
     restores the weights of the best validation epoch."""
     optimizer = torch.optim.Adam(
@@ -108,7 +102,7 @@ def fit_full_batch(
     if state is not None:
         model.load_state_dict(state)
     model.eval()
-    return FitResult(best, best_epoch, epoch)
+    return FullBatchResult(best, best_epoch, epoch)
 
 
 def cross_entropy_on(index: torch.Tensor, y: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
