@@ -14,6 +14,7 @@ k-hop extraction and sampling at inference time.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -36,8 +37,14 @@ def sparse_operator(
     src: torch.Tensor, dst: torch.Tensor, values: torch.Tensor, num_rows: int, num_cols: int
 ) -> torch.Tensor:
     """CSR matrix ``M[dst, src] = values`` (row = receiving node), duplicates summed."""
-    coo = torch.sparse_coo_tensor(torch.stack([dst, src]), values, (num_rows, num_cols)).coalesce()
-    return coo.to_sparse_csr()
+    # The indices are built here and in range, so torch's invariant checks would only cost time; its
+    # "CSR support is in beta" notice is for library authors, not for our users.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse (invariant checks|CSR tensor support)")
+        coo = torch.sparse_coo_tensor(
+            torch.stack([dst, src]), values, (num_rows, num_cols), check_invariants=False
+        ).coalesce()
+        return coo.to_sparse_csr()
 
 
 def gcn_adjacency(edge_index: torch.Tensor, num_nodes: int) -> torch.Tensor:
