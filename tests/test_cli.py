@@ -15,6 +15,12 @@ def invoke(*args):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
+@pytest.fixture(autouse=True)
+def empty_ledger(tmp_path, monkeypatch):
+    """The commands see an empty verdict ledger, so the committed entries never change what a test expects."""
+    monkeypatch.setenv("MLPZOO_RESULTS", str(tmp_path / "ledger"))
+
+
 def test_papers_lists_all_43(tmp_path):
     result = invoke("papers", "--format", "markdown", "--runs-dir", tmp_path)
     assert result.exit_code == 0
