@@ -143,13 +143,11 @@ def estimate_seconds(paper_id: str, budget: str, seeds: int, runs_dir: Path) -> 
 
 
 def _ledger_candidates(paper_id: str) -> list[Path]:
-    """``$MLPZOO_RESULTS``, the source checkout's ``results/``, then ``./results``: the ledger's usual homes."""
-    roots = [Path(os.environ["MLPZOO_RESULTS"])] if os.environ.get("MLPZOO_RESULTS") else []
-    checkout = Path(__file__).resolve().parents[3]  # src/mlpzoo/cli/reproduce.py -> the repository root
-    if (checkout / "pyproject.toml").is_file():
-        roots.append(checkout / "results")
-    roots.append(Path("results"))
-    return list(dict.fromkeys(root / "claims" / f"{paper_id}.json" for root in roots))
+    """The ledger entry of ``paper_id`` where the ledger lives (``$MLPZOO_RESULTS``, else the checkout's
+    ``results/``, else ``./results``; see :func:`mlpzoo.claims.ledger.default_results_dir`)."""
+    from mlpzoo.claims.ledger import default_results_dir, entry_path
+
+    return [entry_path(paper_id, default_results_dir())]
 
 
 def _read_record(path: Path) -> dict | None:
