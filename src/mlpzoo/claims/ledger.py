@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from mlpzoo.claims import implemented_claims, module_name
-from mlpzoo.claims.base import ClaimResult, _json_default, atomic_write_text, code_hash, format_cell, integral_columns
+from mlpzoo.claims.base import ClaimResult, _json_default, code_hash, format_cell, integral_columns
 from mlpzoo.claims.base import source_hash as base_source_hash
 from mlpzoo.errors import ConfigError
+from mlpzoo.train.rundir import atomic_write_text
 
 SCHEMA = 1
 # The ledger holds the CPU full budget (the 2-core machine of the budget rule); gpu runs use the paper's scale.
