@@ -56,3 +56,37 @@ def test_maxim_quick_run(need_data, tmp_path):
     # Trained on 16-pixel crops, scored on whole 32-pixel images and padded 28-pixel crops.
     assert all(math.isfinite(row["psnr_odd_size_sigma25_mean"]) and row["train_size"] == 16 for row in rows.values())
     assert get_claim("maxim").verdict(result.table) == (result.verdict, result.reason)
+
+
+# ---------------------------------------------------------------------------- swinchex
+def _swinchex_table(deep, linear=0.80, std=math.nan, n=1):
+    def row(layers, value):
+        out = {"head_layers": layers, "n": n, "test_mean_auc_mean": value, "test_mean_auc_std": std}
+        out.update({f"test_auc_{i}_mean": value for i in range(10)})
+        return out
+
+    return [row(1, linear), row(3, deep)]
+
+
+def test_swinchex_verdict():
+    verdict = get_claim("swinchex").verdict
+    assert verdict(_swinchex_table(0.83))[0] == "reproduced"
+    assert verdict(_swinchex_table(0.77))[0] == "not reproduced"
+    outcome, reason = verdict(_swinchex_table(0.81, std=0.02, n=3))
+    assert outcome == "partly reproduced" and "not beyond 1 SE" in reason
+    assert verdict(_swinchex_table(0.81, std=0.002, n=3))[0] == "reproduced"
+    # A linear head near chance: the backbone did not learn, nothing is checked.
+    outcome, reason = verdict(_swinchex_table(0.70, linear=0.52))
+    assert outcome == "not checkable here" and "undertrained" in reason
+
+
+@pytest.mark.slow
+def test_swinchex_quick_run(need_data, tmp_path):
+    need_data("fashion-mnist")
+    result = run("swinchex", get_budget("quick"), None, tmp_path, log=lambda _: None)
+    assert result.verdict in VERDICTS
+    rows = {row["head_layers"]: row for row in result.table}
+    assert set(rows) == {1, 2, 3}
+    assert all(0.0 <= row[f"test_auc_{i}_mean"] <= 1.0 for row in rows.values() for i in range(10))
+    assert rows[3]["parameters"] > rows[1]["parameters"]
+    assert get_claim("swinchex").verdict(result.table) == (result.verdict, result.reason)
