@@ -10,6 +10,8 @@ from mlpzoo.models import (
     kan,  # noqa: F401
     kat,  # noqa: F401
     modular,  # noqa: F401
+    multilabel,  # noqa: F401
+    restoration,  # noqa: F401
     sequence,  # noqa: F401
     transformer,  # noqa: F401
     vision,  # noqa: F401
