@@ -11,6 +11,7 @@ from mlpzoo.models import (
     kat,  # noqa: F401
     modular,  # noqa: F401
     sequence,  # noqa: F401
+    text,  # noqa: F401
     transformer,  # noqa: F401
     vision,  # noqa: F401
 )
