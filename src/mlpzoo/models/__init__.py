@@ -13,6 +13,7 @@ from mlpzoo.models import (
     multilabel,  # noqa: F401
     restoration,  # noqa: F401
     sequence,  # noqa: F401
+    text,  # noqa: F401
     transformer,  # noqa: F401
     vision,  # noqa: F401
 )
