@@ -1,5 +1,6 @@
 """Data: readers for real formats, standard splits, feature encoding, batching."""
 
+from mlpzoo.data import scenes  # noqa: E402,F401  (registers the scene data sets)
 from mlpzoo.data.datasets import SplitDataset, list_datasets, load_dataset, register_dataset
 from mlpzoo.data.schema import CategoricalField, FeatureSchema, NumericField, SequenceField
 from mlpzoo.data.tensors import ArrayData, TensorTable
