@@ -4,6 +4,7 @@ from mlpzoo.models import (
     can,  # noqa: F401
     ctr,  # noqa: F401
     deep_mlp,  # noqa: F401
+    fields,  # noqa: F401
     generative,  # noqa: F401
     graph,  # noqa: F401
     hyper,  # noqa: F401
