@@ -90,3 +90,40 @@ def test_swinchex_quick_run(need_data, tmp_path):
     assert all(0.0 <= row[f"test_auc_{i}_mean"] <= 1.0 for row in rows.values() for i in range(10))
     assert rows[3]["parameters"] > rows[1]["parameters"]
     assert get_claim("swinchex").verdict(result.table) == (result.verdict, result.reason)
+
+
+# ---------------------------------------------------------------------------- scalekd
+def _scalekd_table(scalekd, alone=0.40, hinton=0.42, teacher=0.60, std=math.nan, n=1):
+    def row(student, method, value):
+        return {"student": student, "method": method, "n": n, "test_accuracy_mean": value, "test_accuracy_std": std}
+
+    table = [row("resnet_cifar (teacher)", "teacher", teacher)]
+    for student in ("mixer", "scaling_mlp"):
+        table += [row(student, "alone", alone), row(student, "hinton", hinton), row(student, "scalekd", scalekd)]
+    return table
+
+
+def test_scalekd_verdict():
+    verdict = get_claim("scalekd").verdict
+    assert verdict(_scalekd_table(0.45))[0] == "reproduced"
+    assert verdict(_scalekd_table(0.38))[0] == "not reproduced"
+    # Above training alone, below Hinton KD: half the claim.
+    assert verdict(_scalekd_table(0.41))[0] == "partly reproduced"
+    # Inside one standard error of both: no check passes; tight seeds make the same margins count.
+    assert verdict(_scalekd_table(0.43, std=0.05, n=3))[0] == "not reproduced"
+    assert verdict(_scalekd_table(0.43, std=0.005, n=3))[0] == "reproduced"
+    outcome, reason = verdict(_scalekd_table(0.45, teacher=0.39))
+    assert outcome == "not checkable here" and "nothing to distil" in reason
+
+
+@pytest.mark.slow
+def test_scalekd_quick_run(need_data, tmp_path):
+    data_dir = need_data("cifar10")
+    result = run("scalekd", get_budget("quick"), data_dir, tmp_path, log=lambda _: None)
+    assert result.verdict in VERDICTS
+    methods = {(row["student"], row["method"]) for row in result.table}
+    assert {("mixer", m) for m in ("alone", "hinton", "scalekd")} <= methods
+    assert {("scaling_mlp", m) for m in ("alone", "hinton", "scalekd")} <= methods
+    # The teacher is trained once per seed and cached in the work directory.
+    assert len(list(tmp_path.glob("claims/scalekd/work/*/teacher-seed0.pt"))) == 1
+    assert get_claim("scalekd").verdict(result.table) == (result.verdict, result.reason)
