@@ -13,4 +13,5 @@ from mlpzoo.models import (
     sequence,  # noqa: F401
     transformer,  # noqa: F401
     vision,  # noqa: F401
+    vision_hybrid,  # noqa: F401
 )
