@@ -119,7 +119,7 @@ def test_dhvt_verdict_is_vit_below_dhvt_matching_cnn_in_each_regime():
 @pytest.mark.parametrize("budget", ["quick", "full", "gpu"])
 def test_every_budget_matches_parameters_within_three_percent(module, budget):
     arms = module.arms(module.SPEC.settings[budget])
-    counts = {label: hybrid.parameters(name, kwargs) for label, (name, kwargs) in arms.items()}
+    counts = {label: hybrid.parameter_count(name, kwargs) for label, (name, kwargs) in arms.items()}
     groups = {label.rsplit("-", 1)[-1] if "-" in label else "" for label in counts}
     for group in groups:
         members = [c for label, c in counts.items() if (label.rsplit("-", 1)[-1] if "-" in label else "") == group]
@@ -127,12 +127,12 @@ def test_every_budget_matches_parameters_within_three_percent(module, budget):
 
 
 def test_match_parameters_solves_an_integer_and_a_ratio_knob():
-    target = hybrid.parameters("resnet_cifar", {})
+    target = hybrid.parameter_count("resnet_cifar", {})
     width = hybrid.match_parameters("mixer", {"dim": 64, "depth": 3}, "channel_hidden", target, (64, 128))
     assert isinstance(width["channel_hidden"], int)
-    assert abs(hybrid.parameters("mixer", width) / target - 1) < 0.01
+    assert abs(hybrid.parameter_count("mixer", width) / target - 1) < 0.01
     ratio = hybrid.match_parameters("convnext_cifar", {"dims": (24, 48, 96)}, "mlp_ratio", target, (2.0, 4.0))
-    assert abs(hybrid.parameters("convnext_cifar", ratio) / target - 1) < 0.01
+    assert abs(hybrid.parameter_count("convnext_cifar", ratio) / target - 1) < 0.01
 
 
 def test_reduced_data_regime_keeps_a_fixed_class_balanced_share(monkeypatch):

@@ -13,7 +13,21 @@ epochs for every arm of a regime. The claim's shape: ViT < DHVT ~ CNN in each re
 from __future__ import annotations
 
 from mlpzoo.claims.base import ClaimContext, ClaimSpec, Evidence, outcome
-from mlpzoo.claims.kits import hybrid
+from mlpzoo.claims.kits.hybrid import (
+    VIT_CIFAR,
+    VIT_MODEL,
+    describe,
+    margin,
+    match_parameters,
+    parameter_count,
+    recipe_notes,
+    regimes_of,
+    rows_by_model,
+    run_arms,
+    tabulate,
+    undertrained,
+    unequal_parameters,
+)
 
 MODEL, VIT, CNN = "dhvt", "vit", "cnn"
 FULL, SMALL = "cifar10", "cifar10-10pct"
@@ -82,22 +96,22 @@ SPEC = ClaimSpec(
 
 def arms(settings: dict) -> dict[str, tuple[str, dict]]:
     """The ViT and DHVT of the same width, depth and heads, their MLP ratios solved to the CNN's parameter count."""
-    target = hybrid.parameters("resnet_cifar", settings["cnn"])
+    target = parameter_count("resnet_cifar", settings["cnn"])
     shape = {"dim": settings["dim"], "depth": settings["depth"], "heads": 4}
     return {
         VIT: (
-            hybrid.VIT,
-            hybrid.match_parameters(hybrid.VIT, {**hybrid.VIT_CIFAR, **shape}, "mlp_ratio", target, (2.0, 4.0)),
+            VIT_MODEL,
+            match_parameters(VIT_MODEL, {**VIT_CIFAR, **shape}, "mlp_ratio", target, (2.0, 4.0)),
         ),
-        MODEL: ("dhvt_cifar", hybrid.match_parameters("dhvt_cifar", shape, "mlp_ratio", target, (2.0, 4.0))),
+        MODEL: ("dhvt_cifar", match_parameters("dhvt_cifar", shape, "mlp_ratio", target, (2.0, 4.0))),
         CNN: ("resnet_cifar", dict(settings["cnn"])),
     }
 
 
 def experiment(ctx: ClaimContext) -> Evidence:
     regimes = {FULL: {}, SMALL: {"train_fraction": 0.1, "epochs": ctx.settings["subset_epochs"]}}
-    runs = hybrid.run_arms(ctx, arms(ctx.settings), regimes)
-    return Evidence(hybrid.tabulate(runs, CNN), runs, hybrid.notes(ctx.settings, ctx.seeds))
+    runs = run_arms(ctx, arms(ctx.settings), regimes)
+    return Evidence(tabulate(runs, CNN), runs, recipe_notes(ctx.settings, ctx.seeds))
 
 
 def verdict(table: list[dict]) -> tuple[str, str]:
@@ -105,23 +119,23 @@ def verdict(table: list[dict]) -> tuple[str, str]:
     checks pass -> reproduced; some -> partly; none -> not reproduced. A regime whose CNN is near chance on validation
     (undertrained: "matching" it says nothing) is left out; none left, or counts further apart than the tolerance
     (3 %) -> not checkable here."""
-    problem = hybrid.unequal_parameters(table)
+    problem = unequal_parameters(table)
     if problem:
         return "not checkable here", problem
     checks, details, skipped = [], [], []
-    for regime in hybrid.regimes(table):
-        by_model = hybrid.rows(table, regime)
-        weak = hybrid.undertrained([row for row in table if row["regime"] == regime], (CNN,))
+    for regime in regimes_of(table):
+        by_model = rows_by_model(table, regime)
+        weak = undertrained([row for row in table if row["regime"] == regime], (CNN,))
         if weak:
             skipped.append(weak)
             continue
         mine = by_model[MODEL]
-        over_vit = hybrid.margin(mine, by_model[VIT])
-        against_cnn = hybrid.margin(mine, by_model[CNN])
+        over_vit = margin(mine, by_model[VIT])
+        against_cnn = margin(mine, by_model[CNN])
         checks += [over_vit.wins, not against_cnn.loses]
         details.append(
-            f"{regime}: {hybrid.describe(mine, by_model[VIT])}{'' if over_vit.wins else ' (not above ViT beyond 1 SE)'}"
-            f"; {hybrid.describe(mine, by_model[CNN])}{' (below the CNN beyond 1 SE)' if against_cnn.loses else ''}"
+            f"{regime}: {describe(mine, by_model[VIT])}{'' if over_vit.wins else ' (not above ViT beyond 1 SE)'}"
+            f"; {describe(mine, by_model[CNN])}{' (below the CNN beyond 1 SE)' if against_cnn.loses else ''}"
         )
     if not checks:
         return "not checkable here", " ".join(skipped)

@@ -12,7 +12,21 @@ accuracy-latency points and their Pareto front are plotted to ``pareto.png`` in 
 from __future__ import annotations
 
 from mlpzoo.claims.base import ClaimContext, ClaimSpec, Evidence, outcome
-from mlpzoo.claims.kits import hybrid
+from mlpzoo.claims.kits.hybrid import (
+    METRICS,
+    VIT_CIFAR,
+    VIT_MODEL,
+    margin,
+    match_parameters,
+    parameter_count,
+    plot_pareto,
+    recipe_notes,
+    rows_by_model,
+    run_arms,
+    tabulate,
+    undertrained,
+    unequal_parameters,
+)
 
 MODEL, BASELINE = "efficientmod", "vit"
 LATENCIES = ("latency_b1_ms", "latency_b64_ms")
@@ -87,10 +101,10 @@ def arms(settings: dict) -> dict[str, tuple[str, dict]]:
     for i, size in enumerate(settings["sizes"]):
         w = size["width"]
         mine = {"dims": (w, 2 * w, 4 * w), "depths": tuple(size["depths"]), "attention_depths": (0, 0, 1)}
-        vit = {**hybrid.VIT_CIFAR, "dim": size["vit_dim"], "depth": size["vit_depth"], "heads": 4}
-        target = hybrid.parameters("efficientmod_cifar", mine)
+        vit = {**VIT_CIFAR, "dim": size["vit_dim"], "depth": size["vit_depth"], "heads": 4}
+        target = parameter_count("efficientmod_cifar", mine)
         out[f"{MODEL}-{i}"] = ("efficientmod_cifar", mine)
-        out[f"{BASELINE}-{i}"] = (hybrid.VIT, hybrid.match_parameters(hybrid.VIT, vit, "mlp_ratio", target, (2.0, 4.0)))
+        out[f"{BASELINE}-{i}"] = (VIT_MODEL, match_parameters(VIT_MODEL, vit, "mlp_ratio", target, (2.0, 4.0)))
     return out
 
 
@@ -99,17 +113,17 @@ def _reference(label: str) -> str:
 
 
 def experiment(ctx: ClaimContext) -> Evidence:
-    runs = hybrid.run_arms(ctx, arms(ctx.settings))
-    metrics = (*hybrid.METRICS, *LATENCIES)
-    plot = hybrid.plot_pareto(runs, ctx.work_dir / "pareto.png")
-    notes = [*hybrid.notes(ctx.settings, ctx.seeds), f"Pareto plot: {plot}"]
-    return Evidence(hybrid.tabulate(runs, _reference, metrics), runs, notes)
+    runs = run_arms(ctx, arms(ctx.settings))
+    metrics = (*METRICS, *LATENCIES)
+    plot = plot_pareto(runs, ctx.work_dir / "pareto.png")
+    notes = [*recipe_notes(ctx.settings, ctx.seeds), f"Pareto plot: {plot}"]
+    return Evidence(tabulate(runs, _reference, metrics), runs, notes)
 
 
 def trade_off(mine: dict, vit: dict, latency: str) -> tuple[bool, str]:
     """Better trade-off at one batch size: accuracy not lower and latency not higher (beyond one SE), one better."""
-    accuracy = hybrid.margin(mine, vit)
-    speed = hybrid.margin(mine, vit, latency, higher_is_better=False)
+    accuracy = margin(mine, vit)
+    speed = margin(mine, vit, latency, higher_is_better=False)
     better = not accuracy.loses and not speed.loses and (accuracy.wins or speed.wins)
     return better, f"{latency}: accuracy {accuracy}, latency saving {speed} ms"
 
@@ -118,12 +132,12 @@ def verdict(table: list[dict]) -> tuple[str, str]:
     """For every size and both batch sizes, the trade-off check of :func:`trade_off`: all pass -> reproduced; some
     -> partly; none -> not reproduced. Counts further apart than the tolerance (3 %), or a ViT near chance on
     validation -> not checkable here."""
-    problem = hybrid.unequal_parameters(table) or hybrid.undertrained(
+    problem = unequal_parameters(table) or undertrained(
         table, tuple(row["model"] for row in table if row["model"].startswith(BASELINE))
     )
     if problem:
         return "not checkable here", problem
-    by_model = hybrid.rows(table)
+    by_model = rows_by_model(table)
     checks, details = [], []
     for label in (m for m in by_model if m.startswith(MODEL)):
         mine, vit = by_model[label], by_model[label.replace(MODEL, BASELINE)]

@@ -12,7 +12,20 @@ augmentation, optimiser and epochs; test accuracy of the best-validation weights
 from __future__ import annotations
 
 from mlpzoo.claims.base import ClaimContext, ClaimSpec, Evidence, outcome
-from mlpzoo.claims.kits import hybrid
+from mlpzoo.claims.kits.hybrid import (
+    VIT_CIFAR,
+    VIT_MODEL,
+    describe,
+    margin,
+    match_parameters,
+    parameter_count,
+    recipe_notes,
+    rows_by_model,
+    run_arms,
+    tabulate,
+    undertrained,
+    unequal_parameters,
+)
 
 MODEL, BASELINES = "ninformer", ("vit", "mixer")
 
@@ -71,31 +84,31 @@ def arms(settings: dict) -> dict[str, tuple[str, dict]]:
     """NiNformer and its ViT and Mixer of the same width and depth, their MLP widths solved to its parameter count."""
     dim, depth = settings["dim"], settings["depth"]
     mine = {"dim": dim, "depth": depth, "token_hidden": dim // 2, "channel_hidden": 2 * dim}
-    target = hybrid.parameters(MODEL, mine)
-    vit = {**hybrid.VIT_CIFAR, "dim": dim, "depth": depth, "heads": 4}
+    target = parameter_count(MODEL, mine)
+    vit = {**VIT_CIFAR, "dim": dim, "depth": depth, "heads": 4}
     mixer = {"dim": dim, "depth": depth, "token_hidden": dim // 2}
     return {
         MODEL: (MODEL, mine),
-        "vit": (hybrid.VIT, hybrid.match_parameters(hybrid.VIT, vit, "mlp_ratio", target, (2.0, 4.0))),
-        "mixer": ("mixer", hybrid.match_parameters("mixer", mixer, "channel_hidden", target, (64, 128))),
+        "vit": (VIT_MODEL, match_parameters(VIT_MODEL, vit, "mlp_ratio", target, (2.0, 4.0))),
+        "mixer": ("mixer", match_parameters("mixer", mixer, "channel_hidden", target, (64, 128))),
     }
 
 
 def experiment(ctx: ClaimContext) -> Evidence:
-    runs = hybrid.run_arms(ctx, arms(ctx.settings))
-    return Evidence(hybrid.tabulate(runs, MODEL), runs, hybrid.notes(ctx.settings, ctx.seeds))
+    runs = run_arms(ctx, arms(ctx.settings))
+    return Evidence(tabulate(runs, MODEL), runs, recipe_notes(ctx.settings, ctx.seeds))
 
 
 def verdict(table: list[dict]) -> tuple[str, str]:
     """Beats both baselines beyond one SE -> reproduced; one -> partly; neither (a tie or a loss) -> not reproduced.
     Counts further apart than the table's tolerance (3 %), or a baseline near chance -> not checkable here."""
-    problem = hybrid.unequal_parameters(table) or hybrid.undertrained(table, BASELINES)
+    problem = unequal_parameters(table) or undertrained(table, BASELINES)
     if problem:
         return "not checkable here", problem
-    by_model = hybrid.rows(table)
+    by_model = rows_by_model(table)
     mine = by_model[MODEL]
-    margins = {name: hybrid.margin(mine, by_model[name]) for name in BASELINES}
-    detail = "; ".join(hybrid.describe(mine, by_model[name]) for name in BASELINES)
+    margins = {name: margin(mine, by_model[name]) for name in BASELINES}
+    detail = "; ".join(describe(mine, by_model[name]) for name in BASELINES)
     lost = [name for name, m in margins.items() if not m.wins]
     tail = f"; not beyond 1 SE over {', '.join(lost)}" if lost else ""
     return outcome([m.wins for m in margins.values()]), f"test accuracy {detail}{tail}."

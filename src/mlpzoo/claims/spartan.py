@@ -13,7 +13,19 @@ inverted-bottleneck network with a high expansion (about 4 x), each sized to the
 from __future__ import annotations
 
 from mlpzoo.claims.base import ClaimContext, ClaimSpec, Evidence, outcome
-from mlpzoo.claims.kits import hybrid
+from mlpzoo.claims.kits.hybrid import (
+    METRICS,
+    describe,
+    margin,
+    match_parameters,
+    parameter_count,
+    recipe_notes,
+    rows_by_model,
+    run_arms,
+    tabulate,
+    undertrained,
+    unequal_parameters,
+)
 
 MODEL, CNN, MLP_BLOCKS = "spartan", "cnn", "convnext"
 METRIC = "accuracy_per_mparam"
@@ -78,40 +90,40 @@ SPEC = ClaimSpec(
 
 def arms(settings: dict) -> dict[str, tuple[str, dict]]:
     """The CNN (the reference count), and SpaRTAN and ConvNeXt solved to it by their channel-MLP ratio."""
-    target = hybrid.parameters("resnet_cifar", settings["cnn"])
+    target = parameter_count("resnet_cifar", settings["cnn"])
     w = settings["width"]
     dims = (w, 2 * w, 4 * w)
     spartan = {"dims": dims, "depths": (1, 1, 2)}
     convnext = {"dims": dims, "depths": (2, 2, 2)}
     return {
-        MODEL: ("spartan_cifar", hybrid.match_parameters("spartan_cifar", spartan, "mlp_ratio", target, (1.0, 3.0))),
+        MODEL: ("spartan_cifar", match_parameters("spartan_cifar", spartan, "mlp_ratio", target, (1.0, 3.0))),
         CNN: ("resnet_cifar", dict(settings["cnn"])),
         MLP_BLOCKS: (
             "convnext_cifar",
-            hybrid.match_parameters("convnext_cifar", convnext, "mlp_ratio", target, (2.0, 4.0)),
+            match_parameters("convnext_cifar", convnext, "mlp_ratio", target, (2.0, 4.0)),
         ),
     }
 
 
 def experiment(ctx: ClaimContext) -> Evidence:
-    runs = hybrid.run_arms(ctx, arms(ctx.settings))
+    runs = run_arms(ctx, arms(ctx.settings))
     for run in runs:
         run[METRIC] = run["test_accuracy"] / (run["parameters"] / 1e6)
-    table = hybrid.tabulate(runs, CNN, (*hybrid.METRICS, METRIC))
-    return Evidence(table, runs, hybrid.notes(ctx.settings, ctx.seeds))
+    table = tabulate(runs, CNN, (*METRICS, METRIC))
+    return Evidence(table, runs, recipe_notes(ctx.settings, ctx.seeds))
 
 
 def verdict(table: list[dict]) -> tuple[str, str]:
     """Test accuracy per million parameters above both baselines beyond one SE -> reproduced; above one -> partly;
     neither -> not reproduced. Counts further apart than the tolerance (3 %), or a baseline near chance on
     validation -> not checkable here."""
-    problem = hybrid.unequal_parameters(table) or hybrid.undertrained(table, (CNN, MLP_BLOCKS))
+    problem = unequal_parameters(table) or undertrained(table, (CNN, MLP_BLOCKS))
     if problem:
         return "not checkable here", problem
-    by_model = hybrid.rows(table)
+    by_model = rows_by_model(table)
     mine = by_model[MODEL]
-    margins = {name: hybrid.margin(mine, by_model[name], METRIC) for name in (CNN, MLP_BLOCKS)}
-    detail = "; ".join(hybrid.describe(mine, by_model[name], METRIC) for name in (CNN, MLP_BLOCKS))
+    margins = {name: margin(mine, by_model[name], METRIC) for name in (CNN, MLP_BLOCKS)}
+    detail = "; ".join(describe(mine, by_model[name], METRIC) for name in (CNN, MLP_BLOCKS))
     lost = [name for name, m in margins.items() if not m.wins]
     tail = f"; not beyond 1 SE over {', '.join(lost)}" if lost else ""
     return outcome([m.wins for m in margins.values()]), f"accuracy per million parameters {detail}{tail}."

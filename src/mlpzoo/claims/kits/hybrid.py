@@ -34,7 +34,7 @@ PARAMETER_TOLERANCE = 0.03  # "equal parameters": every arm within 3 % of the cl
 CHANCE = 0.1  # CIFAR-10
 UNDERTRAINED_MARGIN = 0.05  # a baseline within 5 points of chance on validation is undertrained, not beaten
 METRICS = ("test_accuracy", "valid_accuracy")
-VIT = "vit_standard"
+VIT_MODEL = "vit_standard"
 VIT_CIFAR = {"image_size": 32, "in_channels": 3, "patch_size": 4}  # vit_standard defaults to 28 px grey images
 
 
@@ -56,7 +56,7 @@ def cifar10_data(settings: dict, data_dir=None, train_fraction: float = 1.0) -> 
 
 
 # ----------------------------------------------------------------------------------------------- model sizes
-def parameters(name: str, kwargs: dict) -> int:
+def parameter_count(name: str, kwargs: dict) -> int:
     return count_parameters(create_model(name, **kwargs))
 
 
@@ -66,7 +66,7 @@ def match_parameters(name: str, kwargs: dict, knob: str, target: int, probes: tu
     The count is linear in the knob (an MLP width, or a ratio that sets one), so two probes fix the line; an integer
     knob is rounded. The result is not checked here: the evidence table carries the counts and the verdicts check them.
     """
-    low, high = (parameters(name, {**kwargs, knob: probe}) for probe in probes)
+    low, high = (parameter_count(name, {**kwargs, knob: probe}) for probe in probes)
     if high == low:
         raise ConfigError(f"match_parameters: {knob} does not change the parameters of {name}; pick another knob")
     value = probes[0] + (target - low) * (probes[1] - probes[0]) / (high - low)
@@ -181,13 +181,13 @@ def tabulate(runs: list[dict], reference, metrics: tuple[str, ...] = METRICS) ->
 
 
 # ------------------------------------------------------------------------------------------------- verdicts
-def rows(table: list[dict], regime: str | None = None) -> dict[str, dict]:
+def rows_by_model(table: list[dict], regime: str | None = None) -> dict[str, dict]:
     """The table's rows of one regime (the first when None), by model label."""
     regime = regime if regime is not None else table[0]["regime"]
     return {row["model"]: row for row in table if row["regime"] == regime}
 
 
-def regimes(table: list[dict]) -> list[str]:
+def regimes_of(table: list[dict]) -> list[str]:
     return list(dict.fromkeys(row["regime"] for row in table))
 
 
@@ -227,7 +227,7 @@ def describe(mine: dict, other: dict, metric: str = "test_accuracy") -> str:
     )
 
 
-def notes(settings: dict, seeds: list[int]) -> list[str]:
+def recipe_notes(settings: dict, seeds: list[int]) -> list[str]:
     test = "all 10,000" if settings["test_per_class"] is None else f"{settings['test_per_class'] * 10:,}"
     return [
         (
