@@ -2,8 +2,9 @@
 
     python benchmarks/bench_vision.py [--threads 1] [--steps 5] [--batch 256]
 
-For each token-mixing model (``--models``, default Mixer, RaftMLP, Strip-MLP, MS-MLP, DSM) at its CIFAR-10 defaults (32
-px, 10 classes),
+For each model (``--models``, default the token-mixing Mixer, RaftMLP, Strip-MLP, MS-MLP, DSM and the vision hybrids
+NiNformer, SpaRTAN, EfficientMod and DHVT of :mod:`mlpzoo.models.vision_hybrid`) at its CIFAR-10 defaults (32 px,
+10 classes),
 each in a fresh process (so its peak resident memory, ``ru_maxrss``, is its own): median
 seconds of a training step (AdamW, cross-entropy on mixup + label-smoothing soft targets) and
 of an inference forward on a batch of ``--batch`` real CIFAR-10 images, after one warm-up
@@ -85,7 +86,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--models", default="mixer,raftmlp,strip_mlp,ms_mlp,dsm")
+    parser.add_argument(
+        "--models", default="mixer,raftmlp,strip_mlp,ms_mlp,dsm,ninformer,spartan_cifar,efficientmod_cifar,dhvt_cifar"
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "vision.json")
     args = parser.parse_args()
     context = multiprocessing.get_context("spawn")
@@ -95,14 +98,14 @@ def main() -> None:
             rows.append(pool.apply(measure, (name, args.threads, args.steps, args.batch)))
     base = next((r for r in rows if r["model"] == "mixer"), rows[0])
     print(
-        f"{'model':<16}{'params':>10}{'train img/s':>13}{'x mixer':>9}"
+        f"{'model':<20}{'params':>10}{'train img/s':>13}{'x mixer':>9}"
         f"{'infer img/s':>13}{'x mixer':>9}{'data/step':>11}{'peak MiB':>10}"
     )
     for r in rows:
         r["train_vs_mixer"] = r["train_images_per_second"] / base["train_images_per_second"]
         r["infer_vs_mixer"] = r["infer_images_per_second"] / base["infer_images_per_second"]
         print(
-            f"{r['model']:<16}{r['parameters']:>10}{r['train_images_per_second']:>13.0f}{r['train_vs_mixer']:>9.2f}"
+            f"{r['model']:<20}{r['parameters']:>10}{r['train_images_per_second']:>13.0f}{r['train_vs_mixer']:>9.2f}"
             f"{r['infer_images_per_second']:>13.0f}{r['infer_vs_mixer']:>9.2f}"
             f"{100 * r['data_fraction_of_step']:>10.1f}%{r['peak_rss_mib']:>10.0f}"
         )

@@ -17,4 +17,5 @@ from mlpzoo.models import (
     text,  # noqa: F401
     transformer,  # noqa: F401
     vision,  # noqa: F401
+    vision_hybrid,  # noqa: F401
 )
