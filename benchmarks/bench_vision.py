@@ -12,6 +12,11 @@ step; and the median time of producing one augmented training batch with
 :class:`mlpzoo.data.images.ImageData` (uint8 -> normalised float, random crop, flip, mixup,
 label smoothing) as a fraction of the step (target <= 10 %). Ratios are against Mixer measured
 in the same run. Writes benchmarks/out/vision.json (or ``--out``).
+
+Rows beyond classification: ``maxim_unet`` and ``conv_unet`` step on the
+denoising loss (MSE to the clean batch from a noisy copy); ``swinchex_head`` (a ResNet-20 with a 3-layer
+multi-label head) on binary cross-entropy against the soft targets; ``scalekd_mixer`` is a ScaleKD training
+step of Mixer with a ResNet-8 teacher and the two projectors (its parameter count includes the teacher).
 """
 
 from __future__ import annotations
@@ -43,6 +48,30 @@ def _median_seconds(fn, steps: int) -> float:
     return statistics.median(times)
 
 
+DISTILLED = {"scalekd_mixer": "mixer"}  # a ScaleKD step of the student named, with its teacher and projectors
+RESTORATION = ("maxim_unet", "conv_unet")
+
+
+def _build(name: str, example: torch.Tensor) -> torch.nn.Module:
+    if name in DISTILLED:
+        from mlpzoo.methods.scalekd import ScaleKD, TeacherStages
+
+        teacher = TeacherStages(create_model("resnet_cifar", depth=8), late_blocks=1)
+        return ScaleKD(create_model(DISTILLED[name]), teacher, example)
+    return create_model(name)
+
+
+def _loss(name: str, model: torch.nn.Module, batch: dict) -> torch.Tensor:
+    """The training objective of the row: denoising MSE, multi-label BCE, or cross-entropy (+ distillation)."""
+    if name in RESTORATION:
+        noisy = batch["x"] + 0.1 * torch.randn_like(batch["x"])
+        return torch.nn.functional.mse_loss(model(noisy), batch["x"])
+    if name == "swinchex_head":
+        return torch.nn.functional.binary_cross_entropy_with_logits(model(batch), batch["label"])
+    loss = Classification().loss(model(batch), batch)
+    return loss + model.regularization_loss(batch) if hasattr(model, "regularization_loss") else loss
+
+
 def measure(name: str, threads: int, steps: int, batch_size: int) -> dict:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -51,13 +80,12 @@ def measure(name: str, threads: int, steps: int, batch_size: int) -> dict:
     data = ImageData(images[:batch_size], labels[:batch_size], augment=augment)
     epoch = iter(range(1, 10**6))
     batch = next(data.iter_batches(batch_size, shuffle=True, epoch=next(epoch)))
-    model = create_model(name)
+    model = _build(name, batch["x"][:2])
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
-    task = Classification()
 
     def train_step():
         optimizer.zero_grad(set_to_none=True)
-        task.loss(model(batch), batch).backward()
+        _loss(name, model, batch).backward()
         optimizer.step()
 
     def infer():
@@ -87,7 +115,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument(
-        "--models", default="mixer,raftmlp,strip_mlp,ms_mlp,dsm,ninformer,spartan_cifar,efficientmod_cifar,dhvt_cifar"
+        "--models",
+        default="mixer,raftmlp,strip_mlp,ms_mlp,dsm,ninformer,spartan_cifar,efficientmod_cifar,dhvt_cifar,"
+        "maxim_unet,conv_unet,swinchex_head,scalekd_mixer",
     )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "vision.json")
     args = parser.parse_args()
