@@ -1,6 +1,7 @@
 """Whole models, one module per family. Importing this package registers them all."""
 
 from mlpzoo.models import (
+    agents,  # noqa: F401
     can,  # noqa: F401
     ctr,  # noqa: F401
     deep_mlp,  # noqa: F401
