@@ -106,6 +106,9 @@ def prepare(ctx: ClaimContext) -> dict:
         )
         for name, rows in splits.items()
     }
+    missing = [word for word in text.GLOSS_CLASSES.values() if word not in vocabulary]
+    if missing:
+        raise RuntimeError(f"label words {missing} are not in the pretraining vocabulary; choose other label words")
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     return {
@@ -149,7 +152,9 @@ def fine_tune(ctx: ClaimContext, head: str, seed: int, data: dict) -> dict:
         **LM_SIZE,
     )
     pretrained = torch.load(ctx.work_dir / "mlm.pt", weights_only=True)
-    model.lm.load_state_dict(pretrained, strict=head == "prompt")  # MLP-FT drops the MLM head's weights
+    missing = model.lm.load_state_dict(pretrained, strict=head == "prompt").missing_keys  # MLP-FT drops the MLM head
+    if missing:
+        raise RuntimeError(f"the pretrained masked LM lacks {missing}; delete {ctx.work_dir} and rerun")
     config = text.trainer_config(ctx.settings, seed, init="keep")
     result = Trainer(get_task("classification"), model, config).fit(classes["train"], classes["valid"])
     test = classes["test"]
