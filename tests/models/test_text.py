@@ -33,6 +33,10 @@ def test_gate_weights_sum_to_one_and_fixed_weights_ignore_the_prompt():
     assert torch.allclose(fixed_weights, torch.full((3, 4), 0.25))
     with pytest.raises(DataError, match="ratings"):
         gated(prompts, torch.randn(3, 4))
+    with pytest.raises(ConfigError, match="beta_init"):
+        create_model("armorm_gate", prompt_dim=5, objectives=4, beta_init=0.0)
+    scores = fixed(prompts, torch.ones(3, 2, 4))
+    assert torch.allclose(scores, torch.full((3, 2), 10.0))  # beta starts at 10, weights sum to one
 
 
 def test_mvp_heads_share_the_encoder_and_the_prompt_head_adds_no_parameters():

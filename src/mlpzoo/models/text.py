@@ -109,14 +109,22 @@ class GatedRewardMixer(nn.Module):
 
     ``forward(batch)`` takes ``{"prompt": (B, D), "ratings": (B, 2, K)}`` (the chosen response's ratings
     first) and returns ``(B, 2)`` scores; the Bradley-Terry loss reads their difference. ``beta`` is the
-    learned scale of the paper's loss. ``gate_hidden`` empty: one learned weight vector for every prompt.
+    learned scale of the paper's loss, starting at ``beta_init``: with ratings in [0, 1] a start at 1 caps
+    every margin at one logit, where the loss is lowest with all weight on the single most useful objective
+    and the softmax saturates there (seen: the gate collapsed onto one objective even when fed the true
+    ratings); a start at 10 puts margins in the logistic's working range. ``gate_hidden`` empty: one learned
+    weight vector for every prompt.
     """
 
-    def __init__(self, prompt_dim: int, objectives: int, gate_hidden: Sequence[int] = (256, 256)):
+    def __init__(
+        self, prompt_dim: int, objectives: int, gate_hidden: Sequence[int] = (256, 256), beta_init: float = 10.0
+    ):
         super().__init__()
+        if not beta_init > 0:
+            raise ConfigError(f"GatedRewardMixer: beta_init = {beta_init} must be positive")
         self.objectives = objectives
         self.gate = ObjectiveGate(prompt_dim, objectives, gate_hidden)
-        self.log_beta = nn.Parameter(torch.zeros(()))
+        self.log_beta = nn.Parameter(torch.tensor(float(beta_init)).log())
 
     def weights(self, prompt: torch.Tensor) -> torch.Tensor:
         return self.gate(prompt)
