@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from mlpzoo.claims import emlp, get_claim, run
+from mlpzoo.claims import dn_piqa, emlp, get_claim, run
 from mlpzoo.claims.base import VERDICTS, get_budget
 
 CLASSIC = ("grey_world", "white_patch", "shades_of_grey", "grey_edge")
@@ -58,3 +58,48 @@ def test_emlp_quick_run(need_data, tmp_path):
     assert all(0 < row["mean_error_mean"] < 45 for row in rows.values())
     assert get_claim("emlp").verdict(result.table) == (result.verdict, result.reason)
     assert list((tmp_path / "claims" / "emlp").rglob("emlp_errors.png"))
+
+
+def _piqa_table(fidelity, mse, std=math.nan, n=1, consistent_mse=0.7):
+    def row(condition, loss, value):
+        return {
+            "condition": condition,
+            "loss": loss,
+            "n": n,
+            **{f"{m}_mean": value for m in dn_piqa.METRICS},
+            **{f"{m}_std": std for m in dn_piqa.METRICS},
+            "parameters": 6401,
+        }
+
+    return [
+        row("scene-relative", "mse", mse),
+        row("scene-relative", "fidelity", fidelity),
+        row("consistent", "mse", consistent_mse),
+        row("consistent", "fidelity", 0.75),
+    ]
+
+
+def test_dn_piqa_verdict():
+    assert dn_piqa.verdict(_piqa_table(0.8, 0.5))[0] == "reproduced"
+    assert dn_piqa.verdict(_piqa_table(0.5, 0.8))[0] == "not reproduced"
+    # Inside one standard error: a tie, not a win.
+    assert dn_piqa.verdict(_piqa_table(0.78, 0.76, std=0.05, n=3))[0] == "not reproduced"
+    assert dn_piqa.verdict(_piqa_table(0.78, 0.76, std=0.005, n=3))[0] == "reproduced"
+    table = _piqa_table(0.8, 0.5, std=0.01, n=3)
+    table[1]["plcc_mean"] = 0.5  # fidelity wins SRCC only
+    assert dn_piqa.verdict(table)[0] == "partly reproduced"
+    outcome, reason = dn_piqa.verdict(_piqa_table(0.8, 0.1, consistent_mse=0.1))
+    assert outcome == "not checkable here" and "did not learn" in reason
+
+
+@pytest.mark.slow
+def test_dn_piqa_quick_run(need_data, tmp_path):
+    data_dir = need_data("cifar10")
+    result = run("dn-piqa", get_budget("quick"), data_dir, tmp_path, log=lambda _: None)
+    assert result.verdict in VERDICTS
+    assert {(row["condition"], row["loss"]) for row in result.table} == {
+        (c, loss) for c in dn_piqa.CONDITIONS for loss in dn_piqa.LOSSES
+    }
+    assert all(-1 <= row["srcc_mean"] <= 1 for row in result.table)
+    assert get_claim("dn-piqa").verdict(result.table) == (result.verdict, result.reason)
+    assert list((tmp_path / "claims" / "dn-piqa").rglob("dn_piqa_scatter.png"))
