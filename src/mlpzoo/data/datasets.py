@@ -231,6 +231,16 @@ register_dataset("can", "CanData", "DAGA CAN-bus traces, each split by time")(_l
 register_dataset("mpea", "MPEATable", "MPEA high-entropy alloys (target='phase'|'yield_strength')")(
     _lazy("mlpzoo.data.mpea", "load_mpea")
 )
+register_dataset(
+    "dual-exposures",
+    "DualExposures (long/short raw frames, illuminant) for count=, seed=",
+    "Long and short exposures rendered from CIFAR-10 photographs under known Planckian illuminants",
+)(_lazy("mlpzoo.data.photos", "load_dual_exposures"))
+register_dataset(
+    "distorted-photos",
+    "DistortedPhotos (versions, source, grades, SSIM quality, scene-relative score) for count=, seed=",
+    "CIFAR-10 photographs at graded blur, noise, JPEG and exposure levels",
+)(_lazy("mlpzoo.data.photos", "load_distorted_photos"))
 
 
 def _fashion_mnist(data_dir=None, split: str = "train"):

@@ -9,6 +9,7 @@ from mlpzoo.models import (
     generative,  # noqa: F401
     graph,  # noqa: F401
     hyper,  # noqa: F401
+    imaging,  # noqa: F401
     kan,  # noqa: F401
     kat,  # noqa: F401
     modular,  # noqa: F401
