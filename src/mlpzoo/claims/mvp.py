@@ -55,7 +55,7 @@ SPEC = ClaimSpec(
             "per_class": {"train": 120, "valid": 40, "test": 40},
             "pretrain_epochs": 1,
             "pretrain_rows": 6_000,
-            "epochs": 4,
+            "epochs": 10,
             "patience": 4,
             "batch_size": 32,
             "lr": 3e-4,
