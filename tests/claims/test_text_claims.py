@@ -36,7 +36,8 @@ def _row(key, name, metrics, std=math.nan, n=1, **extra):
 def _matching(hardest, every, std=math.nan, n=1, r10=0.3, i2t=None, t2i=None):
     def row(name, rsum, i, t):
         recalls = {f"{d}_r@{k}": r10 for d in ("i2t", "t2i") for k in (1, 5, 10)}
-        return _row("negatives", name, {"rsum": rsum, "i2t_rsum": i, "t2i_rsum": t, **recalls}, std, n, test_pairs=276)
+        metrics = {"rsum": rsum, "i2t_rsum": i, "t2i_rsum": t, **recalls}
+        return _row("negatives", name, metrics, std, n, test_pairs=276, learns_factor=3.0)
 
     return [
         row("hardest", hardest, i2t if i2t is not None else hardest / 2, t2i if t2i is not None else hardest / 2),
@@ -54,6 +55,11 @@ def test_img_text_match_verdict():
     assert img_text_match.verdict(table)[0] == "partly reproduced"
     outcome, reason = img_text_match.verdict(_matching(1.2, 1.0, r10=0.05))
     assert outcome == "not checkable here" and "chance" in reason
+    stricter = _matching(1.2, 1.0, r10=0.15)  # the threshold is read from the table
+    assert img_text_match.verdict(stricter)[0] == "reproduced"
+    for row in stricter:
+        row["learns_factor"] = 5.0
+    assert img_text_match.verdict(stricter)[0] == "not checkable here"
 
 
 # ---------------------------------------------------------------------------------- armorm
@@ -94,7 +100,7 @@ def test_armorm_stand_in_preferences_follow_the_stated_rule():
 def _mvp(prompt_robust, mlp_robust=0.4, prompt_clean=0.8, mlp_clean=0.8, std=math.nan, n=1):
     def row(head, clean, robust):
         metrics = {"clean_accuracy": clean, "robust_accuracy": robust, "mean_substitutions": 2.0}
-        return _row("head", head, metrics, std, n, mlm_valid_accuracy=0.3, classes=4)
+        return _row("head", head, metrics, std, n, mlm_valid_accuracy=0.3, classes=4, in_distribution=1.5)
 
     return [row("prompt", prompt_clean, prompt_robust), row("mlp", mlp_clean, mlp_robust)]
 

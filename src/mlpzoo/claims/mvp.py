@@ -55,7 +55,7 @@ SPEC = ClaimSpec(
             "per_class": {"train": 120, "valid": 40, "test": 40},
             "pretrain_epochs": 1,
             "pretrain_rows": 6_000,
-            "epochs": 4,
+            "epochs": 10,
             "patience": 4,
             "batch_size": 32,
             "lr": 3e-4,
@@ -183,7 +183,11 @@ def experiment(ctx: ClaimContext) -> Evidence:
         )
     table = summarize(runs, ("head",), ("clean_accuracy", "robust_accuracy", "mean_substitutions"))
     for row in table:
-        row.update(mlm_valid_accuracy=lm["mlm_valid_accuracy"], classes=len(text.GLOSS_CLASSES))
+        row.update(
+            mlm_valid_accuracy=lm["mlm_valid_accuracy"],
+            classes=len(text.GLOSS_CLASSES),
+            in_distribution=IN_DISTRIBUTION,
+        )
     return Evidence(table, runs)
 
 
@@ -193,11 +197,11 @@ def verdict(table: list[dict]) -> tuple[str, str]:
     beyond one SE -> reproduced; robust win with a clean loss -> partly; no robust win -> not reproduced."""
     rows = text.rows_by(table, "head")
     prompt, mlp = rows["prompt"], rows["mlp"]
-    chance = 1 / prompt["classes"]
+    chance, factor = 1 / prompt["classes"], prompt["in_distribution"]
     weakest = min(prompt["clean_accuracy_mean"], mlp["clean_accuracy_mean"])
-    if weakest < IN_DISTRIBUTION * chance:
+    if weakest < factor * chance:
         return "not checkable here", (
-            f"a head failed in distribution (clean test accuracy {weakest:.3f} < {IN_DISTRIBUTION:g}x chance "
+            f"a head failed in distribution (clean test accuracy {weakest:.3f} < {factor:g}x chance "
             f"{chance:.3f}); masked-LM validation accuracy {prompt['mlm_valid_accuracy']:.3f}"
         )
     robust = compare(prompt, mlp, "robust_accuracy")

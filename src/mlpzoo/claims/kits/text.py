@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mlpzoo.claims.base import Comparison, compare
+from mlpzoo.claims.base import Comparison
+from mlpzoo.data.text import OOV, PAD, synonyms, tokenize
 from mlpzoo.errors import DataMissingError
 
 SPLIT_SEED = 2023
@@ -78,11 +79,6 @@ def rows_by(table: list[dict], key: str) -> dict[str, dict]:
 
 def describe(comparison: Comparison) -> str:
     return f"{comparison}{'' if not comparison.ties else ', inside 1 SE'}"
-
-
-def margin(a: dict, b: dict, metric: str) -> Comparison:
-    """``a`` minus ``b`` on ``metric`` with the one-standard-error rule (higher is better)."""
-    return compare(a, b, metric)
 
 
 # ------------------------------------------------------------------------------------ ArmoRM's stand-in data
@@ -216,8 +212,6 @@ def pretraining_corpus(synsets, held_out: set[str]) -> list[str]:
 
 def encode_rows(vocabulary, texts: list[str], length: int, template: str | None = None) -> torch.Tensor:
     """``[cls] text`` (plus the prompt template) as ids cut or padded to ``length``; the template is never cut."""
-    from mlpzoo.data.text import PAD, tokenize
-
     cls_id = vocabulary.id("[cls]")
     tail = [vocabulary.id(w) for w in template.split()] if template else []
     rows = []
@@ -230,8 +224,6 @@ def encode_rows(vocabulary, texts: list[str], length: int, template: str | None 
 
 def synonym_table(vocabulary, synsets, stop_words) -> dict[int, list[int]]:
     """Word id -> ids of its WordNet synonyms that are in the vocabulary (function words never attacked)."""
-    from mlpzoo.data.text import synonyms
-
     table = {}
     for word, others in synonyms(synsets).items():
         if word in stop_words or word not in vocabulary:
@@ -250,8 +242,6 @@ def synonym_attack(model, tokens: torch.Tensor, labels: torch.Tensor, table: dic
     the true class's probability; in that order, put in the synonym that lowers it most, until the prediction
     flips or ``max_fraction`` of the words are changed. Returns clean and robust accuracy and the substitutions.
     """
-    from mlpzoo.data.text import OOV
-
     model.eval()
     clean = model(tokens).argmax(1).eq(labels)
     survived, changed = 0, []
