@@ -225,6 +225,13 @@ def draw_views(path, photo, reference, renders: dict) -> None:
     save_figure(path, draw, columns=2 + len(renders), rows=2)
 
 
+def _standing(lead) -> str:
+    """How NeuralGS stands against the single MLP, in words, for the verdict's reason."""
+    if lead.wins:
+        return ""
+    return ", below it beyond 1 SE" if lead.loses else ", not beyond 1 SE"
+
+
 def verdict(table: list[dict]) -> tuple[str, str]:
     """NeuralGS's MLPs are sized for a >= 10x size reduction (a guard: below it -> not reproduced). Then two
     checks: its render PSNR against the uncompressed scene is >= 30 dB (a small loss), and it beats the single
@@ -245,7 +252,7 @@ def verdict(table: list[dict]) -> tuple[str, str]:
     return verdict_, (
         f"NeuralGS {ours['size_ratio_mean']:.1f}x smaller at {ours['render_psnr_mean']:.2f} dB render PSNR "
         f"(goal >= {RATIO_GOAL:.0f}x at >= {SMALL_LOSS_PSNR:.0f} dB); single MLP of equal size "
-        f"{single['render_psnr_mean']:.2f} dB (NeuralGS {lead}{'' if lead.wins else ', not beyond 1 SE'}); "
+        f"{single['render_psnr_mean']:.2f} dB (NeuralGS {lead}{_standing(lead)}); "
         f"{pruning}8-bit quantisation "
         f"{quant['size_ratio_mean']:.1f}x at {quant['render_psnr_mean']:.2f} dB; attribute error NeuralGS "
         f"{ours['attribute_error_mean']:.4f} vs single MLP {single['attribute_error_mean']:.4f}."
