@@ -387,3 +387,25 @@ def test_cli_record_refuses_before_running(tmp_path: Path) -> None:
         out = CliRunner().invoke(main, ["reproduce", "finalmlp", "--record", "--runs-dir", str(runs), *args])
         assert out.exit_code != 0 and message in out.output
     assert not runs.exists()  # nothing ran
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "from mlpzoo.claims.kits import vision",
+        "from mlpzoo.claims.kits.vision import fit_images",
+        "import mlpzoo.claims.kits.vision",
+    ],
+)
+def test_code_hash_covers_a_kit_however_it_is_imported(tmp_path, line):
+    """A kit change must mark every claim that uses it stale, whichever import form the claim uses."""
+    import hashlib
+
+    import mlpzoo.claims.kits.vision as kit
+    from mlpzoo.claims.base import source_hash
+
+    claim = tmp_path / "some_claim.py"
+    claim.write_text(line + "\n", encoding="utf-8")
+    expected = hashlib.sha256(claim.read_bytes())
+    expected.update(Path(kit.__file__).read_bytes())
+    assert source_hash(claim) == expected.hexdigest()[:16]

@@ -620,9 +620,14 @@ def source_hash(path: Path) -> str:
     digest = hashlib.sha256(path.read_bytes())
     kits = Path(__file__).parent / "kits"
     names = set()
+    package = "mlpzoo.claims.kits"
     for node in ast.walk(ast.parse(path.read_bytes())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mlpzoo.claims.kits."):
-            names.add(node.module.rsplit(".", 1)[1])
+        if isinstance(node, ast.ImportFrom) and node.module == package:  # from mlpzoo.claims.kits import vision
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(package + "."):
+            names.add(node.module.split(".")[3])
+        elif isinstance(node, ast.Import):  # import mlpzoo.claims.kits.vision
+            names.update(a.name.split(".")[3] for a in node.names if a.name.startswith(package + "."))
     for name in sorted(names):
         kit = kits / f"{name}.py"
         if kit.is_file():
