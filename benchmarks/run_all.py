@@ -50,7 +50,7 @@ def benchmarks(args) -> dict[str, list[str]]:
     mamba = ["--lengths", "1024" if args.quick else "1024,8192", "--repeats", "1" if args.quick else "5", "--no-peak"]
     kan = ["--repeats", "2" if args.quick else "11", "--no-fused", "--only-bspline"]
     if args.quick:
-        kan += ["--sizes", "64,64,4096"]
+        kan += ["--sizes", "64,64,4096", "256,256,1024"]
     if refs is not None:
         mamba += ["--reference", str(refs / "mamba-minimal")]
         kan += ["--efficient-kan", str(refs / "efficient-kan")]

@@ -103,12 +103,15 @@ def trainer_vs_compute_limit(dataset, epochs: int, seed: int, config: dict | Non
     batches = [b for b in batches if len(b["label"]) >= 2]
     seed_everything(seed)
     trainer_model = create_model("finalmlp", schema=dataset.schema)
-    settings = {"epochs": 1, "patience": 2, "seed": seed, "progress": False, "save_checkpoints": False}
-    trainer_speeds, limit_speeds = [], []
-    for epoch in range(epochs):
-        trainer = Trainer(task, trainer_model, {**settings, **(config or {}), "init": "keep" if epoch else "seed"})
-        trainer_speeds.append(trainer.fit(dataset.train, dataset.valid).history[0]["train_samples_per_second"])
+    settings = {"epochs": epochs, "patience": epochs + 1, "seed": seed, "progress": False, "save_checkpoints": False}
+    limit_speeds = []
+
+    def compute_limit_epoch(epoch: int, record: dict) -> None:  # runs between the Trainer's epochs
         limit_speeds.append(_compute_limit_epoch(model, optimizer, task, batches))
+
+    trainer = Trainer(task, trainer_model, {**settings, **(config or {})})
+    history = trainer.fit(dataset.train, dataset.valid, callbacks=[compute_limit_epoch]).history
+    trainer_speeds = [h["train_samples_per_second"] for h in history]
     ours, limit = statistics.median(trainer_speeds), statistics.median(limit_speeds)
     return {
         "trainer_samples_per_s": ours,
