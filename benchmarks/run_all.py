@@ -56,7 +56,7 @@ def benchmarks(args) -> dict[str, list[str]]:
         kan += ["--efficient-kan", str(refs / "efficient-kan")]
         if (refs / "fast-kan").exists():
             kan += ["--fastkan", str(refs / "fast-kan")]
-    ctr = ["--epochs", "2" if args.quick else "5", "--fuxictr-json", str(OUT / "fuxictr.json")]
+    ctr = ["--epochs", "3" if args.quick else "5", "--fuxictr-json", str(OUT / "fuxictr.json")]
     fused = ["--steps", "3" if args.quick else "5"]
     return {
         "mamba_scan": mamba + common,
