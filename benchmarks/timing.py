@@ -43,10 +43,15 @@ def timed_ms(fn: Callable[[], object], repeats: int, warmup: int = 2) -> tuple[f
     return statistics.median(times) * 1e3, min(times) * 1e3
 
 
-def goal(name: str, measured: float, target: float, higher_is_better: bool = True, note: str = "") -> dict:
-    """One row of the summary table (benchmarks/run_all.py): a measured ratio against its target."""
+def goal(
+    name: str, measured: float, target: float, higher_is_better: bool = True, note: str = "", unit: str = "x"
+) -> dict:
+    """One row of the summary table (benchmarks/run_all.py): a measured ratio against its target.
+
+    ``unit``: ``"x"`` (a ratio), ``"%"`` (a fraction shown as a percentage) or ``"yes/no"`` (1 or 0)."""
     passed = measured >= target if higher_is_better else measured <= target
     return {
+        "unit": unit,
         "goal": name,
         "measured": measured,
         "target": target,

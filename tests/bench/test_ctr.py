@@ -15,6 +15,10 @@ def test_bench_ctr_smoke(need_data, tmp_path):
     )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
-    ours, baseline, reference = report["rows"]
+    ours, limit, baseline, reference = report["rows"]
     assert ours["train_samples_per_s"] > 0 and baseline["train_samples_per_s"] > 0
     assert abs(ours["ratio_vs_dataloader"] - ours["train_samples_per_s"] / baseline["train_samples_per_s"]) < 1e-9
+    # The Trainer's speed as a fraction of the compute limit measured in the same run (never a set figure).
+    measured = report["compute_limit"]
+    assert limit["train_samples_per_s"] == measured["compute_limit_samples_per_s"] > 0
+    assert measured["fraction"] == measured["trainer_samples_per_s"] / measured["compute_limit_samples_per_s"]

@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["load", "status"]
+__all__ = ["cache_root", "load", "status", "use_inductor_cache"]
 
 # -fopenmp-simd honours the kernels' `omp simd` reductions (no OpenMP runtime is linked) and
 # -fno-trapping-math lets clamps become vector selects; the sums over a vector then add in lanes
@@ -30,10 +30,23 @@ FLAG_SETS = ([*_VECTOR, "-march=native"], _VECTOR, ["-O3"])
 _STATUS: dict[str, dict] = {}
 
 
+def cache_root() -> Path:
+    """mlpzoo's cache folder: ``$MLPZOO_CACHE``, else ``$XDG_CACHE_HOME/mlpzoo`` (``~/.cache/mlpzoo``)."""
+    if os.environ.get("MLPZOO_CACHE"):
+        return Path(os.environ["MLPZOO_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mlpzoo"
+
+
+def use_inductor_cache() -> None:
+    """Keep torch.compile's (inductor's) compiled kernels in ``cache_root()/inductor`` across runs,
+    unless ``TORCHINDUCTOR_CACHE_DIR`` is set; later processes load them instead of compiling."""
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_root() / "inductor"))
+
+
 def _cache_dir() -> Path:
     if os.environ.get("MLPZOO_KERNEL_CACHE"):
         return Path(os.environ["MLPZOO_KERNEL_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mlpzoo" / "kernels"
+    return cache_root() / "kernels"
 
 
 def _cpu_flags() -> str:

@@ -36,6 +36,9 @@ class TrainConfig:
     tracking: none | mlflow | tensorboard (extras ``mlpzoo[tracking]``; nothing is imported when none).
     tracking_uri: MLflow tracking URI (default a SQLite store ``<run_dir>/mlflow.db``) or the
     TensorBoard log directory (default ``<run dir>/tensorboard``).
+    fused: auto (compiled KAN kernels when the run is long enough to amortise compiling them, by a
+    measured rule: ``mlpzoo.train.fused``, docs/efficiency.md; short runs stay eager) | true (compile
+    from the first step) | false (every layer keeps its own ``fused`` setting).
     """
 
     epochs: int = 100
@@ -67,6 +70,7 @@ class TrainConfig:
     device: str = "cpu"
     tracking: str = "none"
     tracking_uri: str | None = None
+    fused: bool | str = "auto"
 
     def validate(self, where: str = "train") -> None:
         positive = ["epochs", "batch_size", "eval_batch_size", "patience"]
@@ -108,6 +112,8 @@ class TrainConfig:
             raise ConfigError(f"{where}.device = {self.device!r}; use cpu, cuda, cuda:N or auto")
         if self.max_batches_per_epoch is not None and self.max_batches_per_epoch < 1:
             raise ConfigError(f"{where}.max_batches_per_epoch must be at least 1 or null")
+        if self.fused not in (True, False, "auto"):
+            raise ConfigError(f"{where}.fused = {self.fused!r}; use auto, true or false")
         self._validate_safety(where)
 
     def _validate_safety(self, where: str) -> None:

@@ -31,6 +31,7 @@ from mlpzoo.train.checkpoint import load_checkpoint, save_checkpoint
 from mlpzoo.train.checks import check_labels, check_takes_steps
 from mlpzoo.train.config import TrainConfig
 from mlpzoo.train.distributed import distributed_context, shard_batch
+from mlpzoo.train.fused import FusedAuto
 from mlpzoo.train.init import initialise
 from mlpzoo.train.report import write_report
 from mlpzoo.train.rundir import RunDir, data_digest, digest, file_digest
@@ -39,6 +40,7 @@ from mlpzoo.train.tracking import make_tracker
 # Settings that may change between an interrupted run and its resumption.
 _RESUMABLE_KEYS = {
     "epochs",
+    "fused",
     "progress",
     "resume",
     "init",
@@ -116,6 +118,7 @@ class Trainer:
         self.model.to(self.device)
         self.dist = None  # set by fit() under torchrun
         self._last_lr = self.config.lr  # the rate of the last epoch, for a divergence message
+        self._fused = FusedAuto(model, False, self.config.batch_size, self.device)  # fit() sets train.fused
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
@@ -174,9 +177,11 @@ class Trainer:
         for split, data in (("train", train), ("valid", valid)):
             check_labels(self.task.name, data, split)
         run = self._open_run(train, valid, test)
+        self._fused = FusedAuto(self.model, cfg.fused, cfg.batch_size, self.device)
         try:
             return self._fit(run, train, valid, test, callbacks)
         finally:
+            self._fused.restore()
             if run is not None:
                 run.release()
 
@@ -299,6 +304,7 @@ class Trainer:
             if schedule is not None:
                 for group in optimizer.param_groups:
                     group["lr"] = schedule((epoch - 1) * total_batches + steps)
+            step_start = time.perf_counter()
             optimizer.zero_grad(set_to_none=True)
             loss = self.task.loss(forward(batch), batch)
             total = loss + regularize(batch) if regularize is not None else loss
@@ -313,6 +319,11 @@ class Trainer:
             if cfg.grad_clip_norm:
                 nn.utils.clip_grad_norm_(parameters, cfg.grad_clip_norm, foreach=True)
             optimizer.step()
+            if self._fused.active:
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)  # the step's kernels, not their launch
+                steps_left = (cfg.epochs - epoch) * total_batches + total_batches - steps - 1
+                self._fused.after_step(time.perf_counter() - step_start, steps_left)
             n = len(batch["label"])
             loss_sum += loss.detach().cpu() * n
             rows += n

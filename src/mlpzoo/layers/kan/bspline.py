@@ -259,8 +259,9 @@ _KERNEL_TYPES = {torch.float32: "float", torch.float64: "double"}
 def _declare(lib: ctypes.CDLL) -> None:
     i64, ptr = ctypes.c_int64, ctypes.c_void_p
     for name in _KERNEL_TYPES.values():
+        getattr(lib, f"mlpzoo_spline_bases_{name}").argtypes = [ptr] * 6 + [i64] * 4 + [ptr]
         getattr(lib, f"mlpzoo_spline_forward_{name}").argtypes = [ptr] * 4 + [i64] * 5 + [ctypes.c_int]
-        getattr(lib, f"mlpzoo_spline_backward_{name}").argtypes = [ptr] * 6 + [i64] * 5 + [ctypes.c_int]
+        getattr(lib, f"mlpzoo_spline_backward_{name}").argtypes = [ptr] * 9 + [i64] * 6 + [ctypes.c_int]
         getattr(lib, f"mlpzoo_spline_layout_{name}").argtypes = [ptr] * 3 + [i64] * 5
         getattr(lib, f"mlpzoo_spline_unlayout_{name}").argtypes = [ptr] * 5 + [i64] * 5
 
@@ -273,13 +274,24 @@ def _declare(lib: ctypes.CDLL) -> None:
 SPARSE_MAX_BYTES = 8 << 20
 
 
-def _native_library(x: torch.Tensor, coef: torch.Tensor) -> ctypes.CDLL | None:
+_MAX_WINDOW = 64  # the C backward's per-point buffer of window gradients holds k + 1 <= 64 values
+
+
+def _native_library(x: torch.Tensor, coef: torch.Tensor, order: int = 3) -> ctypes.CDLL | None:
     """The sparse spline kernel where it pays (CPU float32/float64, layout within ``SPARSE_MAX_BYTES``), or None."""
     if x.device.type != "cpu" or x.dtype not in _KERNEL_TYPES or coef.dtype != x.dtype:
         return None
-    if coef.numel() * 2 * x.element_size() > SPARSE_MAX_BYTES:  # (G + 3k) / (G + k) < 2 for every k <= G
-        return None
+    if coef.numel() * 2 * x.element_size() > SPARSE_MAX_BYTES or order + 1 > _MAX_WINDOW:
+        return None  # (G + 3k) / (G + k) < 2 for every k <= G
     return native.load(_KERNEL_SOURCE, _declare)
+
+
+@cache
+def _kernel_coefficients(order: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The basis and slope coefficients (``_piece_coefficients``, ``_slope_coefficients``) as float64 arrays."""
+    values = torch.tensor(_piece_coefficients(order), dtype=torch.float64)
+    slopes = torch.tensor(_slope_coefficients(order), dtype=torch.float64).reshape(order, order + 1)
+    return values.contiguous(), slopes.contiguous()
 
 
 class _SparseSpline(torch.autograd.Function):
@@ -287,21 +299,38 @@ class _SparseSpline(torch.autograd.Function):
 
     The scaled coefficients are laid out once per call as ``(in, G + 3k, out)``, zero in the ``k``
     padding columns each side (the window columns of points off the grid proper), so the kernel
-    reads each input's ``k + 1`` coefficient rows contiguously. Saved: local coordinates, window
-    columns and values, the laid-out coefficients. Not twice differentiable.
+    reads each input's ``k + 1`` coefficient rows contiguously. The window columns and values come
+    from one C pass over ``x`` and the backward writes the input gradient directly (no batch-sized
+    temporaries: each elementwise torch op they replace allocated one). Saved: local coordinates,
+    window columns and values, the laid-out coefficients. Not twice differentiable.
     """
 
     @staticmethod
     def forward(ctx, x, coef, scaler, grid_start, grid_step, grid_size, order, lib):
-        t, u = _coordinates(x, grid_start, grid_step, grid_size, order)
-        values = _compact(u, order)
-        cols = t.add_(order)  # the window's first column in the padded layout
         n, n_in = x.shape
         n_out, n_bases = coef.shape[0], grid_size + order
+        name = _KERNEL_TYPES[x.dtype]
+        # Window columns in the padded layout (t + k), local coordinates and window values, in one C pass.
+        cols = torch.empty(n, n_in, dtype=torch.int32)
+        u, values = torch.empty_like(x), x.new_empty(n, order + 1, n_in)
+        grid_start, grid_step = grid_start.to(x.dtype).contiguous(), grid_step.to(x.dtype).contiguous()
+        pieces = _kernel_coefficients(order)[0]
+        getattr(lib, f"mlpzoo_spline_bases_{name}")(
+            x.data_ptr(),
+            grid_start.data_ptr(),
+            grid_step.data_ptr(),
+            cols.data_ptr(),
+            u.data_ptr(),
+            values.data_ptr(),
+            n,
+            n_in,
+            grid_size,
+            order,
+            pieces.data_ptr(),
+        )
         coef = coef.contiguous()
         scaler = None if scaler is None else scaler.contiguous()
         weight = coef.new_empty(n_in, n_bases + 2 * order, n_out)
-        name = _KERNEL_TYPES[x.dtype]
         getattr(lib, f"mlpzoo_spline_layout_{name}")(
             coef.data_ptr(),
             0 if scaler is None else scaler.data_ptr(),
@@ -336,22 +365,26 @@ class _SparseSpline(torch.autograd.Function):
         grid_size, order = ctx.grid
         grad_out = grad_out.contiguous()
         n, n_in = u.shape
-        grad_weight, grad_values = torch.empty_like(weight), torch.empty_like(values)
+        grad_weight = torch.empty_like(weight)
+        grad_x = torch.empty_like(u) if ctx.needs_input_grad[0] else None
         getattr(ctx.lib, f"mlpzoo_spline_backward_{_KERNEL_TYPES[u.dtype]}")(
             cols.data_ptr(),
             values.data_ptr(),
+            u.data_ptr(),
+            grid_step.data_ptr(),
+            _kernel_coefficients(order)[1].data_ptr(),
             weight.data_ptr(),
             grad_out.data_ptr(),
             grad_weight.data_ptr(),
-            grad_values.data_ptr(),
+            0 if grad_x is None else grad_x.data_ptr(),
             n,
             n_in,
             coef.shape[0],
             order + 1,
             weight.shape[1],
+            grid_size,
             torch.get_num_threads(),
         )
-        grad_x = None
         grad_coef = torch.empty_like(coef) if ctx.needs_input_grad[1] else None
         grad_scaler = torch.empty_like(scaler) if ctx.needs_input_grad[2] else None
         if grad_coef is not None or grad_scaler is not None:
@@ -367,11 +400,6 @@ class _SparseSpline(torch.autograd.Function):
                 weight.shape[1],
                 order,
             )
-        if ctx.needs_input_grad[0]:
-            grad_x = torch.linalg.vecdot(grad_values, _compact(u, order, derivative=True), dim=1) / grid_step
-            if order == 1:  # linear bases have a kink, not a flat end, where the clamp starts
-                s = cols - order + u
-                grad_x.mul_((s > -order) & (s < grid_size + order))
         return grad_x, grad_coef, grad_scaler, None, None, None, None, None
 
 
@@ -487,7 +515,7 @@ class BSplineKANLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = flatten_input(x, self.in_features, "BSplineKANLinear", self.spline_weight)
-        lib = None if fused_enabled(self.fused, flat) else _native_library(flat, self.spline_weight)
+        lib = None if fused_enabled(self.fused, flat) else _native_library(flat, self.spline_weight, self.spline_order)
         if lib is not None:
             spline = _SparseSpline.apply(
                 flat.contiguous(),

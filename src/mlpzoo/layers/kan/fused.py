@@ -18,7 +18,10 @@ Rational coefficients come as one ``(11, dim)`` table of per-channel rows
 ``a_0..a_5, 1, |b_1|..|b_4|``. Compiled
 lazily on first use with ``dynamic=True`` (one kernel for every batch size and width; inductor
 adds a variant for a single row and one for a reduction over more than 4096 rows), cached by
-inductor on disk; the B-spline kernels once per ``(G, k)``.
+inductor on disk in ``~/.cache/mlpzoo/inductor`` (``TORCHINDUCTOR_CACHE_DIR`` when set), so a later
+process loads them instead of compiling; the B-spline kernels once per ``(G, k)``. The Trainer
+switches these kernels on where a run is long enough to pay for compiling them
+(:mod:`mlpzoo.train.fused`).
 ``torch.compile`` is never required: :func:`fused_enabled` answers whether to use it, and in
 ``"auto"`` mode any compile or run failure switches the device type back to eager for the rest of
 the process with one warning.
@@ -32,6 +35,7 @@ from collections.abc import Callable
 import torch
 
 from mlpzoo.errors import ConfigError
+from mlpzoo.layers import native
 
 FUSED_MODES = (False, True, "auto")
 NUM_COEFFS, DEN_COEFFS = 6, 4  # a_0..a_5 and b_1..b_4, as in rational.py
@@ -118,6 +122,7 @@ def rational_backward_kernel(
 
 def _compiled(name: str, fn: Callable) -> Callable:
     if name not in _KERNELS:
+        native.use_inductor_cache()  # compiled once per machine, loaded by later runs
         _KERNELS[name] = torch.compile(fn, dynamic=True, fullgraph=True)
     return _KERNELS[name]
 
