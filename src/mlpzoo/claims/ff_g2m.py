@@ -38,18 +38,17 @@ from mlpzoo.claims.base import (
 from mlpzoo.claims.kits.graphs import CSBM, load_graph
 from mlpzoo.methods.distill import run_distillation, student_config, teacher_config
 
-# GLNN, Table 1 (transductive, CPF splits, SAGE teacher, 10 runs): test accuracy in %.
+# GLNN, Table 1 (transductive, CPF splits, SAGE teacher, 10 runs): GLNN's test accuracy in %. The same two
+# figures are quoted as "Paper" in GammaGL's GLNN example (BUPT-GAMMA/GammaGL, examples/glnn/readme.md). The
+# table's SAGE and MLP figures could not be read from a source here, so they are not quoted; our teacher and
+# MLP on the CPF split stay in the runs of the ledger entry.
 GLNN_TABLE1 = {
-    ("cora", "teacher"): PaperNumber(80.52, 1.77, "GLNN Table 1, SAGE"),
-    ("cora", "mlp"): PaperNumber(59.22, 1.31, "GLNN Table 1, MLP"),
-    ("cora", "glnn"): PaperNumber(80.54, 1.35, "GLNN Table 1, GLNN"),
-    ("citeseer", "teacher"): PaperNumber(70.33, 1.97, "GLNN Table 1, SAGE"),
-    ("citeseer", "mlp"): PaperNumber(59.61, 2.88, "GLNN Table 1, MLP"),
-    ("citeseer", "glnn"): PaperNumber(71.77, 2.01, "GLNN Table 1, GLNN"),
+    ("cora", "glnn"): PaperNumber(80.54, 1.35, "GLNN Table 1, GLNN (SAGE teacher)"),
+    ("citeseer", "glnn"): PaperNumber(71.77, 2.01, "GLNN Table 1, GLNN (SAGE teacher)"),
 }
 # GLNN is the distillation pipeline FF-G2M builds on (teacher logits, student, loop): it is the
 # method whose implementation the calibration checks.
-ROLES = {"teacher": "teacher", "mlp": "baseline", "glnn": "method"}
+ROLES = {"glnn": "method"}
 CLOSE = 0.01  # "close to the teacher": at most one accuracy point below, beyond one standard error
 METRICS = ("test_acc", "prod_acc")
 
@@ -58,8 +57,7 @@ SPEC = ClaimSpec(
     paper_numbers={
         "FF-G2M abstract": "+12.6 % over vanilla MLPs and +2.6 % over the teacher GNNs, averaged over six data sets "
         "and three GNNs",
-        "GLNN Table 1 (transductive, CPF splits)": "Cora SAGE 80.52 +- 1.77, MLP 59.22 +- 1.31, GLNN 80.54 +- 1.35; "
-        "Citeseer SAGE 70.33 +- 1.97, MLP 59.61 +- 2.88, GLNN 71.77 +- 2.01",
+        "GLNN Table 1 (transductive, CPF splits, SAGE teacher)": "GLNN Cora 80.54 +- 1.35, Citeseer 71.77 +- 2.01",
     },
     datasets=("planetoid",),
     seeds={"quick": 1, "full": 5},
@@ -140,14 +138,15 @@ def experiment(ctx: ClaimContext) -> Evidence:
                 f"calibration/{dataset}/seed{seed}", partial(_calibration_run, ctx, dataset, seed), seed=seed
             )
     table = summarize(runs, ("dataset", "teacher", "setting", "model"), METRICS)
-    table += calibrate(
-        [{**r, "test_acc": 100 * r["test_acc"]} for r in calibration],
-        GLNN_TABLE1,
-        ("dataset", "model"),
-        "test_acc",
-        ROLES,
-    )
+    table += calibration_rows(calibration)
     return Evidence(table, runs + calibration)
+
+
+def calibration_rows(runs: list[dict]) -> list[dict]:
+    """The calibration rows of runs on GLNN's protocol against GLNN's Table 1 (which reports accuracy in %)."""
+    return calibrate(
+        [{**r, "test_acc": 100 * r["test_acc"]} for r in runs], GLNN_TABLE1, ("dataset", "model"), "test_acc", ROLES
+    )
 
 
 def _epochs(s: dict) -> dict:
