@@ -11,6 +11,7 @@ from mlpzoo.methods.distill import (
     TEACHERS,
     SAGEGCNAggregator,
     StudentConfig,
+    _fit_config,
     add_self_loops,
     ffg2m_loss,
     glnn_loss,
@@ -110,6 +111,10 @@ def test_configs_follow_each_papers_release_and_bad_names():
         200,
     )
     assert teacher_config("sage", "cora", "glnn").hidden == 128
+    # The teacher's kept weights come from epoch 20 on (capped by a shorter budget); students follow the papers.
+    assert teacher_config("sage", "cora").min_epochs == 20 and not hasattr(glnn, "min_epochs")
+    assert _fit_config(teacher_config("gcn", max_epochs=15)).min_epochs == 15
+    assert _fit_config(glnn).min_epochs == 0
     with pytest.raises(ConfigError, match="teacher"):
         teacher_config("gin")
     with pytest.raises(ConfigError, match="protocol"):
