@@ -2,9 +2,11 @@
 for an implementation that falls short on matching data."""
 
 import math
+from types import SimpleNamespace
 
 import pytest
 
+from mlpzoo.claims import ff_g2m
 from mlpzoo.claims.base import (
     BELOW_PAPER,
     PaperNumber,
@@ -55,3 +57,36 @@ def test_within_the_papers_spread_leaves_the_verdict_alone():
     base = [calibration_row(PAPER, [60.0], "baseline", dataset="cora", model="mlp")]
     verdict, reason = calibrated_verdict("not reproduced", "reason", base)
     assert verdict == "not reproduced" and "baselines below" in reason
+
+
+def test_a_claim_whose_method_lands_far_below_its_paper_says_so_instead_of_not_reproduced():
+    """ff-g2m: every main group fails, and GLNN on GLNN's own protocol lies 3+ paper sds below its Table 1."""
+    failing = [
+        {"dataset": "cora", "teacher": "gcn", "setting": "transductive", "model": m, "n": 5}
+        | {"test_acc_mean": v, "test_acc_std": 0.01}
+        for m, v in {"teacher": 0.81, "mlp": 0.59, "glnn": 0.80, "ffg2m": 0.70}.items()
+    ]
+    low = ff_g2m.calibration_rows([{"dataset": "cora", "model": "glnn", "test_acc": v} for v in (0.75, 0.76)])
+    verdict, reason = ff_g2m.verdict(failing + low)
+    assert verdict == "not checkable here" and verdict != "not reproduced"
+    assert reason.startswith(BELOW_PAPER) and "GLNN Table 1" in reason
+    near = ff_g2m.calibration_rows([{"dataset": "cora", "model": "glnn", "test_acc": v} for v in (0.80, 0.81)])
+    verdict, reason = ff_g2m.verdict(failing + near)
+    assert verdict == "not reproduced" and BELOW_PAPER not in reason
+
+
+@pytest.mark.slow
+def test_one_calibration_case_end_to_end_at_the_quick_budget(need_data):
+    """GLNN on Cora's CPF split drawn with seed 0, through the claim's own calibration arm at the quick settings."""
+    need_data("planetoid")
+    ctx = SimpleNamespace(data_dir=None, settings=ff_g2m.SPEC.settings["quick"])
+    runs = ff_g2m._calibration_run(ctx, "cora", 0)
+    assert {r["model"] for r in runs} == {"teacher", "mlp", "glnn"} and {r["split"] for r in runs} == {"cpf"}
+    assert all(r["epochs"] <= ctx.settings["max_epochs"] and 0 <= r["test_acc"] <= 1 for r in runs)
+    (row,) = ff_g2m.calibration_rows(runs)
+    glnn = next(r["test_acc"] for r in runs if r["model"] == "glnn")
+    assert (row["dataset"], row["model"], row["role"], row["n"]) == ("cora", "glnn", "method", 1)
+    assert row["ours_mean"] == pytest.approx(100 * glnn) and row["paper_mean"] == 80.54
+    assert row["gap_sd"] == pytest.approx((100 * glnn - 80.54) / 1.35)
+    below = row["gap_sd"] < -2
+    assert (calibrated_verdict("not reproduced", "r", [row])[0] == "not checkable here") == below

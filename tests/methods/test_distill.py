@@ -8,12 +8,17 @@ import torch
 from mlpzoo.data.graphs import csbm
 from mlpzoo.errors import ConfigError
 from mlpzoo.methods.distill import (
+    TEACHERS,
+    SAGEGCNAggregator,
+    StudentConfig,
+    _fit_config,
     add_self_loops,
     ffg2m_loss,
     glnn_loss,
     high_frequency_loss,
     inductive_split,
     low_frequency_loss,
+    make_student,
     run_distillation,
     student_config,
     teacher_config,
@@ -106,6 +111,10 @@ def test_configs_follow_each_papers_release_and_bad_names():
         200,
     )
     assert teacher_config("sage", "cora", "glnn").hidden == 128
+    # The teacher's kept weights come from epoch 20 on (capped by a shorter budget); students follow the papers.
+    assert teacher_config("sage", "cora").min_epochs == 20 and not hasattr(glnn, "min_epochs")
+    assert _fit_config(teacher_config("gcn", max_epochs=15)).min_epochs == 15
+    assert _fit_config(glnn).min_epochs == 0
     with pytest.raises(ConfigError, match="teacher"):
         teacher_config("gin")
     with pytest.raises(ConfigError, match="protocol"):
@@ -124,7 +133,7 @@ def test_distillation_beats_mlp_on_a_homophilous_csbm(setting):
         num_nodes=800,
         num_classes=3,
         num_features=32,
-        signal=0.6,
+        signal=0.4,  # weak enough features that the MLP stays well below the teacher
         homophily=0.9,
         avg_degree=8,
         seed=0,
@@ -139,3 +148,35 @@ def test_distillation_beats_mlp_on_a_homophilous_csbm(setting):
     if setting == "inductive":
         r = records["glnn"]
         assert r["prod_acc"] == pytest.approx(0.8 * r["tran_acc"] + 0.2 * r["test_acc"])
+
+
+def test_sage_teacher_is_dgls_gcn_aggregator_on_a_self_looped_graph():
+    """GLNN and FF-G2M run DGL's SAGEConv(aggregator_type="gcn") after adding self-loops:
+    h_i' = W (h_i + sum over in-edges incl. the loop of h_j) / (in-degree incl. the loop + 1) + b."""
+    assert TEACHERS["sage"] is SAGEGCNAggregator
+    edges = torch.tensor([[0, 1, 1, 2, 1], [1, 0, 2, 1, 1]])  # path 0-1-2 plus an existing self-loop on 1
+    x = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 1.0]])
+    neighbours = {0: [1], 1: [0, 2], 2: [1]}
+    by_hand = torch.stack([(2 * x[i] + sum(x[j] for j in nb)) / (len(nb) + 2) for i, nb in neighbours.items()])
+    adj = SAGEGCNAggregator.adjacency(edges, 3)
+    assert torch.allclose(torch.sparse.mm(adj, x), by_hand)
+    torch.manual_seed(0)
+    net = SAGEGCNAggregator(2, 3, hidden=4, num_layers=1)
+    layer = net.layers[0]
+    assert torch.allclose(net(x, adj), by_hand @ layer.linear.weight.T + layer.bias, atol=1e-6)
+    # DGL's initialisation: Xavier-uniform with ReLU gain, zero bias.
+    bound = torch.nn.init.calculate_gain("relu") * (6 / (2 + 3)) ** 0.5
+    assert layer.linear.weight.abs().max() <= bound and not layer.bias.any()
+
+
+def test_students_start_as_the_papers_linear_layers_and_the_shared_block_keeps_its_own():
+    cfg = StudentConfig(hidden=256, num_layers=3, dropout=0.4)
+    torch.manual_seed(0)
+    paper = [m for m in make_student(1000, 7, cfg, paper_init=True).modules() if isinstance(m, torch.nn.Linear)]
+    for layer in paper:  # nn.Linear's default: weights and biases uniform in +-1/sqrt(fan_in)
+        bound = layer.in_features**-0.5
+        assert layer.weight.abs().max() <= bound and layer.bias.abs().max() <= bound and layer.bias.any()
+    assert paper[0].weight.std() < 0.6 * (2 / (1000 + 256)) ** 0.5  # clearly below Xavier-normal's std
+    # Without paper_init (Mowst's experts) the MLP block's Xavier-normal init with zero biases stays.
+    block = [m for m in make_student(1000, 7, cfg).modules() if isinstance(m, torch.nn.Linear)]
+    assert not any(layer.bias.any() for layer in block)

@@ -52,6 +52,30 @@ def test_patience_stops_after_epochs_without_improvement():
     assert result.best_epoch == 1 and result.epochs == 1 + config.patience
 
 
+def test_min_epochs_keeps_no_weights_from_before_it_and_starts_patience_there():
+    """The same validation curve, best at the first evaluation: with min_epochs=10 the kept weights come from
+    epoch 10 (its first evaluation) and patience counts from there; earlier epochs are not even evaluated."""
+    x, y, train, valid = _problem()
+    model = nn.Linear(4, 2)
+    evaluations = []
+
+    def logits():
+        out = model(x)
+        if not model.training:
+            evaluations.append(1)
+            good = len(evaluations) == 1
+            first, second = (1 - y).float(), y.float()
+            if not good:
+                first, second = second, first
+            return torch.stack([out[:, 0] * 0 + first, out[:, 1] * 0 + second], dim=1)
+        return out
+
+    config = FitConfig(max_epochs=500, patience=5, min_epochs=10)
+    result = fit_full_batch(model, logits, cross_entropy_on(train, y), y, valid, config)
+    assert result.best_epoch == 10 and result.epochs == 10 + config.patience
+    assert len(evaluations) == 1 + config.patience
+
+
 def test_same_seed_same_fit():
     x, y, train, valid = _problem()
     results = []

@@ -16,7 +16,10 @@ published (FF-G2M's best_parameters.json). Test accuracy (inductive: on the held
 Calibration: GLNN's own Table 1 uses the CPF protocol (largest component, 20 / 30 labelled nodes
 per class drawn per seed, raw features), which :func:`~mlpzoo.data.planetoid.load_planetoid` can
 draw from the same Cora and Citeseer; there the SAGE teacher, the MLP and GLNN are run with GLNN's
-train.conf.yaml and set against the paper's numbers (:func:`~mlpzoo.claims.base.calibrated_verdict`).
+train.conf.yaml, and GLNN is set against GLNN's Table 1 (:func:`~mlpzoo.claims.base.calibrated_verdict`:
+GLNN more than two of the paper's sds below it reads "implementation below the paper's reported number
+on matching data", never "not reproduced"). FF-G2M's own table could not be read here, so FF-G2M has no
+calibration row.
 """
 
 from __future__ import annotations
@@ -38,18 +41,17 @@ from mlpzoo.claims.base import (
 from mlpzoo.claims.kits.graphs import CSBM, load_graph
 from mlpzoo.methods.distill import run_distillation, student_config, teacher_config
 
-# GLNN, Table 1 (transductive, CPF splits, SAGE teacher, 10 runs): test accuracy in %.
+# GLNN, Table 1 (transductive, CPF splits, SAGE teacher, 10 runs): GLNN's test accuracy in %. The same two
+# figures are quoted as "Paper" in GammaGL's GLNN example (BUPT-GAMMA/GammaGL, examples/glnn/readme.md). The
+# table's SAGE and MLP figures could not be read from a source here, so they are not quoted; our teacher and
+# MLP on the CPF split stay in the runs of the ledger entry.
 GLNN_TABLE1 = {
-    ("cora", "teacher"): PaperNumber(80.52, 1.77, "GLNN Table 1, SAGE"),
-    ("cora", "mlp"): PaperNumber(59.22, 1.31, "GLNN Table 1, MLP"),
-    ("cora", "glnn"): PaperNumber(80.54, 1.35, "GLNN Table 1, GLNN"),
-    ("citeseer", "teacher"): PaperNumber(70.33, 1.97, "GLNN Table 1, SAGE"),
-    ("citeseer", "mlp"): PaperNumber(59.61, 2.88, "GLNN Table 1, MLP"),
-    ("citeseer", "glnn"): PaperNumber(71.77, 2.01, "GLNN Table 1, GLNN"),
+    ("cora", "glnn"): PaperNumber(80.54, 1.35, "GLNN Table 1, GLNN (SAGE teacher)"),
+    ("citeseer", "glnn"): PaperNumber(71.77, 2.01, "GLNN Table 1, GLNN (SAGE teacher)"),
 }
 # GLNN is the distillation pipeline FF-G2M builds on (teacher logits, student, loop): it is the
 # method whose implementation the calibration checks.
-ROLES = {"teacher": "teacher", "mlp": "baseline", "glnn": "method"}
+ROLES = {"glnn": "method"}
 CLOSE = 0.01  # "close to the teacher": at most one accuracy point below, beyond one standard error
 METRICS = ("test_acc", "prod_acc")
 
@@ -58,8 +60,7 @@ SPEC = ClaimSpec(
     paper_numbers={
         "FF-G2M abstract": "+12.6 % over vanilla MLPs and +2.6 % over the teacher GNNs, averaged over six data sets "
         "and three GNNs",
-        "GLNN Table 1 (transductive, CPF splits)": "Cora SAGE 80.52 +- 1.77, MLP 59.22 +- 1.31, GLNN 80.54 +- 1.35; "
-        "Citeseer SAGE 70.33 +- 1.97, MLP 59.61 +- 2.88, GLNN 71.77 +- 2.01",
+        "GLNN Table 1 (transductive, CPF splits, SAGE teacher)": "GLNN Cora 80.54 +- 1.35, Citeseer 71.77 +- 2.01",
     },
     datasets=("planetoid",),
     seeds={"quick": 1, "full": 5},
@@ -89,18 +90,25 @@ SPEC = ClaimSpec(
         (
             "Main rows: FF-G2M's protocol and best_parameters.json per data set and teacher (the teacher shares the "
             "student's width and depth; student dropout = its dropout_t, teacher dropout = its dropout_s); the MLP, "
-            "GLNN "
-            "and FF-G2M students share that network and GLNN uses FF-G2M's lamb (FF-G2M's own GLNN ablation). Adam "
-            "lr 0.01, weight decay 5e-4, up to 500 epochs, patience 50 on validation accuracy, full batch."
+            "GLNN and FF-G2M students share that network and GLNN uses FF-G2M's lamb (FF-G2M's own GLNN ablation). "
+            "Adam lr 0.01, weight decay 5e-4, up to 500 epochs, patience 50 on validation accuracy, full batch."
+        ),
+        (
+            "Networks as both codes build them: the SAGE teacher is DGL's SAGEConv with the gcn aggregator on a "
+            "self-looped graph, students start from nn.Linear's default initialisation, teacher logits come in eval "
+            "mode from the best validation epoch. One deviation, for teachers only: the kept weights come from epoch "
+            "20 on; from epoch 1 (both codes) an epoch-2 or -3 teacher with near-uniform soft labels was kept on "
+            "some seeds and every student collapsed (recorded run, public Cora, SAGE, seed 2: GLNN 55.6 %, FF-G2M "
+            "54.0 %; Cora CPF seed 3: teacher 72.2 %, GLNN 66.7 %)."
         ),
         (
             "Calibration rows: GLNN's protocol (CPF split of the largest component drawn per seed, raw binary "
-            "features; "
-            "GLNN's train.conf.yaml: SAGE 2 x 128, MLP 2 x 128, dropout 0.6 / 0.1, weight decay 5e-3 / 1e-3 on Cora / "
-            "Citeseer, lamb 0, 200 epochs, patience 50). Remaining differences: our SAGE uses the mean aggregator "
-            "with its own self weight and full neighbourhoods (GLNN: DGL's gcn aggregator, fan-out 5,5 in training); "
-            "GLNN's student takes minibatches of 512 nodes, ours the full graph; GLNN reports 10 runs, we run 5; "
-            "Citeseer's component has 2,120 nodes here against CPF's 2,110."
+            "features; GLNN's train.conf.yaml: SAGE 2 x 128, MLP 2 x 128, dropout 0.6 / 0.1, weight decay 5e-3 / "
+            "1e-3 on Cora / Citeseer, lamb 0, 200 epochs, patience 50). Remaining differences: our SAGE trains on "
+            "full neighbourhoods (GLNN: fan-out 5,5); GLNN's student takes minibatches of 512 nodes, ours the full "
+            "graph; GLNN reports 10 runs, we run 5; Citeseer's component has 2,120 nodes here against CPF's 2,110. "
+            "Only GLNN's own figures of GLNN's Table 1 are quoted: its SAGE and MLP figures could not be placed in a "
+            "source here; our teacher and MLP on the CPF split are in the ledger entry's runs."
         ),
         "Inductive rows: test_acc is on the 20 % held-out test nodes; prod_acc = 0.8 * observed test + 0.2 * held-out.",
         (
@@ -110,10 +118,10 @@ SPEC = ClaimSpec(
         "FF-G2M's own table (public split) could not be read here, so FF-G2M has no calibration row.",
         (
             "Full budget: both teachers, transductive, on Cora, Citeseer and the CSBM; SAGE inductive (GLNN's "
-            "production setting) on Cora and the CSBM; 3 seeds, the calibration on 5 (GLNN reports 10). Estimate from "
-            "arm times measured on the loaded 2-core machine, scaled to an idle one: 15 Cora/Citeseer arms of about "
-            "3 min (FF-G2M's 3 x 512 and 2 x 1024 networks, four fits each), 9 CSBM arms and 10 calibration arms of "
-            "about 0.5 min: about 55 min. Left out against the paper: the GAT teacher and its other four data sets."
+            "production setting) on Cora and the CSBM; 3 seeds, the calibration on 5 (GLNN reports 10). The last full "
+            "run (before the teacher and initialisation fixes) took 1,838 s on the 2-core machine; the SAGE teacher "
+            "now has one weight matrix a layer instead of two and its first 20 epochs skip validation, so the "
+            "estimate stays about 31 min. Left out against the paper: the GAT teacher and its other four data sets."
         ),
     ),
 )
@@ -140,14 +148,15 @@ def experiment(ctx: ClaimContext) -> Evidence:
                 f"calibration/{dataset}/seed{seed}", partial(_calibration_run, ctx, dataset, seed), seed=seed
             )
     table = summarize(runs, ("dataset", "teacher", "setting", "model"), METRICS)
-    table += calibrate(
-        [{**r, "test_acc": 100 * r["test_acc"]} for r in calibration],
-        GLNN_TABLE1,
-        ("dataset", "model"),
-        "test_acc",
-        ROLES,
-    )
+    table += calibration_rows(calibration)
     return Evidence(table, runs + calibration)
+
+
+def calibration_rows(runs: list[dict]) -> list[dict]:
+    """The calibration rows of runs on GLNN's protocol against GLNN's Table 1 (which reports accuracy in %)."""
+    return calibrate(
+        [{**r, "test_acc": 100 * r["test_acc"]} for r in runs], GLNN_TABLE1, ("dataset", "model"), "test_acc", ROLES
+    )
 
 
 def _epochs(s: dict) -> dict:

@@ -32,12 +32,17 @@ SPARSE_DENSITY = 0.1
 
 @dataclass
 class FitConfig:
-    """Adam settings and early stopping; defaults are GLNN's (lr 0.01, 500 epochs, patience 50)."""
+    """Adam settings and early stopping; defaults are GLNN's (lr 0.01, 500 epochs, patience 50).
+
+    ``min_epochs``: the kept weights come from epoch ``min_epochs`` or later, and patience starts
+    counting there (0: from the first epoch, as GLNN and FF-G2M do).
+    """
 
     lr: float = 0.01
     weight_decay: float = 5e-4
     max_epochs: int = 500
     patience: int = 50
+    min_epochs: int = 0
 
 
 @dataclass
@@ -89,6 +94,8 @@ def fit_full_batch(
         optimizer.zero_grad()
         loss_fn(logits_fn()).backward()
         optimizer.step()
+        if epoch < config.min_epochs:
+            continue
         model.eval()
         with torch.no_grad():
             val_acc = accuracy(logits_fn(), y, val_index)
