@@ -114,6 +114,27 @@ def test_dhvt_verdict_is_vit_below_dhvt_matching_cnn_in_each_regime():
     assert dhvt.verdict(weak)[0] == "not checkable here"
 
 
+def test_dhvt_leaves_out_a_regime_without_a_vit_cnn_gap():
+    # Everything within noise: no gap between ViT and CNN to close, so a tie with the CNN proves nothing.
+    noise = {"cifar10": (0.50, 0.51, 0.52), "cifar10-10pct": (0.30, 0.31, 0.31)}
+    outcome, reason = dhvt.verdict(_dhvt(noise, std=0.05, n=3))
+    assert outcome == "not checkable here" and "no ViT-CNN gap to close" in reason
+    # A gap on the full data (closed by DHVT), none on the subset: only the full regime is judged.
+    mixed = {"cifar10": (0.50, 0.60, 0.61), "cifar10-10pct": (0.30, 0.31, 0.31)}
+    outcome, reason = dhvt.verdict(_dhvt(mixed, std=0.02, n=3))
+    assert outcome == "reproduced" and "Left out: cifar10-10pct: no ViT-CNN gap" in reason
+
+
+def test_dhvt_vit_near_chance_on_validation_is_undertrained_not_beaten():
+    both = {"cifar10": (0.50, 0.60, 0.61), "cifar10-10pct": (0.30, 0.40, 0.40)}
+    weak = _dhvt(both, std=0.02, n=3)
+    weak[3]["valid_accuracy_mean"] = 0.11  # the subset's ViT near chance
+    outcome, reason = dhvt.verdict(weak)
+    assert outcome == "reproduced" and "baseline vit (cifar10-10pct)" in reason
+    weak[0]["valid_accuracy_mean"] = 0.11  # and the full regime's ViT: nothing left to judge
+    assert dhvt.verdict(weak)[0] == "not checkable here"
+
+
 # ------------------------------------------------------------------------------------------------------- kit
 @pytest.mark.parametrize("module", [ninformer, spartan, efficientmod, dhvt])
 @pytest.mark.parametrize("budget", ["quick", "full", "gpu"])
