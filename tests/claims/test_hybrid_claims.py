@@ -51,6 +51,15 @@ def test_ninformer_verdict():
     assert ninformer.verdict(weak)[0] == "not checkable here"
 
 
+def test_ninformer_reason_tells_losses_from_ties():
+    outcome, reason = ninformer.verdict(_nin(0.50, 0.55, 0.56))  # single run: below both
+    assert outcome == "not reproduced" and "below vit, mixer beyond 1 SE" in reason and "not beyond" not in reason
+    _, reason = ninformer.verdict(_nin(0.55, 0.50, 0.60, std=0.002, n=3))  # above the ViT, below the Mixer
+    assert "below mixer beyond 1 SE" in reason and "not beyond" not in reason
+    _, reason = ninformer.verdict(_nin(0.57, 0.55, 0.60, std=0.03, n=3))  # a tie with the ViT, a loss to the Mixer
+    assert "not beyond 1 SE over vit" in reason and "below mixer beyond 1 SE" in reason
+
+
 # --------------------------------------------------------------------------------------------------- spartan
 def _spartan(mine, cnn, convnext, params=(1.0e5, 1.0e5, 1.0e5), **kw):
     return [
@@ -68,6 +77,13 @@ def test_spartan_verdict_reads_accuracy_per_parameter():
     outcome, reason = spartan.verdict(_spartan(0.57, 0.55, 0.56, std=0.5, n=3))  # per-Mparam spread of 0.5
     assert outcome == "not reproduced" and "not beyond 1 SE" in reason
     assert spartan.verdict(_spartan(0.60, 0.55, 0.56, params=(0.9e5, 1.0e5, 1.0e5)))[0] == "not checkable here"
+
+
+def test_spartan_reason_tells_losses_from_ties():
+    outcome, reason = spartan.verdict(_spartan(0.50, 0.55, 0.56))  # single run: below both per parameter
+    assert outcome == "not reproduced" and "below cnn, convnext beyond 1 SE" in reason and "not beyond" not in reason
+    _, reason = spartan.verdict(_spartan(0.60, 0.55, 0.65))
+    assert "below convnext beyond 1 SE" in reason and "not beyond" not in reason
 
 
 # ---------------------------------------------------------------------------------------------- efficientmod
