@@ -95,6 +95,24 @@ def test_armorm_verdict():
     assert armorm.verdict(_armorm(0.71, fixed=0.70, equal=0.70, std=0.002, n=5))[0] == "reproduced"
 
 
+def test_armorm_control_win_is_a_leak_not_a_reproduction():
+    table = _armorm(0.8)
+    control = {"control-gated": 0.75, "control-fixed": 0.75}
+    table += [_row("mixing", name, {"test_pair_accuracy": value}, pairs_test=500) for name, value in control.items()]
+    outcome, reason = armorm.verdict(table)
+    assert outcome == "reproduced" and "control" in reason  # the gate only ties where one vector is right
+    table[-2]["test_pair_accuracy_mean"] = 0.85  # the gate also "wins" the control: a leak
+    outcome, reason = armorm.verdict(table)
+    assert outcome == "partly reproduced" and "leak" in reason
+
+
+def test_armorm_beta_start_is_chosen_on_validation_accuracy():
+    assert armorm.choose_beta({1.0: 0.80, 10.0: 0.85}) == 10.0
+    assert armorm.choose_beta({1.0: 0.90, 10.0: 0.85}) == 1.0
+    assert armorm.choose_beta({1.0: 0.85, 10.0: 0.85}) == 1.0  # a tie keeps the smaller start
+    assert set(armorm.BETAS) == {1.0, 10.0}
+
+
 def test_armorm_stand_in_preferences_follow_the_stated_rule():
     require_text_data("wordnet")
     from mlpzoo.data import load_dataset
