@@ -51,6 +51,15 @@ def test_ninformer_verdict():
     assert ninformer.verdict(weak)[0] == "not checkable here"
 
 
+def test_ninformer_reason_tells_losses_from_ties():
+    outcome, reason = ninformer.verdict(_nin(0.50, 0.55, 0.56))  # single run: below both
+    assert outcome == "not reproduced" and "below vit, mixer beyond 1 SE" in reason and "not beyond" not in reason
+    _, reason = ninformer.verdict(_nin(0.55, 0.50, 0.60, std=0.002, n=3))  # above the ViT, below the Mixer
+    assert "below mixer beyond 1 SE" in reason and "not beyond" not in reason
+    _, reason = ninformer.verdict(_nin(0.57, 0.55, 0.60, std=0.03, n=3))  # a tie with the ViT, a loss to the Mixer
+    assert "not beyond 1 SE over vit" in reason and "below mixer beyond 1 SE" in reason
+
+
 # --------------------------------------------------------------------------------------------------- spartan
 def _spartan(mine, cnn, convnext, params=(1.0e5, 1.0e5, 1.0e5), **kw):
     return [
@@ -68,6 +77,13 @@ def test_spartan_verdict_reads_accuracy_per_parameter():
     outcome, reason = spartan.verdict(_spartan(0.57, 0.55, 0.56, std=0.5, n=3))  # per-Mparam spread of 0.5
     assert outcome == "not reproduced" and "not beyond 1 SE" in reason
     assert spartan.verdict(_spartan(0.60, 0.55, 0.56, params=(0.9e5, 1.0e5, 1.0e5)))[0] == "not checkable here"
+
+
+def test_spartan_reason_tells_losses_from_ties():
+    outcome, reason = spartan.verdict(_spartan(0.50, 0.55, 0.56))  # single run: below both per parameter
+    assert outcome == "not reproduced" and "below cnn, convnext beyond 1 SE" in reason and "not beyond" not in reason
+    _, reason = spartan.verdict(_spartan(0.60, 0.55, 0.65))
+    assert "below convnext beyond 1 SE" in reason and "not beyond" not in reason
 
 
 # ---------------------------------------------------------------------------------------------- efficientmod
@@ -111,6 +127,27 @@ def test_dhvt_verdict_is_vit_below_dhvt_matching_cnn_in_each_regime():
     assert outcome == "reproduced" and "Left out" in reason
     for row in weak[:3]:
         row["valid_accuracy_mean"] = 0.11 if row["model"] == "cnn" else 0.5
+    assert dhvt.verdict(weak)[0] == "not checkable here"
+
+
+def test_dhvt_leaves_out_a_regime_without_a_vit_cnn_gap():
+    # Everything within noise: no gap between ViT and CNN to close, so a tie with the CNN proves nothing.
+    noise = {"cifar10": (0.50, 0.51, 0.52), "cifar10-10pct": (0.30, 0.31, 0.31)}
+    outcome, reason = dhvt.verdict(_dhvt(noise, std=0.05, n=3))
+    assert outcome == "not checkable here" and "no ViT-CNN gap to close" in reason
+    # A gap on the full data (closed by DHVT), none on the subset: only the full regime is judged.
+    mixed = {"cifar10": (0.50, 0.60, 0.61), "cifar10-10pct": (0.30, 0.31, 0.31)}
+    outcome, reason = dhvt.verdict(_dhvt(mixed, std=0.02, n=3))
+    assert outcome == "reproduced" and "Left out: cifar10-10pct: no ViT-CNN gap" in reason
+
+
+def test_dhvt_vit_near_chance_on_validation_is_undertrained_not_beaten():
+    both = {"cifar10": (0.50, 0.60, 0.61), "cifar10-10pct": (0.30, 0.40, 0.40)}
+    weak = _dhvt(both, std=0.02, n=3)
+    weak[3]["valid_accuracy_mean"] = 0.11  # the subset's ViT near chance
+    outcome, reason = dhvt.verdict(weak)
+    assert outcome == "reproduced" and "baseline vit (cifar10-10pct)" in reason
+    weak[0]["valid_accuracy_mean"] = 0.11  # and the full regime's ViT: nothing left to judge
     assert dhvt.verdict(weak)[0] == "not checkable here"
 
 

@@ -92,6 +92,26 @@ def test_ospo_ties_within_one_se_hold_but_do_not_reproduce_alone():
     assert ospo.verdict(rows)[0] == "partly reproduced"
 
 
+def test_ospo_speed_by_construction_does_not_lift_a_loss_without_any_quality_win():
+    # GRPO serves fewer orders beyond one SE, every other quality margin a tie, OSPO faster (no critic): the
+    # speed holds by construction and may not turn "no quality win, one loss" into "partly".
+    rows = _ospo_rows(served=(250.0, 245.0, 249.5), pickup=(2.50, 2.49, 2.51))
+    verdict, reason = ospo.verdict(rows)
+    assert verdict == "not reproduced" and "speed not counted" in reason
+    # One quality win beyond one SE brings the speed back into the count.
+    rows = _ospo_rows(served=(250.0, 245.0, 255.0), pickup=(2.50, 2.49, 2.51))
+    assert ospo.verdict(rows)[0] == "partly reproduced"
+
+
+def test_ospo_reason_tells_a_slower_ospo_from_a_timing_tie():
+    slower = _ospo_rows(seconds=(40.0, 45.0, 50.0))
+    verdict, reason = ospo.verdict(slower)
+    assert verdict == "partly reproduced"
+    assert "slower than PPO beyond 1 SE" in reason and "not beyond 1 SE" not in reason
+    tie = _ospo_rows(seconds=(40.0, 40.0, 39.5))
+    assert "OSPO" in ospo.verdict(tie)[1] and "not beyond 1 SE" in ospo.verdict(tie)[1]
+
+
 # ------------------------------------------------------------------ quick runs
 @pytest.mark.slow
 def test_mentor_quick(tmp_path, need_data):

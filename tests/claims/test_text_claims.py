@@ -33,15 +33,22 @@ def _row(key, name, metrics, std=math.nan, n=1, **extra):
 
 
 # ---------------------------------------------------------------------------------- img-text-match
-def _matching(hardest, every, std=math.nan, n=1, r10=0.3, i2t=None, t2i=None):
-    def row(name, rsum, i, t):
+def _matching(hardest, every, std=math.nan, n=1, r10=0.3, i2t=None, t2i=None, valid=(0.3, 0.3)):
+    def row(name, rsum, i, t, valid_r10):
         recalls = {f"{d}_r@{k}": r10 for d in ("i2t", "t2i") for k in (1, 5, 10)}
-        metrics = {"rsum": rsum, "i2t_rsum": i, "t2i_rsum": t, **recalls}
-        return _row("negatives", name, metrics, std, n, test_pairs=276, learns_factor=3.0)
+        validation = {f"valid_{d}_r@10": valid_r10 for d in ("i2t", "t2i")}
+        metrics = {"rsum": rsum, "i2t_rsum": i, "t2i_rsum": t, **recalls, **validation}
+        return _row("negatives", name, metrics, std, n, test_pairs=276, valid_pairs=137, learns_factor=3.0)
 
     return [
-        row("hardest", hardest, i2t if i2t is not None else hardest / 2, t2i if t2i is not None else hardest / 2),
-        row("all", every, every / 2, every / 2),
+        row(
+            "hardest",
+            hardest,
+            i2t if i2t is not None else hardest / 2,
+            t2i if t2i is not None else hardest / 2,
+            valid[0],
+        ),
+        row("all", every, every / 2, every / 2, valid[1]),
     ]
 
 
@@ -53,13 +60,21 @@ def test_img_text_match_verdict():
     # Overall a tie, one direction apart beyond 1 SE: the report's "specialize ... in one task".
     table = _matching(1.0, 1.0, std=0.01, n=3, i2t=0.7, t2i=0.3)
     assert img_text_match.verdict(table)[0] == "partly reproduced"
-    outcome, reason = img_text_match.verdict(_matching(1.2, 1.0, r10=0.05))
+    outcome, reason = img_text_match.verdict(_matching(1.2, 1.0, valid=(0.05, 0.05)))
     assert outcome == "not checkable here" and "chance" in reason
-    stricter = _matching(1.2, 1.0, r10=0.15)  # the threshold is read from the table
+    stricter = _matching(1.2, 1.0)  # the threshold is read from the table: 3x chance (10/137) is 0.219 < 0.3
     assert img_text_match.verdict(stricter)[0] == "reproduced"
     for row in stricter:
         row["learns_factor"] = 5.0
     assert img_text_match.verdict(stricter)[0] == "not checkable here"
+
+
+def test_img_text_match_one_collapsed_arm_is_not_a_difference():
+    # Hardest-negative training collapsed (validation recall@10 near chance) while "all" learned: the big test gap
+    # says the hardest arm is undertrained, not that the negatives matter. The check reads validation, not test.
+    collapsed = _matching(0.2, 1.5, r10=0.6, valid=(0.08, 0.6))
+    outcome, reason = img_text_match.verdict(collapsed)
+    assert outcome == "not checkable here" and "hardest-negatives" in reason and "validation" in reason
 
 
 # ---------------------------------------------------------------------------------- armorm
@@ -78,6 +93,24 @@ def test_armorm_verdict():
     # Inside one SE of both: a tie is never a win.
     assert armorm.verdict(_armorm(0.71, fixed=0.70, equal=0.70, std=0.05, n=5))[0] == "not reproduced"
     assert armorm.verdict(_armorm(0.71, fixed=0.70, equal=0.70, std=0.002, n=5))[0] == "reproduced"
+
+
+def test_armorm_control_win_is_a_leak_not_a_reproduction():
+    table = _armorm(0.8)
+    control = {"control-gated": 0.75, "control-fixed": 0.75}
+    table += [_row("mixing", name, {"test_pair_accuracy": value}, pairs_test=500) for name, value in control.items()]
+    outcome, reason = armorm.verdict(table)
+    assert outcome == "reproduced" and "control" in reason  # the gate only ties where one vector is right
+    table[-2]["test_pair_accuracy_mean"] = 0.85  # the gate also "wins" the control: a leak
+    outcome, reason = armorm.verdict(table)
+    assert outcome == "partly reproduced" and "leak" in reason
+
+
+def test_armorm_beta_start_is_chosen_on_validation_accuracy():
+    assert armorm.choose_beta({1.0: 0.80, 10.0: 0.85}) == 10.0
+    assert armorm.choose_beta({1.0: 0.90, 10.0: 0.85}) == 1.0
+    assert armorm.choose_beta({1.0: 0.85, 10.0: 0.85}) == 1.0  # a tie keeps the smaller start
+    assert set(armorm.BETAS) == {1.0, 10.0}
 
 
 def test_armorm_stand_in_preferences_follow_the_stated_rule():

@@ -109,6 +109,13 @@ def verdict(table: list[dict]) -> tuple[str, str]:
     mine = by_model[MODEL]
     margins = {name: margin(mine, by_model[name]) for name in BASELINES}
     detail = "; ".join(describe(mine, by_model[name]) for name in BASELINES)
-    lost = [name for name, m in margins.items() if not m.wins]
-    tail = f"; not beyond 1 SE over {', '.join(lost)}" if lost else ""
+    tail = _tail(margins)
     return outcome([m.wins for m in margins.values()]), f"test accuracy {detail}{tail}."
+
+
+def _tail(margins: dict) -> str:
+    """Ties ("not beyond 1 SE over") and losses ("below ... beyond 1 SE") named separately."""
+    ties = [name for name, m in margins.items() if m.ties]
+    losses = [name for name, m in margins.items() if m.loses]
+    tail = f"; not beyond 1 SE over {', '.join(ties)}" if ties else ""
+    return tail + (f"; below {', '.join(losses)} beyond 1 SE" if losses else "")
