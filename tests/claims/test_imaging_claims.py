@@ -44,7 +44,11 @@ def test_emlp_verdict_partly_when_some_statistics_tie():
     mine = next(row for row in table if row["method"] == "emlp")
     mine["worst25_error_mean"] = 4.0 * 2.2  # the worst quarter no better than grey-world's
     outcome, reason = emlp.verdict(table)
-    assert outcome == "partly reproduced" and "grey_world worst25_error" in reason
+    assert outcome == "partly reproduced" and "not beyond 1 SE: grey_world worst25_error" in reason
+    mine["worst25_error_mean"] = 20.0  # the worst quarter worse than every classic estimator's beyond 1 SE
+    outcome, reason = emlp.verdict(table)
+    assert outcome == "partly reproduced" and "worse beyond 1 SE: grey_world worst25_error" in reason
+    assert "not beyond 1 SE" not in reason
 
 
 @pytest.mark.slow
@@ -86,8 +90,14 @@ def test_dn_piqa_verdict():
     assert dn_piqa.verdict(_piqa_table(0.78, 0.76, std=0.05, n=3))[0] == "not reproduced"
     assert dn_piqa.verdict(_piqa_table(0.78, 0.76, std=0.005, n=3))[0] == "reproduced"
     table = _piqa_table(0.8, 0.5, std=0.01, n=3)
-    table[1]["plcc_mean"] = 0.5  # fidelity wins SRCC only
-    assert dn_piqa.verdict(table)[0] == "partly reproduced"
+    table[1]["plcc_mean"] = 0.5  # fidelity wins SRCC only, ties PLCC
+    outcome, reason = dn_piqa.verdict(table)
+    assert outcome == "partly reproduced" and "not beyond 1 SE: plcc" in reason
+    table[1]["plcc_mean"] = 0.3  # fidelity wins SRCC, loses PLCC beyond 1 SE
+    outcome, reason = dn_piqa.verdict(table)
+    assert outcome == "partly reproduced" and "below MSE beyond 1 SE: plcc" in reason and "not beyond" not in reason
+    outcome, reason = dn_piqa.verdict(_piqa_table(0.5, 0.8))
+    assert "below MSE beyond 1 SE: srcc, plcc" in reason and "not beyond" not in reason
     outcome, reason = dn_piqa.verdict(_piqa_table(0.8, 0.1, consistent_mse=0.1))
     assert outcome == "not checkable here" and "did not learn" in reason
 

@@ -29,9 +29,10 @@ def test_maxim_verdict():
     assert verdict(_maxim_table(0.5))[0] == "reproduced"
     assert verdict(_maxim_table(-0.5))[0] == "not reproduced"
     assert verdict(_maxim_table((0.5, 0.5, -0.5)))[0] == "partly reproduced"
-    # Inside one standard error: a tie at every level, never a win; the same margin with tight seeds wins.
+    # Inside one standard error: a tie at every level, never a win (higher PSNR not shown); tight seeds win.
     outcome, reason = verdict(_maxim_table(0.1, std=0.3, n=3))
-    assert outcome == "partly reproduced" and "1 SE 0.2449" in reason
+    assert outcome == "not reproduced" and "1 SE 0.2449" in reason
+    assert verdict(_maxim_table(0.0))[0] == "not reproduced"
     assert verdict(_maxim_table(0.1, std=0.01, n=3))[0] == "reproduced"
     # A MAXIM that does not denoise at the unseen odd size is at most partly reproduced.
     assert verdict(_maxim_table(0.5, odd=19.0))[0] == "partly reproduced"
@@ -72,8 +73,11 @@ def test_swinchex_verdict():
     verdict = get_claim("swinchex").verdict
     assert verdict(_swinchex_table(0.83))[0] == "reproduced"
     assert verdict(_swinchex_table(0.77))[0] == "not reproduced"
+    outcome, reason = verdict(_swinchex_table(0.77))
+    assert "below it beyond 1 SE" in reason and "not beyond 1 SE" not in reason
+    # A tie: one comparison, higher not shown.
     outcome, reason = verdict(_swinchex_table(0.81, std=0.02, n=3))
-    assert outcome == "partly reproduced" and "not beyond 1 SE" in reason
+    assert outcome == "not reproduced" and "not beyond 1 SE" in reason
     assert verdict(_swinchex_table(0.81, std=0.002, n=3))[0] == "reproduced"
     # A linear head near chance: the backbone did not learn, nothing is checked.
     outcome, reason = verdict(_swinchex_table(0.70, linear=0.52))
@@ -93,9 +97,19 @@ def test_swinchex_quick_run(need_data, tmp_path):
 
 
 # ---------------------------------------------------------------------------- scalekd
-def _scalekd_table(scalekd, alone=0.40, hinton=0.42, teacher=0.60, std=math.nan, n=1):
+def _scalekd_table(scalekd, alone=0.40, hinton=0.42, teacher=0.60, std=math.nan, n=1, valid=None):
+    """Validation accuracy equals test accuracy unless ``valid`` maps (student, method) to another value."""
+
     def row(student, method, value):
-        return {"student": student, "method": method, "n": n, "test_accuracy_mean": value, "test_accuracy_std": std}
+        held_out = (valid or {}).get((student, method), value)
+        return {
+            "student": student,
+            "method": method,
+            "n": n,
+            "test_accuracy_mean": value,
+            "test_accuracy_std": std,
+            "valid_accuracy_mean": held_out,
+        }
 
     table = [row("resnet_cifar (teacher)", "teacher", teacher)]
     for student in ("mixer", "scaling_mlp"):
@@ -114,6 +128,13 @@ def test_scalekd_verdict():
     assert verdict(_scalekd_table(0.43, std=0.005, n=3))[0] == "reproduced"
     outcome, reason = verdict(_scalekd_table(0.45, teacher=0.39))
     assert outcome == "not checkable here" and "nothing to distil" in reason
+    # Teacher strength is judged on validation, not test: a teacher stronger on validation only still teaches.
+    assert verdict(_scalekd_table(0.45, teacher=0.39, valid={("resnet_cifar (teacher)", "teacher"): 0.60}))[0] == (
+        "reproduced"
+    )
+    # A student alone near chance on validation is undertrained, not beaten.
+    outcome, reason = verdict(_scalekd_table(0.45, valid={("mixer", "alone"): 0.11}))
+    assert outcome == "not checkable here" and "undertrained" in reason
 
 
 @pytest.mark.slow

@@ -191,6 +191,11 @@ def verdict(table: list[dict]) -> tuple[str, str]:
     won = [metric for metric, c in checks.items() if c.wins]
     if len(won) == len(checks):
         return "reproduced", reason + "."
-    if won:
-        return "partly reproduced", f"{reason}; not beyond 1 SE: {', '.join(m for m in checks if m not in won)}."
-    return "not reproduced", reason + "; neither beyond 1 SE."
+    tied = [metric for metric, c in checks.items() if c.ties]
+    lost = [metric for metric, c in checks.items() if c.loses]
+    misses = (
+        f"not beyond 1 SE: {', '.join(tied)}" if tied else "",
+        f"below MSE beyond 1 SE: {', '.join(lost)}" if lost else "",
+    )
+    reason += "; " + "; ".join(part for part in misses if part)
+    return ("partly reproduced" if won else "not reproduced"), reason + "."

@@ -204,5 +204,7 @@ def verdict(table: list[dict]) -> tuple[str, str]:
         return "reproduced", summary + "."
     if not on_mean.wins or not won:
         return "not reproduced", summary + "."
-    lost = ", ".join(f"{method} {metric}" for (method, metric), c in checks.items() if not c.wins)
-    return "partly reproduced", f"{summary}; not beyond 1 SE: {lost}."
+    tied = ", ".join(f"{method} {metric}" for (method, metric), c in checks.items() if c.ties)
+    lost = ", ".join(f"{method} {metric}" for (method, metric), c in checks.items() if c.loses)
+    misses = (f"not beyond 1 SE: {tied}" if tied else "", f"worse beyond 1 SE: {lost}" if lost else "")
+    return "partly reproduced", f"{summary}; " + "; ".join(part for part in misses if part) + "."

@@ -177,9 +177,10 @@ def verdict(table: list[dict]) -> tuple[str, str]:
         verdict_ = "partly reproduced"
     else:
         verdict_ = "not reproduced"
+    spread = ", below it beyond 1 SE" if f1.loses else "" if f1.wins else ", not beyond 1 SE"
     return verdict_, (
         f"outlier F1: SDF level set {sdf['f1_mean']:.3f} (precision {sdf['precision_mean']:.3f}, recall "
         f"{sdf['recall_mean']:.3f}) vs k-NN distance {knn['f1_mean']:.3f} (precision {knn['precision_mean']:.3f}, "
-        f"recall {knn['recall_mean']:.3f}), SDF {f1}{'' if f1.wins else ', not beyond 1 SE'}; average precision "
+        f"recall {knn['recall_mean']:.3f}), SDF {f1}{spread}; average precision "
         f"{sdf['average_precision_mean']:.3f} vs {knn['average_precision_mean']:.3f} ({ap})."
     )

@@ -114,8 +114,8 @@ def experiment(ctx: ClaimContext) -> Evidence:
 def verdict(table: list[dict]) -> tuple[str, str]:
     """Parameters further apart than the table's tolerance (3 %) -> not checkable here; a conv UNet that does not
     denoise at sigma 25 (PSNR at or below the noisy input's) is undertrained -> not checkable here. Otherwise one
-    check per noise level, MAXIM's test PSNR above the conv UNet's by more than one SE: all -> reproduced; none,
-    and below it beyond one SE at some level -> not reproduced; else (some wins, or ties only) partly.
+    check per noise level, MAXIM's test PSNR above the conv UNet's by more than one SE: all -> reproduced; none
+    (ties at every level included: higher PSNR is not shown) -> not reproduced; else partly.
     A MAXIM that fails to denoise at the unseen odd size caps it at partly."""
     rows = {row["model"]: row for row in table}
     mine, base = rows[MODEL], rows[BASELINE]
@@ -133,8 +133,6 @@ def verdict(table: list[dict]) -> tuple[str, str]:
     checks = restoration.sigma_checks(mine, base)
     wins = [c.wins for c in checks.values()]
     result = outcome(wins)
-    if result == "not reproduced" and not any(c.loses for c in checks.values()):
-        result = "partly reproduced"  # a tie at every level: not shown higher, not shown lower
     detail = "; ".join(
         f"sigma {s}: {mine[f'psnr_sigma{s}_mean']:.2f} vs {base[f'psnr_sigma{s}_mean']:.2f} dB ({c})"
         for s, c in checks.items()

@@ -159,7 +159,7 @@ def experiment(ctx: ClaimContext) -> Evidence:
 def verdict(table: list[dict]) -> tuple[str, str]:
     """A 1-layer head below 0.6 test mean AUC has not learned the task -> not checkable here. Else the 3-layer head's
     test mean AUC against the 1-layer head's: higher beyond one SE -> reproduced; lower beyond one SE -> not
-    reproduced; within one SE (a tie) -> partly reproduced."""
+    reproduced; within one SE (a tie: higher is not shown) -> not reproduced."""
     rows = {int(row["head_layers"]): row for row in table}
     deep, linear = rows[3], rows[1]
     if not linear["test_mean_auc_mean"] >= LEARNS or math.isnan(linear["test_mean_auc_mean"]):
@@ -168,10 +168,11 @@ def verdict(table: list[dict]) -> tuple[str, str]:
             "backbone is undertrained, not beaten."
         )
     margin = compare(deep, linear, "test_mean_auc")
-    result = "reproduced" if margin.wins else "not reproduced" if margin.loses else "partly reproduced"
+    result = "reproduced" if margin.wins else "not reproduced"
+    spread = "; not beyond 1 SE" if margin.ties else "; below it beyond 1 SE" if margin.loses else ""
     classes = sum(deep[f"{c}_mean"] > linear[f"{c}_mean"] for c in CLASS_AUCS if f"{c}_mean" in deep)
     return result, (
         f"3-layer head {deep['test_mean_auc_mean']:.4f} vs 1-layer head {linear['test_mean_auc_mean']:.4f} test "
-        f"mean AUC (difference {margin}, n={deep['n']}){'; not beyond 1 SE' if margin.ties else ''}; higher "
+        f"mean AUC (difference {margin}, n={deep['n']}){spread}; higher "
         f"per-class AUC on {classes} of {NUM_LABELS} classes."
     )
