@@ -409,3 +409,18 @@ def test_code_hash_covers_a_kit_however_it_is_imported(tmp_path, line):
     expected = hashlib.sha256(claim.read_bytes())
     expected.update(Path(kit.__file__).read_bytes())
     assert source_hash(claim) == expected.hexdigest()[:16]
+
+
+def test_code_hash_covers_the_kits_a_kit_imports(tmp_path) -> None:
+    """kits/hybrid.py builds on kits/vision.py: a change to vision must mark the hybrid claims stale too."""
+    import hashlib
+
+    from mlpzoo.claims.base import source_hash
+
+    kits = Path(__file__).resolve().parents[2] / "src" / "mlpzoo" / "claims" / "kits"
+    claim = tmp_path / "some_claim.py"
+    claim.write_text("from mlpzoo.claims.kits import hybrid\n", encoding="utf-8")
+    expected = hashlib.sha256(claim.read_bytes())
+    for name in ("hybrid", "vision"):  # sorted by name
+        expected.update((kits / f"{name}.py").read_bytes())
+    assert source_hash(claim) == expected.hexdigest()[:16]

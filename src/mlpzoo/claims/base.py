@@ -612,15 +612,29 @@ def code_hash(module) -> str:
 def source_hash(path: Path) -> str:
     """The code hash of the claim module file ``path``, found without importing it.
 
-    The kits (``mlpzoo.claims.kits.*``) a claim imports are part of its experiment, so a change
-    there changes the hash too; the rest of the library is versioned by the git commit.
+    The kits (``mlpzoo.claims.kits.*``) a claim imports, and the kits those import, are part of its
+    experiment, so a change there changes the hash too; the rest of the library is versioned by the
+    git commit.
     """
-    import ast
-
     digest = hashlib.sha256(path.read_bytes())
     kits = Path(__file__).parent / "kits"
-    names = set()
+    names, todo = set(), _kits_imported(path)
+    while todo:
+        name = todo.pop()
+        if name not in names and (kits / f"{name}.py").is_file():
+            names.add(name)
+            todo |= _kits_imported(kits / f"{name}.py")
+    for name in sorted(names):
+        digest.update((kits / f"{name}.py").read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _kits_imported(path: Path) -> set[str]:
+    """Names of the kits the Python file ``path`` imports, in any of the three import forms."""
+    import ast
+
     package = "mlpzoo.claims.kits"
+    names = set()
     for node in ast.walk(ast.parse(path.read_bytes())):
         if isinstance(node, ast.ImportFrom) and node.module == package:  # from mlpzoo.claims.kits import vision
             names.update(alias.name for alias in node.names)
@@ -628,11 +642,7 @@ def source_hash(path: Path) -> str:
             names.add(node.module.split(".")[3])
         elif isinstance(node, ast.Import):  # import mlpzoo.claims.kits.vision
             names.update(a.name.split(".")[3] for a in node.names if a.name.startswith(package + "."))
-    for name in sorted(names):
-        kit = kits / f"{name}.py"
-        if kit.is_file():
-            digest.update(kit.read_bytes())
-    return digest.hexdigest()[:16]
+    return names
 
 
 def environment() -> dict[str, Any]:
