@@ -114,8 +114,7 @@ def test_ospo_reason_tells_a_slower_ospo_from_a_timing_tie():
 
 # ------------------------------------------------------------------ quick runs
 @pytest.mark.slow
-def test_mentor_quick(tmp_path, need_data):
-    pytest.importorskip("gymnasium")
+def test_mentor_quick(tmp_path):
     result = claims.run("mentor", get_budget("quick"), runs_dir=tmp_path, log=lambda s: None)
     assert result.verdict in VERDICTS
     rows = {row["backbone"]: row for row in result.table}
@@ -124,7 +123,7 @@ def test_mentor_quick(tmp_path, need_data):
 
 
 @pytest.mark.slow
-def test_ospo_quick(tmp_path, need_data):
+def test_ospo_quick(tmp_path):
     result = claims.run("ospo", get_budget("quick"), runs_dir=tmp_path, log=lambda s: None)
     assert result.verdict in VERDICTS
     rows = {row["algorithm"]: row for row in result.table}
