@@ -45,11 +45,14 @@ def test_raftmlp_verdict():
 
 @pytest.mark.parametrize("module, name", [(strip_mlp, "strip_mlp"), (ms_mlp, "ms_mlp")])
 def test_strip_and_ms_verdicts(module, name):
-    assert module.verdict(_table(name, 0.72))[0] == "reproduced"
-    assert module.verdict(_table(name, 0.68))[0] == "not reproduced"
+    outcome, reason = module.verdict(_table(name, 0.72))
+    assert outcome == "reproduced" and reason.endswith("better beyond 1 SE.")
+    # A loss beyond one standard error says so; it is not described as a tie.
+    outcome, reason = module.verdict(_table(name, 0.68))
+    assert outcome == "not reproduced" and reason.endswith("worse beyond 1 SE.") and "tie" not in reason
     # A margin inside one standard error is a tie, never "reproduced"; the same margin with tight seeds wins.
     outcome, reason = module.verdict(_table(name, 0.705, std=0.02, n=3))
-    assert outcome == "partly reproduced" and "not beyond 1 SE" in reason
+    assert outcome == "partly reproduced" and reason.endswith("a tie within 1 SE.")
     assert module.verdict(_table(name, 0.705, std=0.002, n=3))[0] == "reproduced"
     # Not at equal parameters (more than 5 % apart, either way): the comparison does not test the claim.
     for params in (1.2e6, 0.9e6):

@@ -279,7 +279,8 @@ def beats_mixer(table: list[dict], candidate: str) -> tuple[str, str]:
         return "not checkable here", unequal
     mine, base, margin = rows(table, candidate)
     verdict = "reproduced" if margin.wins else "not reproduced" if margin.loses else "partly reproduced"
-    return verdict, f"{describe(mine, base, margin)}{'' if margin.wins else '; not beyond 1 SE'}."
+    standing = "better beyond 1 SE" if margin.wins else "worse beyond 1 SE" if margin.loses else "a tie within 1 SE"
+    return verdict, f"{describe(mine, base, margin)}: {standing}."
 
 
 def mixer_notes(settings: dict, seeds: list[int]) -> list[str]:
