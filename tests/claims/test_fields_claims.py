@@ -92,6 +92,11 @@ def test_im4d_verdicts():
     assert verdict == "not reproduced" and "points/s" in reason
     assert im4d.verdict(_video_table(22.0, 16.0, planes_speed=1e5, mlp_speed=3e5))[0] == "partly reproduced"
     assert im4d.verdict(_video_table(22.0, 16.0, mlp_params=110_000))[0] == "not checkable here"
+    assert "reach the MLP's final PSNR after 5.0 s" in im4d.verdict(_video_table(22.0, 16.0))[1]
+    never = _video_table(22.0, 16.0)
+    never[0]["seconds_to_reach_mean"] = math.nan  # one seed's planes never reached it: no "nan s" in the reason
+    outcome, reason = im4d.verdict(never)
+    assert outcome == "reproduced" and "nan" not in reason and "in only some seeds" in reason
 
 
 def test_im4d_psnr_at_equal_time_interpolates():

@@ -236,12 +236,14 @@ def verdict(table: list[dict]) -> tuple[str, str]:
     fits = compare(planes, mlp, "psnr_at_equal_time")
     speed = compare(planes, mlp, "points_per_second")
     verdict_ = outcome([fits.wins, speed.wins]) if fits.wins else "not reproduced"
+    reach = planes["seconds_to_reach_mean"]  # NaN when some seed's planes never reach the MLP's final PSNR
+    reach = f"after {reach:.1f} s" if math.isfinite(reach) else "within their steps in only some seeds"
     return verdict_, (
         f"at {planes['parameters']:.0f} vs {mlp['parameters']:.0f} parameters: PSNR at equal training time planes "
         f"{planes['psnr_at_equal_time_mean']:.2f} dB vs MLP {mlp['psnr_at_equal_time_mean']:.2f} dB ({fits}); "
         f"after equal steps {planes['fit_psnr_mean']:.2f} vs {mlp['fit_psnr_mean']:.2f} dB in "
         f"{planes['train_seconds_mean']:.1f} vs {mlp['train_seconds_mean']:.1f} s (planes reach the MLP's final PSNR "
-        f"after {planes['seconds_to_reach_mean']:.1f} s); queries {planes['points_per_second_mean']:,.0f} vs "
+        f"{reach}); queries {planes['points_per_second_mean']:,.0f} vs "
         f"{mlp['points_per_second_mean']:,.0f} points/s ({speed}); held-out frames "
         f"{planes['heldout_psnr_mean']:.2f} vs {mlp['heldout_psnr_mean']:.2f} dB."
     )
