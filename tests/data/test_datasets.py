@@ -159,6 +159,28 @@ def test_every_data_set_is_reachable_by_name_with_one_signature():
         assert parameters[0] == "data_dir", name
 
 
+def test_every_data_set_is_registered_in_one_place_without_importing_its_loader():
+    """All registrations live in data/datasets.py (lazily): a fresh interpreter that imports only that module
+    lists every data set, and none of the loader modules (scikit-image, fonts, WordNet readers) was imported."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from mlpzoo.data.datasets import list_datasets; "
+        "print(','.join(list_datasets())); "
+        "loaders = ('mlpzoo.data.mosaics', 'mlpzoo.data.scenes', 'mlpzoo.data.text'); "
+        "print(','.join(m for m in loaders if m in sys.modules))"
+    )
+    names, imported = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    from mlpzoo.data.datasets import list_datasets
+
+    assert names.split(",") == list_datasets()
+    assert {"mosaics", "motorcycle-depth", "photo-pan-video", "wordnet", "emoji-captions"} <= set(names.split(","))
+    assert imported == ""
+
+
 def test_unknown_data_set_name_suggests_close_names():
     from mlpzoo.data.datasets import load_dataset
 

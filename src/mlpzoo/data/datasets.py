@@ -241,6 +241,23 @@ register_dataset(
     "DistortedPhotos (versions, source, grades, SSIM quality, scene-relative score) for count=, seed=",
     "CIFAR-10 photographs at graded blur, noise, JPEG and exposure levels",
 )(_lazy("mlpzoo.data.photos", "load_distorted_photos"))
+register_dataset(
+    "mosaics",
+    "MosaicSet (images uint8 (N,C,2t,2t), targets float (N,10)) for split='train'|'valid'|'test'",
+    "2x2 multi-label mosaics of real Fashion-MNIST or CIFAR-10 images (a stand-in for Chest X-ray14)",
+)(_lazy("mlpzoo.data.mosaics", "load_mosaics"))
+register_dataset(
+    "motorcycle-depth", "DepthPhoto", "Middlebury Motorcycle photo + ground-truth depth (scikit-image's sample)"
+)(_lazy("mlpzoo.data.scenes", "load_motorcycle_depth"))
+register_dataset("photo-pan-video", "ndarray (T, H, W, 3)", "a virtual camera pan over a real scikit-image photo")(
+    _lazy("mlpzoo.data.scenes", "load_photo_video")
+)
+register_dataset("wordnet", "tuple[Synset, ...] for pos=('noun', ...)", "WordNet 3.0 synsets (Debian wordnet-base)")(
+    _lazy("mlpzoo.data.text", "load_wordnet")
+)
+register_dataset(
+    "emoji-captions", "(images uint8 (N,3,32,32), captions list[str])", "Noto Color Emoji rendered, Unicode names"
+)(_lazy("mlpzoo.data.text", "load_emoji_captions"))
 
 
 def _fashion_mnist(data_dir=None, split: str = "train"):

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from mlpzoo.data.datasets import register_dataset
 from mlpzoo.errors import DataError
 
 __all__ = ["CO_OCCURRENCE", "MosaicSet", "co_occurrence", "load_mosaics", "make_mosaics"]
@@ -135,11 +134,6 @@ def _source(source: str, split: str, data_dir) -> tuple[torch.Tensor, torch.Tens
     return (*found, readers.FASHION_MNIST_CLASSES)
 
 
-@register_dataset(
-    "mosaics",
-    "MosaicSet (images uint8 (N,C,2t,2t), targets float (N,10)) for split='train'|'valid'|'test'",
-    "2x2 multi-label mosaics of real Fashion-MNIST or CIFAR-10 images (a stand-in for Chest X-ray14)",
-)
 def load_mosaics(
     data_dir=None,
     source: str = "fashion-mnist",

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from mlpzoo.data.datasets import register_dataset
 from mlpzoo.errors import ConfigError, DataMissingError
 
 # Middlebury 2014 Motorcycle calibration (calib.txt of the full-size pair); the sample is 1/4 of it.
@@ -170,11 +169,3 @@ def load_photo_video(
         crop = image[..., top : top + int(round(side)), left : left + int(round(side))]
         video.append(torch.nn.functional.interpolate(crop, size=(size, size), mode="area")[0].permute(1, 2, 0))
     return torch.stack(video).numpy()
-
-
-register_dataset(
-    "motorcycle-depth", "DepthPhoto", "Middlebury Motorcycle photo + ground-truth depth (scikit-image's sample)"
-)(load_motorcycle_depth)
-register_dataset("photo-pan-video", "ndarray (T, H, W, 3)", "a virtual camera pan over a real scikit-image photo")(
-    load_photo_video
-)

@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mlpzoo.data.datasets import register_dataset
 from mlpzoo.errors import DataError, DataMissingError
 
 WORDNET_DIR = "/usr/share/wordnet"
@@ -112,7 +111,6 @@ def _read_wordnet(folder: str, pos: tuple[str, ...]) -> tuple[Synset, ...]:
     return tuple(synsets)
 
 
-@register_dataset("wordnet", "tuple[Synset, ...] for pos=('noun', ...)", "WordNet 3.0 synsets (Debian wordnet-base)")
 def load_wordnet(data_dir=None, pos: Sequence[str] = PARTS_OF_SPEECH) -> tuple[Synset, ...]:
     """Every synset of the given parts of speech, in file order (cached per process: the files never change)."""
     unknown = [p for p in pos if p not in PARTS_OF_SPEECH]
@@ -221,9 +219,6 @@ def _render(cp: int, font, size: int) -> np.ndarray:
     return np.asarray(square.resize((size, size), Image.LANCZOS)).transpose(2, 0, 1).copy()
 
 
-@register_dataset(
-    "emoji-captions", "(images uint8 (N,3,32,32), captions list[str])", "Noto Color Emoji rendered, Unicode names"
-)
 def load_emoji_captions(data_dir=None, size: int = 32) -> tuple[torch.Tensor, list[str]]:
     """Every single-code-point emoji of the Noto Color Emoji font, drawn on white, and its Unicode name in
     lower case. Blank drawings (a code point the font maps without a colour glyph) are left out."""
