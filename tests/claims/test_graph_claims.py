@@ -47,6 +47,21 @@ def test_ff_g2m_verdicts():
     assert ff_g2m.verdict(_ff_table({("cora", "gcn"): far}))[0] == "not reproduced"
 
 
+def test_ff_g2m_groups_where_the_mlp_is_at_the_ceiling_are_not_counted():
+    saturated = {"teacher": 0.998, "mlp": 1.0, "glnn": 1.0, "ffg2m": 1.0}
+    # Left out, not failed: the informative group decides alone.
+    verdict, reason = ff_g2m.verdict(_ff_table({("cora", "gcn"): GOOD, ("csbm", "gcn"): saturated}))
+    assert verdict == "reproduced" and "1 of 1 informative" in reason and "uninformative" in reason
+    assert "csbm/gcn/transductive (MLP 1.0000)" in reason
+    verdict, _ = ff_g2m.verdict(_ff_table({("cora", "gcn"): FF_BELOW_GLNN, ("csbm", "gcn"): saturated}))
+    assert verdict == "not reproduced"
+    # Nothing informative at all: the run cannot check the claim either way.
+    assert ff_g2m.verdict(_ff_table({("csbm", "gcn"): saturated}))[0] == "not checkable here"
+    # Just below the ceiling the group counts (and here fails: GLNN does not beat the MLP).
+    near = {"teacher": 0.99, "mlp": 0.99, "glnn": 0.99, "ffg2m": 0.99}
+    assert ff_g2m.verdict(_ff_table({("csbm", "gcn"): near}))[0] == "not reproduced"
+
+
 def test_ff_g2m_calibration_rows_change_only_a_failing_verdict_and_only_when_glnn_falls_short():
     failing = _ff_table({("cora", "gcn"): FF_BELOW_GLNN})
     # GLNN on GLNN's own protocol 3+ paper sds below its Table 1: our implementation, not the paper.

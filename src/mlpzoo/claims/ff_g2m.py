@@ -53,6 +53,9 @@ GLNN_TABLE1 = {
 # method whose implementation the calibration checks.
 ROLES = {"glnn": "method"}
 CLOSE = 0.01  # "close to the teacher": at most one accuracy point below, beyond one standard error
+# A group whose plain MLP already scores this (test accuracy) leaves distillation nothing to show: GLNN cannot
+# beat an MLP at the ceiling, so the group says nothing about the claim and is left out of the count.
+CEILING = 0.995
 METRICS = ("test_acc", "prod_acc")
 
 SPEC = ClaimSpec(
@@ -185,17 +188,21 @@ def _calibration_run(ctx: ClaimContext, dataset: str, seed: int) -> list[dict]:
 def verdict(table: list[dict]) -> tuple[str, str]:
     """Per (data set, teacher, setting): FF-G2M beats GLNN and GLNN beats the MLP, each beyond one
     standard error, and FF-G2M is at most ``CLOSE`` below the teacher (beyond one SE). A group passes
-    in full with all three; in part when FF-G2M only ties GLNN. Every group in full -> reproduced; any
-    group in full or in part -> partly; none -> not reproduced. Then the calibration rows apply: GLNN
-    more than two of the paper's sds below GLNN's Table 1 on its own protocol turns "not reproduced"
-    into "not checkable here" (implementation below the paper)."""
+    in full with all three; in part when FF-G2M only ties GLNN. A group whose MLP is at the ceiling
+    (``CEILING``) is uninformative and not counted (none informative -> not checkable here). Every
+    informative group in full -> reproduced; any in full or in part -> partly; none -> not reproduced.
+    Then the calibration rows apply: GLNN more than two of the paper's sds below GLNN's Table 1 on its
+    own protocol turns "not reproduced" into "not checkable here" (implementation below the paper)."""
     evidence, _ = split_calibration(table)
     rows = {(r["dataset"], r["teacher"], r["setting"], r["model"]): r for r in evidence}
     groups = sorted({k[:3] for k in rows})
     full = partial = 0
-    findings = []
+    findings, saturated = [], []
     for group in groups:
         ff, gl, ml, te = (rows[(*group, m)] for m in ("ffg2m", "glnn", "mlp", "teacher"))
+        if ml["test_acc_mean"] >= CEILING:
+            saturated.append(f"{'/'.join(group)} (MLP {ml['test_acc_mean']:.4f})")
+            continue
         ff_vs_gl, gl_vs_ml = compare(ff, gl, "test_acc"), compare(gl, ml, "test_acc")
         ff_vs_te = compare(ff, te, "test_acc")
         close = ff_vs_te.margin + CLOSE >= -ff_vs_te.se
@@ -209,9 +216,17 @@ def verdict(table: list[dict]) -> tuple[str, str]:
             f"({word}: FF-GLNN {ff_vs_gl}, "
             f"GLNN-MLP {gl_vs_ml}, FF-teacher {ff_vs_te})"
         )
-    if groups and full == len(groups):
+    informative = len(groups) - len(saturated)
+    if not informative:
+        outcome = "not checkable here"
+    elif full == informative:
         outcome = "reproduced"
     else:
         outcome = "partly reproduced" if full + partial else "not reproduced"
-    reason = f"{full} of {len(groups)} groups pass in full, {partial} in part. " + "; ".join(findings) + "."
-    return calibrated_verdict(outcome, reason, table)
+    reason = f"{full} of {informative} informative groups pass in full, {partial} in part. " + "; ".join(findings)
+    if saturated:
+        reason += (
+            f"; uninformative, not counted (the plain MLP is already at the {CEILING} ceiling, so distillation "
+            f"has no gap to close): {', '.join(saturated)}"
+        )
+    return calibrated_verdict(outcome, reason + ".", table)
