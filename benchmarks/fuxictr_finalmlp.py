@@ -1,4 +1,6 @@
-"""Side-by-side throughput of FuxiCTR 2.3.10 training FinalMLP on mlpzoo's Frappe split.
+"""FuxiCTR 2.3.10 on mlpzoo's Frappe split: FinalMLP's training throughput side by side, and the
+converged test AUC of FinalMLP and DCN over seeds (the reference numbers of the finalmlp claim's
+calibration rows).
 
 FuxiCTR is never a dependency of mlpzoo: it lives in a throwaway venv (see README.md here).
 This one file runs in two interpreters, chosen by ``--phase``:
@@ -8,16 +10,24 @@ This one file runs in two interpreters, chosen by ``--phase``:
   files with ``label`` + the 10 fields as integers, then launch phase ``train`` with
   ``--fuxictr-python``.
 * phase ``train`` (the venv's Python, never imports mlpzoo): FuxiCTR's FeatureProcessor ->
-  build_dataset -> RankDataLoader, a FinalMLP written here from FuxiCTR's public blocks, then
+  build_dataset -> RankDataLoader, the model (``--model``: FinalMLP or DCN from FuxiCTR's own
+  model_zoo source with ``--model-zoo``; else a FinalMLP written here from FuxiCTR's public blocks),
+  with the BARS Frappe_x1 settings mlpzoo registers as defaults, then
   (1) a timed run of ``--epochs`` epochs without early stopping, where each epoch's training
-  loop is timed with the validation pass subtracted, and (2) a run with early stopping
-  (patience 2 on validation AUC) to convergence, reporting test AUC / logloss.
+  loop is timed with the validation pass subtracted (skipped with ``--skip-timed``), and (2)
+  ``--seeds`` runs with early stopping (patience 2 on validation AUC) to convergence, seeds
+  2021, 2022, ..., reporting each run's test AUC / logloss and their mean and sd.
 
 Usage::
 
     python benchmarks/fuxictr_finalmlp.py --fuxictr-python /tmp/fx/bin/python [--epochs 5] [--threads 2]
+    # the reference numbers of the finalmlp claim's calibration rows (FUXICTR in mlpzoo.claims.finalmlp), with
+    # FuxiCTR's own model_zoo source (git archive of its v2.3.10 tree: model_zoo/FinalMLP, model_zoo/DCN/DCN_torch):
+    python benchmarks/fuxictr_finalmlp.py --skip-timed --seeds 5 --model-zoo /tmp/fuxictr-zoo
+    python benchmarks/fuxictr_finalmlp.py --model dcn --skip-timed --seeds 5 --model-zoo /tmp/fuxictr-zoo
 
-Writes one JSON line to stdout and to ``benchmarks/out/fuxictr.json``.
+Writes one JSON line to stdout and to ``--out`` (default ``benchmarks/out/fuxictr.json``; with
+``--skip-timed``, ``benchmarks/out/fuxictr-<model>-calibration.json``).
 """
 
 from __future__ import annotations
@@ -37,6 +47,26 @@ DEFAULT_OUT = HERE / "out" / "fuxictr.json"
 DEFAULT_DATA = Path("/work/shared/data/frappe")
 FIELDS = ["user", "item", "daytime", "weekday", "isweekend", "homework", "cost", "weather", "country", "city"]
 SEED = 2021
+NAMES = {"finalmlp": "FinalMLP", "dcn": "DCN"}
+# The BARS Frappe_x1 settings, equal to mlpzoo's registered defaults for the two models.
+MODEL_SETTINGS = {
+    "finalmlp": dict(
+        mlp1_hidden_units=[400],
+        mlp2_hidden_units=[100],
+        mlp1_dropout=0.4,
+        mlp2_dropout=0.4,
+        mlp1_batch_norm=True,
+        mlp2_batch_norm=True,
+        use_fs=True,
+        fs_hidden_units=[400],
+        fs1_context=["user"],
+        fs2_context=["item"],
+        num_heads=5,
+    ),
+    "dcn": dict(dnn_hidden_units=[400, 400, 400], num_cross_layers=3, net_dropout=0.2, batch_norm=True),
+}
+# Where FuxiCTR keeps each model's own source in its repository (model_zoo is not in the pip package).
+ZOO_SOURCES = {"finalmlp": "model_zoo/FinalMLP", "dcn": "model_zoo/DCN/DCN_torch"}
 
 
 # ----------------------------------------------------------------------------- phase 1 (mlpzoo)
@@ -72,9 +102,15 @@ def prepare(args) -> None:
         str(args.max_epochs),
         "--data-format",
         args.data_format,
+        "--model",
+        args.model,
+        "--seeds",
+        str(args.seeds),
+        *(["--model-zoo", str(Path(args.model_zoo).resolve())] if args.model_zoo else []),
     ]
-    if args.skip_converge:
-        cmd.append("--skip-converge")
+    for flag in ("skip_converge", "skip_timed"):
+        if getattr(args, flag):
+            cmd.append("--" + flag.replace("_", "-"))
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     sys.exit(subprocess.call(cmd, env=env))
 
@@ -82,8 +118,18 @@ def prepare(args) -> None:
 # ----------------------------------------------------------------------------- phase 2 (FuxiCTR)
 
 
+def zoo_model_class(model: str, zoo: str):
+    """The model class of FuxiCTR's own model_zoo (a checkout or export of its repository at ``zoo``)."""
+    import importlib
+
+    # Each model's folder holds a package named ``src``: one model per process, so the name is free.
+    sys.path.insert(0, str(Path(zoo) / ZOO_SOURCES[model]))
+    return timed(getattr(importlib.import_module("src"), NAMES[model]))
+
+
 def build_model_classes():
-    """FinalMLP for FuxiCTR, from fuxictr's public building blocks (defined lazily: torch only here)."""
+    """FinalMLP for FuxiCTR, from fuxictr's public building blocks (defined lazily: torch only here),
+    wrapped so its epochs are timed."""
     import torch
     from fuxictr.pytorch.layers import FeatureEmbedding, MLP_Block
     from fuxictr.pytorch.models import BaseModel
@@ -146,8 +192,11 @@ def build_model_classes():
             embedding_dim=10,
             mlp1_hidden_units=(400,),
             mlp2_hidden_units=(100,),
-            mlp_dropout=0.4,
-            mlp_batch_norm=True,
+            mlp1_dropout=0.4,
+            mlp2_dropout=0.4,
+            mlp1_batch_norm=True,
+            mlp2_batch_norm=True,
+            use_fs=True,
             fs_hidden_units=(400,),
             fs1_context=("user",),
             fs2_context=("item",),
@@ -174,16 +223,16 @@ def build_model_classes():
                 hidden_units=list(mlp1_hidden_units),
                 hidden_activations="ReLU",
                 output_dim=None,
-                dropout_rates=mlp_dropout,
-                batch_norm=mlp_batch_norm,
+                dropout_rates=mlp1_dropout,
+                batch_norm=mlp1_batch_norm,
             )
             self.mlp2 = MLP_Block(
                 input_dim=feature_dim,
                 hidden_units=list(mlp2_hidden_units),
                 hidden_activations="ReLU",
                 output_dim=None,
-                dropout_rates=mlp_dropout,
-                batch_norm=mlp_batch_norm,
+                dropout_rates=mlp2_dropout,
+                batch_norm=mlp2_batch_norm,
             )
             self.fusion = InteractionAggregation(mlp1_hidden_units[-1], mlp2_hidden_units[-1], num_heads=num_heads)
             self.compile(kwargs["optimizer"], kwargs["loss"], learning_rate)
@@ -197,7 +246,13 @@ def build_model_classes():
             y_pred = self.output_activation(self.fusion(self.mlp1(feat1), self.mlp2(feat2)))
             return {"y_pred": y_pred}
 
-    class TimedFinalMLP(FinalMLP):
+    return timed(FinalMLP)
+
+
+def timed(model_class):
+    """``model_class`` with its epochs timed (defined lazily: fuxictr is imported only in phase 2)."""
+
+    class Timed(model_class):
         """Records, per epoch, the wall time of ``train_epoch`` minus the validation pass inside it
         (batch loading included), and separately the time spent inside ``train_step``."""
 
@@ -228,7 +283,7 @@ def build_model_classes():
             self.eval_seconds.append(self._eval_in_epoch)
             self.step_seconds.append(self._step_in_epoch)
 
-    return TimedFinalMLP
+    return Timed
 
 
 def _to_npz(parquet_path: str) -> str:
@@ -291,19 +346,11 @@ def train(args) -> None:
         train_data, valid_data, test_data = (_to_npz(p) for p in (train_data, valid_data, test_data))
 
     os.makedirs(work / "checkpoints" / dataset_id, exist_ok=True)
-    Model = build_model_classes()
+    Model = zoo_model_class(args.model, args.model_zoo) if args.model_zoo else build_model_classes()
     common = dict(
         gpu=-1,
         learning_rate=1e-3,
         embedding_dim=10,
-        mlp1_hidden_units=(400,),
-        mlp2_hidden_units=(100,),
-        mlp_dropout=0.4,
-        mlp_batch_norm=True,
-        fs_hidden_units=(400,),
-        fs1_context=("user",),
-        fs2_context=("item",),
-        num_heads=5,
         embedding_regularizer=0.05,
         net_regularizer=0,
         optimizer="adam",
@@ -313,7 +360,9 @@ def train(args) -> None:
         monitor_mode="max",
         verbose=0,
         model_root=str(work / "checkpoints"),
+        **MODEL_SETTINGS[args.model],
     )
+    name = NAMES[args.model]
 
     def loaders():
         return RankDataLoader(
@@ -333,58 +382,78 @@ def train(args) -> None:
         except OSError:
             return None
 
-    # (1) timed run: fixed epochs, no early stop, validation time subtracted from each epoch.
-    seed_everything(SEED)
-    train_gen, valid_gen, test_gen = loaders()
-    n_train = train_gen.num_samples
-    model = Model(feature_map, model_id="FinalMLP_timed", early_stop_patience=10**6, **common)
-    load_before = load_line()
-    model.fit(train_gen, validation_data=valid_gen, epochs=args.epochs)
-    load_after = load_line()
-    per_epoch = [n_train / s for s in model.epoch_seconds]
     result = {
-        "implementation": f"FuxiCTR {fuxictr.__version__} FinalMLP (written from fuxictr blocks)",
+        "implementation": f"FuxiCTR {fuxictr.__version__} {name} "
+        + (f"(its model_zoo source, {args.model_zoo})" if args.model_zoo else "(written from fuxictr blocks)"),
+        "model": args.model,
+        "settings": {k: v for k, v in common.items() if k != "model_root"},
         "fuxictr_version": fuxictr.__version__,
         "torch_version": torch.__version__,
         "threads": torch.get_num_threads(),
         "data_format": args.data_format,
-        "train_rows": n_train,
         "batch_size": 4096,
-        "epochs": args.epochs,
-        "samples_per_s": statistics.median(per_epoch),
-        "samples_per_s_per_epoch": per_epoch,
-        "epoch_seconds": model.epoch_seconds,
-        "eval_seconds": model.eval_seconds,
-        # forward + backward + optimizer step only (no batch loading): separates loader cost from compute
-        "step_seconds": model.step_seconds,
-        "step_only_samples_per_s": statistics.median(n_train / s for s in model.step_seconds),
-        "first_epoch_included_in_median": True,
-        "timed_valid_auc": [logs.get("AUC") for logs in model.valid_logs],
         "build_dataset_seconds": build_seconds,
-        "loadavg_before_after": [load_before, load_after],
-        "num_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
     }
-
-    # (2) converged run: early stopping on validation AUC (patience 2, FuxiCTR's lr decay on plateau).
-    if not args.skip_converge:
+    # (1) timed run: fixed epochs, no early stop, validation time subtracted from each epoch.
+    if not args.skip_timed:
         seed_everything(SEED)
         train_gen, valid_gen, test_gen = loaders()
-        model = Model(feature_map, model_id="FinalMLP_converged", early_stop_patience=2, **common)
-        t0 = time.perf_counter()
-        model.fit(train_gen, validation_data=valid_gen, epochs=args.max_epochs)
-        seconds = time.perf_counter() - t0
-        aucs = [logs["AUC"] for logs in model.valid_logs]
-        best = max(range(len(aucs)), key=lambda i: aucs[i])
-        test = model.evaluate(test_gen)
-        valid = model.evaluate(valid_gen)
-        result["converged"] = {
-            "test": {"auc": test["AUC"], "logloss": test["logloss"]},
-            "valid": {"auc": valid["AUC"], "logloss": valid["logloss"]},
-            "best_epoch": best + 1,
-            "epochs": len(aucs),
-            "seconds": seconds,
-            "median_train_samples_per_s": statistics.median(n_train / s for s in model.epoch_seconds),
-        }
+        n_train = train_gen.num_samples
+        model = Model(feature_map, model_id=f"{name}_timed", early_stop_patience=10**6, **common)
+        load_before = load_line()
+        model.fit(train_gen, validation_data=valid_gen, epochs=args.epochs)
+        load_after = load_line()
+        per_epoch = [n_train / s for s in model.epoch_seconds]
+        result.update(
+            train_rows=n_train,
+            epochs=args.epochs,
+            samples_per_s=statistics.median(per_epoch),
+            samples_per_s_per_epoch=per_epoch,
+            epoch_seconds=model.epoch_seconds,
+            eval_seconds=model.eval_seconds,
+            # forward + backward + optimizer step only (no batch loading): separates loader cost from compute
+            step_seconds=model.step_seconds,
+            step_only_samples_per_s=statistics.median(n_train / s for s in model.step_seconds),
+            first_epoch_included_in_median=True,
+            timed_valid_auc=[logs.get("AUC") for logs in model.valid_logs],
+            loadavg_before_after=[load_before, load_after],
+            num_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        )
+
+    # (2) converged runs: early stopping on validation AUC (patience 2, FuxiCTR's lr decay on plateau),
+    # then the best checkpoint's test metrics; one run per seed.
+    if not args.skip_converge:
+        runs = []
+        for seed in range(SEED, SEED + args.seeds):
+            seed_everything(seed)
+            train_gen, valid_gen, test_gen = loaders()
+            n_train = train_gen.num_samples
+            model = Model(feature_map, model_id=f"{name}_converged_seed{seed}", early_stop_patience=2, **common)
+            t0 = time.perf_counter()
+            model.fit(train_gen, validation_data=valid_gen, epochs=args.max_epochs)
+            seconds = time.perf_counter() - t0
+            aucs = [logs["AUC"] for logs in model.valid_logs]
+            best = max(range(len(aucs)), key=lambda i: aucs[i])
+            test = model.evaluate(test_gen)
+            valid = model.evaluate(valid_gen)
+            runs.append(
+                {
+                    "seed": seed,
+                    "test": {"auc": test["AUC"], "logloss": test["logloss"]},
+                    "valid": {"auc": valid["AUC"], "logloss": valid["logloss"]},
+                    "best_epoch": best + 1,
+                    "epochs": len(aucs),
+                    "seconds": seconds,
+                    "median_train_samples_per_s": statistics.median(n_train / s for s in model.epoch_seconds),
+                    "num_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+                }
+            )
+            print(f"[{args.model}] seed {seed}: test AUC {test['AUC']:.4f} after {len(aucs)} epochs", file=sys.stderr)
+        aucs = [run["test"]["auc"] for run in runs]
+        result["converged"] = runs[0]  # the first seed, as before
+        result["converged_runs"] = runs
+        result["test_auc_mean"] = statistics.mean(aucs)
+        result["test_auc_sd"] = statistics.stdev(aucs) if len(aucs) > 1 else None
         result["loadavg_end"] = load_line()
 
     line = json.dumps(result)
@@ -413,12 +482,25 @@ def main(argv=None) -> None:
         help="parquet: FuxiCTR 2.3.10's build_dataset output with its Ray ParquetDataLoader; "
         "npz: the same data converted for its torch NpzDataLoader",
     )
+    p.add_argument("--model", choices=("finalmlp", "dcn"), default="finalmlp")
+    p.add_argument("--seeds", type=int, default=1, help="converged runs, seeds 2021, 2022, ...")
+    p.add_argument(
+        "--model-zoo",
+        default=None,
+        help="a checkout or export of FuxiCTR's repository (the release's tag): take the model from its "
+        "model_zoo source instead of the version written here from fuxictr's blocks",
+    )
     p.add_argument("--skip-converge", action="store_true", help="only the timed run")
+    p.add_argument("--skip-timed", action="store_true", help="only the converged runs")
     p.add_argument("--data-dir", default=str(DEFAULT_DATA))
     p.add_argument("--work-dir", default=str(DEFAULT_WORK))
-    p.add_argument("--out", default=str(DEFAULT_OUT))
+    p.add_argument("--out", default=None, help="the JSON line's file (default: see above)")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)
+    if args.model != "finalmlp" and not args.model_zoo:
+        p.error(f"--model {args.model} needs --model-zoo (FuxiCTR's own source; only FinalMLP is written here)")
+    if args.out is None:
+        args.out = str(HERE / "out" / f"fuxictr-{args.model}-calibration.json") if args.skip_timed else str(DEFAULT_OUT)
     (prepare if args.phase == "prepare" else train)(args)
 
 
