@@ -61,6 +61,31 @@ def test_gpd_verdict_uses_the_spread_over_seeds():
     assert gpd.verdict(_gpd_table(dict.fromkeys(keys, 0.40), std=0.03, n=3))[0] == "not reproduced"
 
 
+def test_gpd_settings_where_gpd_fails_in_domain_are_not_counted():
+    """An in-domain GPD no better than seasonal naive means the forecaster itself fails: not a transfer verdict."""
+
+    def with_in_domain(table, values):
+        extra = [
+            {**row, "model": gpd.IN_DOMAIN, "test_mse_mean": values[(row["direction"], row["horizon"])]}
+            for row in table
+            if row["model"] == "seasonal_naive"
+        ]
+        return table + extra
+
+    broken = with_in_domain(_gpd_table(dict.fromkeys(KEYS, 2.1)), dict.fromkeys(KEYS, 2.0))
+    verdict, reason = gpd.verdict(broken)
+    assert verdict == "not checkable here" and "fails in distribution" in reason and "2.0000" in reason
+    # A working in-domain GPD keeps the setting: a zero-shot GPD far behind is then not reproduced.
+    working = with_in_domain(_gpd_table(dict.fromkeys(KEYS, 2.1)), dict.fromkeys(KEYS, 0.30))
+    assert gpd.verdict(working)[0] == "not reproduced"
+    # Mixed: only the settings with a working in-domain GPD are counted.
+    mixed = with_in_domain(
+        _gpd_table(dict.fromkeys(KEYS, 0.32)), {**dict.fromkeys(KEYS[:2], 0.30), **dict.fromkeys(KEYS[2:], 2.0)}
+    )
+    verdict, reason = gpd.verdict(mixed)
+    assert verdict == "reproduced" and "2 of 2 settings" in reason and "Left out" in reason
+
+
 # ---------------------------------------------------------------------------------------- flow-omni
 
 

@@ -32,6 +32,12 @@ by more than one standard error of the difference over seeds (none with one seed
 competitive -> reproduced; at least half -> partly reproduced; fewer -> not reproduced. GPD must
 also beat the seasonal-naive forecast beyond one standard error wherever it counts as competitive:
 being within 10 % of a trained model is no achievement where copying yesterday does as well.
+
+A forecaster that fails in distribution is undertrained (or broken), not beaten by transfer: where the
+in-domain GPD (pretrained on the target itself) does not beat seasonal naive beyond one SE, the
+setting cannot judge zero-shot transfer and is left out of the count; with none left the verdict is
+"not checkable here". (This rule was added after the first full run, whose in-domain GPD scored an
+MSE near 2.1 against seasonal naive's 0.27-0.47 in every setting.)
 """
 
 from __future__ import annotations
@@ -288,19 +294,28 @@ def _scaled(row: dict, factor: float) -> dict:
 def verdict(table: list[dict]) -> tuple[str, str]:
     """Per (direction, horizon): GPD is competitive when its MSE does not exceed ``1 + margin`` times the
     better trained baseline's beyond one standard error, and it beats seasonal naive beyond one SE.
-    All settings -> reproduced; at least half -> partly; fewer -> not reproduced."""
+    All settings -> reproduced; at least half -> partly; fewer -> not reproduced. A setting whose in-domain
+    GPD (when the table has it) does not beat seasonal naive beyond one SE is left out: the forecaster fails
+    in distribution, so transfer cannot be judged (none left -> not checkable here)."""
     rows = {(r["direction"], r["horizon"], r["model"]): r for r in table}
     settings = sorted({(r["direction"], r["horizon"]) for r in table})
-    competitive, findings = 0, []
+    competitive, findings, failing = 0, [], []
     for direction, horizon in settings:
         row = partial(_row, rows, direction, horizon)
+        reference = rows.get((direction, horizon, IN_DOMAIN))
+        naive = row("seasonal_naive")
+        if reference is not None and not compare(reference, naive, "test_mse", higher_is_better=False).wins:
+            failing.append(
+                f"{direction} H={horizon} (in-domain GPD {reference['test_mse_mean']:.4f} vs seasonal naive "
+                f"{naive['test_mse_mean']:.4f})"
+            )
+            continue
         gpd = row("gpd_zero_shot")
         best = min((row(m) for m in TRAINED), key=lambda r: r["test_mse_mean"])
         bound = compare(gpd, _scaled(best, 1 + gpd["margin"]), "test_mse", higher_is_better=False)
-        over_naive = compare(gpd, row("seasonal_naive"), "test_mse", higher_is_better=False)
+        over_naive = compare(gpd, naive, "test_mse", higher_is_better=False)
         ok = not bound.loses and over_naive.wins
         competitive += ok
-        reference = rows.get((direction, horizon, IN_DOMAIN))
         findings.append(
             f"{direction} H={horizon}: GPD {gpd['test_mse_mean']:.4f} vs {best['model']} "
             f"{best['test_mse_mean']:.4f} ({gpd['test_mse_mean'] / best['test_mse_mean'] - 1:+.0%}; vs "
@@ -309,6 +324,13 @@ def verdict(table: list[dict]) -> tuple[str, str]:
             + (f", in-domain GPD {reference['test_mse_mean']:.4f}" if reference else "")
             + f" -> {'competitive' if ok else 'not competitive'}"
         )
-    share = competitive / len(settings)
+    failed = (
+        "GPD fails in distribution, so zero-shot transfer cannot be judged there (undertrained or broken at this "
+        "budget): " + ", ".join(failing) + "."
+    )
+    if not findings:
+        return "not checkable here", failed
+    share = competitive / len(findings)
     verdict_ = "reproduced" if share == 1 else "partly reproduced" if share >= 0.5 else "not reproduced"
-    return verdict_, (f"GPD competitive in {competitive} of {len(settings)} settings: " + "; ".join(findings) + ".")
+    reason = f"GPD competitive in {competitive} of {len(findings)} settings: " + "; ".join(findings) + "."
+    return verdict_, reason + (f" Left out: {failed}" if failing else "")
