@@ -119,7 +119,10 @@ def test_scaling_verdicts():
     assert verdict == "partly reproduced" and "not more for the MLP" in reason
     assert scaling_mlps.verdict(_tabulate(_scaling_runs(power, 0.05, cnn_gain=0.08)))[0] == "partly reproduced"
     # Augmentation hurting the MLP less than the CNN is not "mattering more" either.
-    assert scaling_mlps.verdict(_tabulate(_scaling_runs(power, -0.05, cnn_gain=-0.1)))[0] == "partly reproduced"
+    verdict, reason = scaling_mlps.verdict(_tabulate(_scaling_runs(power, -0.05, cnn_gain=-0.1)))
+    assert verdict == "partly reproduced"
+    # A negative gain is worded as a rise in error, not as "lowers by -x".
+    assert "raises B-" in reason and "'s test error by 0.0" in reason and "lowers" not in reason
     rising = _tabulate(_scaling_runs(lambda c: 0.01 * c**0.05, -0.05))  # error grows with compute, augmentation hurts
     verdict, reason = scaling_mlps.verdict(rising)
     assert verdict == "not reproduced" and "too few" in reason

@@ -50,3 +50,10 @@ def test_denoiser_shapes_and_context():
         net(torch.randn(4, 6), t, c)
     with pytest.raises(ValueError, match="context_dim=0"):
         ResidualMLPDenoiser(5, hidden_dim=16)(x, t, c)
+
+
+def test_denoiser_refuses_a_width_below_its_data():
+    """A hidden width below the data's would leave the predicted noise in a subspace: refused, naming the fix."""
+    with pytest.raises(ValueError, match=r"hidden_dim \(128\) must be >= data_dim \(192\)"):
+        ResidualMLPDenoiser(192, hidden_dim=128)
+    assert ResidualMLPDenoiser(192, hidden_dim=192).out_proj.weight.shape == (192, 192)

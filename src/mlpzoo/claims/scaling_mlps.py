@@ -454,14 +454,30 @@ def verdict(table: list[dict]) -> tuple[str, str]:
         )
     other = f"; without augmentation b = {plain['exponent']:.3f}" if plain else ""
     sweep = rows.get("gain_sweep")
-    sweep_text = f"; over the whole sweep it lowers test error by {sweep['gain_mean']:+.4f}" if sweep else ""
+    sweep_text = f"; over the whole sweep it {_change(sweep['gain_mean'], 'test error')}" if sweep else ""
+    mlp_error, cnn_error = f"{mlp['model']}'s test error", f"{cnn['model']}'s"
     gains = (
-        f"augmentation lowers {mlp['model']}'s test error by {mlp['gain_mean']:+.4f} ({_se(mlp)}; "
-        f"{'beyond' if helps else 'not beyond'} 1 SE) and {cnn['model']}'s by {cnn['gain_mean']:+.4f} ({_se(cnn)}) on "
+        f"augmentation {_change(mlp['gain_mean'], mlp_error)} ({_se(mlp)}; "
+        f"{_standing(mlp)}) and {_change(cnn['gain_mean'], cnn_error)} ({_se(cnn)}; "
+        f"{_standing(cnn)}) on "
         f"the same rows; MLP gain - CNN gain {difference['gain_mean']:+.4f} ({_se(difference)}, paired over "
         f"{difference['n']} seeds: {'more for the MLP' if more else 'not more for the MLP'} beyond 1 SE){sweep_text}"
     )
     return outcome([law, helps and more]), f"{fit}{other}; {gains}."
+
+
+def _change(gain: float, what: str) -> str:
+    """A gain (error without minus error with augmentation) in words: a negative gain is a rise in error."""
+    return f"lowers {what} by {gain:.4f}" if gain >= 0 else f"raises {what} by {-gain:.4f}"
+
+
+def _standing(row: dict) -> str:
+    """Whether the gain differs from zero beyond one SE, in either direction."""
+    if beyond_one_se(row["gain_mean"], row["gain_se"]):
+        return "a gain beyond 1 SE"
+    if beyond_one_se(-row["gain_mean"], row["gain_se"]):
+        return "a loss beyond 1 SE"
+    return "within 1 SE of none"
 
 
 def _se(row: dict) -> str:

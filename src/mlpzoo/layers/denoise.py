@@ -95,6 +95,13 @@ class ResidualMLPDenoiser(nn.Module):
         for label, value in (("data_dim", data_dim), ("hidden_dim", hidden_dim), ("n_blocks", n_blocks)):
             if value < 1:
                 raise ValueError(f"ResidualMLPDenoiser {label} must be >= 1; got {value}")
+        if hidden_dim < data_dim:
+            # in_proj/out_proj would squeeze the data through a narrower width: the predicted noise then spans only
+            # hidden_dim of the data_dim directions, the loss stalls and sampling diverges in the others.
+            raise ValueError(
+                f"ResidualMLPDenoiser hidden_dim ({hidden_dim}) must be >= data_dim ({data_dim}): a narrower denoiser "
+                "cannot predict noise in every direction of its input; raise hidden_dim"
+            )
         self.data_dim, self.context_dim = data_dim, context_dim
         self.time_embed = nn.Sequential(
             SinusoidalTimeEmbedding(time_dim),
