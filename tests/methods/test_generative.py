@@ -59,11 +59,13 @@ def _mixture(n=3000):
     return (torch.where(right, 2.0, -2.0) + 0.3 * torch.randn(n, generator=g))[:, None]
 
 
-@pytest.mark.parametrize("kind", ["ddpm", "flow"])
+@pytest.mark.parametrize("kind", ["ddpm", "ddpm-v", "flow"])
 def test_fits_a_gaussian_mixture(kind):
     data = _mixture()
     if kind == "ddpm":
         process = GaussianDiffusion(_net(), steps=100, schedule="cosine", clip_x0=4.0)
+    elif kind.startswith("ddpm-"):
+        process = GaussianDiffusion(_net(), steps=100, schedule="linear", prediction=kind[5:])
     else:
         process = FlowMatching(_net(), steps=20, method="heun")
     losses = fit_generative(process, data, steps=600, batch_size=256, lr=3e-3)
@@ -150,3 +152,40 @@ def test_fit_rejects_mismatched_context():
     process = FlowMatching(_net(dim=2, context_dim=1))
     with pytest.raises(ValueError, match="one context per row"):
         fit_generative(process, torch.zeros(10, 2), torch.zeros(9, 1), steps=1)
+
+
+def test_v_prediction_target_and_its_x0_estimate():
+    """v = sqrt(abar) eps - sqrt(1 - abar) x_0 (Salimans & Ho): the loss targets it, and sampling inverts it to
+    x_0 = sqrt(abar) x_t - sqrt(1 - abar) v."""
+
+    class Constant(torch.nn.Module):
+        data_dim = 3
+
+        def __init__(self, value):
+            super().__init__()
+            self.value = value
+
+        def forward(self, x, t, context=None):
+            return torch.full_like(x, self.value)
+
+    x0 = torch.full((64, 3), 3.0)
+    process = GaussianDiffusion(Constant(-3.0), steps=10, prediction="v")
+    process.alpha_bar.fill_(0.0)  # x_t = eps, so v = -x_0 whatever the noise
+    assert process.loss(x0).item() == pytest.approx(0.0, abs=1e-6)
+    assert GaussianDiffusion(Constant(-3.0), steps=10).loss(x0).item() > 5.0  # the eps target differs
+
+    class TrueV(torch.nn.Module):
+        """Returns the v of the clean value 2 for whatever x_t it sees."""
+
+        data_dim = 3
+
+        def forward(self, x, t, context=None):
+            ab = one_step.alpha_bar[0]
+            eps = (x - ab.sqrt() * 2.0) / (1 - ab).sqrt()
+            return ab.sqrt() * eps - (1 - ab).sqrt() * 2.0
+
+    one_step = GaussianDiffusion(TrueV(), steps=1, prediction="v")  # a single step returns the x_0 estimate
+    draw = one_step.sample(5, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(draw, torch.full_like(draw, 2.0), atol=1e-4)
+    with pytest.raises(ValueError, match="prediction target"):
+        GaussianDiffusion(Constant(0.0), steps=10, prediction="x0")

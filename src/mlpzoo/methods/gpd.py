@@ -17,6 +17,11 @@ Our choices where the abstract leaves them open, all exposed as arguments:
 - Level: with ``center=True`` (default) each window is shifted by the mean of its history
   (pretraining uses the first W - ``pretrain_horizon`` positions as the history), as NLinear
   does, so a level shift between source and target does not leave the model's range.
+- Prediction target: the denoiser predicts v (``prediction="v"``, default; Salimans & Ho 2022),
+  not the noise. Measured on ETTh1 (width 192, 3,000 steps, in-domain): with noise prediction,
+  unconditional draws had 5x the data's spread (std 3.7 against 0.69, held only by the x_0 clip)
+  and the 96-hour forecast an MSE of 2.04 against seasonal naive's 0.53; with v prediction, std
+  0.70 and MSE 0.47.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ class GPDForecaster:
         schedule: ``"linear"`` (default) or ``"cosine"`` noise schedule.
         center: shift each window by its history mean (default True).
         clip_x0: optional clamp of the x_0 estimate during sampling (default None).
+        prediction: what the denoiser predicts, ``"v"`` (default) or ``"eps"`` (see the module docstring).
     """
 
     def __init__(
@@ -57,6 +63,7 @@ class GPDForecaster:
         schedule: str = "linear",
         center: bool = True,
         clip_x0: float | None = None,
+        prediction: str = "v",
     ):
         if window < 2:
             raise DataError(f"GPD window must be >= 2; got {window}")
@@ -66,6 +73,7 @@ class GPDForecaster:
             raise DataError(f"pretrain_horizon={self.pretrain_horizon} must lie in [1, {window - 1}]")
         self.hidden_dim, self.n_blocks = hidden_dim, n_blocks
         self.diffusion_steps, self.schedule, self.center, self.clip_x0 = diffusion_steps, schedule, center, clip_x0
+        self.prediction = prediction
         self.process_: GaussianDiffusion | None = None
 
     def _windows(self, series: np.ndarray) -> np.ndarray:
@@ -96,7 +104,9 @@ class GPDForecaster:
         windows = torch.from_numpy(np.concatenate([self._windows(a) for a in arrays]))
         torch.manual_seed(seed)
         denoiser = ResidualMLPDenoiser(self.window, hidden_dim=self.hidden_dim, n_blocks=self.n_blocks)
-        self.process_ = GaussianDiffusion(denoiser, self.diffusion_steps, self.schedule, self.clip_x0)
+        self.process_ = GaussianDiffusion(
+            denoiser, self.diffusion_steps, self.schedule, self.clip_x0, prediction=self.prediction
+        )
         self.losses_ = fit_generative(
             self.process_, windows, steps=steps, batch_size=batch_size, lr=lr, seed=seed, log=log
         )
