@@ -3,8 +3,9 @@
 - :class:`GaussianDiffusion`: Ho, Jain & Abbeel, "Denoising Diffusion Probabilistic Models",
   NeurIPS 2020 (arXiv:2006.11239): epsilon prediction (or, with ``prediction="v"``, the velocity
   of Salimans & Ho, "Progressive Distillation for Fast Sampling of Diffusion Models", ICLR 2022,
-  arXiv:2202.00512), ancestral sampling with the posterior variance; linear schedule (Ho et al.) or cosine schedule (Nichol & Dhariwal, "Improved
-  Denoising Diffusion Probabilistic Models", ICML 2021, arXiv:2102.09672).
+  arXiv:2202.00512), ancestral sampling with the posterior variance; linear schedule (Ho et al.)
+  or cosine schedule (Nichol & Dhariwal, "Improved Denoising Diffusion Probabilistic Models",
+  ICML 2021, arXiv:2102.09672).
 - :class:`FlowMatching`: Lipman et al., "Flow Matching for Generative Modeling", ICLR 2023
   (arXiv:2210.02747) with the linear (rectified) path x_t = (1 - t) z + t x, velocity target
   x - z; Euler or Heun ODE samplers from t = 0 (noise) to t = 1 (data).
