@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from mlpzoo.layers.activation import Dice
+from mlpzoo.layers.dropout import Dropout
 from mlpzoo.layers.mlp import MLP
 
 
@@ -16,11 +17,11 @@ def test_structure_order_with_norm_and_dropout():
         nn.Linear,
         nn.BatchNorm1d,
         nn.ReLU,
-        nn.Dropout,
+        Dropout,
         nn.Linear,
         nn.BatchNorm1d,
         nn.ReLU,
-        nn.Dropout,
+        Dropout,
         nn.Linear,
     ]
     shapes = [(m.in_features, m.out_features) for m in mlp if isinstance(m, nn.Linear)]
@@ -38,7 +39,7 @@ def test_structure_without_norm_and_dropout():
 
 def test_output_dim_none_ends_at_last_hidden_layer():
     mlp = MLP(5, (8, 6), output_dim=None, dropout=0.2)
-    assert type(mlp[-1]) is nn.Dropout
+    assert type(mlp[-1]) is Dropout
     assert mlp.output_dim == 6
     assert mlp(torch.randn(3, 5)).shape == (3, 6)
     empty = MLP(7, (), output_dim=None)

@@ -22,6 +22,8 @@ import math
 import torch
 from torch import nn
 
+from mlpzoo.layers.dropout import Dropout
+
 __all__ = ["ConditionedResidualBlock", "ResidualMLPDenoiser", "SinusoidalTimeEmbedding"]
 
 
@@ -56,7 +58,7 @@ class ConditionedResidualBlock(nn.Module):
         self.fc1 = nn.Linear(dim, hidden_dim)
         self.cond = nn.Linear(cond_dim, hidden_dim)
         self.act = nn.SiLU()
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.fc2 = nn.Linear(hidden_dim, dim)
         nn.init.zeros_(self.fc2.weight)
         nn.init.zeros_(self.fc2.bias)

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from mlpzoo.errors import ConfigError
+from mlpzoo.layers.dropout import Dropout
 
 __all__ = [
     "ChannelAttention",
@@ -149,7 +150,7 @@ class MultiAxisGatedMLP(nn.Module):
         self.grid_branch = _GatedAxisMLP(half, "grid", grid_size)
         self.block_branch = _GatedAxisMLP(half, "block", block_size)
         self.project = nn.Linear(dim * expansion, dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_partition(x, self.block_size, self.grid_size, type(self).__name__)

@@ -10,6 +10,7 @@ from torch import nn
 
 from mlpzoo.errors import ConfigError, DataError
 from mlpzoo.layers.activation import make_activation
+from mlpzoo.layers.dropout import Dropout
 
 
 def check_width(where: str, name: str, value) -> None:
@@ -85,7 +86,7 @@ class MLP(nn.Sequential):
                 layers.append(nn.BatchNorm1d(units))
             layers.append(make_activation(activation, units))
             if dropout > 0:
-                layers.append(nn.Dropout(dropout))
+                layers.append(Dropout(dropout))
             width = units
         if output_dim is not None:
             layers.append(nn.Linear(width, output_dim))

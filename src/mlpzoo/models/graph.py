@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mlpzoo.layers.dropout import dropout
 from mlpzoo.layers.graph import Block, GCNConv, SAGEConv, gcn_adjacency, mean_adjacency
 from mlpzoo.registry import register_model
 
@@ -37,7 +38,7 @@ class _MessagePassingNet(nn.Module):
         self.dropout = dropout
 
     def _hidden(self, h: torch.Tensor) -> torch.Tensor:
-        return F.dropout(F.relu(h), self.dropout, self.training)
+        return dropout(F.relu(h), self.dropout, self.training)
 
     def embed(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
         """Output of the last hidden layer (after ReLU)."""
