@@ -98,6 +98,9 @@ def report(results_dir: Path) -> bool:
     for paper_id, entry in sorted(timed, key=lambda item: -seconds[item[0]]):
         env = entry.get("environment") or {}
         machine = f"{env.get('cores', '?')} cores, {env.get('threads', '?')} threads, {env.get('cpu', '?')}"
+        load = env.get("load_1min") or {}
+        if load.get("start") is not None:
+            machine += f", load {load['start']:.1f} -> {load.get('end') or 0:.1f}"
         flag = ("  over 60 min" if seconds[paper_id] > MAX_LIMIT_MIN * 60 else "") + flags[paper_id]
         print(f"{paper_id:<18} {seconds[paper_id] / 60:>8.1f} {len(entry['seeds']):>5}  {machine}{flag}")
     if missing:

@@ -363,6 +363,8 @@ def test_a_real_run_records_an_entry_that_checks(tmp_path: Path) -> None:
     entry = load_entry(path)
     assert check_entry(entry, module) == []
     assert entry["environment"]["torch"] and entry["environment"]["cores"] and entry["seeds"] == [0, 1, 2]
+    load = entry["environment"]["load_1min"]  # the machine's load beside the wall time
+    assert load["start"] >= 0 and load["end"] >= 0
     assert len(entry["runs"]) == 9 and entry["files"] == ["evidence.png", "report.md"]
     assert "resumed_arms" not in entry  # not asked: no runs_dir given
 

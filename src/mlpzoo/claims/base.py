@@ -514,7 +514,7 @@ def run_claim(
     """Run a declared claim module's experiment under ``budget`` and judge its evidence."""
     spec: ClaimSpec = module.SPEC
     code = code_hash(module)
-    started, clock = now_iso(), time.perf_counter()
+    started, clock, load_at_start = now_iso(), time.perf_counter(), _load_1min()
     tracker = _ArmTracker(log, progress, console, clock)
     ctx = ClaimContext(paper_id, spec, budget, data_dir, runs_dir, log, code, tracker.on_arm)
     tracker.ctx = ctx
@@ -537,7 +537,7 @@ def run_claim(
         finished_at=now_iso(),
         seconds=time.perf_counter() - clock,
         code_hash=code,
-        environment=environment(),
+        environment=environment(load_at_start),
     )
 
 
@@ -645,8 +645,16 @@ def _kits_imported(path: Path) -> set[str]:
     return names
 
 
-def environment() -> dict[str, Any]:
-    """Where a result was measured: machine, threads, torch, mlpzoo version and git commit."""
+def _load_1min() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):  # no load average on this platform
+        return None
+
+
+def environment(load_at_start: float | None = None) -> dict[str, Any]:
+    """Where a result was measured: machine, threads, torch, mlpzoo version, git commit and the 1-minute load
+    average at the start and end (a wall time taken on a busy machine overstates the budget)."""
     import torch
 
     from mlpzoo import __version__
@@ -668,6 +676,7 @@ def environment() -> dict[str, Any]:
         "python": platform.python_version(),
         "mlpzoo": __version__,
         "commit": _git_commit(),
+        "load_1min": {"start": load_at_start, "end": _load_1min()},
     }
 
 

@@ -181,6 +181,9 @@ def _provenance(row: PaperRow) -> str:
     )
     resumed = entry.get("resumed_arms")
     wall = _minutes(entry["seconds"]) + (f" (resumed: {resumed} arms from an earlier session)" if resumed else "")
+    load = env.get("load_1min") or {}
+    if load.get("start") is not None and load.get("end") is not None:
+        wall += f" at a 1-minute load of {load['start']:.1f} -> {load['end']:.1f}"
     return (
         f"Budget `{entry['budget']}`, seeds {entry['seeds']}, wall time {wall}, finished "
         f"{entry['finished_at']}; machine: {machine or 'not recorded'}; mlpzoo {env.get('mlpzoo', '?')} at commit "
