@@ -11,6 +11,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
 _clock = CLOCKS["wall"]
@@ -59,6 +60,19 @@ def goal(
         "passed": bool(passed),
         "note": note,
     }
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU seconds every process on the machine has spent busy since boot (all CPUs, from /proc/stat); None
+    where /proc/stat is unavailable. The difference over a benchmark, less the benchmark's own CPU time,
+    is what other processes took from it."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    ticks = [int(v) for v in fields[:8]]  # user nice system idle iowait irq softirq steal
+    busy = sum(ticks) - ticks[3] - ticks[4]
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def load() -> dict:
