@@ -60,3 +60,5 @@ def test_bad_input(sine_model):
         GPDForecaster(window=36).fit(np.where(np.arange(100) == 50, np.nan, 0.0), steps=1)
     with pytest.raises(DataError, match="pretrain_horizon"):
         GPDForecaster(window=36, pretrain_horizon=36)
+    with pytest.raises(DataError, match="prediction='x0'"):
+        GPDForecaster(window=36, prediction="x0")

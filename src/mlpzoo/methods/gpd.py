@@ -73,6 +73,8 @@ class GPDForecaster:
             raise DataError(f"pretrain_horizon={self.pretrain_horizon} must lie in [1, {window - 1}]")
         self.hidden_dim, self.n_blocks = hidden_dim, n_blocks
         self.diffusion_steps, self.schedule, self.center, self.clip_x0 = diffusion_steps, schedule, center, clip_x0
+        if prediction not in ("v", "eps"):
+            raise DataError(f"GPD prediction={prediction!r}; use 'v' (default) or 'eps'")
         self.prediction = prediction
         self.process_: GaussianDiffusion | None = None
 
