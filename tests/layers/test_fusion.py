@@ -67,3 +67,23 @@ def test_bilinear_parameter_count(dim1, dim2, heads):
     assert fusion.bilinear.numel() == dim1 * dim2 // heads
     total = sum(p.numel() for p in fusion.parameters())
     assert total == dim1 * dim2 // heads + dim1 + dim2 + 1
+
+
+@pytest.mark.parametrize("output_dim", [1, 3])
+def test_training_path_matches_the_einsum_in_value_and_gradient(output_dim):
+    torch.manual_seed(0)
+    fusion = BilinearFusion(40, 10, num_heads=5, output_dim=output_dim).double()
+    o1 = torch.randn(33, 40, dtype=torch.float64, requires_grad=True)
+    o2 = torch.randn(33, 10, dtype=torch.float64, requires_grad=True)
+    grad = torch.randn(33, output_dim, dtype=torch.float64)
+    trained = fusion.train()(o1, o2)
+    assert trained.grad_fn is not None
+    trained.backward(grad)
+    custom = [o1.grad.clone(), o2.grad.clone(), fusion.bilinear.grad.clone()]
+    for tensor in (o1, o2, fusion.bilinear):
+        tensor.grad = None
+    reference = fusion.eval()(o1, o2)  # evaluation takes the einsum (also what export traces)
+    reference.backward(grad)
+    assert torch.allclose(trained, reference)
+    for mine, theirs in zip(custom, [o1.grad, o2.grad, fusion.bilinear.grad]):
+        assert torch.allclose(mine, theirs)

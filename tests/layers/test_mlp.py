@@ -7,6 +7,7 @@ from torch import nn
 
 from mlpzoo.layers.activation import Dice
 from mlpzoo.layers.dropout import Dropout
+from mlpzoo.layers.linear import Linear
 from mlpzoo.layers.mlp import MLP
 
 
@@ -14,15 +15,15 @@ def test_structure_order_with_norm_and_dropout():
     mlp = MLP(5, (8, 6), output_dim=1, activation="relu", dropout=0.1, batch_norm=True)
     kinds = [type(m) for m in mlp]
     assert kinds == [
-        nn.Linear,
+        Linear,
         nn.BatchNorm1d,
         nn.ReLU,
         Dropout,
-        nn.Linear,
+        Linear,
         nn.BatchNorm1d,
         nn.ReLU,
         Dropout,
-        nn.Linear,
+        Linear,
     ]
     shapes = [(m.in_features, m.out_features) for m in mlp if isinstance(m, nn.Linear)]
     assert shapes == [(5, 8), (8, 6), (6, 1)]
@@ -33,7 +34,7 @@ def test_structure_order_with_norm_and_dropout():
 
 def test_structure_without_norm_and_dropout():
     mlp = MLP(3, (4,), output_dim=2, activation="dice")
-    assert [type(m) for m in mlp] == [nn.Linear, Dice, nn.Linear]
+    assert [type(m) for m in mlp] == [Linear, Dice, Linear]
     assert mlp[1].alpha.numel() == 4
 
 
@@ -45,7 +46,7 @@ def test_output_dim_none_ends_at_last_hidden_layer():
     empty = MLP(7, (), output_dim=None)
     assert len(empty) == 0 and empty.output_dim == 7
     linear = MLP(7, (), output_dim=3)
-    assert [type(m) for m in linear] == [nn.Linear] and linear.output_dim == 3
+    assert [type(m) for m in linear] == [Linear] and linear.output_dim == 3
 
 
 def test_output_activation():

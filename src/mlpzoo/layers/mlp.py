@@ -10,7 +10,8 @@ from torch import nn
 
 from mlpzoo.errors import ConfigError, DataError
 from mlpzoo.layers.activation import make_activation
-from mlpzoo.layers.dropout import Dropout
+from mlpzoo.layers.dropout import Dropout, relu_dropout
+from mlpzoo.layers.linear import Linear
 
 
 def check_width(where: str, name: str, value) -> None:
@@ -81,15 +82,19 @@ class MLP(nn.Sequential):
         layers: list[nn.Module] = []
         width = input_dim
         for units in hidden_units:
-            layers.append(nn.Linear(width, units))
+            layers.append(Linear(width, units))
             if batch_norm:
                 layers.append(nn.BatchNorm1d(units))
-            layers.append(make_activation(activation, units))
+            act = make_activation(activation, units)
+            if type(act) is nn.ReLU:
+                # In place: the Linear or BatchNorm before it does not keep its output for backward.
+                act.inplace = True
+            layers.append(act)
             if dropout > 0:
                 layers.append(Dropout(dropout))
             width = units
         if output_dim is not None:
-            layers.append(nn.Linear(width, output_dim))
+            layers.append(Linear(width, output_dim))
             width = output_dim
             if output_activation is not None:
                 layers.append(make_activation(output_activation, output_dim))
@@ -103,4 +108,18 @@ class MLP(nn.Sequential):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_features(x, self.input_dim, "MLP", getattr(self[0], "weight", None) if len(self) else None)
-        return super().forward(x)
+        # A ReLU followed by Dropout runs as one pass (relu_dropout): the pair's two forward and two
+        # backward sweeps over the activation become one each. The modules stay in the Sequential
+        # (same state_dict keys, same printout); their own hooks do not fire for a fused pair.
+        layers = list(self)
+        index = 0
+        while index < len(layers):
+            layer = layers[index]
+            following = layers[index + 1] if index + 1 < len(layers) else None
+            if type(layer) is nn.ReLU and type(following) is Dropout:
+                x = relu_dropout(x, following.p, following.training)
+                index += 2
+            else:
+                x = layer(x)
+                index += 1
+        return x
