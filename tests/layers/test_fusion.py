@@ -79,11 +79,12 @@ def test_training_path_matches_the_einsum_in_value_and_gradient(output_dim):
     trained = fusion.train()(o1, o2)
     assert trained.grad_fn is not None
     trained.backward(grad)
-    custom = [o1.grad.clone(), o2.grad.clone(), fusion.bilinear.grad.clone()]
-    for tensor in (o1, o2, fusion.bilinear):
+    tensors = [o1, o2, *fusion.parameters()]  # the bilinear blocks and linear1's weight and bias among them
+    custom = [t.grad.clone() for t in tensors]
+    for tensor in tensors:
         tensor.grad = None
     reference = fusion.eval()(o1, o2)  # evaluation takes the einsum (also what export traces)
     reference.backward(grad)
     assert torch.allclose(trained, reference)
-    for mine, theirs in zip(custom, [o1.grad, o2.grad, fusion.bilinear.grad]):
-        assert torch.allclose(mine, theirs)
+    for mine, tensor in zip(custom, tensors):
+        assert torch.allclose(mine, tensor.grad)

@@ -46,53 +46,70 @@ class BilinearFusion(nn.Module):
                 f"BilinearFusion expects o1 (batch, {self.dim1}) and o2 (batch, {self.dim2}) with the same batch, "
                 f"got {tuple(o1.shape)} and {tuple(o2.shape)}; pass both streams' outputs for the same rows"
             )
-        linear = self.linear1(o1) + self.linear2(o2)
         if self.training and torch.is_grad_enabled():
-            return linear + _HeadBilinear.apply(o1, o2, self.bilinear)
+            bilinear = _HeadBilinear.apply(o1, o2, self.bilinear, self.linear1.weight, self.linear1.bias)
+            return self.linear2(o2) + bilinear
         # Evaluation and export: the same sum as one einsum (no custom autograd function to trace).
         heads1 = o1.view(o1.shape[0], self.num_heads, -1)
         heads2 = o2.view(o2.shape[0], self.num_heads, -1)
-        return linear + torch.einsum("bhi,hijo,bhj->bo", heads1, self.bilinear, heads2)
+        bilinear = torch.einsum("bhi,hijo,bhj->bo", heads1, self.bilinear, heads2)
+        return self.linear1(o1) + self.linear2(o2) + bilinear
 
 
 class _HeadBilinear(torch.autograd.Function):
-    """``sum_h o1_h^T W_h o2_h``: one matrix product per head, on column slices of ``o1`` (no copies).
+    """``w1.o1 + b1 + sum_h o1_h^T W_h o2_h``: one matrix product per head on column slices of ``o1``.
 
-    The einsum it replaces (``bhi,hijo,bhj->bo``) ran as batched products of one row each plus
-    permuted copies of the 4096 x 400 stream output: 14 ms forward + backward on one thread for
-    FinalMLP's Frappe shapes, against 5 ms here. Saved: the inputs and the per-head products
-    ``o1_h W_h`` (batch x d2 x out each). Not twice differentiable.
+    Each head multiplies its slice of ``o1`` by ``[W_h | w1_h^T]``, its bilinear block with its part of
+    ``linear1``'s weight beside it, so the linear term comes out of the same product and ``o1``'s
+    gradient is written once, per head, into its columns (no copies of ``o1``, no outer product for
+    ``linear1``'s input gradient). The einsum it replaces (``bhi,hijo,bhj->bo``) ran as batched
+    one-row products plus permuted copies of the 4096 x 400 stream output: 14 ms forward + backward
+    on one thread for FinalMLP's Frappe shapes, against about 5 ms here. Saved: the inputs, the
+    weights and the per-head products (batch x (d2 + 1) x out each). Not twice differentiable.
     """
 
     @staticmethod
-    def forward(ctx, o1, o2, weight):
+    def forward(ctx, o1, o2, weight, linear_weight, linear_bias):
         heads, d1, d2, out_dim = weight.shape
-        rows = o1.shape[0]
-        products, result = [], o1.new_zeros(rows, out_dim)
+        rows, width = o1.shape[0], d2 * out_dim
+        result = o1.new_zeros(rows, out_dim) if linear_bias is None else linear_bias.expand(rows, out_dim).clone()
+        weights, products = [], []
         for h in range(heads):
-            product = torch.mm(o1[:, h * d1 : (h + 1) * d1], weight[h].reshape(d1, d2 * out_dim))
-            result += (product.view(rows, d2, out_dim) * o2[:, h * d2 : (h + 1) * d2, None]).sum(1)
+            joint = torch.cat([weight[h].reshape(d1, width), linear_weight[:, h * d1 : (h + 1) * d1].t()], dim=1)
+            product = torch.mm(o1[:, h * d1 : (h + 1) * d1], joint)
+            result += (product[:, :width].view(rows, d2, out_dim) * o2[:, h * d2 : (h + 1) * d2, None]).sum(1)
+            result += product[:, width:]
+            weights.append(joint)
             products.append(product)
-        ctx.save_for_backward(o1, o2, weight, *products)
+        ctx.has_bias = linear_bias is not None
+        ctx.save_for_backward(o1, o2, weight, *weights, *products)
         return result
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        o1, o2, weight, *products = ctx.saved_tensors
+        o1, o2, weight, *saved = ctx.saved_tensors
         heads, d1, d2, out_dim = weight.shape
-        rows = o1.shape[0]
-        need_o1, need_o2, need_weight = ctx.needs_input_grad
+        weights, products = saved[:heads], saved[heads:]
+        rows, width = o1.shape[0], d2 * out_dim
+        need_o1, need_o2, need_weight, need_linear_weight, need_bias = ctx.needs_input_grad
         grad_o1 = torch.empty_like(o1) if need_o1 else None
         grad_weight = weight.new_empty(weight.shape) if need_weight else None
-        grad_o2 = [] if need_o2 else None
-        for h, product in enumerate(products):
-            # d(result)/d(product_h) = o2_h (x) grad, a (rows, d2 * out) matrix.
-            grad_product = (o2[:, h * d2 : (h + 1) * d2, None] * grad[:, None, :]).reshape(rows, d2 * out_dim)
+        grad_linear = weight.new_empty(out_dim, heads * d1) if need_linear_weight else None
+        grad_o2 = []
+        for h in range(heads):
+            # d(result)/d(product_h): o2_h (x) grad for the bilinear columns, grad for the linear ones.
+            bilinear_part = (o2[:, h * d2 : (h + 1) * d2, None] * grad[:, None, :]).reshape(rows, width)
+            grad_product = torch.cat([bilinear_part, grad], dim=1)
             if need_o1:
-                torch.mm(grad_product, weight[h].reshape(d1, d2 * out_dim).t(), out=grad_o1[:, h * d1 : (h + 1) * d1])
-            if need_weight:
-                torch.mm(o1[:, h * d1 : (h + 1) * d1].t(), grad_product, out=grad_weight[h].view(d1, d2 * out_dim))
+                torch.mm(grad_product, weights[h].t(), out=grad_o1[:, h * d1 : (h + 1) * d1])
+            if need_weight or need_linear_weight:
+                grad_joint = o1[:, h * d1 : (h + 1) * d1].t() @ grad_product
+                if need_weight:
+                    grad_weight[h] = grad_joint[:, :width].view(d1, d2, out_dim)
+                if need_linear_weight:
+                    grad_linear[:, h * d1 : (h + 1) * d1] = grad_joint[:, width:].t()
             if need_o2:
-                grad_o2.append((product.view(rows, d2, out_dim) * grad[:, None, :]).sum(-1))
-        return grad_o1, torch.cat(grad_o2, dim=1) if need_o2 else None, grad_weight
+                grad_o2.append((products[h][:, :width].view(rows, d2, out_dim) * grad[:, None, :]).sum(-1))
+        grad_bias = grad.sum(0) if need_bias and ctx.has_bias else None
+        return grad_o1, torch.cat(grad_o2, dim=1) if need_o2 else None, grad_weight, grad_linear, grad_bias
