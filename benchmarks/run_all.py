@@ -62,7 +62,7 @@ def benchmarks(args) -> dict[str, list[str]]:
         kan += ["--efficient-kan", str(refs / "efficient-kan")]
         if (refs / "fast-kan").exists():
             kan += ["--fastkan", str(refs / "fast-kan")]
-    ctr = ["--epochs", "3" if args.quick else "5", "--fuxictr-json", str(OUT / "fuxictr.json")]
+    ctr = ["--epochs", "3" if args.quick else "5"]  # ctr_rounds adds each round's --fuxictr-json
     fused = ["--steps", "3" if args.quick else "5"]
     return {
         "mamba_scan": mamba + common,
@@ -86,7 +86,7 @@ def fuxictr(args, env: dict, out: Path) -> dict:
 def ctr_rounds(args, env: dict, extra: list[str]) -> list[dict]:
     """FuxiCTR, then the ctr benchmark against it, ``--ctr-rounds`` times; the goals on the medians.
 
-    This VM's speed drifts by 10-20 % over minutes (FuxiCTR alone measured 8.9k-11.5k samples/s on the
+    This VM's speed drifts by 10-20 % over minutes (FuxiCTR alone measured 8.3k-11.5k samples/s on the
     idle machine within two hours), so a FuxiCTR figure taken minutes before mlpzoo's can bias the
     ratio either way. Back-to-back rounds sample both sides at the same times; with more than one
     round each round's rows are information and the goals are judged on a pooled row: the median of
@@ -97,8 +97,9 @@ def ctr_rounds(args, env: dict, extra: list[str]) -> list[dict]:
     for number in range(1, rounds + 1):
         fx_out, ctr_out = OUT / f"fuxictr_{number}.json", OUT / f"ctr_{number}.json"
         fx = fuxictr(args, env, fx_out) if args.fuxictr_python else None
-        ctr_extra = [a if a != str(OUT / "fuxictr.json") else str(fx_out) for a in extra]
-        ctr = run("ctr", ctr_extra, env, out=ctr_out)
+        if fx is None:
+            fx_out.unlink(missing_ok=True)  # no stale FuxiCTR figure from an earlier run: the row says absent
+        ctr = run("ctr", [*extra, "--fuxictr-json", str(fx_out)], env, out=ctr_out)
         records += [r for r in (fx, ctr) if r is not None]
         if rounds > 1:
             for g in ctr["goals"]:

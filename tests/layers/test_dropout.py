@@ -127,3 +127,10 @@ def test_mlp_uses_it_and_fuses_relu_with_dropout():
     h = mlp[0](x)
     unfused = mlp[3](dropout(torch.relu(h), 0.2))
     assert torch.allclose(fused, unfused)
+
+
+def test_the_c_backward_refuses_a_second_derivative():
+    x = torch.randn(16, 8, requires_grad=True)
+    (grad,) = torch.autograd.grad(dropout(x, 0.5).pow(2).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable|twice"):
+        grad.sum().backward()

@@ -12,8 +12,8 @@ draw from torch's generator per call, so a seed pins every mask. The mask is a f
 the backward, and never stores it. On CPU (one thread, 4096 x 400, float32) a forward takes
 0.7 ms against 13 ms for ``x * torch.rand(...).lt_(1 - p)`` and 26 ms for ``F.dropout``
 (``bernoulli_``), the draws being most of those; ReLU + dropout forward and backward 1.7 ms against
-22 ms. Without a C compiler, on other devices and for
-other dtypes the same bits come from torch integer ops (:func:`dropout_keep`), slower but equal.
+22 ms. Without a C compiler, on other devices and for other dtypes the same bits come from torch
+integer ops (:func:`dropout_keep`), slower but equal.
 
 :func:`relu_dropout` is ``dropout(relu(x))`` in one pass; its backward needs only the output
 (``out > 0`` exactly where a unit was kept and positive). :class:`~mlpzoo.layers.mlp.MLP` uses it
@@ -23,6 +23,7 @@ for every ``ReLU -> Dropout`` pair.
 from __future__ import annotations
 
 import ctypes
+import math
 import numbers
 from pathlib import Path
 
@@ -79,9 +80,7 @@ def _shift_right(z: torch.Tensor, bits: int) -> torch.Tensor:
 
 def dropout_keep(shape, key: int, threshold: int, device=None) -> torch.Tensor:
     """The keep mask (bool, ``shape``) of a call with ``key``: the C kernel's bits, from torch integer ops."""
-    n = 1
-    for size in shape:
-        n *= int(size)
+    n = math.prod(int(size) for size in shape)
     z = torch.arange((n + 1) // 2, dtype=torch.int64, device=device) * _GOLDEN + _signed(key & _MASK64)
     z = (z ^ _shift_right(z, 30)) * _MIX1
     z = (z ^ _shift_right(z, 27)) * _MIX2
@@ -97,7 +96,9 @@ def _library(x: torch.Tensor):
 
 
 class _NativeDropout(torch.autograd.Function):
-    """The C kernel's forward and backward; saves the output (``relu``) or nothing but the key."""
+    """The C kernel's forward and backward; saves the output (``relu``) or nothing but the key.
+
+    Not twice differentiable (the backward runs in C)."""
 
     @staticmethod
     def forward(ctx, x, p, relu, lib):
@@ -116,6 +117,7 @@ class _NativeDropout(torch.autograd.Function):
         return out
 
     @staticmethod
+    @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
         grad = grad.contiguous()
         grad_x = torch.empty_like(grad)

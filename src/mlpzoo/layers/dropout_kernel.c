@@ -21,7 +21,7 @@ static inline uint64_t splitmix64(uint64_t z) {
 
 #define GOLDEN 0x9e3779b97f4a7c15ULL
 
-/* The 0-or-scale factor of element e (offset is the index of x[0] in the whole tensor). */
+/* The 0-or-scale factor of element e of the call with this key. */
 static inline float factor_float(uint64_t key, int64_t e, uint32_t threshold, float scale) {
     uint64_t z = splitmix64(key + (uint64_t)(e >> 1) * GOLDEN);
     uint32_t lane = (e & 1) ? (uint32_t)(z >> 32) : (uint32_t)z;

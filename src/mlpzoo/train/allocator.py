@@ -35,7 +35,7 @@ def reuse_freed_memory() -> dict:
         return dict(_STATE)
     if os.environ.get("MLPZOO_MALLOC_TUNING", "1") == "0":
         _STATE.update(applied=False, reason="turned off by MLPZOO_MALLOC_TUNING=0")
-    elif not (hasattr(os, "confstr") and "glibc" in (_libc_version() or "")):
+    elif "glibc" not in (_libc_version() or ""):
         _STATE.update(applied=False, reason="not glibc")
     else:
         mallopt = ctypes.CDLL(None).mallopt
@@ -51,7 +51,8 @@ def reuse_freed_memory() -> dict:
 
 
 def _libc_version() -> str | None:
+    """``"glibc 2.36"`` and the like, or None where the C library does not say (or is not glibc)."""
     try:
         return os.confstr("CS_GNU_LIBC_VERSION")
-    except (ValueError, OSError):
+    except (AttributeError, ValueError, OSError):  # no os.confstr on Windows
         return None
