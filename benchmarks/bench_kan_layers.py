@@ -157,13 +157,14 @@ def equal_param_mlp(in_features: int, out_features: int, params: int) -> nn.Modu
 
 
 def saved_bytes(module: nn.Module, x: torch.Tensor) -> tuple[int, int]:
-    """Bytes autograd saves in one forward: all of them, and those with a batch dimension."""
+    """Bytes autograd saves in one forward: all of them, and those with a batch dimension (the first or,
+    for the cubic kernel's per-input sorted bases, the second)."""
     total = per_batch = 0
 
     def pack(t):
         nonlocal total, per_batch
         total += t.numel() * t.element_size()
-        if t.dim() and t.shape[0] == x.shape[0]:
+        if x.shape[0] in t.shape[:2]:
             per_batch += t.numel() * t.element_size()
         return t
 

@@ -51,6 +51,23 @@ def test_sparse_kernel_in_float32_and_over_threads(monkeypatch):
 
 
 @needs_kernel
+@pytest.mark.parametrize(("dtype", "n_out", "tolerance"), [(torch.float32, 85, 1e-4), (torch.float64, 43, 1e-11)])
+def test_cubic_kernel_over_tiles_vectors_remainders_and_blocks(dtype, n_out, tolerance, monkeypatch):
+    # 85 float32 outputs (43 float64) take a four-vector tile, a one-vector tile and a scalar remainder with
+    # 512-bit vectors (and other splits with narrower ones); 1500 rows span several row blocks of the sorted
+    # loops, with buckets of every size, so partial groups of the five-row input gradient run too.
+    torch.manual_seed(2)
+    layer = BSplineKANLinear(6, n_out, grid_size=5).to(dtype)
+    x = torch.rand(1500, 6, dtype=dtype) * 2.6 - 1.3
+    x[:7, 0] = 0.1  # a bucket of exactly 7 rows in the first block (one full group of five, one of two)
+    sparse = outputs_and_grads(layer, x, True, monkeypatch)
+    dense = outputs_and_grads(layer, x, False, monkeypatch)
+    for mine, reference in zip(sparse, dense):
+        scale = reference.abs().max()
+        assert (mine - reference).abs().max() <= tolerance * scale
+
+
+@needs_kernel
 def test_sparse_gradients_match_finite_differences():
     torch.manual_seed(1)
     layer = BSplineKANLinear(3, 2, grid_size=3).double()

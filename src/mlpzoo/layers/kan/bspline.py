@@ -257,13 +257,22 @@ _KERNEL_TYPES = {torch.float32: "float", torch.float64: "double"}
 
 
 def _declare(lib: ctypes.CDLL) -> None:
-    i64, ptr = ctypes.c_int64, ctypes.c_void_p
+    i64, ptr, c_int = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
     for name in _KERNEL_TYPES.values():
         getattr(lib, f"mlpzoo_spline_bases_{name}").argtypes = [ptr] * 6 + [i64] * 4 + [ptr]
-        getattr(lib, f"mlpzoo_spline_forward_{name}").argtypes = [ptr] * 4 + [i64] * 5 + [ctypes.c_int]
-        getattr(lib, f"mlpzoo_spline_backward_{name}").argtypes = [ptr] * 9 + [i64] * 6 + [ctypes.c_int]
+        getattr(lib, f"mlpzoo_spline_forward_{name}").argtypes = [ptr] * 4 + [i64] * 5 + [c_int]
+        getattr(lib, f"mlpzoo_spline_backward_{name}").argtypes = [ptr] * 9 + [i64] * 6 + [c_int]
+        getattr(lib, f"mlpzoo_spline_sorted_bases_{name}").argtypes = [ptr] * 7 + [i64] * 5
+        getattr(lib, f"mlpzoo_spline_forward_cubic_{name}").argtypes = [ptr] * 5 + [i64] * 5 + [c_int]
+        getattr(lib, f"mlpzoo_spline_backward_cubic_{name}").argtypes = [ptr] * 11 + [i64] * 5 + [c_int]
         getattr(lib, f"mlpzoo_spline_layout_{name}").argtypes = [ptr] * 3 + [i64] * 5
         getattr(lib, f"mlpzoo_spline_unlayout_{name}").argtypes = [ptr] * 5 + [i64] * 5
+
+
+def _run(lib: ctypes.CDLL, kernel: str, dtype: torch.dtype, *args) -> None:
+    """Call ``mlpzoo_spline_{kernel}_{float|double}``: tensors go as data pointers, None as NULL."""
+    converted = [0 if a is None else a.data_ptr() if isinstance(a, torch.Tensor) else a for a in args]
+    getattr(lib, f"mlpzoo_spline_{kernel}_{_KERNEL_TYPES[dtype]}")(*converted)
 
 
 # The sparse kernel re-lays the scaled coefficients out as (in, G + 3k, out) each call and reads an
@@ -275,6 +284,7 @@ SPARSE_MAX_BYTES = 8 << 20
 
 
 _MAX_WINDOW = 64  # the C backward's per-point buffer of window gradients holds k + 1 <= 64 values
+_CUBIC_MAX_COLUMNS = 64  # the sorted-bases pass counts at most 64 window columns (G + 3k <= 64, G <= 55)
 
 
 def _native_library(x: torch.Tensor, coef: torch.Tensor, order: int = 3) -> ctypes.CDLL | None:
@@ -284,6 +294,14 @@ def _native_library(x: torch.Tensor, coef: torch.Tensor, order: int = 3) -> ctyp
     if coef.numel() * 2 * x.element_size() > SPARSE_MAX_BYTES or order + 1 > _MAX_WINDOW:
         return None  # (G + 3k) / (G + k) < 2 for every k <= G
     return native.load(_KERNEL_SOURCE, _declare)
+
+
+def _cubic_block_rows(n_out: int, layout_bytes: int, element_size: int) -> int:
+    """Rows per block of the cubic loops: a block's outputs (or output gradients) take 256 KiB, which stays
+    in L2 while every input's weights stream past it; a layout past 16 MiB comes from memory once per
+    block, so there blocks are four times larger (measured at 256 x 256 and 1000 x 1000)."""
+    budget = (256 << 10) * (4 if layout_bytes > 16 << 20 else 1)
+    return max(1, budget // (element_size * max(n_out, 1)))
 
 
 @cache
@@ -301,105 +319,70 @@ class _SparseSpline(torch.autograd.Function):
     padding columns each side (the window columns of points off the grid proper), so the kernel
     reads each input's ``k + 1`` coefficient rows contiguously. The window columns and values come
     from one C pass over ``x`` and the backward writes the input gradient directly (no batch-sized
-    temporaries: each elementwise torch op they replace allocated one). Saved: local coordinates,
-    window columns and values, the laid-out coefficients. Not twice differentiable.
+    temporaries: each elementwise torch op they replace allocated one). Not twice differentiable.
+
+    Cubic splines (``k = 3``, ``G <= 55``) save, per input and block of rows, the rows sorted by window
+    column with their local coordinates and window values (``mlpzoo_spline_sorted_bases``): the
+    forward and backward loops then run over buckets of rows that share four coefficient rows. Other
+    orders save the local coordinates, window columns and values in row order.
     """
 
     @staticmethod
     def forward(ctx, x, coef, scaler, grid_start, grid_step, grid_size, order, lib):
         n, n_in = x.shape
         n_out, n_bases = coef.shape[0], grid_size + order
-        name = _KERNEL_TYPES[x.dtype]
+        columns = n_bases + 2 * order
+        grid_start, grid_step = grid_start.to(x.dtype).contiguous(), grid_step.to(x.dtype).contiguous()
+        coef = coef.contiguous()
+        scaler = None if scaler is None else scaler.contiguous()
+        weight = coef.new_empty(n_in, columns, n_out)
+        _run(lib, "layout", x.dtype, coef, scaler, weight, n_out, n_bases, n_in, columns, order)
+        out = x.new_empty(n, n_out)
+        threads = torch.get_num_threads()
+        ctx.grid, ctx.lib, ctx.cubic = (grid_size, order), lib, order == 3 and columns <= _CUBIC_MAX_COLUMNS
+        if ctx.cubic:
+            ctx.block = _cubic_block_rows(n_out, weight.numel() * weight.element_size(), x.element_size())
+            blocks = -(-n // ctx.block)
+            rows, u, values = torch.empty(n_in, n, dtype=torch.int32), x.new_empty(n_in, n), x.new_empty(n_in, n, 4)
+            starts = torch.empty(n_in, blocks, columns + 1, dtype=torch.int32)
+            args = (x, grid_start, grid_step, rows, u, values, starts, n, n_in, grid_size, columns, ctx.block)
+            _run(lib, "sorted_bases", x.dtype, *args)
+            _run(lib, "forward_cubic", x.dtype, rows, values, starts, weight, out, n, n_in, n_out, columns, ctx.block, threads)
+            ctx.save_for_backward(u, rows, values, weight, coef, scaler, grid_step, starts)
+            return out
         # Window columns in the padded layout (t + k), local coordinates and window values, in one C pass.
         cols = torch.empty(n, n_in, dtype=torch.int32)
         u, values = torch.empty_like(x), x.new_empty(n, order + 1, n_in)
-        grid_start, grid_step = grid_start.to(x.dtype).contiguous(), grid_step.to(x.dtype).contiguous()
         pieces = _kernel_coefficients(order)[0]
-        getattr(lib, f"mlpzoo_spline_bases_{name}")(
-            x.data_ptr(),
-            grid_start.data_ptr(),
-            grid_step.data_ptr(),
-            cols.data_ptr(),
-            u.data_ptr(),
-            values.data_ptr(),
-            n,
-            n_in,
-            grid_size,
-            order,
-            pieces.data_ptr(),
-        )
-        coef = coef.contiguous()
-        scaler = None if scaler is None else scaler.contiguous()
-        weight = coef.new_empty(n_in, n_bases + 2 * order, n_out)
-        getattr(lib, f"mlpzoo_spline_layout_{name}")(
-            coef.data_ptr(),
-            0 if scaler is None else scaler.data_ptr(),
-            weight.data_ptr(),
-            n_out,
-            n_bases,
-            n_in,
-            weight.shape[1],
-            order,
-        )
-        out = x.new_empty(n, n_out)
-        getattr(lib, f"mlpzoo_spline_forward_{name}")(
-            cols.data_ptr(),
-            values.data_ptr(),
-            weight.data_ptr(),
-            out.data_ptr(),
-            n,
-            n_in,
-            n_out,
-            order + 1,
-            weight.shape[1],
-            torch.get_num_threads(),
-        )
+        _run(lib, "bases", x.dtype, x, grid_start, grid_step, cols, u, values, n, n_in, grid_size, order, pieces)
+        _run(lib, "forward", x.dtype, cols, values, weight, out, n, n_in, n_out, order + 1, columns, threads)
         ctx.save_for_backward(u, cols, values, weight, coef, scaler, grid_step)
-        ctx.grid, ctx.lib = (grid_size, order), lib
         return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
-        u, cols, values, weight, coef, scaler, grid_step = ctx.saved_tensors
+        u, cols, values, weight, coef, scaler, grid_step, *starts = ctx.saved_tensors
         grid_size, order = ctx.grid
         grad_out = grad_out.contiguous()
-        n, n_in = u.shape
+        n_in, n_out, columns = weight.shape[0], weight.shape[2], weight.shape[1]
+        n = grad_out.shape[0]
+        threads = min(torch.get_num_threads(), 64)
         grad_weight = torch.empty_like(weight)
-        grad_x = torch.empty_like(u) if ctx.needs_input_grad[0] else None
-        getattr(ctx.lib, f"mlpzoo_spline_backward_{_KERNEL_TYPES[u.dtype]}")(
-            cols.data_ptr(),
-            values.data_ptr(),
-            u.data_ptr(),
-            grid_step.data_ptr(),
-            _kernel_coefficients(order)[1].data_ptr(),
-            weight.data_ptr(),
-            grad_out.data_ptr(),
-            grad_weight.data_ptr(),
-            0 if grad_x is None else grad_x.data_ptr(),
-            n,
-            n_in,
-            coef.shape[0],
-            order + 1,
-            weight.shape[1],
-            grid_size,
-            torch.get_num_threads(),
-        )
+        grad_x = grad_out.new_empty(n, n_in) if ctx.needs_input_grad[0] else None
+        slopes = _kernel_coefficients(order)[1]
+        if ctx.cubic:
+            scratch = grad_out.new_empty(threads, 3 * n_out)
+            args = (cols, u, values, starts[0], grid_step, slopes, weight, grad_out, grad_weight, grad_x, scratch)
+            _run(ctx.lib, "backward_cubic", u.dtype, *args, n, n_in, n_out, columns, ctx.block, threads)
+        else:
+            args = (cols, values, u, grid_step, slopes, weight, grad_out, grad_weight, grad_x)
+            _run(ctx.lib, "backward", u.dtype, *args, n, n_in, n_out, order + 1, columns, grid_size, threads)
         grad_coef = torch.empty_like(coef) if ctx.needs_input_grad[1] else None
         grad_scaler = torch.empty_like(scaler) if ctx.needs_input_grad[2] else None
         if grad_coef is not None or grad_scaler is not None:
-            getattr(ctx.lib, f"mlpzoo_spline_unlayout_{_KERNEL_TYPES[u.dtype]}")(
-                grad_weight.data_ptr(),
-                coef.data_ptr(),
-                0 if scaler is None else scaler.data_ptr(),
-                0 if grad_coef is None else grad_coef.data_ptr(),
-                0 if grad_scaler is None else grad_scaler.data_ptr(),
-                coef.shape[0],
-                coef.shape[1],
-                n_in,
-                weight.shape[1],
-                order,
-            )
+            args = (grad_weight, coef, scaler, grad_coef, grad_scaler, n_out, coef.shape[1], n_in, columns, order)
+            _run(ctx.lib, "unlayout", u.dtype, *args)
         return grad_x, grad_coef, grad_scaler, None, None, None, None, None
 
 
