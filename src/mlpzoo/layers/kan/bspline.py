@@ -347,7 +347,8 @@ class _SparseSpline(torch.autograd.Function):
             starts = torch.empty(n_in, blocks, columns + 1, dtype=torch.int32)
             args = (x, grid_start, grid_step, rows, u, values, starts, n, n_in, grid_size, columns, ctx.block)
             _run(lib, "sorted_bases", x.dtype, *args)
-            _run(lib, "forward_cubic", x.dtype, rows, values, starts, weight, out, n, n_in, n_out, columns, ctx.block, threads)
+            args = (rows, values, starts, weight, out, n, n_in, n_out, columns, ctx.block, threads)
+            _run(lib, "forward_cubic", x.dtype, *args)
             ctx.save_for_backward(u, rows, values, weight, coef, scaler, grid_step, starts)
             return out
         # Window columns in the padded layout (t + k), local coordinates and window values, in one C pass.
