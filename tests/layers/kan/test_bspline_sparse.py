@@ -51,17 +51,27 @@ def test_sparse_kernel_in_float32_and_over_threads(monkeypatch):
 
 
 @needs_kernel
+@pytest.mark.parametrize("chunked", [False, True])
 @pytest.mark.parametrize(("dtype", "n_out", "tolerance"), [(torch.float32, 85, 1e-4), (torch.float64, 43, 1e-11)])
-def test_cubic_kernel_over_tiles_vectors_remainders_and_blocks(dtype, n_out, tolerance, monkeypatch):
+def test_cubic_kernel_over_tiles_vectors_remainders_and_blocks(dtype, n_out, tolerance, chunked, monkeypatch):
     # 85 float32 outputs (43 float64) take a four-vector tile, a one-vector tile and a scalar remainder with
     # 512-bit vectors (and other splits with narrower ones); 1500 rows span several row blocks of the sorted
-    # loops, with buckets of every size, so partial groups of the five-row input gradient run too.
+    # loops, with buckets of every size, so partial groups of the five-row input gradient run too. Chunked:
+    # a layout budget of 16 outputs, so outputs run in chunks of 16 and a last narrower one.
+    if chunked:
+        monkeypatch.setattr(bspline, "SPARSE_MAX_BYTES", 6 * 14 * 16 * torch.finfo(dtype).bits // 8)
+        assert bspline._cubic_chunk(6, 14, n_out, torch.finfo(dtype).bits // 8) == 16
     torch.manual_seed(2)
     layer = BSplineKANLinear(6, n_out, grid_size=5).to(dtype)
     x = torch.rand(1500, 6, dtype=dtype) * 2.6 - 1.3
     x[:7, 0] = 0.1  # a bucket of exactly 7 rows in the first block (one full group of five, one of two)
-    sparse = outputs_and_grads(layer, x, True, monkeypatch)
     dense = outputs_and_grads(layer, x, False, monkeypatch)
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2 if chunked else 1)  # blocks of rows (forward) and inputs (backward) split
+        sparse = outputs_and_grads(layer, x, True, monkeypatch)
+    finally:
+        torch.set_num_threads(previous)
     for mine, reference in zip(sparse, dense):
         scale = reference.abs().max()
         assert (mine - reference).abs().max() <= tolerance * scale
@@ -83,9 +93,13 @@ def test_sparse_gradients_match_finite_differences():
 
 def test_dense_product_where_the_layout_would_not_stay_in_cache():
     small, large = torch.zeros(256, 8, 256), torch.zeros(1000, 8, 1000)
-    x = torch.zeros(1, 256)
+    x, many = torch.zeros(1, 256), torch.zeros(bspline.CHUNKED_MIN_ROWS, 256)
+    built = native.load(bspline._KERNEL_SOURCE, bspline._declare) is not None
     assert bspline._native_library(x.half(), small.half()) is None  # float16: no kernel
-    assert bspline._native_library(x, large) is None
+    assert bspline._native_library(many, torch.zeros(1000, 7, 1000), order=2) is None  # other orders: whole layout
+    assert bspline._native_library(x, large, order=3) is None  # cubic, few rows: the dense product
+    assert (bspline._native_library(many, large, order=3) is not None) == built  # cubic, many rows: chunks
+    assert bspline._cubic_chunk(1000, 14, 1000, 4) == 144  # 144 * 1000 * 14 * 4 bytes <= 8 MiB
     assert (bspline._native_library(x, small) is None) == (
         native.load(bspline._KERNEL_SOURCE, bspline._declare) is None
     )

@@ -263,8 +263,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         getattr(lib, f"mlpzoo_spline_forward_{name}").argtypes = [ptr] * 4 + [i64] * 5 + [c_int]
         getattr(lib, f"mlpzoo_spline_backward_{name}").argtypes = [ptr] * 9 + [i64] * 6 + [c_int]
         getattr(lib, f"mlpzoo_spline_sorted_bases_{name}").argtypes = [ptr] * 7 + [i64] * 5
-        getattr(lib, f"mlpzoo_spline_forward_cubic_{name}").argtypes = [ptr] * 5 + [i64] * 5 + [c_int]
-        getattr(lib, f"mlpzoo_spline_backward_cubic_{name}").argtypes = [ptr] * 11 + [i64] * 5 + [c_int]
+        getattr(lib, f"mlpzoo_spline_forward_cubic_{name}").argtypes = [ptr] * 5 + [i64] * 6 + [c_int]
+        getattr(lib, f"mlpzoo_spline_backward_cubic_{name}").argtypes = [ptr] * 11 + [i64, c_int] + [i64] * 5 + [c_int]
         getattr(lib, f"mlpzoo_spline_layout_{name}").argtypes = [ptr] * 3 + [i64] * 5
         getattr(lib, f"mlpzoo_spline_unlayout_{name}").argtypes = [ptr] * 5 + [i64] * 5
 
@@ -275,33 +275,51 @@ def _run(lib: ctypes.CDLL, kernel: str, dtype: torch.dtype, *args) -> None:
     getattr(lib, f"mlpzoo_spline_{kernel}_{_KERNEL_TYPES[dtype]}")(*converted)
 
 
-# The sparse kernel re-lays the scaled coefficients out as (in, G + 3k, out) each call and reads an
-# input's slab once per block of rows; measured (one thread, fwd+bwd, G = 5, k = 3), it beats the dense
-# product up to 256 x 256 (3.7 MiB laid out) at every batch tried (64..4096 rows) and loses at
-# 1000 x 1000 (56 MiB; 195 vs 103 ms at 100 rows, 429 vs 315 ms at 400), where the slabs no longer stay
-# in cache and the BLAS product's blocking wins. So: sparse while the layout fits in this budget.
+# The sparse kernel lays the scaled coefficients out as (in, G + 3k, out) each call. For orders other than
+# cubic that layout is made whole and read once per block of rows; measured (one thread, fwd+bwd, G = 5), it
+# beats the dense product up to 256 x 256 (3.7 MiB laid out) at every batch tried (64..4096 rows) and loses at
+# 1000 x 1000 (56 MiB), where the slabs no longer stay in cache and the BLAS product's blocking wins. So those
+# orders run sparse while the layout fits this budget. The cubic path instead lays out and runs chunks of
+# outputs whose layout fits it; each call then passes over parameter-sized arrays several times (the layout,
+# again in the backward, the gradients'), which the halved multiply-adds repay from about 130 rows on:
+# measured at 1000 x 1000, one thread, fwd+bwd, dense vs chunked: 85 vs 94 ms at 100 rows, 153 vs 129 ms at
+# 200, 289 vs 210 ms at 400. So chunks run from CHUNKED_MIN_ROWS rows on, the dense product below.
 SPARSE_MAX_BYTES = 8 << 20
+CHUNKED_MIN_ROWS = 128
 
 
 _MAX_WINDOW = 64  # the C backward's per-point buffer of window gradients holds k + 1 <= 64 values
 _CUBIC_MAX_COLUMNS = 64  # the sorted-bases pass counts at most 64 window columns (G + 3k <= 64, G <= 55)
 
 
+def _is_cubic(order: int, grid_size: int) -> bool:
+    return order == 3 and grid_size + 3 * order <= _CUBIC_MAX_COLUMNS
+
+
 def _native_library(x: torch.Tensor, coef: torch.Tensor, order: int = 3) -> ctypes.CDLL | None:
-    """The sparse spline kernel where it pays (CPU float32/float64, layout within ``SPARSE_MAX_BYTES``), or None."""
-    if x.device.type != "cpu" or x.dtype not in _KERNEL_TYPES or coef.dtype != x.dtype:
+    """The sparse spline kernel where it pays, or None: CPU float32/float64, with the layout within
+    ``SPARSE_MAX_BYTES`` or, for the cubic path, in chunks from ``CHUNKED_MIN_ROWS`` rows of ``x`` on."""
+    if x.device.type != "cpu" or x.dtype not in _KERNEL_TYPES or coef.dtype != x.dtype or order + 1 > _MAX_WINDOW:
         return None
-    if coef.numel() * 2 * x.element_size() > SPARSE_MAX_BYTES or order + 1 > _MAX_WINDOW:
-        return None  # (G + 3k) / (G + k) < 2 for every k <= G
-    return native.load(_KERNEL_SOURCE, _declare)
+    fits = coef.numel() * 2 * x.element_size() <= SPARSE_MAX_BYTES  # (G + 3k) / (G + k) < 2 for every k <= G
+    chunked = _is_cubic(order, coef.shape[1] - order) and x.shape[0] >= CHUNKED_MIN_ROWS
+    return native.load(_KERNEL_SOURCE, _declare) if fits or chunked else None
 
 
-def _cubic_block_rows(n_out: int, layout_bytes: int, element_size: int) -> int:
+def _cubic_chunk(n_in: int, columns: int, n_out: int, element_size: int) -> int:
+    """Outputs per chunk of the cubic path: all of them while the layout fits ``SPARSE_MAX_BYTES``, else
+    multiples of 16 whose layout does (a whole-layer layout past it is allocated, and page-faulted, anew
+    every call, and streamed from memory)."""
+    per_output = n_in * columns * element_size
+    if per_output * n_out <= SPARSE_MAX_BYTES:
+        return n_out
+    return min(n_out, max(16, SPARSE_MAX_BYTES // per_output // 16 * 16))
+
+
+def _cubic_block_rows(n_out: int, element_size: int) -> int:
     """Rows per block of the cubic loops: a block's outputs (or output gradients) take 256 KiB, which stays
-    in L2 while every input's weights stream past it; a layout past 16 MiB comes from memory once per
-    block, so there blocks are four times larger (measured at 256 x 256 and 1000 x 1000)."""
-    budget = (256 << 10) * (4 if layout_bytes > 16 << 20 else 1)
-    return max(1, budget // (element_size * max(n_out, 1)))
+    in L2 while every input's weights stream past it."""
+    return max(1, (256 << 10) // (element_size * max(n_out, 1)))
 
 
 @cache
@@ -335,22 +353,40 @@ class _SparseSpline(torch.autograd.Function):
         grid_start, grid_step = grid_start.to(x.dtype).contiguous(), grid_step.to(x.dtype).contiguous()
         coef = coef.contiguous()
         scaler = None if scaler is None else scaler.contiguous()
-        weight = coef.new_empty(n_in, columns, n_out)
-        _run(lib, "layout", x.dtype, coef, scaler, weight, n_out, n_bases, n_in, columns, order)
         out = x.new_empty(n, n_out)
         threads = torch.get_num_threads()
-        ctx.grid, ctx.lib, ctx.cubic = (grid_size, order), lib, order == 3 and columns <= _CUBIC_MAX_COLUMNS
+        ctx.grid, ctx.lib, ctx.cubic = (grid_size, order), lib, _is_cubic(order, grid_size)
         if ctx.cubic:
-            ctx.block = _cubic_block_rows(n_out, weight.numel() * weight.element_size(), x.element_size())
+            ctx.chunk = _cubic_chunk(n_in, columns, n_out, x.element_size())
+            ctx.block = _cubic_block_rows(ctx.chunk, x.element_size())
             blocks = -(-n // ctx.block)
             rows, u, values = torch.empty(n_in, n, dtype=torch.int32), x.new_empty(n_in, n), x.new_empty(n_in, n, 4)
             starts = torch.empty(n_in, blocks, columns + 1, dtype=torch.int32)
             args = (x, grid_start, grid_step, rows, u, values, starts, n, n_in, grid_size, columns, ctx.block)
             _run(lib, "sorted_bases", x.dtype, *args)
-            args = (rows, values, starts, weight, out, n, n_in, n_out, columns, ctx.block, threads)
-            _run(lib, "forward_cubic", x.dtype, *args)
-            ctx.save_for_backward(u, rows, values, weight, coef, scaler, grid_step, starts)
+            buffer = coef.new_empty(n_in * columns * ctx.chunk)
+            for first, width in _chunks(n_out, ctx.chunk):
+                weight = _layout(lib, coef, scaler, first, width, columns, order, buffer)
+                args = (
+                    rows,
+                    values,
+                    starts,
+                    weight,
+                    out[:, first:],
+                    n_out,
+                    n,
+                    n_in,
+                    width,
+                    columns,
+                    ctx.block,
+                    threads,
+                )
+                _run(lib, "forward_cubic", x.dtype, *args)
+            # One chunk: keep its layout for the backward; several: lay each out again there (no whole layout).
+            saved = weight if ctx.chunk == n_out else None
+            ctx.save_for_backward(u, rows, values, saved, coef, scaler, grid_step, starts)
             return out
+        weight = _layout(lib, coef, scaler, 0, n_out, columns, order, coef.new_empty(n_in * columns * n_out))
         # Window columns in the padded layout (t + k), local coordinates and window values, in one C pass.
         cols = torch.empty(n, n_in, dtype=torch.int32)
         u, values = torch.empty_like(x), x.new_empty(n, order + 1, n_in)
@@ -366,25 +402,62 @@ class _SparseSpline(torch.autograd.Function):
         u, cols, values, weight, coef, scaler, grid_step, *starts = ctx.saved_tensors
         grid_size, order = ctx.grid
         grad_out = grad_out.contiguous()
-        n_in, n_out, columns = weight.shape[0], weight.shape[2], weight.shape[1]
-        n = grad_out.shape[0]
+        n, n_out = grad_out.shape
+        n_in, n_bases = coef.shape[2], coef.shape[1]
+        columns = n_bases + 2 * order
         threads = min(torch.get_num_threads(), 64)
-        grad_weight = torch.empty_like(weight)
         grad_x = grad_out.new_empty(n, n_in) if ctx.needs_input_grad[0] else None
-        slopes = _kernel_coefficients(order)[1]
-        if ctx.cubic:
-            scratch = grad_out.new_empty(threads, 3 * n_out)
-            args = (cols, u, values, starts[0], grid_step, slopes, weight, grad_out, grad_weight, grad_x, scratch)
-            _run(ctx.lib, "backward_cubic", u.dtype, *args, n, n_in, n_out, columns, ctx.block, threads)
-        else:
-            args = (cols, values, u, grid_step, slopes, weight, grad_out, grad_weight, grad_x)
-            _run(ctx.lib, "backward", u.dtype, *args, n, n_in, n_out, order + 1, columns, grid_size, threads)
         grad_coef = torch.empty_like(coef) if ctx.needs_input_grad[1] else None
         grad_scaler = torch.empty_like(scaler) if ctx.needs_input_grad[2] else None
-        if grad_coef is not None or grad_scaler is not None:
-            args = (grad_weight, coef, scaler, grad_coef, grad_scaler, n_out, coef.shape[1], n_in, columns, order)
-            _run(ctx.lib, "unlayout", u.dtype, *args)
+        slopes = _kernel_coefficients(order)[1]
+        if not ctx.cubic:
+            grad_weight = torch.empty_like(weight)
+            args = (cols, values, u, grid_step, slopes, weight, grad_out, grad_weight, grad_x)
+            _run(ctx.lib, "backward", u.dtype, *args, n, n_in, n_out, order + 1, columns, grid_size, threads)
+            _unlayout(ctx.lib, grad_weight, coef, scaler, grad_coef, grad_scaler, 0, n_out, columns, order)
+            return grad_x, grad_coef, grad_scaler, None, None, None, None, None
+        chunk = ctx.chunk
+        scratch = grad_out.new_empty(threads, 3 * chunk)
+        grad_buffer = coef.new_empty(n_in * columns * chunk)
+        buffer = None if weight is not None else coef.new_empty(n_in * columns * chunk)
+        for first, width in _chunks(n_out, chunk):
+            if buffer is not None:
+                weight = _layout(ctx.lib, coef, scaler, first, width, columns, order, buffer)
+            grad_weight = grad_buffer[: n_in * columns * width].view(n_in, columns, width)
+            args = (cols, u, values, starts[0], grid_step, slopes, weight, grad_out[:, first:], grad_weight, grad_x)
+            sizes = (n_out, int(first > 0), n, n_in, width, columns, ctx.block, threads)
+            _run(ctx.lib, "backward_cubic", u.dtype, *args, scratch, *sizes)
+            _unlayout(ctx.lib, grad_weight, coef, scaler, grad_coef, grad_scaler, first, width, columns, order)
         return grad_x, grad_coef, grad_scaler, None, None, None, None, None
+
+
+def _chunks(total: int, size: int):
+    """``(first, width)`` of consecutive chunks of ``size`` (the last may be narrower)."""
+    for first in range(0, total, size):
+        yield first, min(size, total - first)
+
+
+def _layout(lib, coef, scaler, first, width, columns, order, buffer):
+    """Outputs ``first .. first + width`` of ``coef * scaler`` laid out as ``(in, columns, width)`` in ``buffer``."""
+    n_bases, n_in = coef.shape[1], coef.shape[2]
+    weight = buffer[: n_in * columns * width].view(n_in, columns, width)
+    rows = slice(first, first + width)
+    part = None if scaler is None else scaler[rows]
+    _run(lib, "layout", coef.dtype, coef[rows], part, weight, width, n_bases, n_in, columns, order)
+    return weight
+
+
+def _unlayout(lib, grad_weight, coef, scaler, grad_coef, grad_scaler, first, width, columns, order):
+    """The gradients of outputs ``first .. first + width`` of ``coef`` and ``scaler`` from the laid-out one."""
+    if grad_coef is None and grad_scaler is None:
+        return
+    rows = slice(first, first + width)
+
+    def part(t):
+        return None if t is None else t[rows]
+
+    args = (grad_weight, coef[rows], part(scaler), part(grad_coef), part(grad_scaler))
+    _run(lib, "unlayout", coef.dtype, *args, width, coef.shape[1], coef.shape[2], columns, order)
 
 
 def _parameter_grads(ctx, grad_out, dense, coef, scaler):
