@@ -29,9 +29,10 @@ for a hidden layer, so every layer computes its input gradient. Layers:
   parameter count matches that KAN layer's (the "MLP layer of equal parameters").
 
 ``bspline`` is the eager default path: on CPU its spline branch runs the sparse C kernel of
-``bspline_kernel.c`` where the layer's laid-out coefficients fit ``SPARSE_MAX_BYTES`` (64x64, 256x256),
-the dense product otherwise (1000x1000). ``--clock cpu`` times thread CPU time (indicative numbers on a
-loaded machine; with ``--threads 1`` only).
+``bspline_kernel.c`` (cubic: rows sorted per input by interval, whole layout up to ``SPARSE_MAX_BYTES``,
+chunks of outputs above it from ``CHUNKED_MIN_ROWS`` rows on), the dense product otherwise: so the sparse
+kernel at (64, 64, 4096) and (256, 256, 1024), the dense product at (1000, 1000, 100). ``--clock cpu``
+times thread CPU time (indicative numbers on a loaded machine; with ``--threads 1`` only).
 
 Saved bytes: total size of the tensors autograd saves during one forward
 (``saved_tensors_hooks``), parameter-sized ones included, and the part with a batch dimension

@@ -15,8 +15,12 @@ the forward and the backward, which keep ``O(batch * in * (k + 1))`` values betw
 On CPU (float32/float64) the eager path skips the dense matrix altogether when the C kernel of
 ``bspline_kernel.c`` builds (:mod:`mlpzoo.layers.native`; see :class:`_SparseSpline`): each input's
 ``k + 1`` window values multiply its ``k + 1`` coefficient rows directly, half the multiply-adds of
-the dense product at ``G = 5, k = 3``, forward and backward. Without a C compiler the dense product
-above runs instead; both give the same outputs and gradients.
+the dense product at ``G = 5, k = 3``, forward and backward. For cubic splines the rows of each
+input are first sorted by interval, so the rows sharing four coefficient rows run together with
+those rows (or their gradient sums) held in vector registers. Where the sparse layout of the
+coefficients would pass ``SPARSE_MAX_BYTES`` it runs in chunks of outputs from ``CHUNKED_MIN_ROWS``
+rows on, and the dense product runs below that. Without a C compiler the dense product runs; all
+paths give the same outputs and gradients.
 """
 
 from __future__ import annotations
