@@ -103,3 +103,12 @@ def test_dense_product_where_the_layout_would_not_stay_in_cache():
     assert (bspline._native_library(x, small) is None) == (
         native.load(bspline._KERNEL_SOURCE, bspline._declare) is None
     )
+
+
+@needs_kernel
+def test_empty_batch_gives_zero_parameter_gradients():
+    layer = BSplineKANLinear(8, 5)
+    x = torch.zeros(0, 8, requires_grad=True)
+    layer(x).sum().backward()
+    assert x.grad.shape == (0, 8)
+    assert layer.spline_weight.grad.abs().max() == 0 and layer.spline_scaler.grad.abs().max() == 0

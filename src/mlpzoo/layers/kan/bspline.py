@@ -371,21 +371,8 @@ class _SparseSpline(torch.autograd.Function):
             buffer = coef.new_empty(n_in * columns * ctx.chunk)
             for first, width in _chunks(n_out, ctx.chunk):
                 weight = _layout(lib, coef, scaler, first, width, columns, order, buffer)
-                args = (
-                    rows,
-                    values,
-                    starts,
-                    weight,
-                    out[:, first:],
-                    n_out,
-                    n,
-                    n_in,
-                    width,
-                    columns,
-                    ctx.block,
-                    threads,
-                )
-                _run(lib, "forward_cubic", x.dtype, *args)
+                sizes = (n_out, n, n_in, width, columns, ctx.block, threads)
+                _run(lib, "forward_cubic", x.dtype, rows, values, starts, weight, out[:, first:], *sizes)
             # One chunk: keep its layout for the backward; several: lay each out again there (no whole layout).
             saved = weight if ctx.chunk == n_out else None
             ctx.save_for_backward(u, rows, values, saved, coef, scaler, grid_step, starts)

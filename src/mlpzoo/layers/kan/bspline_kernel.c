@@ -358,6 +358,8 @@ static void *backward_cubic_##T(void *arg) {                                    
     const dims_t s = a->s;                                                                                             \
     const int64_t L = LANES_##T, tiles = s.out / (TILE * L) * (TILE * L), vecs = s.out / L * L;                        \
     T *q = a->gx ? a->q : NULL;                                                                                        \
+    if (s.n == 0) /* no rows: the slabs are zeroed in the block loop, which does not run */                            \
+        memset(a->dW + a->begin * s.p * s.out, 0, (a->end - a->begin) * s.p * s.out * sizeof(T));                      \
     for (int64_t blk = 0, r0 = 0; r0 < s.n; blk++, r0 += a->block) {                                                   \
         for (int64_t i = a->begin; i < a->end; i++) {                                                                  \
             const int32_t *start = buckets_##T(a, i, blk), *rows = a->t + i * s.n;                                     \
