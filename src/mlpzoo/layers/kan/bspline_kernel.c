@@ -42,7 +42,12 @@
 #else
 #define NOIPA __attribute__((noinline))
 #endif
-#define TILE 4 /* vectors of one output tile in the cubic loops: 4 x 4 accumulators, 16 of 32 registers */
+/* Vectors of one output tile in the cubic loops: 4 x TILE accumulators, 16 of AVX-512's 32 registers (8 of 16). */
+#if VBYTES == 64
+#define TILE 4
+#else
+#define TILE 2
+#endif
 
 typedef float vec_float __attribute__((vector_size(VBYTES)));
 typedef double vec_double __attribute__((vector_size(VBYTES)));
