@@ -37,10 +37,18 @@ class FeatureGating(nn.Module):
         self.context_bias = nn.Parameter(torch.randn(1, bias_dim) * 0.1) if context_dim == 0 else None
         self.gate = MLP(context_dim or bias_dim, hidden_units, output_dim=feature_dim, activation="relu")
 
-    def forward(self, features: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, features: torch.Tensor, context: torch.Tensor | None = None, rows: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Gate ``features`` ``(batch, feature_dim)`` by ``context`` ``(batch, context_dim)``.
+
+        With ``rows`` (int64, ``(batch,)``), ``context`` holds distinct context rows only and feature row
+        ``b`` takes the gate of context row ``rows[b]``: the gate MLP (row-wise: no batch norm, no
+        dropout) then runs once per distinct context, the same values and gradients as once per row.
+        """
         check_features(features, self.feature_dim, "FeatureGating", name="features")
         if self.context_bias is not None:
-            context = self.context_bias.expand(features.shape[0], -1)
+            context, rows = self.context_bias, torch.zeros(features.shape[0], dtype=torch.long, device=features.device)
         elif context is None:
             raise DataError(
                 f"FeatureGating was built with context_dim={self.context_dim}; pass context=(batch, "
@@ -48,9 +56,11 @@ class FeatureGating(nn.Module):
             )
         else:
             check_features(context, self.context_dim, "FeatureGating", name="context")
-            if context.shape[:-1] != features.shape[:-1]:
+            per_row = context if rows is None else rows.unsqueeze(-1)
+            if per_row.shape[:-1] != features.shape[:-1]:
                 raise DataError(
                     f"FeatureGating context has shape {tuple(context.shape)} but features {tuple(features.shape)}; "
-                    "pass one context row per feature row"
+                    "pass one context row per feature row (or distinct rows and each row's index as rows=)"
                 )
-        return 2.0 * torch.sigmoid(self.gate(context)) * features
+        weights = 2.0 * torch.sigmoid(self.gate(context))
+        return (weights if rows is None else weights.index_select(0, rows)) * features

@@ -417,16 +417,23 @@ class FinalMLP(CTRModel):
         flat = self.field_embeddings(batch).flatten(1)
         x1 = x2 = flat
         if self.use_gating:
-            context = (
-                self.context_embedding(batch["categorical"][:, self.context_fields])
-                if self.context_embedding is not None
-                else None
-            )
-            x1, x2 = (
-                gate(flat, context[:, positions].flatten(1) if positions else None)
-                for gate, positions in zip(self.gates, self.context_positions)
-            )
+            x1, x2 = (self._gated(flat, batch, s) for s in range(2))
         return self.fusion(self.mlp1(x1), self.mlp2(x2)).squeeze(-1)
+
+    def _gated(self, flat: torch.Tensor, batch, stream: int) -> torch.Tensor:
+        """Stream ``stream``'s gated embeddings. The gate MLP runs once per distinct context (CTR
+        contexts such as ``user`` repeat: about 540 distinct users and 2,250 items in a Frappe batch of
+        4,096), which gives the same values and gradients as running it on every row."""
+        gate, fields = self.gates[stream], self.contexts[stream]
+        if not fields:
+            return gate(flat)
+        ids = batch["categorical"][:, fields]
+        distinct, rows = torch.unique(ids, dim=0, return_inverse=True)
+        # Embed one occurrence of each distinct context (any one: they are equal rows).
+        first = torch.empty(distinct.shape[0], dtype=torch.long, device=ids.device)
+        first.scatter_(0, rows, torch.arange(ids.shape[0], device=ids.device))
+        context = self.context_embedding(batch["categorical"][first][:, self.context_fields])
+        return gate(flat, context[:, self.context_positions[stream]].flatten(1), rows=rows)
 
 
 @register_model("din", family="ctr", paper="din", example=_din_example)
