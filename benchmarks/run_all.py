@@ -256,6 +256,10 @@ def table(records: list[dict], args) -> str:
             result = "info" if "(information)" in g["goal"] else ("PASS" if g["passed"] else "FAIL")
             measured, target = _format(g)
             lines.append(f"| {rec['name']} | {g['goal']} | {measured} | {target} | {result} | {loads} |")
+    notes = [
+        f"- {g['goal']}: {g['note']}" for rec in records for g in rec["goals"] if g.get("note") and not g["passed"]
+    ]
+    lines += ["", "Notes on goals not met:", "", *notes] if notes else []
     lines += ["", "Commands:", ""] + [f"- `{rec['command']}` ({rec['seconds']:.0f} s)" for rec in records]
     return "\n".join(lines) + "\n"
 

@@ -42,3 +42,22 @@ def test_a_low_median_fails_even_when_one_round_passes(run_all):
 def test_without_fuxictr_only_the_compute_limit_goal(run_all):
     goals = run_all.pooled_ctr_goals([(_round(50_000, 0.80), None), (_round(50_000, 0.84), None)])
     assert len(goals) == 1 and goals[0]["measured"] == pytest.approx(0.82) and not goals[0]["passed"]
+
+
+def test_notes_of_goals_not_met_follow_the_table(run_all):
+    from types import SimpleNamespace
+
+    missed = {"goal": "g1", "measured": 1.5, "target": 1.3, "higher_is_better": False, "passed": False, "unit": "x"}
+    met = dict(missed, goal="g2", measured=1.1, passed=True, note="never shown")
+    record = {
+        "name": "kan_layers",
+        "command": "cmd",
+        "seconds": 1.0,
+        "returncode": 0,
+        "load_before": {"load1": 0.1},
+        "load_after": {"load1": 0.1},
+        "goals": [dict(missed, note="explained in README"), met],
+    }
+    args = SimpleNamespace(quick=False, threads=1, clock="wall")
+    text = run_all.table([record], args)
+    assert "- g1: explained in README" in text and "never shown" not in text
