@@ -49,11 +49,19 @@ class BilinearFusion(nn.Module):
         if self.training and torch.is_grad_enabled():
             bilinear = _HeadBilinear.apply(o1, o2, self.bilinear, self.linear1.weight, self.linear1.bias)
             return self.linear2(o2) + bilinear
-        # Evaluation and export: the same sum as one einsum (no custom autograd function to trace).
+        # Evaluation and export: the same sum as one einsum (no custom autograd function to trace). The
+        # linear terms are row-wise dot products: a (batch, d) @ (d, 1) product picks its kernel by the
+        # batch size, so a row's score would change (at float rounding) with the rows batched beside it.
         heads1 = o1.view(o1.shape[0], self.num_heads, -1)
         heads2 = o2.view(o2.shape[0], self.num_heads, -1)
         bilinear = torch.einsum("bhi,hijo,bhj->bo", heads1, self.bilinear, heads2)
-        return self.linear1(o1) + self.linear2(o2) + bilinear
+        return _row_linear(o1, self.linear1) + _row_linear(o2, self.linear2) + bilinear
+
+
+def _row_linear(x: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
+    """``linear(x)`` as one dot product per row and output, the same rounding whatever the batch."""
+    out = (x.unsqueeze(-2) * linear.weight).sum(-1)
+    return out if linear.bias is None else out + linear.bias
 
 
 class _HeadBilinear(torch.autograd.Function):

@@ -421,18 +421,23 @@ class FinalMLP(CTRModel):
         return self.fusion(self.mlp1(x1), self.mlp2(x2)).squeeze(-1)
 
     def _gated(self, flat: torch.Tensor, batch, stream: int) -> torch.Tensor:
-        """Stream ``stream``'s gated embeddings. The gate MLP runs once per distinct context (CTR
-        contexts such as ``user`` repeat: about 540 distinct users and 2,250 items in a Frappe batch of
-        4,096), which gives the same values and gradients as running it on every row."""
+        """Stream ``stream``'s gated embeddings. In training the gate MLP runs once per distinct context
+        (CTR contexts such as ``user`` repeat: about 540 distinct users and 2,250 items in a Frappe batch of
+        4,096), which gives the same values and gradients as running it on every row. In evaluation it runs
+        on every row, so that a row's prediction does not depend, even at float rounding, on which other
+        rows share its batch (scikit-learn's subset invariance)."""
         gate, fields = self.gates[stream], self.contexts[stream]
         if not fields:
             return gate(flat)
-        ids = batch["categorical"][:, fields]
-        distinct, rows = torch.unique(ids, dim=0, return_inverse=True)
-        # Embed one occurrence of each distinct context (any one: they are equal rows).
-        first = torch.empty(distinct.shape[0], dtype=torch.long, device=ids.device)
-        first.scatter_(0, rows, torch.arange(ids.shape[0], device=ids.device))
-        context = self.context_embedding(batch["categorical"][first][:, self.context_fields])
+        categorical, rows = batch["categorical"], None
+        if self.training:
+            ids = categorical[:, fields]
+            distinct, rows = torch.unique(ids, dim=0, return_inverse=True)
+            # Embed one occurrence of each distinct context (any one: they are equal rows).
+            first = torch.empty(distinct.shape[0], dtype=torch.long, device=ids.device)
+            first.scatter_(0, rows, torch.arange(ids.shape[0], device=ids.device))
+            categorical = categorical[first]
+        context = self.context_embedding(categorical[:, self.context_fields])
         return gate(flat, context[:, self.context_positions[stream]].flatten(1), rows=rows)
 
 
